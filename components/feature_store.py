@@ -1,0 +1,278 @@
+"""Feature store: where a BU's features live, offline for training and online for inference.
+
+- Offline store: a `SecureBucket` (SSE-KMS with the BU key) that SageMaker Feature Store writes
+  Parquet to, catalogued in a Glue database so Athena and training jobs can query it.
+- Online store: SageMaker feature groups' online stores (KMS-encrypted) and, for features a BU
+  serves itself, DynamoDB tables with PITR, the BU key, and deletion protection in prod.
+- The IAM role SageMaker Feature Store assumes, allowed exactly the bucket prefix, the Glue
+  database and the key it needs.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, NotRequired, TypedDict
+
+import pulumi
+import pulumi_aws as aws
+
+from .network import service_trust_policy
+from .options import child, stateful
+from .storage import SecureBucket
+
+
+class FeatureDefinitionSpec(TypedDict):
+    """One feature: its name and SageMaker type (`Integral`, `Fractional` or `String`)."""
+
+    name: str
+    type: str
+
+
+class FeatureGroupSpec(TypedDict):
+    """A SageMaker feature group."""
+
+    name: str
+    """Short name; the group is `<prefix>-<name>`."""
+    description: str
+    record_identifier: str
+    event_time: str
+    features: list[FeatureDefinitionSpec]
+    online: bool
+    offline: bool
+
+
+class OnlineTableSpec(TypedDict):
+    """A DynamoDB table for online features."""
+
+    name: str
+    hash_key: str
+    range_key: NotRequired[str | None]
+    ttl_attribute: NotRequired[str | None]
+
+
+class FeatureStoreArgs(TypedDict):
+    """Inputs of `FeatureStore`."""
+
+    name_prefix: str
+    """`<bu>-<env>`: prefix of every physical name."""
+    offline_bucket_name: str
+    glue_database_name: str
+    kms_key_arn: pulumi.Input[str]
+    """The BU's customer-managed key: encrypts the bucket, tables and feature stores."""
+    access_log_bucket: pulumi.Input[str]
+    """Bucket receiving the offline bucket's server access logs."""
+    online_tables: list[OnlineTableSpec]
+    feature_groups: list[FeatureGroupSpec]
+    infrequent_access_after_days: int
+    noncurrent_version_retention_days: int
+    deletion_protection: bool
+    """DynamoDB deletion protection (prod)."""
+    protect: bool
+    """Protect and retain stateful resources (prod)."""
+    tags: dict[str, str]
+
+
+def feature_store_role_policy(
+    *, bucket_arn: str, kms_key_arn: str, glue_database: str, partition: str, region: str, account_id: str
+) -> str:
+    """Least privilege for SageMaker Feature Store's offline store writer."""
+    glue_prefix = f"arn:{partition}:glue:{region}:{account_id}"
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "OfflineStoreObjects",
+            "Effect": "Allow",
+            "Action": ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"],
+            "Resource": f"{bucket_arn}/offline/*",
+        },
+        {
+            "Sid": "OfflineStoreBucket",
+            "Effect": "Allow",
+            "Action": ["s3:GetBucketAcl", "s3:ListBucket", "s3:GetBucketLocation"],
+            "Resource": bucket_arn,
+        },
+        {
+            "Sid": "BuKey",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+            "Resource": kms_key_arn,
+        },
+        {
+            "Sid": "GlueCatalog",
+            "Effect": "Allow",
+            "Action": [
+                "glue:GetDatabase",
+                "glue:GetTable",
+                "glue:CreateTable",
+                "glue:UpdateTable",
+                "glue:GetPartitions",
+                "glue:BatchCreatePartition",
+            ],
+            "Resource": [
+                f"{glue_prefix}:catalog",
+                f"{glue_prefix}:database/{glue_database}",
+                f"{glue_prefix}:table/{glue_database}/*",
+            ],
+        },
+    ]
+    return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
+
+
+class FeatureStore(pulumi.ComponentResource):
+    """One BU's feature store; see the module docstring."""
+
+    offline_bucket_name: pulumi.Output[str]
+    offline_bucket_arn: pulumi.Output[str]
+    glue_database_name: pulumi.Output[str]
+    role_arn: pulumi.Output[str]
+    table_arns: dict[str, pulumi.Output[str]]
+    feature_group_arns: dict[str, pulumi.Output[str]]
+
+    def __init__(
+        self, name: str, args: FeatureStoreArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("ai-estate:data:FeatureStore", name, None, opts)
+        prefix, tags, protect = args["name_prefix"], args["tags"], args["protect"]
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        identity = aws.get_caller_identity_output(opts=invoke)
+        partition = aws.get_partition_output(opts=invoke).partition
+        region = aws.get_region_output(opts=invoke).region
+
+        offline = SecureBucket(
+            f"{name}-offline",
+            {
+                "bucket_name": args["offline_bucket_name"],
+                "kms_key_arn": args["kms_key_arn"],
+                "access_log_bucket": args["access_log_bucket"],
+                "access_log_prefix": f"{args['offline_bucket_name']}/",
+                "infrequent_access_after_days": args["infrequent_access_after_days"],
+                "noncurrent_version_retention_days": args["noncurrent_version_retention_days"],
+                "tags": tags,
+                "protect": protect,
+            },
+            child(self),
+        )
+        database = aws.glue.CatalogDatabase(
+            f"{name}-catalog",
+            name=args["glue_database_name"],
+            description=f"Offline feature store of {prefix}",
+            location_uri=offline.bucket_name.apply(lambda b: f"s3://{b}/offline/"),
+            tags=tags,
+            opts=stateful(self, protect),
+        )
+
+        role = aws.iam.Role(
+            f"{name}-sagemaker-role",
+            name=f"{prefix}-feature-store",
+            description=f"SageMaker Feature Store writer for {prefix}",
+            assume_role_policy=identity.account_id.apply(
+                lambda account: service_trust_policy("sagemaker.amazonaws.com", account)
+            ),
+            max_session_duration=3600,
+            tags=tags,
+            opts=child(self),
+        )
+        role_policy = aws.iam.RolePolicy(
+            f"{name}-sagemaker-policy",
+            role=role.id,
+            policy=pulumi.Output.all(
+                offline.arn, args["kms_key_arn"], database.name, partition, region, identity.account_id
+            ).apply(
+                lambda p: feature_store_role_policy(
+                    bucket_arn=p[0],
+                    kms_key_arn=p[1],
+                    glue_database=p[2],
+                    partition=p[3],
+                    region=p[4],
+                    account_id=p[5],
+                )
+            ),
+            opts=child(self),
+        )
+
+        self.table_arns = {}
+        for table in args["online_tables"]:
+            attributes = [aws.dynamodb.TableAttributeArgs(name=table["hash_key"], type="S")]
+            if table.get("range_key"):
+                attributes.append(aws.dynamodb.TableAttributeArgs(name=table["range_key"], type="S"))
+            ttl_attr = table.get("ttl_attribute")
+            created = aws.dynamodb.Table(
+                f"{name}-{table['name']}",
+                name=f"{prefix}-{table['name']}",
+                billing_mode="PAY_PER_REQUEST",
+                hash_key=table["hash_key"],
+                range_key=table.get("range_key"),
+                attributes=attributes,
+                server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(
+                    enabled=True, kms_key_arn=args["kms_key_arn"]
+                ),
+                point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
+                deletion_protection_enabled=args["deletion_protection"],
+                ttl=aws.dynamodb.TableTtlArgs(attribute_name=ttl_attr, enabled=True)
+                if ttl_attr
+                else None,
+                tags=tags,
+                opts=stateful(self, protect),
+            )
+            self.table_arns[table["name"]] = created.arn
+
+        self.feature_group_arns = {}
+        for group in args["feature_groups"]:
+            group_name = f"{prefix}-{group['name']}"
+            online = (
+                aws.sagemaker.FeatureGroupOnlineStoreConfigArgs(
+                    enable_online_store=True,
+                    security_config=aws.sagemaker.FeatureGroupOnlineStoreConfigSecurityConfigArgs(
+                        kms_key_id=args["kms_key_arn"]
+                    ),
+                )
+                if group["online"]
+                else None
+            )
+            offline_config = (
+                aws.sagemaker.FeatureGroupOfflineStoreConfigArgs(
+                    s3_storage_config=aws.sagemaker.FeatureGroupOfflineStoreConfigS3StorageConfigArgs(
+                        s3_uri=offline.bucket_name.apply(lambda b: f"s3://{b}/offline"),
+                        kms_key_id=args["kms_key_arn"],
+                    ),
+                    data_catalog_config=aws.sagemaker.FeatureGroupOfflineStoreConfigDataCatalogConfigArgs(
+                        catalog="AwsDataCatalog",
+                        database=database.name,
+                        table_name=group_name.replace("-", "_"),
+                    ),
+                    disable_glue_table_creation=False,
+                )
+                if group["offline"]
+                else None
+            )
+            created_group = aws.sagemaker.FeatureGroup(
+                f"{name}-{group['name']}",
+                feature_group_name=group_name,
+                description=group["description"] or f"{group['name']} features of {prefix}",
+                record_identifier_feature_name=group["record_identifier"],
+                event_time_feature_name=group["event_time"],
+                role_arn=role.arn,
+                feature_definitions=[
+                    aws.sagemaker.FeatureGroupFeatureDefinitionArgs(
+                        feature_name=f["name"], feature_type=f["type"]
+                    )
+                    for f in group["features"]
+                ],
+                online_store_config=online,
+                offline_store_config=offline_config,
+                tags=tags,
+                # The role's policy must exist before SageMaker tries to write with it.
+                opts=stateful(self, protect, depends_on=[role_policy]),
+            )
+            self.feature_group_arns[group["name"]] = created_group.arn
+
+        self.offline_bucket_name = offline.bucket_name
+        self.offline_bucket_arn = offline.arn
+        self.glue_database_name = database.name
+        self.role_arn = role.arn
+        self.register_outputs(
+            {
+                "offlineBucketName": self.offline_bucket_name,
+                "glueDatabaseName": self.glue_database_name,
+                "roleArn": self.role_arn,
+            }
+        )

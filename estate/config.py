@@ -1,0 +1,360 @@
+"""The stack configuration schema, and the one-line errors a user sees when a stack file is wrong.
+
+A stack file is `stacks/Pulumi.<stack>.yaml`; our keys live in the `ai-estate:` namespace and use
+Pulumi's camelCase convention. Everything is validated before a single resource is declared, and
+every error a user can make comes back as `file: ai-estate:key.path: what is wrong (got X)`, all
+of them at once, so a platform team fixes a stack file in one round trip.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+NAMESPACE = "ai-estate"
+ENVIRONMENTS = ("dev", "staging", "prod")
+Environment = Literal["dev", "staging", "prod"]
+DataClassification = Literal["public", "internal", "confidential", "restricted"]
+
+_SLUG = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
+_IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _slug(value: str) -> str:
+    if not _SLUG.match(value):
+        raise ValueError(
+            "must be a lowercase slug of 3-32 letters, digits and dashes, starting with a letter"
+        )
+    return value
+
+
+def _ident(value: str) -> str:
+    if not _IDENT.match(value):
+        raise ValueError("must start with a letter and hold only letters, digits, '_' and '-'")
+    return value
+
+
+def _email(value: str) -> str:
+    if not _EMAIL.match(value):
+        raise ValueError("must be an email address (the team that answers for this stack)")
+    return value
+
+
+def _cidr(value: str) -> str:
+    try:
+        net = ipaddress.IPv4Network(value, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"must be an IPv4 CIDR block such as 10.20.0.0/16 ({exc})") from None
+    if not 16 <= net.prefixlen <= 22:
+        raise ValueError("must be a /16 to /22 block (room for private and public subnets)")
+    if not net.is_private:
+        raise ValueError("must be a private (RFC 1918) range")
+    return value
+
+
+def _account(value: Any) -> str:
+    # YAML reads an unquoted account id as an integer (and drops a leading zero): take it back.
+    text = f"{value:012d}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
+    if not re.fullmatch(r"\d{12}", text):
+        raise ValueError(f"must be a 12-digit AWS account id (got {value!r})")
+    return text
+
+
+AccountId = Annotated[str, BeforeValidator(_account)]
+Slug = Annotated[str, AfterValidator(_slug)]
+Ident = Annotated[str, AfterValidator(_ident)]
+Email = Annotated[str, AfterValidator(_email)]
+Cidr = Annotated[str, AfterValidator(_cidr)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        frozen=True,
+        str_strip_whitespace=True,
+    )
+
+
+class NetworkConfig(_Model):
+    """`ai-estate:network` (platform stacks, and BU stacks with a dedicated cluster)."""
+
+    cidr: Cidr = "10.0.0.0/16"
+    """The VPC's IPv4 block."""
+    az_count: int = Field(3, ge=2, le=6)
+    """How many availability zones to spread subnets (and, in prod, NAT gateways) across."""
+    nat_gateways: Literal["single", "perAz"] | None = None
+    """One NAT gateway (cheap) or one per AZ (no cross-AZ dependency). Default: perAz in prod."""
+    interface_endpoints: tuple[str, ...] = (
+        "ecr.api",
+        "ecr.dkr",
+        "sts",
+        "sagemaker.api",
+        "sagemaker.runtime",
+        "logs",
+        "monitoring",
+    )
+    """AWS services reached through interface VPC endpoints (`com.amazonaws.<region>.<name>`)."""
+    flow_log_retention_days: int | None = None
+    """Retention of the VPC flow log group. Default: 365 in prod, 90 otherwise."""
+
+
+FeatureType = Literal["Integral", "Fractional", "String"]
+
+
+class FeatureDefinition(_Model):
+    """One feature of a feature group."""
+
+    name: Ident
+    type: FeatureType
+
+
+class FeatureGroupConfig(_Model):
+    """A SageMaker feature group in the BU's feature store."""
+
+    name: Slug
+    """Short name; the group is created as `<bu>-<env>-<name>`."""
+    description: str = ""
+    record_identifier: Ident
+    """The feature that identifies a record (must be one of `features`)."""
+    event_time: Ident
+    """The feature that holds the event time (must be one of `features`, Fractional or String)."""
+    features: tuple[FeatureDefinition, ...] = Field(min_length=2)
+    online: bool = True
+    """Keep an online store (low-latency reads at inference time)."""
+    offline: bool = True
+    """Keep an offline store in the BU's offline bucket, catalogued in Glue."""
+
+    @model_validator(mode="after")
+    def _keys_are_features(self) -> FeatureGroupConfig:
+        names = {f.name: f.type for f in self.features}
+        if self.record_identifier not in names:
+            raise ValueError(f"recordIdentifier '{self.record_identifier}' is not in features")
+        if self.event_time not in names:
+            raise ValueError(f"eventTime '{self.event_time}' is not in features")
+        if names[self.event_time] == "Integral":
+            raise ValueError(f"eventTime '{self.event_time}' must be Fractional or String")
+        if len(names) != len(self.features):
+            raise ValueError("feature names must be unique")
+        if not (self.online or self.offline):
+            raise ValueError("a feature group needs an online store, an offline store, or both")
+        return self
+
+
+class OnlineTableConfig(_Model):
+    """A DynamoDB table for online features the BU serves itself."""
+
+    name: Slug
+    hash_key: Ident
+    range_key: Ident | None = None
+    ttl_attribute: Ident | None = None
+    """Attribute holding an expiry epoch; rows expire when set."""
+
+
+class FeatureStoreConfig(_Model):
+    """`ai-estate:featureStore` (BU stacks)."""
+
+    enabled: bool = True
+    online_tables: tuple[OnlineTableConfig, ...] = ()
+    feature_groups: tuple[FeatureGroupConfig, ...] = ()
+    infrequent_access_after_days: int = Field(30, ge=30, le=3650)
+    """Move offline-store objects to S3 Standard-IA after this many days."""
+    noncurrent_version_retention_days: int = Field(90, ge=1, le=3650)
+    """Keep overwritten/deleted object versions this long; current data never expires."""
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> FeatureStoreConfig:
+        for label, items in (
+            ("onlineTables", self.online_tables),
+            ("featureGroups", self.feature_groups),
+        ):
+            names = [i.name for i in items]
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            if dupes:
+                raise ValueError(f"{label} names must be unique (repeated: {', '.join(dupes)})")
+        return self
+
+
+class StackConfig(_Model):
+    """Everything under `ai-estate:` in one stack file."""
+
+    kind: Literal["platform", "bu"]
+    """`platform` for the shared estate of an environment, `bu` for one BU's tenant."""
+    business_unit: Slug
+    """The BU slug (`platform` for platform stacks); tags, names and isolation derive from it."""
+    environment: Environment
+    owner: Email
+    """The team that answers for this stack: alarms and budgets go to it."""
+    cost_center: str = Field(min_length=2, max_length=64)
+    account_id: AccountId
+    """The 12-digit AWS account this stack deploys to; the provider refuses any other."""
+    data_classification: DataClassification
+    platform_stack: str | None = None
+    """BU stacks: the fully qualified platform stack to reference (`org/ai-estate/platform-prod`)."""
+    network: NetworkConfig = NetworkConfig()
+    feature_store: FeatureStoreConfig = FeatureStoreConfig()
+
+    @model_validator(mode="after")
+    def _kind_rules(self) -> StackConfig:
+        if self.kind == "bu" and not self.platform_stack:
+            raise ValueError("platformStack is required for a bu stack")
+        if self.kind == "bu" and self.business_unit == "platform":
+            raise ValueError("businessUnit 'platform' is reserved for platform stacks")
+        return self
+
+    @property
+    def protect_stateful(self) -> bool:
+        """Stateful roots carry `protect` and `retain_on_delete` in prod."""
+        return self.environment == "prod"
+
+    @property
+    def nat_mode(self) -> str:
+        if self.network.nat_gateways:
+            return self.network.nat_gateways
+        return "perAz" if self.environment == "prod" else "single"
+
+
+@dataclass(frozen=True)
+class LoadedStack:
+    """A validated stack: its name, file, config model and the raw config (for PULUMI_CONFIG)."""
+
+    name: str
+    path: Path
+    config: StackConfig
+    raw: dict[str, Any]
+    region: str
+
+
+class ConfigError(Exception):
+    """One or more user errors in a stack file; `lines` are ready to print, one per error."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+
+def _loc_to_key(loc: Iterable[Any]) -> str:
+    parts = list(loc)
+    if not parts:
+        return f"{NAMESPACE}"
+    key = f"{NAMESPACE}:{parts[0]}"
+    for part in parts[1:]:
+        key += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return key
+
+
+def _describe(error: dict[str, Any]) -> str:
+    kind, ctx, got = error["type"], error.get("ctx") or {}, error.get("input")
+    if kind == "missing":
+        return "is required"
+    if kind == "extra_forbidden":
+        return "is not a known key (check the spelling; keys are camelCase)"
+    if kind in ("literal_error", "enum"):
+        expected = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
+        return f"must be one of {', '.join(expected)} (got {got!r})"
+    message = str(error["msg"])
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if message.startswith(prefix):
+            message = message[len(prefix) :]
+    message = message[0].lower() + message[1:] if message else message
+    if kind == "value_error" or isinstance(got, dict):
+        return message
+    return f"{message} (got {got!r})"
+
+
+def format_errors(source: str, exc: ValidationError) -> list[str]:
+    """One `source: key: problem` line per pydantic error."""
+    return [f"{source}: {_loc_to_key(e['loc'])}: {_describe(e)}" for e in exc.errors()]
+
+
+def _decode(value: Any) -> Any:
+    """Pulumi hands structured config to programs as JSON strings; decode those."""
+    if isinstance(value, str) and value.strip()[:1] in ("{", "["):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def validate_config(values: dict[str, Any], source: str) -> StackConfig:
+    """Validate the `ai-estate:` keys (namespace stripped) of one stack; raise ConfigError."""
+    decoded = {k: _decode(v) for k, v in values.items()}
+    try:
+        return StackConfig.model_validate(decoded)
+    except ValidationError as exc:
+        raise ConfigError(format_errors(source, exc)) from None
+
+
+def split_namespace(config: dict[str, Any]) -> dict[str, Any]:
+    """The `ai-estate:` keys of a full config map, with the namespace stripped."""
+    prefix = f"{NAMESPACE}:"
+    return {k[len(prefix) :]: v for k, v in config.items() if k.startswith(prefix)}
+
+
+def read_stack_file(path: Path, display: str | None = None) -> dict[str, Any]:
+    """The `config:` map of a stack file, raising ConfigError on unreadable or malformed YAML."""
+    shown = display or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"{shown}: cannot read the stack file ({exc.strerror})"]) from None
+    try:
+        document = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError([f"{shown}: not valid YAML{where}: {problem}"]) from None
+    if not isinstance(document, dict):
+        raise ConfigError([f"{shown}: must be a mapping with a 'config:' key"])
+    config = document.get("config") or {}
+    if not isinstance(config, dict):
+        raise ConfigError([f"{shown}: config: must be a mapping of 'namespace:key' to values"])
+    for key in config:
+        if not isinstance(key, str) or ":" not in key:
+            raise ConfigError(
+                [f"{shown}: config: key {key!r} must be namespaced, e.g. 'ai-estate:{key}'"]
+            )
+    return config
+
+
+def load_stack(path: Path, display: str | None = None) -> LoadedStack:
+    """Read and validate one stack file; raise ConfigError naming the file and key."""
+    shown = display or str(path)
+    raw = read_stack_file(path, shown)
+    errors: list[str] = []
+    config: StackConfig | None = None
+    try:
+        config = validate_config(split_namespace(raw), shown)
+    except ConfigError as exc:
+        errors.extend(exc.lines)
+    region = raw.get("aws:region")
+    if not region:
+        errors.append(f"{shown}: aws:region: is required (the AWS region this stack deploys to)")
+    elif not re.match(r"^[a-z]{2}(-gov)?-[a-z]+-\d$", str(region)):
+        errors.append(f"{shown}: aws:region: must be an AWS region such as eu-west-1 (got {region!r})")
+    if errors:
+        raise ConfigError(errors)
+    assert config is not None
+    name = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+    return LoadedStack(name=name, path=path, config=config, raw=raw, region=str(region))

@@ -1,0 +1,271 @@
+"""The offline engine: run a Pulumi Python program under the SDK's mock runtime.
+
+What `pulumi preview` would send to the resource monitor, we record: every registration with its
+inputs (engine wire names), parent, dependencies, property dependencies, provider and options.
+That inventory is what the policy runner feeds to the real policy pack, what the reports and the
+cost and critical-path models read, and what `--base` diffs compare.
+
+One render runs in a fresh `contextvars.Context` with its own event loop, so several renders can
+share a process (the benchmarks render a hundred stacks in two workers) without Pulumi's global
+state leaking from one into the next (pulumi/pulumi#7746).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import json
+import os
+import runpy
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi.runtime
+from google.protobuf import json_format
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime.stack import run_pulumi_func
+
+from .mocks import DEFAULT_REGION, UNKNOWN, EstateMocks
+from .model import Inventory, Resource
+
+# Wire signatures of the Pulumi property protocol (sdk/go/common/resource/sig).
+_SIG_KEY = "4dabf18193072939515e22adb298388d"
+_SIG_SECRET = "1b47061264138c4ac30d75fd1eb44270"
+_SIG_RESOURCE = "5cf8f73096256a8f31e491e813e4eb8e"
+_SIG_ASSET = "c44067f5952c0a294b673a41bacd8c17"
+_SIG_ARCHIVE = "0def7320c3a5731c473e5ecbe6d01bc7"
+_SIG_OUTPUT = "d0e6a833031e9bbcd3f4e8bde6ca49a4"
+UNKNOWN_WIRE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+
+
+class ProgramError(Exception):
+    """The program under render failed: a user error in the program or its config."""
+
+
+def plain(value: Any) -> Any:
+    """Turn a decoded wire value into plain JSON: secrets unwrapped, references to URNs."""
+    if isinstance(value, dict):
+        sig = value.get(_SIG_KEY)
+        if sig == _SIG_SECRET:
+            return plain(value.get("value"))
+        if sig == _SIG_RESOURCE:
+            return value.get("urn", "")
+        if sig == _SIG_ASSET:
+            return {"asset": value.get("path") or value.get("uri") or "<text>"}
+        if sig == _SIG_ARCHIVE:
+            return {"archive": value.get("path") or value.get("uri") or "<assets>"}
+        if sig == _SIG_OUTPUT:
+            return plain(value.get("value", UNKNOWN)) if "value" in value else UNKNOWN
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if value == UNKNOWN_WIRE:
+        return UNKNOWN
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """The SDK's mock monitor, keeping what the real engine would be told about each resource."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+        super().__init__(mocks)
+        self.recorded: list[Resource] = []
+        self.stack_urn: str | None = None
+
+    def RegisterResource(self, request):  # noqa: N802 - gRPC method name
+        response = super().RegisterResource(request)
+        urn = response.urn
+        if request.type == "pulumi:pulumi:Stack":
+            self.stack_urn = urn
+        opts_aliases = list(request.aliasURNs) + [
+            a.urn if a.urn else alias_urn(urn, a.spec) for a in request.aliases
+        ]
+        self.recorded.append(
+            Resource(
+                urn=urn,
+                type=request.type,
+                name=request.name,
+                custom=bool(request.custom),
+                inputs=plain(json_format.MessageToDict(request.object)),
+                parent=request.parent or None,
+                protect=bool(request.protect),
+                retain_on_delete=bool(request.retainOnDelete),
+                dependencies=list(request.dependencies),
+                property_dependencies={
+                    k: list(v.urns) for k, v in request.propertyDependencies.items()
+                },
+                provider=request.provider or None,
+                aliases=opts_aliases,
+            )
+        )
+        return response
+
+    def ReadResource(self, request):  # noqa: N802 - gRPC method name
+        response = super().ReadResource(request)
+        self.recorded.append(
+            Resource(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                custom=True,
+                inputs={"id": request.id, **plain(json_format.MessageToDict(request.properties))},
+                parent=request.parent or None,
+                dependencies=list(request.dependencies),
+                provider=request.provider or None,
+            )
+        )
+        return response
+
+
+def alias_urn(urn: str, spec: Any) -> str:
+    """The URN an alias spec points at, as the engine would compute it."""
+    head, project, qualified_type, name = urn.split("::", 3)
+    stack = head.split(":", 2)[2]
+    types = qualified_type.split("$")
+    if spec.type:
+        types[-1] = spec.type
+    if spec.noParent:
+        types = types[-1:]
+    elif spec.parentUrn:
+        types = spec.parentUrn.split("::")[3].split("$") + types[-1:]
+    return "::".join(
+        [
+            f"urn:pulumi:{spec.stack or stack}",
+            spec.project or project,
+            "$".join(types),
+            spec.name or name,
+        ]
+    )
+
+
+def config_to_wire(config: dict[str, Any]) -> dict[str, str]:
+    """Config as the Pulumi CLI hands it to programs and packs: strings, objects as JSON."""
+    wire = {}
+    for key, value in config.items():
+        if isinstance(value, str):
+            wire[key] = value
+        elif isinstance(value, bool):
+            wire[key] = "true" if value else "false"
+        else:
+            wire[key] = json.dumps(value)
+    return wire
+
+
+@contextlib.contextmanager
+def _program_environment(program_dir: Path) -> Iterator[None]:
+    """cwd and sys.path as the Python language host sets them for a program."""
+    old_cwd, old_path = os.getcwd(), list(sys.path)
+    os.chdir(program_dir)
+    sys.path.insert(0, str(program_dir))
+    try:
+        yield
+    finally:
+        os.chdir(old_cwd)
+        sys.path[:] = old_path
+
+
+async def _resolve(value: Any) -> Any:
+    """Await every Output inside an exported value."""
+    if isinstance(value, pulumi.Output):
+        is_known = await value.is_known()
+        if not is_known:
+            return UNKNOWN
+        return await _resolve(await value.future())
+    if isinstance(value, pulumi.Resource):
+        return await _resolve(value.urn)
+    if isinstance(value, dict):
+        return {k: await _resolve(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [await _resolve(v) for v in value]
+    if asyncio.isfuture(value) or asyncio.iscoroutine(value):
+        return await _resolve(await value)
+    return value
+
+
+def render(
+    program: Callable[[], Any] | Path | str,
+    *,
+    stack: str,
+    project: str,
+    config: dict[str, Any] | None = None,
+    stack_outputs: Callable[[str], dict[str, Any]] | None = None,
+    preview: bool = True,
+    source: str = "",
+) -> Inventory:
+    """Run a program (a callable, or a directory holding `__main__.py`) and record its resources.
+
+    `config` maps full keys (`ai-estate:environment`, `aws:region`) to values as written in the
+    stack file. `stack_outputs` resolves `StackReference` names to outputs.
+    """
+    config = dict(config or {})
+    region = str(config.get("aws:region") or DEFAULT_REGION)
+    mocks = EstateMocks(region=region, stack_outputs=stack_outputs, salt=f"{project}/{stack}")
+    ctx = contextvars.Context()
+    return ctx.run(
+        _render_in_context, program, stack, project, config, mocks, preview, source
+    )
+
+
+def _render_in_context(
+    program: Callable[[], Any] | Path | str,
+    stack: str,
+    project: str,
+    config: dict[str, Any],
+    mocks: EstateMocks,
+    preview: bool,
+    source: str,
+) -> Inventory:
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    monitor = RecordingMonitor(mocks)
+    try:
+        pulumi_settings.ROOT.set(None)
+        pulumi.runtime.set_all_config(config_to_wire(config))
+        pulumi.runtime.set_mocks(
+            mocks, project=project, stack=stack, preview=preview, monitor=monitor
+        )
+        pulumi_settings.SETTINGS.rpc_manager.clear()
+        pulumi_settings.SETTINGS.outputs.clear()
+
+        if callable(program):
+            body = program
+            env: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+        else:
+            program_dir = Path(program).resolve()
+            if not (program_dir / "__main__.py").is_file():
+                raise ProgramError(f"{program_dir}: no __main__.py to run")
+
+            def body() -> None:
+                runpy.run_path(str(program_dir), run_name="__main__")
+
+            env = _program_environment(program_dir)
+
+        with env:
+            try:
+                loop.run_until_complete(run_pulumi_func(body))
+            except pulumi.RunError as exc:
+                raise ProgramError(str(exc)) from exc
+            root = pulumi_settings.get_root_resource()
+            raw_outputs = dict(getattr(root, "outputs", {}) or {})
+            outputs = loop.run_until_complete(_resolve(raw_outputs))
+    finally:
+        with contextlib.suppress(Exception):
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+        asyncio.set_event_loop(None)
+
+    return Inventory(
+        stack=stack,
+        project=project,
+        resources=monitor.recorded,
+        outputs=outputs,
+        config=config,
+        source=source,
+    )

@@ -1,0 +1,145 @@
+"""The data that flows between the engine, the policy runner and the reports.
+
+These are plain dataclasses on purpose: every report format is a pure function of them, and
+tests build them directly without running Pulumi.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Resource:
+    """One registered resource, as the engine saw it (and as the Pulumi CLI would send it)."""
+
+    urn: str
+    type: str
+    name: str
+    custom: bool
+    inputs: dict[str, Any]
+    """Input properties with their engine (camelCase) names, as the analyzer receives them."""
+    parent: str | None = None
+    protect: bool = False
+    retain_on_delete: bool = False
+    dependencies: list[str] = field(default_factory=list)
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
+    provider: str | None = None
+    """Provider reference `urn::id`, or None for the default provider."""
+    aliases: list[str] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The documented inventory shape of `estate preview --format json`."""
+        return {
+            "urn": self.urn,
+            "type": self.type,
+            "name": self.name,
+            "parent": self.parent,
+            "inputs": self.inputs,
+            "protect": self.protect,
+            "retainOnDelete": self.retain_on_delete,
+            "dependencies": self.dependencies,
+            "propertyDependencies": self.property_dependencies,
+            "provider": self.provider,
+            "aliases": self.aliases,
+        }
+
+
+@dataclass
+class Inventory:
+    """Everything one stack registers, plus its exported outputs."""
+
+    stack: str
+    project: str
+    resources: list[Resource]
+    outputs: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+    """The stack's configuration as `project:key` -> value (what the CLI puts in PULUMI_CONFIG)."""
+    source: str = ""
+    """The file a reader should open for this stack (its stack file, or a program's entry point)."""
+
+    def by_urn(self) -> dict[str, Resource]:
+        return {r.urn: r for r in self.resources}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "stack": self.stack,
+            "project": self.project,
+            "resources": [r.to_json() for r in self.resources],
+            "outputs": self.outputs,
+        }
+
+
+@dataclass
+class PolicyInfo:
+    """A policy as the pack describes itself in GetAnalyzerInfo (after Configure)."""
+
+    name: str
+    description: str
+    enforcement: str
+    """mandatory | advisory | remediate | disabled"""
+    severity: str = ""
+    """low | medium | high | critical, or empty when the pack does not say."""
+    kind: str = "resource"
+    """resource | stack"""
+    remediation: str = ""
+    url: str = ""
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Finding:
+    """One violation reported by the pack (or by the runner itself, e.g. an expired waiver)."""
+
+    stack: str
+    policy: str
+    message: str
+    enforcement: str
+    severity: str = ""
+    urn: str = ""
+    """Empty for a stack-level violation that names no resource."""
+    resource_type: str = ""
+    resource_name: str = ""
+    description: str = ""
+    pack: str = ""
+    waived_by: dict[str, Any] | None = None
+    """The waiver that suppressed this finding, if any (it no longer blocks)."""
+
+    @property
+    def blocking(self) -> bool:
+        return self.enforcement in ("mandatory", "remediate") and self.waived_by is None
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["blocking"] = self.blocking
+        return data
+
+
+@dataclass
+class StackResult:
+    """The outcome of checking one stack."""
+
+    stack: str
+    source: str
+    resource_count: int = 0
+    policies: list[PolicyInfo] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    not_applicable: list[dict[str, str]] = field(default_factory=list)
+    error: str | None = None
+    """A config or program error: the stack could not be checked (exit 2 territory)."""
+    seconds: float = 0.0
+    inventory: Inventory | None = None
+
+    @property
+    def blocking(self) -> list[Finding]:
+        return [f for f in self.findings if f.blocking]
+
+    @property
+    def advisories(self) -> list[Finding]:
+        return [f for f in self.findings if not f.blocking and f.waived_by is None]
+
+    @property
+    def waived(self) -> list[Finding]:
+        return [f for f in self.findings if f.waived_by is not None]
