@@ -138,7 +138,7 @@ class FeatureGroupConfig(_Model):
     """The feature that identifies a record (must be one of `features`)."""
     event_time: Ident
     """The feature that holds the event time (must be one of `features`, Fractional or String)."""
-    features: tuple[FeatureDefinition, ...] = Field(min_length=2)
+    features: tuple[FeatureDefinition, ...]
     online: bool = True
     """Keep an online store (low-latency reads at inference time)."""
     offline: bool = True
@@ -151,6 +151,8 @@ class FeatureGroupConfig(_Model):
             raise ValueError(f"recordIdentifier '{self.record_identifier}' is not in features")
         if self.event_time not in names:
             raise ValueError(f"eventTime '{self.event_time}' is not in features")
+        if self.record_identifier == self.event_time:
+            raise ValueError("recordIdentifier and eventTime must be different features")
         if names[self.event_time] == "Integral":
             raise ValueError(f"eventTime '{self.event_time}' must be Fractional or String")
         if len(names) != len(self.features):

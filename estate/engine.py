@@ -30,7 +30,7 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import run_pulumi_func
 
-from .mocks import DEFAULT_REGION, UNKNOWN, EstateMocks
+from .mocks import ACCOUNT_ID, DEFAULT_REGION, UNKNOWN, EstateMocks
 from .model import Inventory, Resource
 
 # Wire signatures of the Pulumi property protocol (sdk/go/common/resource/sig).
@@ -189,6 +189,32 @@ async def _resolve(value: Any) -> Any:
     return value
 
 
+def _account_from_config(config: dict[str, Any]) -> str | None:
+    """The account a stack pins itself to, so mocked ARNs and caller identity agree with it."""
+    pinned = config.get("ai-estate:accountId") or config.get("aws:allowedAccountIds")
+    if isinstance(pinned, str) and pinned.startswith("["):
+        pinned = json.loads(pinned)
+    if isinstance(pinned, list):
+        pinned = pinned[0] if pinned else None
+    return str(pinned) if pinned else None
+
+
+def _describe_exception(exc: BaseException) -> str:
+    import traceback
+
+    # Pulumi wraps errors raised while serializing inputs; the root cause is the useful part.
+    root: BaseException = exc
+    while root.__cause__ is not None and root.__cause__ is not root:
+        root = root.__cause__
+    frames = traceback.extract_tb(root.__traceback__)
+    where = ""
+    for frame in reversed(frames):
+        if "site-packages" not in frame.filename and "/pulumi/" not in frame.filename:
+            where = f" (at {frame.filename}:{frame.lineno})"
+            break
+    return f"{type(root).__name__}: {root}{where}"
+
+
 def render(
     program: Callable[[], Any] | Path | str,
     *,
@@ -198,6 +224,7 @@ def render(
     stack_outputs: Callable[[str], dict[str, Any]] | None = None,
     preview: bool = True,
     source: str = "",
+    account_id: str | None = None,
 ) -> Inventory:
     """Run a program (a callable, or a directory holding `__main__.py`) and record its resources.
 
@@ -206,7 +233,12 @@ def render(
     """
     config = dict(config or {})
     region = str(config.get("aws:region") or DEFAULT_REGION)
-    mocks = EstateMocks(region=region, stack_outputs=stack_outputs, salt=f"{project}/{stack}")
+    mocks = EstateMocks(
+        region=region,
+        account_id=account_id or _account_from_config(config) or ACCOUNT_ID,
+        stack_outputs=stack_outputs,
+        salt=f"{project}/{stack}",
+    )
     ctx = contextvars.Context()
     return ctx.run(
         _render_in_context, program, stack, project, config, mocks, preview, source
@@ -252,6 +284,12 @@ def _render_in_context(
                 loop.run_until_complete(run_pulumi_func(body))
             except pulumi.RunError as exc:
                 raise ProgramError(str(exc)) from exc
+            except ProgramError:
+                raise
+            except Exception as exc:
+                # An exception in someone's program is that program's error, not ours: report it
+                # as the language host would (type and message), with where it was raised.
+                raise ProgramError(_describe_exception(exc)) from exc
             root = pulumi_settings.get_root_resource()
             raw_outputs = dict(getattr(root, "outputs", {}) or {})
             outputs = loop.run_until_complete(_resolve(raw_outputs))
@@ -261,10 +299,15 @@ def _render_in_context(
         loop.close()
         asyncio.set_event_loop(None)
 
+    # Registrations arrive in whatever order the SDK's threads finish them; sort so the same
+    # program always yields the same inventory (diffs, golden files, reviewable JSON).
+    resources = sorted(monitor.recorded, key=lambda r: (r.type != "pulumi:pulumi:Stack", r.urn))
+    for r in resources:
+        r.aliases = sorted(set(r.aliases))
     return Inventory(
         stack=stack,
         project=project,
-        resources=monitor.recorded,
+        resources=resources,
         outputs=outputs,
         config=config,
         source=source,

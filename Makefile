@@ -1,0 +1,49 @@
+# AI Estate — every target bootstraps .venv from pyproject.toml first; nothing is installed by hand.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+ESTATE := $(VENV)/bin/estate
+STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
+OUT := out
+PYTEST_WORKERS ?= 2
+
+.PHONY: venv demo test check lint bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	@rm -f $(VENV)/.installed-*
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+## demo: validate, preview and policy-check every shipped stack offline, then summarise.
+demo: venv
+	@mkdir -p $(OUT)
+	$(ESTATE) stacks
+	$(ESTATE) validate --all
+	@for s in $$($(ESTATE) stacks | cut -f1); do \
+	  echo; echo "== estate preview --stack $$s"; \
+	  $(ESTATE) preview --stack $$s || exit $$?; \
+	done
+	@echo; echo "== estate check --all"
+	$(ESTATE) check --all --json $(OUT)/check.json --sarif $(OUT)/check.sarif \
+	  --junit $(OUT)/check.junit.xml --markdown $(OUT)/check.md
+	@echo; echo "Reports: $(OUT)/check.json $(OUT)/check.sarif $(OUT)/check.junit.xml $(OUT)/check.md"
+
+## test: the whole suite (unit, components, policies, engine, CLI, verify, infra).
+test: venv
+	$(PY) -m pytest -n $(PYTEST_WORKERS) -q
+
+## check: lint.
+check lint: venv
+	$(VENV)/bin/ruff check .
+
+## bench: time `estate check --all` on the shipped stacks and on generated BU stacks.
+bench: venv
+	$(PY) benchmarks/bench_check.py --write benchmarks/RESULTS.md
+
+clean:
+	rm -rf $(OUT) .pytest_cache .ruff_cache

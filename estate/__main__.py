@@ -1,0 +1,5 @@
+"""`python -m estate` is the `estate` CLI."""
+
+from estate.cli import app
+
+app()

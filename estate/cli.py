@@ -1,0 +1,250 @@
+"""The `estate` command line: stacks, validate, preview, check.
+
+Exit codes are a contract pipelines rely on: 0 all good, 1 a mandatory policy violation (or a
+failed verification), 2 a usage or configuration error — always with one line per problem
+naming the file and key, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from . import __version__
+from .config import ConfigError
+from .gate import DEFAULT_PACK, Job, render_stack, run_jobs
+from .model import StackResult
+from .project import Project, load_project
+
+app = typer.Typer(
+    name="estate",
+    help="AI Estate: render, check and report on the estate's Pulumi stacks offline.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+EXIT_OK, EXIT_VIOLATIONS, EXIT_USAGE = 0, 1, 2
+
+ProjectOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--project",
+        help="A Pulumi Python program directory (default: this repository's estate program).",
+        file_okay=False,
+        dir_okay=True,
+    ),
+]
+StackOpt = Annotated[str | None, typer.Option("--stack", "-s", help="Stack name, e.g. fraud-prod.")]
+AllOpt = Annotated[bool, typer.Option("--all", help="Every stack of the project.")]
+
+
+def fail(lines: list[str] | str, code: int = EXIT_USAGE) -> typer.Exit:
+    for line in [lines] if isinstance(lines, str) else lines:
+        err.print(line, markup=False)
+    return typer.Exit(code)
+
+
+def _project(path: Path | None) -> Project:
+    try:
+        return load_project(path)
+    except ConfigError as exc:
+        raise fail(exc.lines) from None
+
+
+def _select(project: Project, stack: str | None, all_: bool) -> list[str]:
+    known = project.stacks()
+    if stack and all_:
+        raise fail("estate: give either --stack or --all, not both")
+    if stack:
+        if known and stack not in known:
+            raise fail(
+                f"{project.display(project.stack_file(stack))}: no such stack "
+                f"(known: {', '.join(known)})"
+            )
+        return [stack]
+    if all_ or not project.is_estate:
+        return known or ["dev"]
+    raise fail("estate: give --stack NAME or --all")
+
+
+@app.command()
+def stacks(project: ProjectOpt = None) -> None:
+    """List the project's stacks, one per line, name first."""
+    proj = _project(project)
+    for name in proj.stacks():
+        path = proj.stack_file(name)
+        try:
+            config = proj.stack_config(name)
+            kind = config.get("ai-estate:kind", "")
+            env = config.get("ai-estate:environment", "")
+            out.print(f"{name}\t{kind}\t{env}\t{proj.display(path)}", markup=False)
+        except ConfigError:
+            out.print(f"{name}\tinvalid\t\t{proj.display(path)}", markup=False)
+
+
+@app.command()
+def validate(stack: StackOpt = None, all_: AllOpt = False, project: ProjectOpt = None) -> None:
+    """Validate stack configuration only (no rendering)."""
+    proj = _project(project)
+    errors: list[str] = []
+    names = _select(proj, stack, all_)
+    for name in names:
+        try:
+            proj.stack_config(name)
+        except ConfigError as exc:
+            errors.extend(exc.lines)
+    if errors:
+        raise fail(errors)
+    out.print(f"{len(names)} stack(s) valid: {', '.join(names)}", markup=False)
+
+
+@app.command()
+def preview(
+    stack: StackOpt = None,
+    format_: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    project: ProjectOpt = None,
+) -> None:
+    """Render one stack offline under the Pulumi mock runtime and show its resources."""
+    if format_ not in ("table", "json"):
+        raise fail(f"estate preview: --format must be table or json (got {format_!r})")
+    proj = _project(project)
+    names = _select(proj, stack, False)
+    if len(names) != 1:
+        raise fail(f"estate preview: give --stack (known: {', '.join(names)})")
+    name = names[0]
+    result = run_jobs([Job(project_path=proj.path, stack=name, render_only=True)], workers=1)[0]
+    if result.error or result.inventory is None:
+        raise fail(result.error or "render failed")
+    inventory = result.inventory
+    if format_ == "json":
+        sys.stdout.write(json.dumps(inventory.to_json(), indent=2, sort_keys=False) + "\n")
+        return
+    from .reports import render_inventory_tree
+
+    render_inventory_tree(inventory, out)
+
+
+def _load_pack_config(path: Path | None) -> dict[str, Any] | None:
+    if path is None:
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise fail(f"{path}: cannot read the policy pack config ({exc.strerror})") from None
+    except json.JSONDecodeError as exc:
+        raise fail(f"{path}: not valid JSON at line {exc.lineno}: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise fail(f"{path}: must be a JSON object of policy name to level or settings")
+    return data
+
+
+@app.command()
+def check(
+    stack: StackOpt = None,
+    all_: AllOpt = False,
+    project: ProjectOpt = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write a JSON report.")] = None,
+    sarif_path: Annotated[Path | None, typer.Option("--sarif", help="Write SARIF 2.1.0.")] = None,
+    junit_path: Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML.")] = None,
+    markdown_path: Annotated[
+        Path | None, typer.Option("--markdown", help="Write a PR-comment markdown report.")
+    ] = None,
+    policy_pack: Annotated[
+        Path, typer.Option("--policy-pack", help="Policy pack directory.", file_okay=False)
+    ] = DEFAULT_PACK,
+    policy_pack_config: Annotated[
+        Path | None,
+        typer.Option("--policy-pack-config", help="JSON policy config, as for the Pulumi CLI."),
+    ] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Stacks checked at once.")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the verdict line.")] = False,
+) -> None:
+    """Render stacks offline and run the policy pack over them via the Analyzer protocol."""
+    proj = _project(project)
+    names = _select(proj, stack, all_)
+    if not (policy_pack / "PulumiPolicy.yaml").is_file():
+        raise fail(f"{policy_pack}: no PulumiPolicy.yaml (not a policy pack directory)")
+    pack_config = _load_pack_config(policy_pack_config)
+    workers = jobs or min(len(names), os.cpu_count() or 1)
+    job_list = [
+        Job(
+            project_path=proj.path,
+            stack=name,
+            pack_dir=policy_pack.resolve(),
+            policy_config=pack_config,
+        )
+        for name in names
+    ]
+    show_progress = len(names) > 1 and err.is_terminal and not quiet
+    if show_progress:
+        with Progress(
+            TextColumn("[bold]checking[/] {task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        ) as progress:
+            task = progress.add_task("stacks", total=len(job_list))
+
+            def advance(res: StackResult) -> None:
+                progress.update(task, advance=1, description=res.stack)
+
+            results = run_jobs(job_list, workers=workers, on_done=advance)
+    else:
+        results = run_jobs(job_list, workers=workers)
+
+    from .reports import render_table, write_reports
+
+    write_reports(
+        results,
+        json_path=json_path,
+        sarif_path=sarif_path,
+        junit_path=junit_path,
+        markdown_path=markdown_path,
+        tool_version=__version__,
+    )
+    if not quiet:
+        render_table(results, out)
+    errors = [r for r in results if r.error]
+    blocking = sum(len(r.blocking) for r in results)
+    advisories = sum(len(r.advisories) for r in results)
+    resources = sum(r.resource_count for r in results)
+    verdict = (
+        f"{len(results)} stack(s), {resources} resources: {blocking} blocking, "
+        f"{advisories} advisory, {len(errors)} error(s)"
+    )
+    for r in errors:
+        err.print(r.error, markup=False)
+    out.print(verdict, markup=False)
+    if errors:
+        raise typer.Exit(EXIT_USAGE)
+    raise typer.Exit(EXIT_VIOLATIONS if blocking else EXIT_OK)
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", help="Show the version and exit.")] = False,
+) -> None:
+    if version:
+        out.print(f"estate {__version__}")
+        raise typer.Exit(0)
+
+
+def preview_outputs(project: Project, stack: str) -> dict[str, Any]:
+    """A stack's rendered outputs (used by tests and `estate verify` fixtures)."""
+    return render_stack(project, stack).outputs
