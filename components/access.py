@@ -109,9 +109,7 @@ class KmsKey(pulumi.ComponentResource):
         identity = aws.get_caller_identity_output(opts=invoke)
         partition = aws.get_partition_output(opts=invoke)
         region = aws.get_region_output(opts=invoke)
-        policy = pulumi.Output.all(
-            partition.partition, identity.account_id, region.region
-        ).apply(
+        policy = pulumi.Output.all(partition.partition, identity.account_id, region.region).apply(
             lambda parts: key_policy_document(
                 partition=parts[0],
                 account_id=parts[1],

@@ -111,9 +111,7 @@ class BuEstate(pulumi.ComponentResource):
         self.access_logs = AccessLogBucket(
             f"{name}-access-logs",
             {
-                "bucket_name": naming.bucket_name(
-                    bu, env, "access-logs", args["account_id"]
-                ),
+                "bucket_name": naming.bucket_name(bu, env, "access-logs", args["account_id"]),
                 "account_id": args["account_id"],
                 "tags": args["tags"],
                 "protect": args["protect"],
@@ -135,9 +133,7 @@ class BuEstate(pulumi.ComponentResource):
                     "online_tables": args["online_tables"],
                     "feature_groups": args["feature_groups"],
                     "infrequent_access_after_days": args["infrequent_access_after_days"],
-                    "noncurrent_version_retention_days": args[
-                        "noncurrent_version_retention_days"
-                    ],
+                    "noncurrent_version_retention_days": args["noncurrent_version_retention_days"],
                     "deletion_protection": env == "prod",
                     "protect": args["protect"],
                     "tags": args["tags"],

@@ -73,7 +73,13 @@ class FeatureStoreArgs(TypedDict):
 
 
 def feature_store_role_policy(
-    *, bucket_arn: str, kms_key_arn: str, glue_database: str, partition: str, region: str, account_id: str
+    *,
+    bucket_arn: str,
+    kms_key_arn: str,
+    glue_database: str,
+    partition: str,
+    region: str,
+    account_id: str,
 ) -> str:
     """Least privilege for SageMaker Feature Store's offline store writer."""
     glue_prefix = f"arn:{partition}:glue:{region}:{account_id}"
@@ -175,7 +181,12 @@ class FeatureStore(pulumi.ComponentResource):
             f"{name}-sagemaker-policy",
             role=role.id,
             policy=pulumi.Output.all(
-                offline.arn, args["kms_key_arn"], database.name, partition, region, identity.account_id
+                offline.arn,
+                args["kms_key_arn"],
+                database.name,
+                partition,
+                region,
+                identity.account_id,
             ).apply(
                 lambda p: feature_store_role_policy(
                     bucket_arn=p[0],
@@ -193,7 +204,9 @@ class FeatureStore(pulumi.ComponentResource):
         for table in args["online_tables"]:
             attributes = [aws.dynamodb.TableAttributeArgs(name=table["hash_key"], type="S")]
             if table.get("range_key"):
-                attributes.append(aws.dynamodb.TableAttributeArgs(name=table["range_key"], type="S"))
+                attributes.append(
+                    aws.dynamodb.TableAttributeArgs(name=table["range_key"], type="S")
+                )
             ttl_attr = table.get("ttl_attribute")
             created = aws.dynamodb.Table(
                 f"{name}-{table['name']}",

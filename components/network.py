@@ -206,7 +206,10 @@ class Network(pulumi.ComponentResource):
         for i in range(nat_count):
             letter = "abcdef"[i]
             eip = aws.ec2.Eip(
-                f"{name}-nat-{letter}-eip", domain="vpc", tags=named(f"nat-{letter}"), opts=child(self)
+                f"{name}-nat-{letter}-eip",
+                domain="vpc",
+                tags=named(f"nat-{letter}"),
+                opts=child(self),
             )
             nats.append(
                 aws.ec2.NatGateway(

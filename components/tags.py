@@ -63,7 +63,9 @@ def merge_tags(base: Mapping[str, str], *extra: Mapping[str, str] | None) -> dic
     return merged
 
 
-def missing_tag_keys(tags: Mapping[str, str] | None, required: tuple[str, ...] = REQUIRED_TAG_KEYS) -> list[str]:
+def missing_tag_keys(
+    tags: Mapping[str, str] | None, required: tuple[str, ...] = REQUIRED_TAG_KEYS
+) -> list[str]:
     """The required keys absent (or empty) in `tags`, in the order they are required."""
     tags = tags or {}
     return [key for key in required if not str(tags.get(key) or "").strip()]

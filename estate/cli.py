@@ -87,9 +87,9 @@ def stacks(project: ProjectOpt = None) -> None:
             config = proj.stack_config(name)
             kind = config.get("ai-estate:kind", "")
             env = config.get("ai-estate:environment", "")
-            out.print(f"{name}\t{kind}\t{env}\t{proj.display(path)}", markup=False)
+            typer.echo(f"{name}\t{kind}\t{env}\t{proj.display(path)}")
         except ConfigError:
-            out.print(f"{name}\tinvalid\t\t{proj.display(path)}", markup=False)
+            typer.echo(f"{name}\tinvalid\t\t{proj.display(path)}")
 
 
 @app.command()

@@ -19,8 +19,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import (
     AfterValidator,
-    BeforeValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -92,6 +92,7 @@ class _Model(BaseModel):
         populate_by_name=True,
         frozen=True,
         str_strip_whitespace=True,
+        use_attribute_docstrings=True,
     )
 
 
@@ -125,7 +126,9 @@ class FeatureDefinition(_Model):
     """One feature of a feature group."""
 
     name: Ident
+    """Feature name as SageMaker stores it."""
     type: FeatureType
+    """SageMaker feature type."""
 
 
 class FeatureGroupConfig(_Model):
@@ -134,11 +137,13 @@ class FeatureGroupConfig(_Model):
     name: Slug
     """Short name; the group is created as `<bu>-<env>-<name>`."""
     description: str = ""
+    """Shown in the SageMaker console and catalog."""
     record_identifier: Ident
     """The feature that identifies a record (must be one of `features`)."""
     event_time: Ident
     """The feature that holds the event time (must be one of `features`, Fractional or String)."""
     features: tuple[FeatureDefinition, ...]
+    """The group's features, record identifier and event time included."""
     online: bool = True
     """Keep an online store (low-latency reads at inference time)."""
     offline: bool = True
@@ -166,8 +171,11 @@ class OnlineTableConfig(_Model):
     """A DynamoDB table for online features the BU serves itself."""
 
     name: Slug
+    """Short name; the table is `<bu>-<env>-<name>`."""
     hash_key: Ident
+    """Partition key attribute (string)."""
     range_key: Ident | None = None
+    """Sort key attribute (string), if any."""
     ttl_attribute: Ident | None = None
     """Attribute holding an expiry epoch; rows expire when set."""
 
@@ -176,8 +184,11 @@ class FeatureStoreConfig(_Model):
     """`ai-estate:featureStore` (BU stacks)."""
 
     enabled: bool = True
+    """Build the feature store at all (off for a BU that only serves models)."""
     online_tables: tuple[OnlineTableConfig, ...] = ()
+    """DynamoDB tables for online features the BU serves itself."""
     feature_groups: tuple[FeatureGroupConfig, ...] = ()
+    """SageMaker feature groups."""
     infrequent_access_after_days: int = Field(30, ge=30, le=3650)
     """Move offline-store objects to S3 Standard-IA after this many days."""
     noncurrent_version_retention_days: int = Field(90, ge=1, le=3650)
@@ -196,6 +207,124 @@ class FeatureStoreConfig(_Model):
         return self
 
 
+def _public_cidr(value: str) -> str:
+    try:
+        net = ipaddress.ip_network(value, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"must be a CIDR block such as 203.0.113.0/24 ({exc})") from None
+    if net.prefixlen == 0:
+        raise ValueError("must not open the cluster API to the whole internet")
+    return value
+
+
+AllowCidr = Annotated[str, AfterValidator(_public_cidr)]
+
+
+class SystemNodesConfig(_Model):
+    """The on-demand node group that runs cluster add-ons (CoreDNS, autoscalers, GPU software)."""
+
+    instance_types: tuple[str, ...] = ("m6i.large",)
+    """EC2 instance types of the system nodes."""
+    min_size: int = Field(2, ge=1, le=20)
+    """Minimum system nodes (2 keeps add-ons available through a node loss)."""
+    desired_size: int = Field(2, ge=1, le=20)
+    """Initial system node count."""
+    max_size: int = Field(4, ge=1, le=50)
+    """Maximum system nodes."""
+    disk_gib: int = Field(50, ge=20, le=2000)
+    """Root volume size (encrypted gp3)."""
+
+
+class ClusterConfig(_Model):
+    """`ai-estate:cluster`: the EKS cluster (platform stacks; BU stacks with `mode: dedicated`)."""
+
+    mode: Literal["shared", "dedicated"] = "shared"
+    """BU stacks: `shared` runs on the platform cluster; `dedicated` builds the BU its own."""
+    version: Annotated[str, Field(pattern=r"^1\.(2[89]|3\d)$")] = "1.31"
+    """Kubernetes version of the control plane."""
+    public_access_cidrs: tuple[AllowCidr, ...] = ()
+    """CIDRs allowed to reach a public API endpoint; empty keeps the endpoint private only."""
+    system_nodes: SystemNodesConfig = SystemNodesConfig()
+    """The add-on node group."""
+    gpu_provisioners: tuple[Literal["managed", "karpenter"], ...] = ("managed", "karpenter")
+    """GPU scaling machinery to install: cluster-autoscaler for managed node groups, Karpenter."""
+    gpu_software: Literal["device-plugin", "gpu-operator"] = "device-plugin"
+    """NVIDIA device plugin + DCGM exporter, or the NVIDIA GPU Operator (needed for MIG)."""
+    time_slicing_replicas: int | None = Field(None, ge=2, le=48)
+    """Share each GPU among this many pods with device-plugin time-slicing (off when unset)."""
+    mig_strategy: Literal["none", "single", "mixed"] = "none"
+    """MIG partitioning strategy (gpu-operator only)."""
+    log_retention_days: int | None = None
+    """Control-plane log retention. Default: 365 in prod, 90 otherwise."""
+
+    @model_validator(mode="after")
+    def _gpu_software_rules(self) -> ClusterConfig:
+        if self.mig_strategy != "none" and self.gpu_software != "gpu-operator":
+            raise ValueError("migStrategy needs gpuSoftware: gpu-operator")
+        if self.time_slicing_replicas and self.gpu_software != "device-plugin":
+            raise ValueError("timeSlicingReplicas applies to gpuSoftware: device-plugin only")
+        if self.system_nodes.min_size > self.system_nodes.max_size:
+            raise ValueError("systemNodes.minSize must not exceed systemNodes.maxSize")
+        return self
+
+
+class GpuPoolConfig(_Model):
+    """A GPU node pool of the BU (`ai-estate:gpuPools` entries)."""
+
+    name: Slug
+    """Short name, unique in the BU, e.g. `train-a100`."""
+    provisioner: Literal["managed", "karpenter"] = "karpenter"
+    """`managed`: an EKS managed node group scaled by cluster-autoscaler; `karpenter`: a NodePool."""
+    instance_types: tuple[str, ...] = Field(min_length=1)
+    """GPU instance types, all of one GPU model; list several for spot."""
+    capacity_type: Literal["spot", "on-demand"] = "on-demand"
+    """Spot (cheap, interruptible: training with checkpoints) or on-demand (serving)."""
+    min_size: int = Field(0, ge=0, le=100)
+    """Minimum nodes; 0 scales the pool to zero when idle."""
+    desired_size: int = Field(0, ge=0, le=100)
+    """Initial nodes (managed pools; the autoscaler owns it afterwards)."""
+    max_size: int = Field(ge=1, le=100)
+    """Maximum nodes: the pool's spending cap."""
+    disk_gib: int = Field(200, ge=50, le=16000)
+    """Root volume size (encrypted gp3 with the BU key); model weights and images live here."""
+    ami_type: Literal["AL2023_x86_64_NVIDIA", "BOTTLEROCKET_x86_64_NVIDIA"] = "AL2023_x86_64_NVIDIA"
+    """NVIDIA-enabled EKS AMI family."""
+    labels: dict[str, str] = {}
+    """Extra node labels (the BU, pool, GPU model and capacity type labels are always set)."""
+    max_gpus: int | None = Field(None, ge=1)
+    """GPU cap for the pool (Karpenter limits). Default: maxSize x GPUs per instance."""
+
+    @model_validator(mode="after")
+    def _sizes(self) -> GpuPoolConfig:
+        if not self.min_size <= self.desired_size <= self.max_size:
+            raise ValueError(
+                f"sizes must satisfy minSize <= desiredSize <= maxSize (got {self.min_size}, "
+                f"{self.desired_size}, {self.max_size})"
+            )
+        from components import gpu_catalog
+
+        unknown = [t for t in self.instance_types if not gpu_catalog.is_gpu_instance(t)]
+        if unknown:
+            raise ValueError(
+                f"instanceTypes: not GPU instance types known to AI Estate: {', '.join(unknown)}"
+            )
+        gpu_catalog.gpu_model_of(list(self.instance_types))
+        return self
+
+
+class TenantConfig(_Model):
+    """`ai-estate:tenant`: the BU's namespace on the cluster."""
+
+    gpu_quota: int | None = Field(None, ge=0)
+    """Cap on `requests.nvidia.com/gpu` in the namespace. Default: the sum of the pools' GPU caps."""
+    cpu_quota: str = "64"
+    """Cap on CPU requests (and limits) in the namespace."""
+    memory_quota: str = "256Gi"
+    """Cap on memory requests (and limits) in the namespace."""
+    default_container_limits: dict[str, str] = {"cpu": "2", "memory": "4Gi"}
+    """LimitRange defaults for containers that set no limits."""
+
+
 class StackConfig(_Model):
     """Everything under `ai-estate:` in one stack file."""
 
@@ -204,16 +333,27 @@ class StackConfig(_Model):
     business_unit: Slug
     """The BU slug (`platform` for platform stacks); tags, names and isolation derive from it."""
     environment: Environment
+    """`dev`, `staging` or `prod`; prod protects stateful resources and tightens the policy profile."""
     owner: Email
     """The team that answers for this stack: alarms and budgets go to it."""
     cost_center: str = Field(min_length=2, max_length=64)
+    """Cost center for chargeback, tagged on every resource."""
     account_id: AccountId
     """The 12-digit AWS account this stack deploys to; the provider refuses any other."""
     data_classification: DataClassification
+    """The most sensitive data this stack holds; tagged on every resource."""
     platform_stack: str | None = None
     """BU stacks: the fully qualified platform stack to reference (`org/ai-estate/platform-prod`)."""
     network: NetworkConfig = NetworkConfig()
+    """VPC settings (platform stacks)."""
     feature_store: FeatureStoreConfig = FeatureStoreConfig()
+    """Feature store settings (BU stacks)."""
+    cluster: ClusterConfig = ClusterConfig()
+    """EKS cluster settings (platform stacks; BU stacks choose shared or dedicated)."""
+    gpu_pools: tuple[GpuPoolConfig, ...] = ()
+    """The BU's GPU node pools (BU stacks)."""
+    tenant: TenantConfig = TenantConfig()
+    """The BU's namespace, quotas and limits on the cluster (BU stacks)."""
 
     @model_validator(mode="after")
     def _kind_rules(self) -> StackConfig:
@@ -221,7 +361,18 @@ class StackConfig(_Model):
             raise ValueError("platformStack is required for a bu stack")
         if self.kind == "bu" and self.business_unit == "platform":
             raise ValueError("businessUnit 'platform' is reserved for platform stacks")
+        if self.kind == "platform" and self.gpu_pools:
+            raise ValueError("gpuPools belong in BU stacks; platform stacks provide the machinery")
+        names = [p.name for p in self.gpu_pools]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"gpuPools names must be unique (repeated: {', '.join(dupes)})")
         return self
+
+    @property
+    def dedicated_cluster(self) -> bool:
+        """Whether this stack builds its own EKS cluster."""
+        return self.kind == "platform" or self.cluster.mode == "dedicated"
 
     @property
     def protect_stateful(self) -> bool:
@@ -354,7 +505,9 @@ def load_stack(path: Path, display: str | None = None) -> LoadedStack:
     if not region:
         errors.append(f"{shown}: aws:region: is required (the AWS region this stack deploys to)")
     elif not re.match(r"^[a-z]{2}(-gov)?-[a-z]+-\d$", str(region)):
-        errors.append(f"{shown}: aws:region: must be an AWS region such as eu-west-1 (got {region!r})")
+        errors.append(
+            f"{shown}: aws:region: must be an AWS region such as eu-west-1 (got {region!r})"
+        )
     if errors:
         raise ConfigError(errors)
     assert config is not None

@@ -240,9 +240,7 @@ def render(
         salt=f"{project}/{stack}",
     )
     ctx = contextvars.Context()
-    return ctx.run(
-        _render_in_context, program, stack, project, config, mocks, preview, source
-    )
+    return ctx.run(_render_in_context, program, stack, project, config, mocks, preview, source)
 
 
 def _render_in_context(

@@ -109,7 +109,9 @@ def run_job(job: Job) -> StackResult:
     except ConfigError as exc:
         result.error = str(exc)
     except ProgramError as exc:
-        result.error = f"{result.source}: {exc}" if not str(exc).startswith(result.source) else str(exc)
+        result.error = (
+            f"{result.source}: {exc}" if not str(exc).startswith(result.source) else str(exc)
+        )
     except PackError as exc:
         result.error = f"policy pack: {exc}"
     result.seconds = round(time.perf_counter() - started, 3)

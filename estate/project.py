@@ -16,6 +16,7 @@ import yaml
 from .config import ConfigError, load_stack, read_stack_file
 
 ROOT = Path(__file__).resolve().parent.parent
+ROOT_PROJECT_NAME = "ai-estate"
 
 
 @dataclass(frozen=True)
@@ -88,5 +89,5 @@ def load_project(path: Path | None = None) -> Project:
         path=root,
         name=str(doc["name"]),
         stack_dir=stack_dir,
-        is_estate=root == ROOT,
+        is_estate=str(doc["name"]) == ROOT_PROJECT_NAME and (root / "__main__.py").is_file(),
     )

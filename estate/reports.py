@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -37,6 +38,8 @@ TOOL_NAME = "ai-estate-policy"
 
 INFORMATION_URI = "https://www.pulumi.com/docs/iac/using-pulumi/crossguard/"
 """Where SARIF viewers send a reader who asks what the tool is (Pulumi policy as code)."""
+
+PROJECT_FILE = "Pulumi.yaml"
 
 SARIF_SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_VERSION = "2.1.0"
@@ -59,6 +62,9 @@ ENFORCEMENT_STRICTNESS = {"mandatory": 3, "remediate": 2, "advisory": 1, "disabl
 
 _XML_INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 """Everything XML 1.0 cannot carry, even escaped (most C0 controls, surrogates, U+FFFE/FFFF)."""
+
+_LINE_BREAKS = re.compile("\r\n|[\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+"""Everything `str.splitlines` (and some renderers) treat as a line break, besides `\\n`."""
 
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 """Control characters a terminal or a PR comment should not receive (newlines handled apart)."""
@@ -140,7 +146,7 @@ def _text(value: Any) -> str:
 
 def _one_line(value: Any) -> str:
     """For terminals and table cells: control characters gone, line breaks become spaces."""
-    text = _text(value).replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
+    text = _LINE_BREAKS.sub("\n", _text(value)).replace("\t", " ")
     return _CONTROL.sub("", text).replace("\n", " ")
 
 
@@ -189,8 +195,12 @@ def to_json(results: list[StackResult]) -> dict[str, Any]:
 
 
 def _artifact_uri(source: str) -> str:
-    """A repo-relative path as a relative URI reference (forward slashes, percent-encoded)."""
-    path = source.replace("\\", "/")
+    """A repo-relative path as a relative URI reference (forward slashes, percent-encoded).
+
+    A result without a source still needs a file for code scanning to show it against: the
+    project file at the repository root is where every stack starts.
+    """
+    path = source.replace("\\", "/") or PROJECT_FILE
     while path.startswith("./"):
         path = path[2:]
     return quote(path, safe="/")
@@ -263,7 +273,7 @@ def _sarif_rule(policy: PolicyInfo) -> dict[str, Any]:
         "defaultConfiguration": configuration,
         "properties": properties,
     }
-    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://\S+$", policy.url):
+    if re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*://[!-~]+", policy.url):
         rule["helpUri"] = policy.url
     return rule
 
@@ -285,12 +295,16 @@ def _sarif_result(finding: Finding, source: str, rule_index: int) -> dict[str, A
         "locations": [_physical_location(source)],
         "partialFingerprints": {FINGERPRINT_KEY: finding_fingerprint(finding)},
         "properties": {
-            "stack": finding.stack,
-            "enforcement": finding.enforcement,
-            "severity": finding.severity,
-            "blocking": finding.blocking,
-            "resourceType": finding.resource_type,
-            "pack": finding.pack,
+            key: value
+            for key, value in (
+                ("stack", finding.stack),
+                ("enforcement", finding.enforcement),
+                ("severity", finding.severity),
+                ("blocking", finding.blocking),
+                ("resourceType", finding.resource_type),
+                ("pack", finding.pack),
+            )
+            if value != ""
         },
     }
     if finding.urn:
@@ -466,13 +480,14 @@ def _junit_suite(result: StackResult) -> ET.Element:
                 failure.text = _xml_safe("\n\n".join(_finding_details(f) for f in blocking))
             elif waived and not advisories:
                 counts["skipped"] += 1
-                ET.SubElement(
+                skipped = ET.SubElement(
                     case,
                     "skipped",
                     message=_xml_safe(
                         "waived: " + _waiver_justification(waived[0].waived_by or {}), 1000
                     ),
                 )
+                skipped.text = _xml_safe("\n\n".join(_finding_details(f) for f in waived))
             notes = advisories + waived if blocking or advisories else []
             if notes:
                 out = ET.SubElement(case, "system-out")
@@ -512,7 +527,7 @@ def to_junit(results: list[StackResult]) -> str:
 # Markdown (pull-request comment)
 
 _MD_PUNCTUATION = re.compile(r"([|*_`\[\]~])")
-_MD_CODE_SAFE = re.compile(r"^[A-Za-z0-9.:/@$+=,-]+$")
+_MD_CODE_SAFE = re.compile(r"[A-Za-z0-9.:/@$+=,-]+")
 _MD_CELL_LIMIT = 400
 _MD_SECTION_ROWS = {"Blocking": 50, "Advisories": 25, "Waived": 25, "Errors": 20}
 _MD_RESERVED_ROWS = 3
@@ -528,7 +543,7 @@ def md_cell(value: Any, limit: int = _MD_CELL_LIMIT) -> str:
     trailing backslash cannot escape the column separator); `|` and emphasis characters are
     backslash-escaped; line breaks become `<br>`; control characters are dropped.
     """
-    text = _text(value).replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
+    text = _LINE_BREAKS.sub("\n", _text(value)).replace("\t", " ")
     text = _CONTROL.sub("", text).strip()
     if len(text) > limit:
         text = text[: limit - 1].rstrip() + "…"
@@ -541,7 +556,7 @@ def md_cell(value: Any, limit: int = _MD_CELL_LIMIT) -> str:
 
 def _md_code(value: str) -> str:
     """An identifier in a code span when that is safe, else an escaped plain cell."""
-    if value and len(value) <= _MD_CELL_LIMIT and _MD_CODE_SAFE.match(value):
+    if value and len(value) <= _MD_CELL_LIMIT and _MD_CODE_SAFE.fullmatch(value):
         return f"`{value}`"
     return md_cell(value)
 
@@ -720,15 +735,29 @@ _STATUS_STYLE = {"blocking": "bold red", "advisory": "yellow", "waived": "dim"}
 _SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan"}
 
 
+_WIDE_CONSOLE = 110
+"""From this width on the summary also shows each stack's source file and policy count."""
+
+
 def render_table(results: list[StackResult], console: Console) -> None:
-    """The terminal view of `estate check`: per-stack summary, then findings, blocking first."""
+    """The terminal view of `estate check`: per-stack summary, then findings, blocking first.
+
+    Stack errors and the verdict line are the CLI's to print (errors go to stderr there). The
+    layout fits an 80-column CI log: counts never wrap, and the findings table stacks related
+    fields (status over severity, stack over policy, name over type) instead of adding columns.
+    """
     ordered = _ordered(results)
-    summary = Table(title="Policy check", title_justify="left", header_style="bold")
-    summary.add_column("Stack")
-    summary.add_column("Source", style="dim", overflow="fold")
-    for column in ("Resources", "Policies", "Blocking", "Advisories", "Waived", "Time"):
-        summary.add_column(column, justify="right")
-    summary.add_column("Status")
+    wide = console.width >= _WIDE_CONSOLE
+    summary = Table(
+        title="Policy check", title_justify="left", header_style="bold", box=box.SIMPLE_HEAD
+    )
+    summary.add_column("Stack", overflow="fold")
+    if wide:
+        summary.add_column("Source", style="dim", overflow="fold")
+    counts = ["Resources", "Policies", "Blocking", "Advisories", "Waived", "Time"]
+    for column in counts if wide else [c for c in counts if c != "Policies"]:
+        summary.add_column(column, justify="right", no_wrap=True)
+    summary.add_column("Status", no_wrap=True)
     for result in ordered:
         if result.error:
             status = Text("error", style="bold red")
@@ -738,61 +767,55 @@ def render_table(results: list[StackResult], console: Console) -> None:
             status = Text("advisories", style="yellow")
         else:
             status = Text("passed", style="green")
-        summary.add_row(
-            Text(_one_line(result.stack)),
-            Text(_one_line(result.source)),
-            str(result.resource_count),
-            str(len(result.policies)),
+        cells: list[Text | str] = [Text(_one_line(result.stack))]
+        if wide:
+            cells.append(Text(_one_line(result.source)))
+        cells.append("-" if result.error else str(result.resource_count))
+        if wide:
+            cells.append(str(len(result.policies)))
+        cells += [
             Text(str(len(result.blocking)), style="bold red" if result.blocking else ""),
             Text(str(len(result.advisories)), style="yellow" if result.advisories else ""),
             Text(str(len(result.waived)), style="dim"),
             f"{result.seconds:.1f}s",
             status,
+        ]
+        summary.add_row(*cells)
+    # soft_wrap off: a console made with soft_wrap=True would let rows run past its width.
+    console.print(summary, soft_wrap=False)
+
+    # Across stacks, not per stack: everything that blocks is read before any advisory.
+    findings = sorted(_all_findings(ordered), key=lambda f: _STATUS_ORDER[_status(f)])
+    if not findings:
+        return
+    table = Table(title="Findings", title_justify="left", header_style="bold", box=box.SIMPLE_HEAD)
+    table.add_column("Status", no_wrap=True)
+    table.add_column("Stack / policy", overflow="fold", max_width=36)
+    table.add_column("Resource", overflow="fold", max_width=36)
+    table.add_column("Message", overflow="fold", ratio=1, min_width=20)
+    for finding in findings:
+        status = _status(finding)
+        message = Text(_one_line(finding.message), style="dim" if status == "waived" else "")
+        if finding.waived_by is not None:
+            message.append(f"\nwaived: {_one_line(_waiver_justification(finding.waived_by))}")
+        resource = Text(_one_line(_resource_label(finding)))
+        if finding.resource_type:
+            resource.append(f"\n{_one_line(finding.resource_type)}", style="dim")
+        table.add_row(
+            Text.assemble(
+                (status, _STATUS_STYLE[status]),
+                "\n",
+                (finding.severity or "-", _SEVERITY_STYLE.get(finding.severity, "dim")),
+            ),
+            Text.assemble(
+                _one_line(finding.stack),
+                "\n",
+                (_one_line(finding.policy), "bold" if status == "blocking" else ""),
+            ),
+            resource,
+            message,
         )
-    console.print(summary)
-
-    findings = _all_findings(ordered)
-    if findings:
-        table = Table(title="Findings", title_justify="left", header_style="bold")
-        for column in ("", "Stack", "Policy", "Severity", "Resource", "Message"):
-            table.add_column(column, overflow="fold")
-        for finding in findings:
-            status = _status(finding)
-            message = _one_line(finding.message)
-            if finding.waived_by is not None:
-                message += f" — waived: {_one_line(_waiver_justification(finding.waived_by))}"
-            resource = _resource_label(finding)
-            if finding.resource_type:
-                resource += f"\n{finding.resource_type}"
-            table.add_row(
-                Text(status, style=_STATUS_STYLE[status]),
-                Text(_one_line(finding.stack)),
-                Text(_one_line(finding.policy), style="bold" if status == "blocking" else ""),
-                Text(finding.severity or "-", style=_SEVERITY_STYLE.get(finding.severity, "")),
-                Text(_CONTROL.sub("", resource)),
-                Text(message, style="dim" if status == "waived" else ""),
-            )
-        console.print(table)
-
-    for result in ordered:
-        if result.error:
-            console.print(
-                Text.assemble(
-                    ("error ", "bold red"),
-                    (_one_line(result.stack), "bold"),
-                    ": ",
-                    _one_line(result.error),
-                )
-            )
-    counts = summarize(ordered)
-    verdict = Text.assemble(
-        ("PASSED", "bold green") if passed(ordered) else ("FAILED", "bold red"),
-        f" — {_plural(counts['blocking'], 'blocking finding')}, "
-        f"{_plural(counts['advisories'], 'advisory', 'advisories')}, "
-        f"{counts['waived']} waived, {_plural(counts['errors'], 'stack error')} "
-        f"in {_plural(counts['stacks'], 'stack')} ({_plural(counts['resources'], 'resource')})",
-    )
-    console.print(verdict)
+    console.print(table, soft_wrap=False)
 
 
 def _children_by_parent(inventory: Inventory) -> tuple[list[Resource], dict[str, list[Resource]]]:
@@ -808,16 +831,16 @@ def _children_by_parent(inventory: Inventory) -> tuple[list[Resource], dict[str,
     return roots, children
 
 
-def _descendant_types(urn: str, children: dict[str, list[Resource]]) -> Counter[str]:
-    counts = Counter[str]()
-    stack, seen = [urn], {urn}
-    while stack:
-        for child in children.get(stack.pop(), []):
+def _descendants(urn: str, children: dict[str, list[Resource]]) -> list[Resource]:
+    found: list[Resource] = []
+    pending, seen = [urn], {urn}
+    while pending:
+        for child in children.get(pending.pop(), []):
             if child.urn not in seen:
                 seen.add(child.urn)
-                counts[child.type] += 1
-                stack.append(child.urn)
-    return counts
+                found.append(child)
+                pending.append(child.urn)
+    return found
 
 
 _TIMES = " \N{MULTIPLICATION SIGN} "
@@ -832,10 +855,8 @@ def _type_summary(counts: Counter[str], limit: int = 4) -> str:
     return ", ".join(parts)
 
 
-def render_inventory_tree(
-    inventory: Inventory, console: Console, *, collapse_over: int = 8
-) -> None:
-    """The resource tree of `estate preview --format table`.
+def inventory_tree(inventory: Inventory, *, collapse_over: int = 8) -> Tree:
+    """The resources of one stack as a rich Tree, by parent.
 
     Components are branches labelled with how many resources of each type they hold; more than
     `collapse_over` siblings of one type are shown as one line: the count, a times sign, the type.
@@ -845,7 +866,7 @@ def render_inventory_tree(
 
     def counts_for(urn: str) -> Counter[str]:
         if urn not in descendants:
-            descendants[urn] = _descendant_types(urn, children)
+            descendants[urn] = Counter(r.type for r in _descendants(urn, children))
         return descendants[urn]
 
     def label(resource: Resource) -> Text:
@@ -904,9 +925,21 @@ def render_inventory_tree(
             top += children.get(resource.urn, [])
         else:
             top.append(resource)
+    # Resources whose parents form a cycle hang from no root; show them rather than drop them.
+    reachable = {r.urn for r in roots}
+    for root in roots:
+        reachable.update(r.urn for r in _descendants(root.urn, children))
+    top += [r for r in inventory.resources if r.urn not in reachable]
     add(tree, top, set())
-    console.print(tree)
+    return tree
 
+
+def render_inventory_tree(
+    inventory: Inventory, console: Console, *, collapse_over: int = 8
+) -> None:
+    """The view of `estate preview --format table`: the resource tree, then a total line."""
+    # soft_wrap off: a console made with soft_wrap=True would cut long labels at its width.
+    console.print(inventory_tree(inventory, collapse_over=collapse_over), soft_wrap=False)
     custom = sum(1 for r in inventory.resources if r.custom)
     by_type = Counter(r.type for r in inventory.resources)
     console.print(

@@ -84,7 +84,9 @@ def default_provider(inventory: Inventory, package: str) -> Resource:
         if k.startswith(prefix)
     }
     urn = f"urn:pulumi:{inventory.stack}::{inventory.project}::pulumi:providers:{package}::default"
-    return Resource(urn=urn, type=f"pulumi:providers:{package}", name="default", custom=True, inputs=props)
+    return Resource(
+        urn=urn, type=f"pulumi:providers:{package}", name="default", custom=True, inputs=props
+    )
 
 
 @dataclass
@@ -158,7 +160,9 @@ class AnalyzerClient:
         reader.join(_STARTUP_TIMEOUT_S)
         if not result:
             self.stop()
-            raise PackError(f"policy pack {self.pack_dir} did not start within {_STARTUP_TIMEOUT_S}s")
+            raise PackError(
+                f"policy pack {self.pack_dir} did not start within {_STARTUP_TIMEOUT_S}s"
+            )
         return result[0]
 
     def _drain_stderr(self) -> None:
@@ -320,8 +324,10 @@ def effective_policy_config(
     for name, value in (overrides or {}).items():
         if name == "all":
             for entry in config.values():
-                entry["enforcementLevel"] = value if isinstance(value, str) else value.get(
-                    "enforcementLevel", entry["enforcementLevel"]
+                entry["enforcementLevel"] = (
+                    value
+                    if isinstance(value, str)
+                    else value.get("enforcementLevel", entry["enforcementLevel"])
                 )
             continue
         entry = config.setdefault(name, {"enforcementLevel": "advisory"})
@@ -340,11 +346,15 @@ def _findings(
     for d in response.diagnostics:
         urn = d.urn or default_urn
         res = by_urn.get(urn)
+        # pulumi_policy sends "<policy description>\n<violation message>"; keep the violation.
+        message = d.message
+        if d.description and message.startswith(d.description):
+            message = message[len(d.description) :].strip() or message
         found.append(
             Finding(
                 stack=inventory.stack,
                 policy=d.policyName,
-                message=d.message,
+                message=message,
                 enforcement=ENFORCEMENT_NAMES.get(d.enforcementLevel, "advisory"),
                 severity=SEVERITY_NAMES.get(d.severity, ""),
                 urn=urn,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -15,7 +15,7 @@ if str(ROOT) not in sys.path:
 SHIPPED_STACKS = ("platform-dev", "platform-prod", "fraud-prod", "marketing-dev")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _render(stack: str):
     from estate.gate import render_stack
     from estate.project import load_project

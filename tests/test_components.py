@@ -124,7 +124,9 @@ def test_platform_network_layout(rendered):
     subnets = by_type(prod, "aws:ec2/subnet:Subnet")
     assert len(subnets) == 6 and not any(s.inputs.get("mapPublicIpOnLaunch") for s in subnets)
     endpoints = by_type(prod, "aws:ec2/vpcEndpoint:VpcEndpoint")
-    kinds = {e.inputs["serviceName"].rsplit(".", 1)[-1]: e.inputs["vpcEndpointType"] for e in endpoints}
+    kinds = {
+        e.inputs["serviceName"].rsplit(".", 1)[-1]: e.inputs["vpcEndpointType"] for e in endpoints
+    }
     assert kinds["s3"] == "Gateway" and kinds["dynamodb"] == "Gateway"
     names = {e.inputs["serviceName"] for e in endpoints}
     for svc in ("ecr.api", "ecr.dkr", "sts", "sagemaker.api", "logs", "monitoring"):
@@ -132,7 +134,9 @@ def test_platform_network_layout(rendered):
     [flow] = by_type(prod, "aws:ec2/flowLog:FlowLog")
     assert flow.inputs["trafficType"] == "ALL"
     [group] = by_type(prod, "aws:cloudwatch/logGroup:LogGroup")
-    assert group.inputs["retentionInDays"] == 365 and group.inputs["kmsKeyId"].startswith("arn:aws:kms:")
+    assert group.inputs["retentionInDays"] == 365 and group.inputs["kmsKeyId"].startswith(
+        "arn:aws:kms:"
+    )
     [default_sg] = by_type(prod, "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
     assert default_sg.inputs.get("ingress", []) == [] and default_sg.inputs.get("egress", []) == []
 
@@ -149,13 +153,20 @@ def test_feature_store_buckets_are_hardened(rendered):
             out[bucket_urn] = r
         return out
 
-    sse = children("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+    sse = children(
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+    )
     pab = children("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
     versioning = children("aws:s3/bucketVersioning:BucketVersioning")
     policy = children("aws:s3/bucketPolicy:BucketPolicy")
     logging = children("aws:s3/bucketLogging:BucketLogging")
     for urn, bucket in buckets.items():
-        assert set(pab[urn].inputs) >= {"blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"}
+        assert set(pab[urn].inputs) >= {
+            "blockPublicAcls",
+            "blockPublicPolicy",
+            "ignorePublicAcls",
+            "restrictPublicBuckets",
+        }
         assert all(pab[urn].inputs[k] is True for k in ("blockPublicAcls", "restrictPublicBuckets"))
         assert versioning[urn].inputs["versioningConfiguration"]["status"] == "Enabled"
         doc = json.loads(policy[urn].inputs["policy"])
@@ -167,7 +178,9 @@ def test_feature_store_buckets_are_hardened(rendered):
             assert rule["sseAlgorithm"] == "AES256"
             assert urn not in logging
         else:
-            assert rule["sseAlgorithm"] == "aws:kms" and rule["kmsMasterKeyId"].startswith("arn:aws:kms:")
+            assert rule["sseAlgorithm"] == "aws:kms" and rule["kmsMasterKeyId"].startswith(
+                "arn:aws:kms:"
+            )
             assert sse[urn].inputs["rules"][0]["bucketKeyEnabled"] is True
             assert urn in logging
 
@@ -182,10 +195,17 @@ def test_feature_store_tables_and_groups_are_encrypted_with_the_bu_key(rendered)
     assert table.inputs["deletionProtectionEnabled"] is True
     assert key.urn in table.property_dependencies["serverSideEncryption"]
     groups = by_type(inv, "aws:sagemaker/featureGroup:FeatureGroup")
-    assert {g.inputs["featureGroupName"] for g in groups} == {"fraud-prod-transactions", "fraud-prod-merchants"}
+    assert {g.inputs["featureGroupName"] for g in groups} == {
+        "fraud-prod-transactions",
+        "fraud-prod-merchants",
+    }
     for g in groups:
-        assert g.inputs["onlineStoreConfig"]["securityConfig"]["kmsKeyId"].startswith("arn:aws:kms:")
-        assert g.inputs["offlineStoreConfig"]["s3StorageConfig"]["kmsKeyId"].startswith("arn:aws:kms:")
+        assert g.inputs["onlineStoreConfig"]["securityConfig"]["kmsKeyId"].startswith(
+            "arn:aws:kms:"
+        )
+        assert g.inputs["offlineStoreConfig"]["s3StorageConfig"]["kmsKeyId"].startswith(
+            "arn:aws:kms:"
+        )
     dev_groups = by_type(rendered("marketing-dev"), "aws:sagemaker/featureGroup:FeatureGroup")
     assert "onlineStoreConfig" not in dev_groups[0].inputs  # offline-only group
 
@@ -195,7 +215,11 @@ def test_feature_store_role_is_least_privilege(rendered):
     policies = [r for r in by_type(inv, "aws:iam/rolePolicy:RolePolicy") if "sagemaker" in r.name]
     doc = json.loads(policies[0].inputs["policy"])
     for statement in doc["Statement"]:
-        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        resources = (
+            statement["Resource"]
+            if isinstance(statement["Resource"], list)
+            else [statement["Resource"]]
+        )
         assert "*" not in resources
         assert not any(a.endswith(":*") or a == "*" for a in statement["Action"])
     [role] = [r for r in by_type(inv, "aws:iam/role:Role") if "sagemaker" in r.name]
@@ -215,5 +239,7 @@ def test_renders_are_deterministic(rendered):
     from estate.gate import render_stack
     from estate.project import load_project
 
-    again = render_stack(load_project(), "marketing-dev", {"platform-dev": rendered("platform-dev").outputs})
+    again = render_stack(
+        load_project(), "marketing-dev", {"platform-dev": rendered("platform-dev").outputs}
+    )
     assert again.to_json() == rendered("marketing-dev").to_json()

@@ -129,7 +129,10 @@ def test_account_id_accepts_unquoted_yaml_integer_and_rejects_short_ids():
 
 def test_structured_values_arrive_as_json_strings_from_pulumi():
     # The Pulumi CLI hands objects to programs as JSON text; the schema must read them the same.
-    values = {**GOOD_BU, "featureStore": '{"onlineTables": [{"name": "velocity", "hashKey": "id"}]}'}
+    values = {
+        **GOOD_BU,
+        "featureStore": '{"onlineTables": [{"name": "velocity", "hashKey": "id"}]}',
+    }
     config = validate_config(values, "f")
     assert config.feature_store.online_tables[0].hash_key == "id"
 
@@ -181,3 +184,13 @@ def test_any_bad_value_is_a_config_error_never_a_crash(key, value):
     except ConfigError as exc:
         assert exc.lines
         assert all(line.startswith("stacks/Pulumi.x.yaml: ai-estate:") for line in exc.lines)
+
+
+def test_every_config_key_is_documented_and_the_reference_is_current():
+    from estate.config import StackConfig
+    from estate.docs import _models, main
+
+    for model in _models(StackConfig):
+        for name, field in model.model_fields.items():
+            assert field.description, f"{model.__name__}.{name} has no docstring"
+    assert main(["--check"]) == 0, "docs/configuration.md is stale: run python -m estate.docs"

@@ -1,0 +1,197 @@
+"""Network rules: flow logs on every VPC, no security group open to the internet.
+
+Security-group ingress can be written three ways in pulumi-aws v7 — inline `ingress` blocks on
+`aws.ec2.SecurityGroup`, `aws.vpc.SecurityGroupIngressRule` (one CIDR per rule) and the older
+`aws.ec2.SecurityGroupRule` (type "ingress") — and all three are checked, so a hand-written
+program cannot step around the rule by picking another resource.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from pulumi_policy import (
+    ReportViolation,
+    ResourceValidationArgs,
+    StackValidationArgs,
+)
+
+from .catalog import (
+    BLOCK_EVERYWHERE,
+    BLOCK_FROM_STAGING,
+    ENVIRONMENTS,
+    Rule,
+    Setting,
+    Settings,
+    checkov,
+    cis,
+)
+from .linking import group_by_target, known_names, of_types
+from .properties import as_int, as_list, get, text
+
+VPC_TYPES = ("aws:ec2/vpc:Vpc", "aws:ec2/defaultVpc:DefaultVpc")
+FLOW_LOG = "aws:ec2/flowLog:FlowLog"
+SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
+INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+SECURITY_GROUP_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
+
+ANYWHERE = frozenset({"0.0.0.0/0", "::/0"})
+ALL_PROTOCOLS = frozenset({"-1", "all"})
+PORT_PROTOCOLS = frozenset({"tcp", "udp", "6", "17"})
+DEFAULT_ALLOWED_PORTS = [80, 443]
+
+
+# -- vpc-flow-logs ---------------------------------------------------------------------------
+
+
+def validate_flow_logs(
+    args: StackValidationArgs, report: ReportViolation, settings: Settings
+) -> None:
+    resources = list(args.resources)
+    vpcs = {v.urn: v for v in of_types(resources, VPC_TYPES)}
+    if not vpcs:
+        return
+    flow_logs = group_by_target(
+        of_types(resources, [FLOW_LOG]), "vpcId", vpcs, lambda v: known_names(v, ("id",))
+    )
+    for urn, vpc in vpcs.items():
+        if not flow_logs[urn]:
+            report(f"VPC '{vpc.name}' has no flow log.", urn)
+
+
+# -- security-group-no-public-ingress --------------------------------------------------------
+
+
+def open_ingress_problem(
+    *,
+    cidrs: Iterable[Any],
+    protocol: Any,
+    from_port: Any,
+    to_port: Any,
+    allowed_ports: Iterable[int],
+) -> str:
+    """Why one ingress permission is open to the internet beyond the allowed ports ('' if not)."""
+    sources = sorted({text(c) for c in cidrs} & ANYWHERE)
+    if not sources:
+        return ""
+    source = " and ".join(sources)
+    if isinstance(protocol, (int, float)) and not isinstance(protocol, bool):
+        protocol = str(int(protocol))
+    proto = text(protocol).lower()
+    if proto in ALL_PROTOCOLS:
+        return f"all traffic from {source}"
+    if proto not in PORT_PROTOCOLS:
+        return f"protocol {proto or '?'} from {source}"
+    low, high = as_int(from_port), as_int(to_port)
+    if low is None or high is None:
+        return f"{proto} (unspecified ports) from {source}"
+    ports = range(low, high + 1)
+    allowed = set(allowed_ports)
+    if len(ports) > len(allowed) or not set(ports) <= allowed:
+        span = str(low) if low == high else f"{low}-{high}"
+        return f"{proto} port {span} from {source}"
+    return ""
+
+
+def _ingress_permissions(args: ResourceValidationArgs) -> list[dict[str, Any]]:
+    """Every (cidrs, protocol, ports) ingress permission a resource declares."""
+    props = args.props
+    if args.resource_type == SECURITY_GROUP:
+        return [
+            {
+                "cidrs": [*as_list(get(i, "cidrBlocks")), *as_list(get(i, "ipv6CidrBlocks"))],
+                "protocol": get(i, "protocol"),
+                "from_port": get(i, "fromPort"),
+                "to_port": get(i, "toPort"),
+            }
+            for i in as_list(props.get("ingress"))
+        ]
+    if args.resource_type == INGRESS_RULE:
+        return [
+            {
+                "cidrs": [props.get("cidrIpv4"), props.get("cidrIpv6")],
+                "protocol": props.get("ipProtocol"),
+                "from_port": props.get("fromPort"),
+                "to_port": props.get("toPort"),
+            }
+        ]
+    if text(props.get("type")) != "ingress":
+        return []
+    return [
+        {
+            "cidrs": [*as_list(props.get("cidrBlocks")), *as_list(props.get("ipv6CidrBlocks"))],
+            "protocol": props.get("protocol"),
+            "from_port": props.get("fromPort"),
+            "to_port": props.get("toPort"),
+        }
+    ]
+
+
+def validate_public_ingress(
+    args: ResourceValidationArgs, report: ReportViolation, settings: Settings
+) -> None:
+    allowed = [int(p) for p in settings["allowedPorts"]]
+    for permission in _ingress_permissions(args):
+        problem = open_ingress_problem(allowed_ports=allowed, **permission)
+        if problem:
+            report(
+                f"'{args.name}' allows {problem}; only ports {allowed} may be open to the "
+                "internet.",
+                None,
+            )
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        id="vpc-flow-logs",
+        title="VPCs record flow logs",
+        description="Every VPC has a flow log.",
+        severity="high",
+        enforcement=BLOCK_FROM_STAGING,
+        remediation=(
+            "Add an aws.ec2.FlowLog with vpc_id=<the VPC's id>, traffic_type='ALL' and a "
+            "destination (a KMS-encrypted log group with retention, or the log bucket)."
+        ),
+        kind="stack",
+        validate=validate_flow_logs,
+        frameworks=(checkov("CKV2_AWS_11"), cis("3.9")),
+        domain="network",
+    ),
+    Rule(
+        id="security-group-no-public-ingress",
+        title="Security groups accept internet traffic only on web ports",
+        description=(
+            "No security group ingress is open to 0.0.0.0/0 or ::/0 except on the allowed ports "
+            "(80 and 443 by default)."
+        ),
+        severity="critical",
+        enforcement=BLOCK_EVERYWHERE,
+        remediation=(
+            "Restrict the ingress source to a VPC CIDR, a prefix list or a security group "
+            "(referenced_security_group_id / source_security_group_id); put administrative "
+            "access behind SSM Session Manager instead of open SSH/RDP."
+        ),
+        kind="resource",
+        validate=validate_public_ingress,
+        resource_types=frozenset({SECURITY_GROUP, INGRESS_RULE, SECURITY_GROUP_RULE}),
+        frameworks=(checkov("CKV_AWS_24"), checkov("CKV_AWS_25"), cis("5.2")),
+        settings=(
+            Setting(
+                name="allowedPorts",
+                description="Ports that may accept TCP/UDP traffic from 0.0.0.0/0 or ::/0.",
+                schema={
+                    "type": "array",
+                    "items": {"type": "integer", "minimum": 0, "maximum": 65535},
+                    "uniqueItems": True,
+                },
+                defaults={env: list(DEFAULT_ALLOWED_PORTS) for env in ENVIRONMENTS},
+            ),
+        ),
+        domain="network",
+        rationale=(
+            "CKV_AWS_260 (port 80 open) is deliberately not claimed: 80 is allowed by default so "
+            "load balancers can redirect to 443."
+        ),
+    ),
+)

@@ -1,0 +1,116 @@
+"""The pack: every rule, turned into CrossGuard policies for the stack's profile.
+
+`build_policies` is pure (constructing policies starts nothing) and is what the tests check;
+`build_pack` hands the policies to `pulumi_policy.PolicyPack`, which starts the Analyzer gRPC
+server, prints its port for the CLI and serves until the CLI kills the process.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from pulumi_policy import (
+    EnforcementLevel,
+    Policy,
+    PolicyComplianceFramework,
+    PolicyConfigSchema,
+    PolicyPack,
+    ResourceValidationPolicy,
+    Severity,
+    StackValidationPolicy,
+)
+
+from . import compute, data, encryption, lifecycle, network, observability, storage, tagging
+from .catalog import Rule, bind
+from .profiles import Profile, current_profile
+
+PACK_NAME = "ai-estate-governance"
+
+RULES: tuple[Rule, ...] = (
+    *storage.RULES,
+    *data.RULES,
+    *encryption.RULES,
+    *observability.RULES,
+    *network.RULES,
+    *compute.RULES,
+    *tagging.RULES,
+    *lifecycle.RULES,
+)
+
+
+def rule(rule_id: str) -> Rule:
+    """The rule with this id (KeyError names the id when there is none)."""
+    for candidate in RULES:
+        if candidate.id == rule_id:
+            return candidate
+    raise KeyError(f"no rule {rule_id!r}")
+
+
+def config_schema(rule_: Rule, profile: Profile) -> PolicyConfigSchema | None:
+    """The rule's settings as a policy config schema, defaulting to this profile's values."""
+    if not rule_.settings:
+        return None
+    defaults = profile.settings(rule_)
+    return PolicyConfigSchema(
+        properties={
+            s.name: {**s.schema, "description": s.description, "default": defaults[s.name]}
+            for s in rule_.settings
+        }
+    )
+
+
+def framework(rule_: Rule) -> PolicyComplianceFramework | None:
+    """The first CIS control the rule implements (a policy names one framework; tags carry all)."""
+    for ref in rule_.frameworks:
+        if ref.framework == "CIS AWS Foundations":
+            return PolicyComplianceFramework(
+                name="CIS Amazon Web Services Foundations Benchmark",
+                version=ref.version,
+                reference=ref.control,
+            )
+    return None
+
+
+def build_policy(rule_: Rule, profile: Profile) -> Policy:
+    """One CrossGuard policy for `rule_`, enforced and configured as `profile` says."""
+    common = {
+        "name": rule_.id,
+        "description": rule_.description,
+        "validate": bind(rule_, profile.settings(rule_)),
+        "enforcement_level": EnforcementLevel(profile.enforcement(rule_)),
+        "config_schema": config_schema(rule_, profile),
+        "display_name": rule_.title,
+        "severity": Severity(rule_.severity),
+        "framework": framework(rule_),
+        "tags": rule_.tags,
+        "remediation_steps": rule_.remediation,
+    }
+    if rule_.kind == "stack":
+        return StackValidationPolicy(**common)
+    return ResourceValidationPolicy(**common)
+
+
+def build_policies(profile: Profile) -> list[Policy]:
+    """Every rule as a policy for this profile, in catalog order."""
+    return [build_policy(r, profile) for r in RULES]
+
+
+def build_pack(environ: Mapping[str, str] | None = None) -> PolicyPack:
+    """Start the pack for the stack the CLI is running (its config is in `PULUMI_CONFIG`).
+
+    Never returns in practice: `PolicyPack` serves the Analyzer protocol until it is killed.
+    """
+    profile = current_profile(os.environ if environ is None else environ)
+    return PolicyPack(
+        name=PACK_NAME,
+        policies=build_policies(profile),
+        enforcement_level=EnforcementLevel.ADVISORY,
+        description=(
+            f"AI Estate governance for AWS ({profile.environment} profile): encryption with BU "
+            "keys, no public exposure, ownership tags, audit logging and protected data stores."
+        ),
+        display_name="AI Estate governance",
+        provider="aws",
+        tags=["aws", "ai-estate", profile.environment],
+    )

@@ -1,0 +1,155 @@
+"""Reading resource properties the way the engine sends them.
+
+Properties arrive with the provider's camelCase wire names, wrapped in `pulumi_policy`'s
+unknown-checking proxy: reading a value that is unknown during preview raises
+`UnknownValueError`, which these helpers let through on purpose (the SDK reports it as "can't run
+policy during preview" instead of a false pass or a false violation). Numbers arrive as floats
+from the real engine (`365.0`), booleans sometimes as strings (`"true"` in launch templates), and
+JSON documents as strings: the helpers normalise all of that in one place.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pulumi_policy import PolicyProviderResource
+
+_AWS_MANAGED_ALIAS = "alias/aws/"
+
+
+def get(value: Any, *path: str | int) -> Any:
+    """Walk `path` into nested mappings and sequences; None where a step is missing."""
+    for step in path:
+        if isinstance(step, int):
+            if not isinstance(value, Sequence) or isinstance(value, str):
+                return None
+            if not -len(value) <= step < len(value):
+                return None
+            value = value[step]
+        else:
+            if not isinstance(value, Mapping):
+                return None
+            value = value.get(step)
+        if value is None:
+            return None
+    return value
+
+
+def as_list(value: Any) -> list[Any]:
+    """A list-or-single-object property as a list (`rule` vs `rules`, one block vs many)."""
+    if value is None:
+        return []
+    if isinstance(value, (Mapping, str)):
+        return [value]
+    if isinstance(value, Sequence):
+        return list(value)
+    return [value]
+
+
+def is_true(value: Any) -> bool:
+    """True for `True` and for the string `"true"` (launch templates send booleans as strings)."""
+    if isinstance(value, bool):
+        return value
+    return isinstance(value, str) and value.strip().lower() == "true"
+
+
+def as_int(value: Any) -> int | None:
+    """An integer property (the engine sends numbers as floats); None if absent or not a number."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(float(value))
+        except ValueError:
+            return None
+    return None
+
+
+def text(value: Any) -> str:
+    """A string property, stripped; '' when absent."""
+    return value.strip() if isinstance(value, str) else ""
+
+
+def is_customer_managed_key(key: Any) -> bool:
+    """Whether a KMS key reference names a customer-managed key.
+
+    Empty means the service's default (AWS-owned or AWS-managed) key, and `alias/aws/<service>`
+    (bare or inside an alias ARN) is the AWS-managed key, whose key policy nobody can edit — so
+    cross-account readers, CloudWatch alarms publishing to SNS and key revocation all fail. A
+    bare key id or key ARN cannot be told apart offline; it is accepted.
+    """
+    key = text(key)
+    return bool(key) and _AWS_MANAGED_ALIAS not in key
+
+
+def json_document(value: Any) -> dict[str, Any] | None:
+    """A JSON policy document given as a string or an object; None when absent or malformed."""
+    if isinstance(value, Mapping):
+        return plain(value)
+    if isinstance(value, str) and value.strip():
+        try:
+            doc = json.loads(value)
+        except ValueError:
+            return None
+        return doc if isinstance(doc, dict) else None
+    return None
+
+
+def plain(value: Any) -> Any:
+    """A proxied value as plain dicts and lists (reading every element, so unknowns raise)."""
+    if isinstance(value, Mapping):
+        return {k: plain(value[k]) for k in value}
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return [plain(v) for v in value]
+    return value
+
+
+def string_map(value: Any) -> dict[str, str]:
+    """A tags-like map (object, or JSON string from provider config) as str -> str."""
+    if isinstance(value, str):
+        value = json_document(value)
+    if not isinstance(value, Mapping):
+        return {}
+    return {str(k): "" if value[k] is None else str(value[k]) for k in value}
+
+
+def provider_default_tags(provider: PolicyProviderResource | None) -> dict[str, str]:
+    """The `defaultTags.tags` of the resource's AWS provider ({} when none).
+
+    Explicit providers send `defaultTags` as a JSON string (the SDK serialises provider inputs
+    that way); a default provider carries the stack's `aws:defaultTags` config, which may arrive as
+    a string or as an object. Both are accepted.
+    """
+    if provider is None or not str(provider.resource_type).startswith("pulumi:providers:aws"):
+        return {}
+    default_tags = provider.props.get("defaultTags")
+    if isinstance(default_tags, str):
+        default_tags = json_document(default_tags)
+    if not isinstance(default_tags, Mapping):
+        return {}
+    return string_map(default_tags.get("tags"))
+
+
+def statements(document: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """The statements of an IAM-style policy document (a single statement may be an object)."""
+    if not document:
+        return []
+    return [s for s in as_list(document.get("Statement")) if isinstance(s, dict)]
+
+
+def principal_is_everyone(principal: Any) -> bool:
+    """Whether a statement's Principal is anyone at all (`*`, or `{"AWS": "*"}`)."""
+    if principal == "*":
+        return True
+    if isinstance(principal, Mapping):
+        return any("*" in as_list(v) for k, v in principal.items() if k == "AWS")
+    return False
+
+
+def actions(statement: Mapping[str, Any]) -> list[str]:
+    """A statement's actions, lower-cased."""
+    return [str(a).lower() for a in as_list(statement.get("Action"))]
