@@ -20,13 +20,14 @@ def key_policy_document(
     partition: str,
     account_id: str,
     region: str,
-    log_group_prefix: str | None,
+    log_group_prefixes: list[str],
     service_principals: list[str],
+    ebs_for_autoscaling: bool = False,
 ) -> str:
     """The key policy: the account administers it (so IAM policies apply), services may use it.
 
     CloudWatch Logs must be named in the key policy itself (it does not go through IAM), and is
-    held to log groups under `log_group_prefix` by the encryption context. Other services
+    held to log groups under `log_group_prefixes` by the encryption context. Other services
     (DynamoDB, SageMaker, S3) use the key on a caller's behalf through IAM, so they need no
     statement here.
     """
@@ -39,7 +40,7 @@ def key_policy_document(
             "Resource": "*",
         }
     ]
-    if log_group_prefix is not None:
+    if log_group_prefixes:
         statements.append(
             {
                 "Sid": "CloudWatchLogsUseKey",
@@ -55,11 +56,45 @@ def key_policy_document(
                 "Resource": "*",
                 "Condition": {
                     "ArnLike": {
-                        "kms:EncryptionContext:aws:logs:arn": (
-                            f"arn:{partition}:logs:{region}:{account_id}:log-group:{log_group_prefix}*"
-                        )
+                        "kms:EncryptionContext:aws:logs:arn": [
+                            f"arn:{partition}:logs:{region}:{account_id}:log-group:{prefix}*"
+                            for prefix in log_group_prefixes
+                        ]
                     }
                 },
+            }
+        )
+    if ebs_for_autoscaling:
+        # EC2 Auto Scaling launches nodes with EBS volumes encrypted by this key on the caller's
+        # behalf, through its service-linked role, which IAM policies cannot grant: only the key
+        # policy can (AWS: "Required KMS key policy for use with encrypted volumes").
+        asg_role = (
+            f"arn:{partition}:iam::{account_id}:role/aws-service-role/"
+            "autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+        )
+        statements.append(
+            {
+                "Sid": "AutoScalingUseKeyForEbs",
+                "Effect": "Allow",
+                "Principal": {"AWS": asg_role},
+                "Action": [
+                    "kms:Decrypt",
+                    "kms:DescribeKey",
+                    "kms:Encrypt",
+                    "kms:GenerateDataKey*",
+                    "kms:ReEncrypt*",
+                ],
+                "Resource": "*",
+            }
+        )
+        statements.append(
+            {
+                "Sid": "AutoScalingGrantsForEbs",
+                "Effect": "Allow",
+                "Principal": {"AWS": asg_role},
+                "Action": "kms:CreateGrant",
+                "Resource": "*",
+                "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
             }
         )
     for service in service_principals:
@@ -85,10 +120,12 @@ class KmsKeyArgs(TypedDict):
     tags: dict[str, str]
     protect: bool
     """Protect and retain the key (prod): losing a key loses every object encrypted with it."""
-    log_group_prefix: NotRequired[str | None]
-    """Let CloudWatch Logs encrypt log groups whose names start with this prefix."""
+    log_group_prefixes: NotRequired[list[str]]
+    """Let CloudWatch Logs encrypt log groups whose names start with one of these prefixes."""
     service_principals: NotRequired[list[str]]
     """Service principals that write encrypted data on their own (e.g. `sns.amazonaws.com`)."""
+    ebs_for_autoscaling: NotRequired[bool]
+    """Let EC2 Auto Scaling encrypt node volumes with this key (GPU and system node groups)."""
     deletion_window_days: NotRequired[int]
     """Waiting period before a scheduled deletion takes effect (default 30, the maximum)."""
 
@@ -114,8 +151,9 @@ class KmsKey(pulumi.ComponentResource):
                 partition=parts[0],
                 account_id=parts[1],
                 region=parts[2],
-                log_group_prefix=args.get("log_group_prefix"),
+                log_group_prefixes=list(args.get("log_group_prefixes", [])),
                 service_principals=list(args.get("service_principals", [])),
+                ebs_for_autoscaling=args.get("ebs_for_autoscaling", False),
             )
         )
         self.key = aws.kms.Key(

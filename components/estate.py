@@ -2,38 +2,135 @@
 
 They only compose the other components; every resource a stack declares hangs under one of
 these two, so the inventory reads as a tree from the root down.
+
+Logical names here are frozen: renaming `f"{name}-network"` or `f"{name}-cluster"` would make
+Pulumi replace a VPC or a cluster. A rename needs an alias (see docs/migrations.md).
 """
 
 from __future__ import annotations
 
-from typing import Literal, TypedDict
+from typing import Literal, NotRequired, TypedDict
 
 import pulumi
+import pulumi_kubernetes as k8s
 
 from . import naming
 from .access import KmsKey
+from .cluster import EksCluster, SystemNodesSpec
 from .feature_store import FeatureGroupSpec, FeatureStore, OnlineTableSpec
+from .gpu_catalog import gpu_model_of
+from .gpu_pools import GpuNodePool, GpuNodeRole, GpuPoolSpec, effective_max_gpus
 from .network import Network
 from .options import child
 from .storage import AccessLogBucket
+from .tenant import BuTenant
+
+
+class NetworkSpec(TypedDict):
+    """VPC settings of an estate that builds its own network."""
+
+    cidr: str
+    az_count: int
+    nat_gateways: Literal["single", "perAz"]
+    interface_endpoints: list[str]
+    flow_log_retention_days: int
+
+
+class ClusterSpec(TypedDict):
+    """EKS settings of an estate that builds its own cluster."""
+
+    version: str
+    public_access_cidrs: list[str]
+    system_nodes: SystemNodesSpec
+    gpu_provisioners: list[str]
+    gpu_software: str
+    time_slicing_replicas: int | None
+    mig_strategy: str
+    log_retention_days: int
+
+
+def cluster_name(prefix: str) -> str:
+    """`platform-prod-ai`: the physical EKS cluster name of an estate."""
+    return f"{prefix}-ai"
+
+
+def key_log_prefixes(prefix: str, with_cluster: bool) -> list[str]:
+    """Log groups the estate's key encrypts: ours, and EKS's fixed control-plane group."""
+    prefixes = [f"/ai-estate/{prefix}/"]
+    if with_cluster:
+        prefixes.append(f"/aws/eks/{cluster_name(prefix)}/")
+    return prefixes
+
+
+class _NetworkAndCluster:
+    """The VPC and EKS cluster an estate builds for itself (platform, or a dedicated BU)."""
+
+    def __init__(
+        self,
+        parent: pulumi.ComponentResource,
+        name: str,
+        prefix: str,
+        key: KmsKey,
+        network: NetworkSpec,
+        cluster: ClusterSpec,
+        protect: bool,
+        tags: dict[str, str],
+    ) -> None:
+        self.network = Network(
+            f"{name}-network",
+            {
+                "name_prefix": prefix,
+                "cidr": network["cidr"],
+                "az_count": network["az_count"],
+                "nat_gateways": network["nat_gateways"],
+                "interface_endpoints": network["interface_endpoints"],
+                "flow_log_retention_days": network["flow_log_retention_days"],
+                "flow_log_kms_key_arn": key.arn,
+                "tags": tags,
+                "cluster_name": cluster_name(prefix),
+            },
+            child(parent),
+        )
+        self.cluster = EksCluster(
+            f"{name}-cluster",
+            {
+                "name": cluster_name(prefix),
+                "version": cluster["version"],
+                "vpc_id": self.network.vpc_id,
+                "private_subnet_ids": self.network.private_subnet_ids,
+                "public_access_cidrs": cluster["public_access_cidrs"],
+                "kms_key_arn": key.arn,
+                "log_retention_days": cluster["log_retention_days"],
+                "system_nodes": cluster["system_nodes"],
+                "gpu_provisioners": cluster["gpu_provisioners"],
+                "gpu_software": cluster["gpu_software"],
+                "time_slicing_replicas": cluster["time_slicing_replicas"],
+                "mig_strategy": cluster["mig_strategy"],
+                "protect": protect,
+                "tags": tags,
+            },
+            child(parent),
+        )
 
 
 class PlatformEstateArgs(TypedDict):
     """Inputs of `PlatformEstate`."""
 
     environment: str
-    cidr: str
-    az_count: int
-    nat_gateways: Literal["single", "perAz"]
-    interface_endpoints: list[str]
-    flow_log_retention_days: int
+    network: NetworkSpec
+    cluster: ClusterSpec
     protect: bool
+    """Protect and retain stateful resources (prod)."""
     tags: dict[str, str]
 
 
 class PlatformEstate(pulumi.ComponentResource):
-    """The shared estate of one environment: the platform key and the network (the EKS cluster,
-    node pools and cluster monitoring join it with the compute issue)."""
+    """The shared estate of one environment: the platform key, the network, and the EKS cluster
+    with its system pool, add-ons and GPU machinery that BU stacks build their tenants on."""
+
+    key: KmsKey
+    network: Network
+    cluster: EksCluster
 
     def __init__(
         self, name: str, args: PlatformEstateArgs, opts: pulumi.ResourceOptions | None = None
@@ -45,28 +142,53 @@ class PlatformEstate(pulumi.ComponentResource):
             {
                 "alias": f"ai-estate/{prefix}",
                 "description": f"AI Estate platform key for {args['environment']}",
-                "log_group_prefix": f"/ai-estate/{prefix}/",
+                "log_group_prefixes": key_log_prefixes(prefix, with_cluster=True),
+                "ebs_for_autoscaling": True,
+                # EventBridge delivers spot interruptions into Karpenter's encrypted queue.
+                "service_principals": ["events.amazonaws.com"],
                 "tags": args["tags"],
                 "protect": args["protect"],
             },
             child(self),
         )
-        self.network = Network(
-            f"{name}-network",
-            {
-                "name_prefix": prefix,
-                "cidr": args["cidr"],
-                "az_count": args["az_count"],
-                "nat_gateways": args["nat_gateways"],
-                "interface_endpoints": args["interface_endpoints"],
-                "flow_log_retention_days": args["flow_log_retention_days"],
-                "flow_log_kms_key_arn": self.key.arn,
-                "tags": args["tags"],
-                "cluster_name": f"{prefix}-ai",
-            },
-            child(self),
+        built = _NetworkAndCluster(
+            self,
+            name,
+            prefix,
+            self.key,
+            args["network"],
+            args["cluster"],
+            args["protect"],
+            args["tags"],
         )
-        self.register_outputs({"vpcId": self.network.vpc_id, "keyArn": self.key.arn})
+        self.network, self.cluster = built.network, built.cluster
+        self.register_outputs(
+            {
+                "vpcId": self.network.vpc_id,
+                "keyArn": self.key.arn,
+                "clusterName": self.cluster.cluster_name,
+            }
+        )
+
+
+class SharedCluster(TypedDict):
+    """The platform cluster a BU on the shared estate builds its tenant on (platform outputs)."""
+
+    cluster_name: pulumi.Input[str]
+    cluster_version: pulumi.Input[str]
+    private_subnet_ids: pulumi.Input[list[str]]
+    cluster_security_group_id: pulumi.Input[str]
+    k8s_provider: k8s.Provider
+
+
+class TenantSpec(TypedDict):
+    """The BU's namespace settings."""
+
+    gpu_quota: int | None
+    """None: the sum of the pools' GPU caps."""
+    cpu_quota: str
+    memory_quota: str
+    default_container_limits: dict[str, str]
 
 
 class BuEstateArgs(TypedDict):
@@ -81,15 +203,36 @@ class BuEstateArgs(TypedDict):
     feature_store_enabled: bool
     infrequent_access_after_days: int
     noncurrent_version_retention_days: int
+    gpu_pools: list[GpuPoolSpec]
+    tenant: TenantSpec
+    shared_cluster: NotRequired[SharedCluster | None]
+    """Run on the platform's cluster (the default)."""
+    dedicated: NotRequired[tuple[NetworkSpec, ClusterSpec] | None]
+    """Build the BU its own network and cluster instead (regulated BUs)."""
     protect: bool
     tags: dict[str, str]
 
 
-class BuEstate(pulumi.ComponentResource):
-    """One BU's tenant in one environment: its key, access-log bucket and feature store (the
-    model registry, GPU pools, personas and monitoring join with later issues)."""
+def tenant_gpu_quota(tenant: TenantSpec, pools: list[GpuPoolSpec]) -> int:
+    """The namespace GPU quota: as configured, else every pool at its cap."""
+    if tenant["gpu_quota"] is not None:
+        return tenant["gpu_quota"]
+    return sum(effective_max_gpus(p) for p in pools)
 
+
+class BuEstate(pulumi.ComponentResource):
+    """One BU's tenant in one environment: its key, access-log bucket, feature store, namespace
+    with quotas and RBAC, GPU node role and GPU pools (the model registry, personas and
+    monitoring join with later issues)."""
+
+    key: KmsKey
+    access_logs: AccessLogBucket
     feature_store: FeatureStore | None
+    tenant: BuTenant
+    node_role: GpuNodeRole | None
+    pools: dict[str, GpuNodePool]
+    cluster: EksCluster | None
+    network: Network | None
 
     def __init__(
         self, name: str, args: BuEstateArgs, opts: pulumi.ResourceOptions | None = None
@@ -97,12 +240,18 @@ class BuEstate(pulumi.ComponentResource):
         super().__init__("ai-estate:estate:BuEstate", name, None, opts)
         bu, env = args["business_unit"], args["environment"]
         prefix = naming.prefix(bu, env)
+        dedicated = args.get("dedicated")
+        shared = args.get("shared_cluster")
+        if (dedicated is None) == (shared is None):
+            raise ValueError(f"BuEstate {name}: give exactly one of shared_cluster and dedicated")
         self.key = KmsKey(
             f"{name}-key",
             {
                 "alias": f"ai-estate/{prefix}",
                 "description": f"AI Estate key of BU {bu} in {env}",
-                "log_group_prefix": f"/ai-estate/{prefix}/",
+                "log_group_prefixes": key_log_prefixes(prefix, with_cluster=dedicated is not None),
+                "ebs_for_autoscaling": True,
+                "service_principals": ["events.amazonaws.com"] if dedicated is not None else [],
                 "tags": args["tags"],
                 "protect": args["protect"],
             },
@@ -140,4 +289,96 @@ class BuEstate(pulumi.ComponentResource):
                 },
                 child(self),
             )
-        self.register_outputs({"keyArn": self.key.arn})
+
+        self.cluster, self.network = None, None
+        if dedicated is not None:
+            built = _NetworkAndCluster(
+                self,
+                name,
+                prefix,
+                self.key,
+                dedicated[0],
+                dedicated[1],
+                args["protect"],
+                args["tags"],
+            )
+            self.cluster, self.network = built.cluster, built.network
+            target = SharedCluster(
+                cluster_name=built.cluster.cluster_name,
+                cluster_version=built.cluster.version,
+                private_subnet_ids=built.network.private_subnet_ids,
+                cluster_security_group_id=built.cluster.cluster_security_group_id,
+                k8s_provider=built.cluster.k8s_provider,
+            )
+        else:
+            assert shared is not None
+            target = shared
+
+        pools = args["gpu_pools"]
+        self.tenant = BuTenant(
+            f"{name}-tenant",
+            {
+                "business_unit": bu,
+                "environment": env,
+                "gpu_quota": tenant_gpu_quota(args["tenant"], pools),
+                "cpu_quota": args["tenant"]["cpu_quota"],
+                "memory_quota": args["tenant"]["memory_quota"],
+                "default_container_limits": args["tenant"]["default_container_limits"],
+                "persona_role_arns": {},
+                "cluster_name": target["cluster_name"],
+                "k8s_provider": target["k8s_provider"],
+                "tags": args["tags"],
+            },
+            child(self),
+        )
+
+        self.node_role = None
+        self.pools = {}
+        if pools:
+            self.node_role = GpuNodeRole(
+                f"{name}-gpu-node-role",
+                {
+                    "business_unit": bu,
+                    "environment": env,
+                    "cluster_name": target["cluster_name"],
+                    "karpenter": any(p["provisioner"] == "karpenter" for p in pools),
+                    "tags": args["tags"],
+                },
+                child(self),
+            )
+            for pool in pools:
+                self.pools[pool["name"]] = GpuNodePool(
+                    f"{name}-gpu-{pool['name']}",
+                    {
+                        "business_unit": bu,
+                        "environment": env,
+                        "cluster_name": target["cluster_name"],
+                        "cluster_version": target["cluster_version"],
+                        "subnet_ids": target["private_subnet_ids"],
+                        "node_role_arn": self.node_role.role_arn,
+                        "node_role_name": self.node_role.role_name,
+                        "kms_key_arn": self.key.arn,
+                        "security_group_ids": pulumi.Output.from_input(
+                            target["cluster_security_group_id"]
+                        ).apply(lambda sg: [sg]),
+                        "pool": pool,
+                        "k8s_provider": target["k8s_provider"],
+                        "tags": args["tags"],
+                    },
+                    # Nodes should not join before the namespace quota that caps them exists.
+                    child(self, depends_on=[self.tenant]),
+                )
+        self.register_outputs({"keyArn": self.key.arn, "namespace": self.tenant.namespace})
+
+
+def pool_summary(pool: GpuPoolSpec) -> dict[str, object]:
+    """What a BU stack exports about each pool (for dashboards, verify and cost)."""
+    return {
+        "provisioner": pool["provisioner"],
+        "gpuModel": gpu_model_of(pool["instance_types"]),
+        "instanceTypes": pool["instance_types"],
+        "capacityType": pool["capacity_type"],
+        "minSize": pool["min_size"],
+        "maxSize": pool["max_size"],
+        "maxGpus": effective_max_gpus(pool),
+    }

@@ -79,6 +79,20 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.recorded: list[Resource] = []
         self.stack_urn: str | None = None
 
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        """URNs as the Pulumi engine builds them, not as the SDK's mock does.
+
+        The engine leaves the root stack out of the type chain and keeps every ancestor's type
+        (`Outer$Inner$aws:s3/bucket:Bucket`); the SDK's mock keeps only the parent's last type and
+        prefixes top-level resources with `pulumi:pulumi:Stack$`. Waivers, `--base` diffs and
+        aliases compare URNs with real state, so they must be the engine's.
+        """
+        if parent:
+            qualified = parent.split("::")[2]
+            if qualified != "pulumi:pulumi:Stack":
+                type_ = f"{qualified}${type_}"
+        return f"urn:pulumi:{pulumi.get_stack()}::{pulumi.get_project()}::{type_}::{name}"
+
     def RegisterResource(self, request):  # noqa: N802 - gRPC method name
         response = super().RegisterResource(request)
         urn = response.urn
@@ -97,9 +111,10 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 parent=request.parent or None,
                 protect=bool(request.protect),
                 retain_on_delete=bool(request.retainOnDelete),
-                dependencies=list(request.dependencies),
+                # The SDK gathers these in sets: sort, or two renders of one program differ.
+                dependencies=sorted(set(request.dependencies)),
                 property_dependencies={
-                    k: list(v.urns) for k, v in request.propertyDependencies.items()
+                    k: sorted(set(v.urns)) for k, v in sorted(request.propertyDependencies.items())
                 },
                 provider=request.provider or None,
                 aliases=opts_aliases,
@@ -109,6 +124,9 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 
     def ReadResource(self, request):  # noqa: N802 - gRPC method name
         response = super().ReadResource(request)
+        # The SDK's mock leaves the id out of the response, which a preview reads as "unknown":
+        # every value derived from a StackReference would then be unknown too.
+        response.id = self.resources[response.urn].id or request.id
         self.recorded.append(
             Resource(
                 urn=response.urn,
@@ -117,7 +135,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 custom=True,
                 inputs={"id": request.id, **plain(json_format.MessageToDict(request.properties))},
                 parent=request.parent or None,
-                dependencies=list(request.dependencies),
+                dependencies=sorted(set(request.dependencies)),
                 provider=request.provider or None,
             )
         )
@@ -134,7 +152,8 @@ def alias_urn(urn: str, spec: Any) -> str:
     if spec.noParent:
         types = types[-1:]
     elif spec.parentUrn:
-        types = spec.parentUrn.split("::")[3].split("$") + types[-1:]
+        parent_type = spec.parentUrn.split("::")[2]
+        types = ([] if parent_type == "pulumi:pulumi:Stack" else parent_type.split("$")) + types[-1:]
     return "::".join(
         [
             f"urn:pulumi:{spec.stack or stack}",

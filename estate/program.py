@@ -7,13 +7,24 @@ stack outputs other stacks and `estate verify` read.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_kubernetes as k8s
 
-from components.estate import BuEstate, PlatformEstate
+from components.cluster import EksCluster
+from components.estate import (
+    BuEstate,
+    ClusterSpec,
+    NetworkSpec,
+    PlatformEstate,
+    SharedCluster,
+    pool_summary,
+)
 from components.feature_store import FeatureGroupSpec, OnlineTableSpec
+from components.gpu_pools import GpuPoolSpec
 from components.tags import ownership_tags
 
 from .config import ConfigError, StackConfig, split_namespace, validate_config
@@ -52,6 +63,63 @@ def stack_tags(config: StackConfig) -> dict[str, str]:
     )
 
 
+def network_spec(config: StackConfig) -> NetworkSpec:
+    return {
+        "cidr": config.network.cidr,
+        "az_count": config.network.az_count,
+        "nat_gateways": config.nat_mode,  # type: ignore[typeddict-item]
+        "interface_endpoints": list(config.network.interface_endpoints),
+        "flow_log_retention_days": config.network.flow_log_retention_days
+        or default_retention_days(config),
+    }
+
+
+def cluster_spec(config: StackConfig) -> ClusterSpec:
+    c = config.cluster
+    return {
+        "version": c.version,
+        "public_access_cidrs": list(c.public_access_cidrs),
+        "system_nodes": {
+            "instance_types": list(c.system_nodes.instance_types),
+            "min_size": c.system_nodes.min_size,
+            "desired_size": c.system_nodes.desired_size,
+            "max_size": c.system_nodes.max_size,
+            "disk_gib": c.system_nodes.disk_gib,
+        },
+        "gpu_provisioners": list(c.gpu_provisioners),
+        "gpu_software": c.gpu_software,
+        "time_slicing_replicas": c.time_slicing_replicas,
+        "mig_strategy": c.mig_strategy,
+        "log_retention_days": c.log_retention_days or default_retention_days(config),
+    }
+
+
+def default_retention_days(config: StackConfig) -> int:
+    """Log retention when a stack sets none: a year in prod (audit), 90 days elsewhere."""
+    return 365 if config.environment == "prod" else 90
+
+
+def gpu_pool_specs(config: StackConfig) -> list[GpuPoolSpec]:
+    specs: list[GpuPoolSpec] = []
+    for p in config.gpu_pools:
+        spec = GpuPoolSpec(
+            name=p.name,
+            provisioner=p.provisioner,
+            instance_types=list(p.instance_types),
+            capacity_type=p.capacity_type,
+            min_size=p.min_size,
+            desired_size=p.desired_size,
+            max_size=p.max_size,
+            disk_gib=p.disk_gib,
+            ami_type=p.ami_type,
+            labels=dict(p.labels),
+        )
+        if p.max_gpus is not None:
+            spec["max_gpus"] = p.max_gpus
+        specs.append(spec)
+    return specs
+
+
 def build(config: StackConfig, region: str) -> dict[str, Any]:
     """Declare the stack's resources and export its outputs; returns the exported values."""
     tags = stack_tags(config)
@@ -76,17 +144,14 @@ def build(config: StackConfig, region: str) -> dict[str, Any]:
             f"platform-{config.environment}",
             {
                 "environment": config.environment,
-                "cidr": config.network.cidr,
-                "az_count": config.network.az_count,
-                "nat_gateways": config.nat_mode,  # type: ignore[typeddict-item]
-                "interface_endpoints": list(config.network.interface_endpoints),
-                "flow_log_retention_days": config.network.flow_log_retention_days
-                or (365 if config.environment == "prod" else 90),
+                "network": network_spec(config),
+                "cluster": cluster_spec(config),
                 "protect": config.protect_stateful,
                 "tags": tags,
             },
             opts,
         )
+        cluster = estate.cluster
         outputs.update(
             {
                 "vpcId": estate.network.vpc_id,
@@ -95,11 +160,36 @@ def build(config: StackConfig, region: str) -> dict[str, Any]:
                 "endpointSecurityGroupId": estate.network.endpoint_security_group_id,
                 "platformKeyArn": estate.key.arn,
                 "flowLogGroupName": estate.network.flow_log_group_name,
+                **cluster_outputs(cluster, config),
             }
         )
     else:
-        platform = pulumi.StackReference(str(config.platform_stack))
         fs = config.feature_store
+        pools = gpu_pool_specs(config)
+        shared: SharedCluster | None = None
+        dedicated = None
+        if config.cluster.mode == "dedicated":
+            dedicated = (network_spec(config), cluster_spec(config))
+        else:
+            platform = pulumi.StackReference(str(config.platform_stack))
+            # The platform's kubeconfig runs `aws eks get-token` as whoever deploys this stack:
+            # the BU's deployer needs an access entry on the shared cluster, nothing more.
+            kubeconfig = platform.get_output("kubeconfig")
+            shared = SharedCluster(
+                cluster_name=platform.get_output("clusterName"),
+                cluster_version=platform.get_output("clusterVersion"),
+                private_subnet_ids=platform.get_output("privateSubnetIds"),
+                cluster_security_group_id=platform.get_output("clusterSecurityGroupId"),
+                k8s_provider=k8s.Provider(
+                    "platform-cluster",
+                    kubeconfig=kubeconfig.apply(
+                        lambda k: k if isinstance(k, str) else json.dumps(k)
+                    ),
+                    enable_server_side_apply=True,
+                    opts=pulumi.ResourceOptions(parent=None),
+                ),
+            )
+            outputs["platformVpcId"] = platform.get_output("vpcId")
         bu = BuEstate(
             f"{config.business_unit}-{config.environment}",
             {
@@ -130,6 +220,15 @@ def build(config: StackConfig, region: str) -> dict[str, Any]:
                 "feature_store_enabled": fs.enabled,
                 "infrequent_access_after_days": fs.infrequent_access_after_days,
                 "noncurrent_version_retention_days": fs.noncurrent_version_retention_days,
+                "gpu_pools": pools,
+                "tenant": {
+                    "gpu_quota": config.tenant.gpu_quota,
+                    "cpu_quota": config.tenant.cpu_quota,
+                    "memory_quota": config.tenant.memory_quota,
+                    "default_container_limits": dict(config.tenant.default_container_limits),
+                },
+                "shared_cluster": shared,
+                "dedicated": dedicated,
                 "protect": config.protect_stateful,
                 "tags": tags,
             },
@@ -137,11 +236,15 @@ def build(config: StackConfig, region: str) -> dict[str, Any]:
         )
         outputs.update(
             {
-                "platformVpcId": platform.get_output("vpcId"),
                 "kmsKeyArn": bu.key.arn,
                 "accessLogBucketName": bu.access_logs.bucket_name,
+                "namespace": bu.tenant.namespace,
+                "gpuNodeRoleArn": bu.node_role.role_arn if bu.node_role else None,
+                "gpuPools": {p["name"]: pool_summary(p) for p in pools},
             }
         )
+        if bu.cluster is not None:
+            outputs.update(cluster_outputs(bu.cluster, config))
         if bu.feature_store is not None:
             outputs.update(
                 {
@@ -157,3 +260,21 @@ def build(config: StackConfig, region: str) -> dict[str, Any]:
     for key, value in outputs.items():
         pulumi.export(key, value)
     return outputs
+
+
+def cluster_outputs(cluster: EksCluster, config: StackConfig) -> dict[str, Any]:
+    """What a stack that owns a cluster exports: everything a BU stack needs to build on it."""
+    return {
+        "clusterName": cluster.cluster_name,
+        "clusterEndpoint": cluster.endpoint,
+        "clusterCertificateAuthority": cluster.certificate_authority,
+        "clusterVersion": cluster.version,
+        "clusterSecurityGroupId": cluster.cluster_security_group_id,
+        "oidcProviderArn": cluster.oidc_provider_arn,
+        "oidcIssuerUrl": cluster.oidc_issuer_url,
+        "kubeconfig": pulumi.Output.secret(cluster.kubeconfig),
+        "nodeRolePath": cluster.node_role_path,
+        "gpuProvisioners": list(config.cluster.gpu_provisioners),
+        "gpuSoftware": config.cluster.gpu_software,
+        "karpenterInterruptionQueueName": cluster.karpenter_interruption_queue_name,
+    }

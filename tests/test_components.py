@@ -133,7 +133,9 @@ def test_platform_network_layout(rendered):
         assert f"com.amazonaws.us-east-1.{svc}" in names
     [flow] = by_type(prod, "aws:ec2/flowLog:FlowLog")
     assert flow.inputs["trafficType"] == "ALL"
-    [group] = by_type(prod, "aws:cloudwatch/logGroup:LogGroup")
+    [group] = [
+        g for g in by_type(prod, "aws:cloudwatch/logGroup:LogGroup") if "flow-logs" in g.inputs["name"]
+    ]
     assert group.inputs["retentionInDays"] == 365 and group.inputs["kmsKeyId"].startswith(
         "arn:aws:kms:"
     )
