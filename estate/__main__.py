@@ -1,5 +1,5 @@
 """`python -m estate` is the `estate` CLI."""
 
-from estate.cli import app
+from estate.cli import main
 
-app()
+main()

@@ -7,6 +7,7 @@ naming the file and key, never a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -166,6 +167,14 @@ def check(
         Path | None,
         typer.Option("--policy-pack-config", help="JSON policy config, as for the Pulumi CLI."),
     ] = None,
+    base: Annotated[
+        str | None,
+        typer.Option(
+            "--base",
+            help="Git ref to compare with: flags changes that would delete, replace or "
+            "unprotect data, and reports resource changes.",
+        ),
+    ] = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Stacks checked at once.")] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the verdict line.")] = False,
 ) -> None:
@@ -185,7 +194,18 @@ def check(
         )
         for name in names
     ]
-    show_progress = len(names) > 1 and err.is_terminal and not quiet
+    with contextlib.ExitStack() as scratch:
+        base_jobs = _base_jobs(proj, base, names, all_, scratch) if base is not None else []
+        results = _run_with_progress(job_list + base_jobs, workers, quiet)
+    if base is not None:
+        from .gate import attach_diffs
+
+        results = attach_diffs(results[: len(job_list)], results[len(job_list) :])
+    _report_and_exit(results, json_path, sarif_path, junit_path, markdown_path, quiet)
+
+
+def _run_with_progress(job_list: list[Job], workers: int, quiet: bool) -> list[StackResult]:
+    show_progress = len(job_list) > 1 and err.is_terminal and not quiet
     if show_progress:
         with Progress(
             TextColumn("[bold]checking[/] {task.description}"),
@@ -200,10 +220,18 @@ def check(
             def advance(res: StackResult) -> None:
                 progress.update(task, advance=1, description=res.stack)
 
-            results = run_jobs(job_list, workers=workers, on_done=advance)
-    else:
-        results = run_jobs(job_list, workers=workers)
+            return run_jobs(job_list, workers=workers, on_done=advance)
+    return run_jobs(job_list, workers=workers)
 
+
+def _report_and_exit(
+    results: list[StackResult],
+    json_path: Path | None,
+    sarif_path: Path | None,
+    junit_path: Path | None,
+    markdown_path: Path | None,
+    quiet: bool,
+) -> None:
     from .reports import render_table, write_reports
 
     write_reports(
@@ -232,8 +260,46 @@ def check(
     raise typer.Exit(EXIT_VIOLATIONS if blocking else EXIT_OK)
 
 
-def main() -> None:  # pragma: no cover - console entry point
-    app()
+def _base_jobs(
+    proj: Project, ref: str, names: list[str], all_: bool, scratch: contextlib.ExitStack
+) -> list[Job]:
+    """Render-only jobs for the same stacks at git `ref` (extracted into a scratch directory)."""
+    import tempfile
+
+    from .gate import BaseRefError, materialize_base
+
+    where = Path(scratch.enter_context(tempfile.TemporaryDirectory(prefix="estate-base-")))
+    try:
+        base_path = materialize_base(proj.path, ref, where)
+    except BaseRefError as exc:
+        raise fail(f"estate check: {exc}") from None
+    try:
+        base_project = load_project(base_path)
+    except ConfigError:
+        return []  # the project did not exist at the base ref: everything is new
+    known = base_project.stacks()
+    chosen = known if all_ else [n for n in names if n in known]
+    return [Job(project_path=base_path, stack=n, render_only=True) for n in chosen]
+
+
+EXIT_INTERNAL = 3
+
+
+def main() -> None:
+    """Console entry point. A bug must never read as a verdict: exit 1 means "violations", so
+    an unexpected exception exits 3 with its traceback for the bug report."""
+    try:
+        app(standalone_mode=True)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+    except Exception:
+        import traceback
+
+        traceback.print_exc()
+        err.print("estate: internal error (a bug, not a policy verdict); please report it above.")
+        raise SystemExit(EXIT_INTERNAL) from None
 
 
 @app.callback()

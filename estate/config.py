@@ -8,6 +8,7 @@ of them at once, so a platform team fixes a stack file in one round trip.
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import json
 import re
@@ -325,6 +326,27 @@ class TenantConfig(_Model):
     """LimitRange defaults for containers that set no limits."""
 
 
+class WaiverConfig(_Model):
+    """An exception to one policy for some resources, with a reason, a ticket and an expiry."""
+
+    policy: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")
+    """The policy id (see docs/policies.md)."""
+    resource: str = Field(min_length=1)
+    """A resource name glob (`scratch-*`) or a full URN."""
+    reason: str = Field(min_length=10)
+    """Why the exception is acceptable, for the reviewer and the auditor."""
+    ticket: str = Field(min_length=2)
+    """The ticket that approved it (e.g. `SEC-1234`)."""
+    expires: dt.date
+    """The last day the waiver applies (YYYY-MM-DD); afterwards it blocks until renewed."""
+
+    @model_validator(mode="after")
+    def _bounded(self) -> WaiverConfig:
+        if self.expires > dt.date.today() + dt.timedelta(days=366):
+            raise ValueError("a waiver may run at most a year: set expires within 366 days")
+        return self
+
+
 class StackConfig(_Model):
     """Everything under `ai-estate:` in one stack file."""
 
@@ -354,6 +376,8 @@ class StackConfig(_Model):
     """The BU's GPU node pools (BU stacks)."""
     tenant: TenantConfig = TenantConfig()
     """The BU's namespace, quotas and limits on the cluster (BU stacks)."""
+    waivers: tuple[WaiverConfig, ...] = ()
+    """Time-boxed exceptions to policies, applied by the policy pack (see docs/policies.md)."""
 
     @model_validator(mode="after")
     def _kind_rules(self) -> StackConfig:

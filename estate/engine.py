@@ -153,7 +153,9 @@ def alias_urn(urn: str, spec: Any) -> str:
         types = types[-1:]
     elif spec.parentUrn:
         parent_type = spec.parentUrn.split("::")[2]
-        types = ([] if parent_type == "pulumi:pulumi:Stack" else parent_type.split("$")) + types[-1:]
+        types = ([] if parent_type == "pulumi:pulumi:Stack" else parent_type.split("$")) + types[
+            -1:
+        ]
     return "::".join(
         [
             f"urn:pulumi:{spec.stack or stack}",
@@ -226,9 +228,16 @@ def _describe_exception(exc: BaseException) -> str:
     while root.__cause__ is not None and root.__cause__ is not root:
         root = root.__cause__
     frames = traceback.extract_tb(root.__traceback__)
+    sdk = str(Path(pulumi.__file__).resolve().parent.parent)
+    here = str(Path(__file__).resolve().parent)
     where = ""
     for frame in reversed(frames):
-        if "site-packages" not in frame.filename and "/pulumi/" not in frame.filename:
+        path = str(Path(frame.filename).resolve())
+        if (
+            not path.startswith((sdk, here))
+            and "site-packages" not in path
+            and not path.startswith("<")
+        ):
             where = f" (at {frame.filename}:{frame.lineno})"
             break
     return f"{type(root).__name__}: {root}{where}"
@@ -311,6 +320,13 @@ def _render_in_context(
             raw_outputs = dict(getattr(root, "outputs", {}) or {})
             outputs = loop.run_until_complete(_resolve(raw_outputs))
     finally:
+        # A failed program leaves SDK tasks pending; cancel and drain them here, or they are
+        # collected later as never-awaited coroutines inside someone else's render.
+        pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        for task in pending:
+            task.cancel()
+        with contextlib.suppress(Exception):
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         with contextlib.suppress(Exception):
             loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()

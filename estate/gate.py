@@ -13,7 +13,7 @@ import multiprocessing
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,6 +103,10 @@ def run_job(job: Job) -> StackResult:
         result.resource_count = len(inventory.resources)
         if not job.render_only:
             run = run_pack(job.pack_dir, inventory, policy_config=job.policy_config)
+            invalid = [f for f in run.findings if f.policy == "waiver-invalid"]
+            if invalid:
+                # A waiver the pack cannot apply is a config error (exit 2), not a finding.
+                raise ConfigError([f"{result.source}: {f.message}" for f in invalid])
             result.policies = run.policies
             result.findings = run.findings
             result.not_applicable = run.not_applicable
@@ -124,40 +128,100 @@ def run_jobs(
     workers: int,
     on_done: Callable[[StackResult], None] | None = None,
 ) -> list[StackResult]:
-    """Run jobs in `workers` processes, platform stacks first; results in job order."""
+    """Run jobs in `workers` processes, platform stacks first; results in job order.
+
+    Jobs may come from several projects (`--base` renders the base ref's copy beside the
+    working tree in the same pool); platform outputs are shared within a project only.
+    """
     platform = [j for j in jobs if j.stack.startswith("platform-")]
     rest = [j for j in jobs if not j.stack.startswith("platform-")]
-    results: dict[str, StackResult] = {}
+    results: dict[tuple[Path, str], StackResult] = {}
+
+    def record(job: Job, res: StackResult) -> None:
+        results[(job.project_path, job.stack)] = res
+        if on_done:
+            on_done(res)
 
     if workers <= 1:
         for phase in (platform, rest):
-            known = _known(results.values())
             for job in phase:
-                res = run_job(_with_known(job, known))
-                results[job.stack] = res
-                if on_done:
-                    on_done(res)
+                record(job, run_job(_with_known(job, results)))
     else:
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             for phase in (platform, rest):
-                known = _known(results.values())
                 futures: dict[Future[StackResult], Job] = {
-                    pool.submit(run_job, _with_known(job, known)): job for job in phase
+                    pool.submit(run_job, _with_known(job, results)): job for job in phase
                 }
                 for future in as_completed(futures):
-                    res = future.result()
-                    results[futures[future].stack] = res
-                    if on_done:
-                        on_done(res)
-    return [results[j.stack] for j in jobs]
+                    record(futures[future], future.result())
+    return [results[(j.project_path, j.stack)] for j in jobs]
 
 
-def _known(results: Iterable[StackResult]) -> dict[str, dict[str, Any]]:
-    return {r.stack: r.inventory.outputs for r in results if r.inventory is not None}
+class BaseRefError(Exception):
+    """`--base REF` could not be materialised (not a git checkout, unknown revision)."""
 
 
-def _with_known(job: Job, known: dict[str, dict[str, Any]]) -> Job:
+def materialize_base(project_path: Path, ref: str, into: Path) -> Path:
+    """Extract the repository at `ref` into `into`; return the project's directory inside it."""
+    try:
+        top = subprocess.run(
+            ["git", "-C", str(project_path), "rev-parse", "--show-toplevel"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        subprocess.run(
+            ["git", "-C", top, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (subprocess.CalledProcessError, FileNotFoundError) as exc:
+        detail = (getattr(exc, "stderr", "") or "").strip() or "not a git revision"
+        raise BaseRefError(
+            f"--base {ref}: {detail.splitlines()[-1] if detail else 'not a git revision'}"
+        ) from None
+    archive = subprocess.run(
+        ["git", "-C", top, "archive", "--format=tar", ref], capture_output=True, check=True
+    )
+    into.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    return into / project_path.resolve().relative_to(Path(top).resolve())
+
+
+def attach_diffs(results: list[StackResult], base: list[StackResult]) -> list[StackResult]:
+    """Diff every stack against its base render; stacks only in the base are deletions."""
+    from .diff import diff_inventories
+
+    base_by_stack = {r.stack: r for r in base}
+    out = list(results)
+    for result in out:
+        prior = base_by_stack.get(result.stack)
+        if result.inventory is None or (prior is not None and prior.inventory is None):
+            continue
+        diff = diff_inventories(result.stack, prior.inventory if prior else None, result.inventory)
+        result.diff = diff.to_json()
+        result.findings.extend(diff.findings)
+    current = {r.stack for r in out}
+    for prior in base:
+        if prior.stack in current or prior.inventory is None:
+            continue
+        diff = diff_inventories(prior.stack, prior.inventory, None)
+        removed = StackResult(stack=prior.stack, source=prior.source, resource_count=0)
+        removed.diff = diff.to_json()
+        removed.findings = diff.findings
+        out.append(removed)
+    return out
+
+
+def _with_known(job: Job, results: dict[tuple[Path, str], StackResult]) -> Job:
+    """The job, told the outputs of the stacks of its project rendered so far."""
+    known = {
+        stack: r.inventory.outputs
+        for (project, stack), r in results.items()
+        if project == job.project_path and r.inventory is not None
+    }
     if not known:
         return job
     return Job(

@@ -131,6 +131,8 @@ class StackResult:
     """A config or program error: the stack could not be checked (exit 2 territory)."""
     seconds: float = 0.0
     inventory: Inventory | None = None
+    diff: dict[str, Any] | None = None
+    """With `--base`: what the change does to the stack's resources (estate.diff)."""
 
     @property
     def blocking(self) -> list[Finding]:

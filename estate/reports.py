@@ -184,6 +184,7 @@ def to_json(results: list[StackResult]) -> dict[str, Any]:
                 "error": r.error,
                 "findings": [_jsonable(f.to_json()) for f in _findings(r)],
                 "notApplicable": _jsonable(r.not_applicable),
+                **({"diff": _jsonable(r.diff)} if r.diff is not None else {}),
             }
             for r in ordered
         ],
@@ -529,7 +530,13 @@ def to_junit(results: list[StackResult]) -> str:
 _MD_PUNCTUATION = re.compile(r"([|*_`\[\]~])")
 _MD_CODE_SAFE = re.compile(r"[A-Za-z0-9.:/@$+=,-]+")
 _MD_CELL_LIMIT = 400
-_MD_SECTION_ROWS = {"Blocking": 50, "Advisories": 25, "Waived": 25, "Errors": 20}
+_MD_SECTION_ROWS = {
+    "Blocking": 50,
+    "Advisories": 25,
+    "Waived": 25,
+    "Resource changes": 40,
+    "Errors": 20,
+}
 _MD_RESERVED_ROWS = 3
 _MD_SUMMARY_ROWS = 100
 COMMENT_MARKER = "<!-- ai-estate-policy-report -->"
@@ -661,6 +668,25 @@ def _md_sections(results: Sequence[StackResult]) -> list[tuple[str, list[str], l
                 )
                 for f in findings
                 if _status(f) == "waived"
+            ],
+        ),
+        (
+            "Resource changes",
+            ["Stack", "Change", "Type", "Resource", "Detail"],
+            [
+                _md_row(
+                    [
+                        _md_code(r.stack),
+                        md_cell(c.get("change"), 20),
+                        _md_code(str(c.get("type", ""))),
+                        _md_code(str(c.get("name", ""))),
+                        md_cell(c.get("detail"), 200),
+                    ]
+                )
+                for r in _ordered(results)
+                if r.diff
+                for c in r.diff.get("changes", [])
+                if c.get("change") != "changed" or c.get("detail")
             ],
         ),
         (

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -367,6 +368,49 @@ def _findings(
     return found
 
 
+WAIVER_APPLIED_POLICIES = ("waiver-applied", "waiver-applied-stack")
+# The pack's `waivers.applied_message` format (policies/governance/waivers.py); a test pins both.
+_APPLIED = re.compile(
+    r"^Waived by (?P<ticket>.+?) until (?P<expires>\d{4}-\d{2}-\d{2}) "
+    r"\((?P<reason>.*?)\): \[(?P<policy>[a-z0-9-]+)\] (?P<message>.*)$",
+    re.DOTALL,
+)
+
+
+def unwrap_waived(findings: list[Finding], policies: list[PolicyInfo]) -> list[Finding]:
+    """Turn the pack's `waiver-applied` reports back into the findings they suppressed,
+    marked as waived (so reports show them under the policy they violate, not as blocking)."""
+    by_name = {p.name: p for p in policies}
+    out = []
+    for f in findings:
+        match = _APPLIED.match(f.message.strip()) if f.policy in WAIVER_APPLIED_POLICIES else None
+        if match is None:
+            out.append(f)
+            continue
+        original = by_name.get(match["policy"])
+        out.append(
+            Finding(
+                stack=f.stack,
+                policy=match["policy"],
+                message=match["message"],
+                enforcement=original.enforcement if original else "mandatory",
+                severity=original.severity if original else f.severity,
+                urn=f.urn,
+                resource_type=f.resource_type,
+                resource_name=f.resource_name,
+                description=original.description if original else "",
+                pack=f.pack,
+                waived_by={
+                    "policy": match["policy"],
+                    "ticket": match["ticket"],
+                    "expires": match["expires"],
+                    "reason": match["reason"],
+                },
+            )
+        )
+    return out
+
+
 @dataclass
 class PackRun:
     """The outcome of one pack session over one inventory."""
@@ -417,7 +461,7 @@ def run_pack(
         findings.extend(_findings(response, inventory))
     return PackRun(
         policies=policies,
-        findings=findings,
+        findings=unwrap_waived(findings, policies),
         not_applicable=not_applicable,
         pack_name=info.name,
         pack_version=info.version,

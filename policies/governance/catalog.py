@@ -133,11 +133,14 @@ class Rule:
         return [t for t in (self.domain, *(f.label for f in self.frameworks)) if t]
 
 
-def bind(rule: Rule, defaults: Settings) -> Callable[[Any, ReportViolation], None]:
+def bind(
+    rule: Rule, defaults: Settings, waivers: Any = None
+) -> Callable[[Any, ReportViolation], None]:
     """The `pulumi_policy` validate callback for `rule` with these default settings.
 
     Policy config from the CLI (`--policy-pack-config`, or an org's policy group) overrides the
-    profile's defaults key by key. Unknown values are not caught here: `pulumi_policy` turns an
+    profile's defaults key by key. With `waivers` (a `waivers.WaiverSet`), violations a live
+    waiver covers go to its ledger instead of blocking. Unknown values are not caught here: `pulumi_policy` turns an
     `UnknownValueError` into its own "can't run policy during preview" advisory.
     """
 
@@ -149,6 +152,8 @@ def bind(rule: Rule, defaults: Settings) -> Callable[[Any, ReportViolation], Non
             and args.resource_type not in rule.resource_types  # type: ignore[union-attr]
         ):
             return
+        if waivers is not None and rule.domain != "waivers":
+            report = waivers.guard(rule.id, report, getattr(args, "urn", None))
         rule.validate(args, report, settings)
 
     validate.__name__ = f"validate_{rule.id.replace('-', '_')}"

@@ -21,9 +21,20 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from . import compute, data, encryption, lifecycle, network, observability, storage, tagging
+from . import (
+    compute,
+    data,
+    encryption,
+    lifecycle,
+    network,
+    observability,
+    registry,
+    storage,
+    tagging,
+)
 from .catalog import Rule, bind
-from .profiles import Profile, current_profile
+from . import waiver_rules, waivers
+from .profiles import Profile, current_profile, stack_config
 
 PACK_NAME = "ai-estate-governance"
 
@@ -36,6 +47,7 @@ RULES: tuple[Rule, ...] = (
     *compute.RULES,
     *tagging.RULES,
     *lifecycle.RULES,
+    *registry.RULES,
 )
 
 
@@ -72,12 +84,12 @@ def framework(rule_: Rule) -> PolicyComplianceFramework | None:
     return None
 
 
-def build_policy(rule_: Rule, profile: Profile) -> Policy:
+def build_policy(rule_: Rule, profile: Profile, waiver_set: object = None) -> Policy:
     """One CrossGuard policy for `rule_`, enforced and configured as `profile` says."""
     common = {
         "name": rule_.id,
         "description": rule_.description,
-        "validate": bind(rule_, profile.settings(rule_)),
+        "validate": bind(rule_, profile.settings(rule_), waiver_set),
         "enforcement_level": EnforcementLevel(profile.enforcement(rule_)),
         "config_schema": config_schema(rule_, profile),
         "display_name": rule_.title,
@@ -91,9 +103,14 @@ def build_policy(rule_: Rule, profile: Profile) -> Policy:
     return ResourceValidationPolicy(**common)
 
 
-def build_policies(profile: Profile) -> list[Policy]:
-    """Every rule as a policy for this profile, in catalog order."""
-    return [build_policy(r, profile) for r in RULES]
+def build_policies(profile: Profile, waiver_set: object = None) -> list[Policy]:
+    """Every rule as a policy for this profile, in catalog order, the waiver policies last
+    (`waiver-applied` must run after the rules whose violations it reports)."""
+    return [build_policy(r, profile, waiver_set) for r in (*RULES, *waiver_rules.RULES)]
+
+
+def known_policy_ids() -> list[str]:
+    return [r.id for r in (*RULES, *waiver_rules.RULES)]
 
 
 def build_pack(environ: Mapping[str, str] | None = None) -> PolicyPack:
@@ -101,10 +118,12 @@ def build_pack(environ: Mapping[str, str] | None = None) -> PolicyPack:
 
     Never returns in practice: `PolicyPack` serves the Analyzer protocol until it is killed.
     """
-    profile = current_profile(os.environ if environ is None else environ)
+    env = os.environ if environ is None else environ
+    profile = current_profile(env)
+    waiver_set = waivers.activate(stack_config(env), known_policy_ids())
     return PolicyPack(
         name=PACK_NAME,
-        policies=build_policies(profile),
+        policies=build_policies(profile, waiver_set),
         enforcement_level=EnforcementLevel.ADVISORY,
         description=(
             f"AI Estate governance for AWS ({profile.environment} profile): encryption with BU "

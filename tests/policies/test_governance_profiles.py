@@ -92,7 +92,14 @@ def test_prod_is_never_weaker_than_dev():
 
 def test_policies_carry_the_catalogs_metadata():
     policies = {p.name: p for p in build_policies(Profile("prod"))}
-    assert list(policies) == [r.id for r in RULES]
+    # every rule in catalog order, then the waiver policies, which must run last
+    assert list(policies)[: len(RULES)] == [r.id for r in RULES]
+    assert list(policies)[len(RULES) :] == [
+        "waiver-applied",
+        "waiver-applied-stack",
+        "waiver-expired",
+        "waiver-invalid",
+    ]
     for r in RULES:
         policy = policies[r.id]
         assert policy.description == r.description
