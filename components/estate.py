@@ -20,6 +20,7 @@ from .cluster import EksCluster, SystemNodesSpec
 from .feature_store import FeatureGroupSpec, FeatureStore, OnlineTableSpec
 from .gpu_catalog import gpu_model_of
 from .gpu_pools import GpuNodePool, GpuNodeRole, GpuPoolSpec, effective_max_gpus
+from .model_registry import MlflowSpec, ModelRegistry, object_lock_for
 from .network import Network
 from .options import child
 from .storage import AccessLogBucket
@@ -191,6 +192,23 @@ class TenantSpec(TypedDict):
     default_container_limits: dict[str, str]
 
 
+class RegistrySpec(TypedDict):
+    """The BU's model registry settings (see components/model_registry.py)."""
+
+    model_families: list[str]
+    image_names: list[str]
+    principal_arns: list[str]
+    deploy_account_ids: list[str]
+    object_lock_mode: Literal["GOVERNANCE", "COMPLIANCE"]
+    object_lock_retention_days: int
+    noncurrent_version_retention_days: int
+    untagged_image_expiry_days: int
+    tagged_images_kept: int
+    approval_emails: list[str]
+    approval_https_endpoints: list[str]
+    mlflow: MlflowSpec | None
+
+
 class BuEstateArgs(TypedDict):
     """Inputs of `BuEstate`."""
 
@@ -205,6 +223,8 @@ class BuEstateArgs(TypedDict):
     noncurrent_version_retention_days: int
     gpu_pools: list[GpuPoolSpec]
     tenant: TenantSpec
+    registry: RegistrySpec | None
+    """The model registry; None turns it off."""
     shared_cluster: NotRequired[SharedCluster | None]
     """Run on the platform's cluster (the default)."""
     dedicated: NotRequired[tuple[NetworkSpec, ClusterSpec] | None]
@@ -228,6 +248,7 @@ class BuEstate(pulumi.ComponentResource):
     key: KmsKey
     access_logs: AccessLogBucket
     feature_store: FeatureStore | None
+    registry: ModelRegistry | None
     tenant: BuTenant
     node_role: GpuNodeRole | None
     pools: dict[str, GpuNodePool]
@@ -251,7 +272,11 @@ class BuEstate(pulumi.ComponentResource):
                 "description": f"AI Estate key of BU {bu} in {env}",
                 "log_group_prefixes": key_log_prefixes(prefix, with_cluster=dedicated is not None),
                 "ebs_for_autoscaling": True,
-                "service_principals": ["events.amazonaws.com"] if dedicated is not None else [],
+                # EventBridge publishes model approvals to the encrypted topic and, on a
+                # dedicated cluster, spot interruptions to Karpenter's encrypted queue.
+                "service_principals": ["events.amazonaws.com"]
+                if dedicated is not None or args["registry"] is not None
+                else [],
                 "tags": args["tags"],
                 "protect": args["protect"],
             },
@@ -284,6 +309,40 @@ class BuEstate(pulumi.ComponentResource):
                     "infrequent_access_after_days": args["infrequent_access_after_days"],
                     "noncurrent_version_retention_days": args["noncurrent_version_retention_days"],
                     "deletion_protection": env == "prod",
+                    "protect": args["protect"],
+                    "tags": args["tags"],
+                },
+                child(self),
+            )
+
+        self.registry = None
+        registry = args["registry"]
+        if registry is not None:
+            self.registry = ModelRegistry(
+                f"{name}-registry",
+                {
+                    "business_unit": bu,
+                    "environment": env,
+                    "model_families": registry["model_families"],
+                    "image_names": registry["image_names"] or None,
+                    "kms_key_arn": self.key.arn,
+                    "artifact_bucket_name": naming.bucket_name(
+                        bu, env, "models", args["account_id"]
+                    ),
+                    "access_log_bucket": self.access_logs.bucket_name,
+                    "principal_arns": registry["principal_arns"],
+                    "deploy_account_ids": registry["deploy_account_ids"],
+                    "object_lock": object_lock_for(
+                        env, registry["object_lock_mode"], registry["object_lock_retention_days"]
+                    ),
+                    "noncurrent_version_retention_days": registry[
+                        "noncurrent_version_retention_days"
+                    ],
+                    "untagged_image_expiry_days": registry["untagged_image_expiry_days"],
+                    "tagged_images_kept": registry["tagged_images_kept"],
+                    "approval_emails": registry["approval_emails"],
+                    "approval_https_endpoints": registry["approval_https_endpoints"],
+                    "mlflow": registry["mlflow"],
                     "protect": args["protect"],
                     "tags": args["tags"],
                 },

@@ -3,6 +3,8 @@
 Every bucket gets the same hardening — owner-enforced ownership, all four public-access blocks,
 default encryption with a bucket key, versioning, a TLS-only policy, server access logs, and a
 lifecycle that tidies old versions and failed uploads without ever expiring current data.
+Buckets whose contents are evidence (a prod model registry's artifacts) add S3 Object Lock, so
+the versions a deployment was approved on cannot be overwritten or deleted while retained.
 Feature stores and model registries use `SecureBucket`; the access-log target each stack writes
 to is an `AccessLogBucket`.
 """
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any, NotRequired, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -57,6 +59,39 @@ def log_delivery_statement(bucket_arn: str, account_id: str) -> dict[str, Any]:
     }
 
 
+ObjectLockMode = Literal["GOVERNANCE", "COMPLIANCE"]
+"""S3 Object Lock retention modes (see `ObjectLockSpec`)."""
+
+
+class ObjectLockSpec(TypedDict):
+    """S3 Object Lock default retention: every new object version is write-once for a while.
+
+    GOVERNANCE: nobody can overwrite or delete a locked version, except a principal holding
+    `s3:BypassGovernanceRetention` who asks to bypass it explicitly (break glass).
+    COMPLIANCE: nobody at all, the account root included, until the retention ends; the retention
+    can be lengthened but never shortened. Choose it only when a regulation demands WORM storage.
+    """
+
+    mode: ObjectLockMode
+    retention_days: int
+    """Days each new object version stays locked (1-36500)."""
+
+
+def object_lock_rule(spec: ObjectLockSpec) -> aws.s3.BucketObjectLockConfigurationRuleArgs:
+    """The default-retention rule of a bucket's Object Lock configuration; validates `spec`."""
+    if spec["mode"] not in ("GOVERNANCE", "COMPLIANCE"):
+        raise ValueError(f"object lock mode {spec['mode']!r} must be GOVERNANCE or COMPLIANCE")
+    if not 1 <= spec["retention_days"] <= 36500:
+        raise ValueError(
+            f"object lock retention_days {spec['retention_days']} must be between 1 and 36500"
+        )
+    return aws.s3.BucketObjectLockConfigurationRuleArgs(
+        default_retention=aws.s3.BucketObjectLockConfigurationRuleDefaultRetentionArgs(
+            mode=spec["mode"], days=spec["retention_days"]
+        )
+    )
+
+
 class SecureBucketArgs(TypedDict):
     """Inputs of `SecureBucket`."""
 
@@ -78,6 +113,10 @@ class SecureBucketArgs(TypedDict):
     """Days an overwritten or deleted version is kept (default 90)."""
     infrequent_access_after_days: NotRequired[int | None]
     """Move current objects to Standard-IA after this many days (default: never)."""
+    object_lock: NotRequired[ObjectLockSpec | None]
+    """S3 Object Lock with this default retention (default: none). Object Lock can only be
+    switched on when the bucket is created: adding it to an existing bucket replaces the bucket
+    (which `protect` refuses), and it can never be switched off again."""
 
 
 class SecureBucket(pulumi.ComponentResource):
@@ -94,10 +133,15 @@ class SecureBucket(pulumi.ComponentResource):
     ) -> None:
         super().__init__("ai-estate:storage:SecureBucket", name, None, opts)
         kms_key_arn = args.get("kms_key_arn")
+        object_lock = args.get("object_lock")
+        lock_rule = object_lock_rule(object_lock) if object_lock else None
         self.bucket = aws.s3.Bucket(
             f"{name}-bucket",
             bucket=args.get("bucket_name"),
             force_destroy=False,
+            # Left unset (not False) without a lock, so buckets created before this option
+            # existed keep exactly the inputs they were created with.
+            object_lock_enabled=True if lock_rule else None,
             tags=args["tags"],
             opts=stateful(self, args["protect"]),
         )
@@ -138,7 +182,7 @@ class SecureBucket(pulumi.ComponentResource):
             ],
             opts=child(self),
         )
-        aws.s3.BucketVersioning(
+        versioning = aws.s3.BucketVersioning(
             f"{name}-versioning",
             bucket=self.bucket.id,
             versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(
@@ -146,6 +190,15 @@ class SecureBucket(pulumi.ComponentResource):
             ),
             opts=child(self),
         )
+        if lock_rule is not None:
+            aws.s3.BucketObjectLockConfiguration(
+                f"{name}-object-lock",
+                bucket=self.bucket.id,
+                object_lock_enabled="Enabled",
+                rule=lock_rule,
+                # Object Lock works on object versions: S3 requires versioning to be on first.
+                opts=child(self, depends_on=[versioning]),
+            )
 
         make_statements = args.get("policy_statements")
         extra = pulumi.Output.from_input(make_statements(self.arn) if make_statements else [])

@@ -326,6 +326,85 @@ class TenantConfig(_Model):
     """LimitRange defaults for containers that set no limits."""
 
 
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+
+
+def _role_arn(value: str) -> str:
+    if not _ROLE_ARN.match(value):
+        raise ValueError("must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)")
+    return value
+
+
+def _https(value: str) -> str:
+    if not value.startswith("https://"):
+        raise ValueError("must be an https:// URL")
+    return value
+
+
+RoleArn = Annotated[str, AfterValidator(_role_arn)]
+HttpsUrl = Annotated[str, AfterValidator(_https)]
+
+
+class MlflowConfig(_Model):
+    """`ai-estate:modelRegistry.mlflow`: a SageMaker managed MLflow tracking server."""
+
+    enabled: bool = False
+    """Build a tracking server whose artifact store is the registry bucket's `mlflow/` prefix."""
+    size: Literal["Small", "Medium", "Large"] = "Small"
+    """Tracking server size; it bills per hour while it exists."""
+    mlflow_version: str | None = None
+    """MLflow version; SageMaker's current default when unset."""
+    weekly_maintenance_window_start: str | None = Field(
+        None, pattern=r"^(MON|TUE|WED|THU|FRI|SAT|SUN):([01]\d|2[0-3]):[0-5]\d$"
+    )
+    """Weekly maintenance start in UTC (`TUE:03:30`); SageMaker picks one when unset."""
+
+
+class ModelRegistryConfig(_Model):
+    """`ai-estate:modelRegistry` (BU stacks)."""
+
+    enabled: bool = True
+    """Build the model registry at all."""
+    model_families: tuple[Slug, ...] = ()
+    """Model families; each gets a SageMaker model package group `<bu>-<env>-<family>`."""
+    image_names: tuple[Slug, ...] = ()
+    """Serving images, one ECR repository `<bu>-<env>/<name>` each. Empty: one per model family."""
+    principal_arns: tuple[RoleArn, ...] = ()
+    """Extra roles (beyond the BU's personas) that may read the registry through its resource
+    policies."""
+    deploy_account_ids: tuple[AccountId, ...] = ()
+    """Accounts that deploy the BU's approved models: read the groups, pull images, read models/."""
+    object_lock_mode: Literal["GOVERNANCE", "COMPLIANCE"] = "GOVERNANCE"
+    """Object Lock mode of the prod artifact bucket. COMPLIANCE can never be lifted or shortened,
+    not even by the account root: choose it only where a regulation demands WORM storage."""
+    object_lock_retention_days: int = Field(365, ge=30, le=36500)
+    """Days each artifact version stays locked in prod (the policy pack's prod minimum is 30)."""
+    noncurrent_version_retention_days: int = Field(365, ge=1, le=3650)
+    """Keep overwritten artifact versions this long (the Object Lock retention wins if longer)."""
+    untagged_image_expiry_days: int = Field(14, ge=1, le=365)
+    """Expire untagged images after this many days."""
+    tagged_images_kept: int = Field(200, ge=1, le=10000)
+    """Tagged images kept per repository: enough to cover every version you may roll back to."""
+    approval_emails: tuple[Email, ...] = ()
+    """Addresses notified of every model package state change (each confirms its subscription)."""
+    approval_https_endpoints: tuple[HttpsUrl, ...] = ()
+    """HTTPS endpoints notified likewise (chat webhooks, ticketing)."""
+    mlflow: MlflowConfig = MlflowConfig()
+    """The optional MLflow tracking server."""
+
+    @model_validator(mode="after")
+    def _unique(self) -> ModelRegistryConfig:
+        for label, items in (
+            ("modelFamilies", self.model_families),
+            ("imageNames", self.image_names),
+            ("deployAccountIds", self.deploy_account_ids),
+        ):
+            dupes = sorted({n for n in items if items.count(n) > 1})
+            if dupes:
+                raise ValueError(f"{label} must be unique (repeated: {', '.join(dupes)})")
+        return self
+
+
 class WaiverConfig(_Model):
     """An exception to one policy for some resources, with a reason, a ticket and an expiry."""
 
@@ -376,6 +455,8 @@ class StackConfig(_Model):
     """The BU's GPU node pools (BU stacks)."""
     tenant: TenantConfig = TenantConfig()
     """The BU's namespace, quotas and limits on the cluster (BU stacks)."""
+    model_registry: ModelRegistryConfig = ModelRegistryConfig()
+    """Model registry settings (BU stacks)."""
     waivers: tuple[WaiverConfig, ...] = ()
     """Time-boxed exceptions to policies, applied by the policy pack (see docs/policies.md)."""
 
@@ -387,6 +468,13 @@ class StackConfig(_Model):
             raise ValueError("businessUnit 'platform' is reserved for platform stacks")
         if self.kind == "platform" and self.gpu_pools:
             raise ValueError("gpuPools belong in BU stacks; platform stacks provide the machinery")
+        for family in self.model_registry.model_families:
+            group = f"{self.business_unit}-{self.environment}-{family}"
+            if len(group) > 63:
+                raise ValueError(
+                    f"modelRegistry.modelFamilies '{family}': group name {group!r} is over "
+                    "63 characters"
+                )
         names = [p.name for p in self.gpu_pools]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:

@@ -20,6 +20,7 @@ from components.estate import (
     ClusterSpec,
     NetworkSpec,
     PlatformEstate,
+    RegistrySpec,
     SharedCluster,
     pool_summary,
 )
@@ -97,6 +98,32 @@ def cluster_spec(config: StackConfig) -> ClusterSpec:
 def default_retention_days(config: StackConfig) -> int:
     """Log retention when a stack sets none: a year in prod (audit), 90 days elsewhere."""
     return 365 if config.environment == "prod" else 90
+
+
+def registry_spec(config: StackConfig) -> RegistrySpec | None:
+    mr = config.model_registry
+    if not mr.enabled:
+        return None
+    return {
+        "model_families": list(mr.model_families),
+        "image_names": list(mr.image_names),
+        "principal_arns": list(mr.principal_arns),
+        "deploy_account_ids": list(mr.deploy_account_ids),
+        "object_lock_mode": mr.object_lock_mode,
+        "object_lock_retention_days": mr.object_lock_retention_days,
+        "noncurrent_version_retention_days": mr.noncurrent_version_retention_days,
+        "untagged_image_expiry_days": mr.untagged_image_expiry_days,
+        "tagged_images_kept": mr.tagged_images_kept,
+        "approval_emails": list(mr.approval_emails),
+        "approval_https_endpoints": list(mr.approval_https_endpoints),
+        "mlflow": {
+            "size": mr.mlflow.size,
+            "mlflow_version": mr.mlflow.mlflow_version,
+            "weekly_maintenance_window_start": mr.mlflow.weekly_maintenance_window_start,
+        }
+        if mr.mlflow.enabled
+        else None,
+    }
 
 
 def gpu_pool_specs(config: StackConfig) -> list[GpuPoolSpec]:
@@ -227,6 +254,7 @@ def build(config: StackConfig, region: str) -> dict[str, Any]:
                     "memory_quota": config.tenant.memory_quota,
                     "default_container_limits": dict(config.tenant.default_container_limits),
                 },
+                "registry": registry_spec(config),
                 "shared_cluster": shared,
                 "dedicated": dedicated,
                 "protect": config.protect_stateful,
@@ -245,6 +273,15 @@ def build(config: StackConfig, region: str) -> dict[str, Any]:
         )
         if bu.cluster is not None:
             outputs.update(cluster_outputs(bu.cluster, config))
+        if bu.registry is not None:
+            outputs["modelRegistry"] = {
+                "modelPackageGroupArns": bu.registry.model_package_group_arns,
+                "artifactBucketName": bu.registry.artifact_bucket_name,
+                "artifactBucketArn": bu.registry.artifact_bucket_arn,
+                "repositoryUrls": bu.registry.repository_urls,
+                "approvalTopicArn": bu.registry.approval_topic_arn,
+                "mlflowTrackingServerArn": bu.registry.mlflow_tracking_server_arn,
+            }
         if bu.feature_store is not None:
             outputs.update(
                 {

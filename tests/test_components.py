@@ -146,7 +146,7 @@ def test_platform_network_layout(rendered):
 def test_feature_store_buckets_are_hardened(rendered):
     inv = rendered("fraud-prod")
     buckets = {r.urn: r for r in by_type(inv, "aws:s3/bucket:Bucket")}
-    assert len(buckets) == 2  # access logs + offline store
+    assert len(buckets) == 3  # access logs, offline feature store, model artifacts
 
     def children(typ):
         out = {}

@@ -637,8 +637,27 @@ CASES: dict[str, Case] = {
 }
 
 
+def _domain_cases() -> set[str]:
+    """Rule ids covered by the `*_CASES` tables of the other domain test modules."""
+    import importlib
+    from pathlib import Path
+
+    covered: set[str] = set()
+    for path in sorted(Path(__file__).parent.glob("test_governance_*.py")):
+        if path.stem == Path(__file__).stem:
+            continue
+        module = importlib.import_module(path.stem)
+        for attr, value in vars(module).items():
+            if attr.endswith("_CASES") and isinstance(value, dict):
+                covered |= set(value)
+    return covered
+
+
 def test_every_rule_has_a_bad_and_a_good_case():
-    assert set(CASES) == {r.id for r in RULES}
+    """Every rule is covered here or by a `*_CASES` table in its domain's test module (each
+    of which runs its bad and good programs through the same harness)."""
+    missing = {r.id for r in RULES} - set(CASES) - _domain_cases()
+    assert not missing, f"rules without a bad/good case: {sorted(missing)}"
 
 
 @pytest.mark.parametrize("rule_id", sorted(CASES))
