@@ -24,16 +24,22 @@ from pulumi_policy import (
 from . import (
     compute,
     data,
+    eks,
     encryption,
+    gpu,
+    identity,
+    kubernetes,
     lifecycle,
+    monitoring,
     network,
     observability,
     registry,
     storage,
     tagging,
+    waiver_rules,
+    waivers,
 )
 from .catalog import Rule, bind
-from . import waiver_rules, waivers
 from .profiles import Profile, current_profile, stack_config
 
 PACK_NAME = "ai-estate-governance"
@@ -45,9 +51,14 @@ RULES: tuple[Rule, ...] = (
     *observability.RULES,
     *network.RULES,
     *compute.RULES,
+    *eks.RULES,
+    *gpu.RULES,
+    *kubernetes.RULES,
     *tagging.RULES,
     *lifecycle.RULES,
     *registry.RULES,
+    *monitoring.RULES,
+    *identity.RULES,
 )
 
 

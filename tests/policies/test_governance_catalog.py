@@ -12,7 +12,7 @@ from governance import PACK_NAME, RULES
 from governance.catalog import ENVIRONMENTS, Rule, Setting, checkov
 from policy_harness import POLICIES_DIR
 
-CHECKOV_ID = re.compile(r"^CKV2?_AWS_\d+$")
+CHECKOV_ID = re.compile(r"^CKV2?_(AWS|K8S)_\d+$")
 CIS_CONTROL = re.compile(r"^\d+(\.\d+)+$")
 
 
@@ -31,7 +31,7 @@ def test_every_rule_is_documented(rule: Rule):
     assert set(rule.enforcement) == set(ENVIRONMENTS)
     if rule.kind == "resource":
         assert rule.resource_types, "resource rules are type-based"
-        assert all(t.startswith("aws:") for t in rule.resource_types)
+        assert all(t.startswith(("aws:", "kubernetes:")) for t in rule.resource_types)
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)
