@@ -16,11 +16,21 @@ import pulumi_kubernetes as k8s
 
 from . import naming
 from .access import KmsKey
-from .cluster import EksCluster, SystemNodesSpec
+from .cluster import SYSTEM_POOL_LABELS, EksCluster, SystemNodesSpec
 from .feature_store import FeatureGroupSpec, FeatureStore, OnlineTableSpec
 from .gpu_catalog import gpu_model_of
 from .gpu_pools import GpuNodePool, GpuNodeRole, GpuPoolSpec, effective_max_gpus
 from .model_registry import MlflowSpec, ModelRegistry, object_lock_for
+from .monitoring import (
+    ALARM_PUBLISHERS,
+    AlarmSubscription,
+    BudgetSpec,
+    BuMonitoring,
+    ModelMetricSpec,
+    PlatformMonitoring,
+    SageMakerEndpointSpec,
+    log_group_prefixes,
+)
 from .network import Network
 from .options import child
 from .storage import AccessLogBucket
@@ -56,10 +66,14 @@ def cluster_name(prefix: str) -> str:
 
 
 def key_log_prefixes(prefix: str, with_cluster: bool) -> list[str]:
-    """Log groups the estate's key encrypts: ours, and EKS's fixed control-plane group."""
+    """Log groups the estate's key encrypts: ours, EKS's fixed control-plane group, and the
+    Container Insights groups the CloudWatch observability add-on writes to."""
     prefixes = [f"/ai-estate/{prefix}/"]
     if with_cluster:
         prefixes.append(f"/aws/eks/{cluster_name(prefix)}/")
+        prefixes.extend(
+            p for p in log_group_prefixes(prefix, cluster_name(prefix)) if p not in prefixes
+        )
     return prefixes
 
 
@@ -76,6 +90,7 @@ class _NetworkAndCluster:
         cluster: ClusterSpec,
         protect: bool,
         tags: dict[str, str],
+        owns_account_settings: bool,
     ) -> None:
         self.network = Network(
             f"{name}-network",
@@ -107,6 +122,27 @@ class _NetworkAndCluster:
                 "gpu_software": cluster["gpu_software"],
                 "time_slicing_replicas": cluster["time_slicing_replicas"],
                 "mig_strategy": cluster["mig_strategy"],
+                "protect": protect,
+                "tags": tags,
+            },
+            child(parent),
+        )
+        self.monitoring = PlatformMonitoring(
+            f"{name}-monitoring",
+            {
+                "name_prefix": prefix,
+                "cluster_name": self.cluster.cluster_name,
+                "kubernetes_version": cluster["version"],
+                "private_subnet_ids": self.network.private_subnet_ids,
+                "cluster_security_group_id": self.cluster.cluster_security_group_id,
+                "kms_key_arn": key.arn,
+                "log_retention_days": cluster["log_retention_days"],
+                "k8s_provider": self.cluster.k8s_provider,
+                "node_selector": SYSTEM_POOL_LABELS,
+                # only the in-cluster parts wait for the cluster (see PlatformMonitoringArgs)
+                "cluster_ready": [self.cluster],
+                # cost allocation tags are account-wide: only the platform activates them
+                "cost_allocation_tags": ["BusinessUnit"] if owns_account_settings else [],
                 "protect": protect,
                 "tags": tags,
             },
@@ -161,8 +197,10 @@ class PlatformEstate(pulumi.ComponentResource):
             args["cluster"],
             args["protect"],
             args["tags"],
+            owns_account_settings=True,
         )
         self.network, self.cluster = built.network, built.cluster
+        self.monitoring = built.monitoring
         self.register_outputs(
             {
                 "vpcId": self.network.vpc_id,
@@ -209,6 +247,16 @@ class RegistrySpec(TypedDict):
     mlflow: MlflowSpec | None
 
 
+class BuMonitoringSpec(TypedDict):
+    """The BU's alarm settings (see components/monitoring.py)."""
+
+    subscriptions: list[AlarmSubscription]
+    thresholds: dict[str, float]
+    model_metrics: list[ModelMetricSpec]
+    sagemaker_endpoints: list[SageMakerEndpointSpec]
+    budget: BudgetSpec | None
+
+
 class BuEstateArgs(TypedDict):
     """Inputs of `BuEstate`."""
 
@@ -225,6 +273,7 @@ class BuEstateArgs(TypedDict):
     tenant: TenantSpec
     registry: RegistrySpec | None
     """The model registry; None turns it off."""
+    monitoring: BuMonitoringSpec
     shared_cluster: NotRequired[SharedCluster | None]
     """Run on the platform's cluster (the default)."""
     dedicated: NotRequired[tuple[NetworkSpec, ClusterSpec] | None]
@@ -249,6 +298,7 @@ class BuEstate(pulumi.ComponentResource):
     access_logs: AccessLogBucket
     feature_store: FeatureStore | None
     registry: ModelRegistry | None
+    monitoring: BuMonitoring
     tenant: BuTenant
     node_role: GpuNodeRole | None
     pools: dict[str, GpuNodePool]
@@ -274,9 +324,15 @@ class BuEstate(pulumi.ComponentResource):
                 "ebs_for_autoscaling": True,
                 # EventBridge publishes model approvals to the encrypted topic and, on a
                 # dedicated cluster, spot interruptions to Karpenter's encrypted queue.
-                "service_principals": ["events.amazonaws.com"]
-                if dedicated is not None or args["registry"] is not None
-                else [],
+                # CloudWatch and Budgets publish to the BU's encrypted alarm topic.
+                "service_principals": [
+                    *(
+                        ["events.amazonaws.com"]
+                        if dedicated is not None or args["registry"] is not None
+                        else []
+                    ),
+                    *ALARM_PUBLISHERS,
+                ],
                 "tags": args["tags"],
                 "protect": args["protect"],
             },
@@ -360,6 +416,8 @@ class BuEstate(pulumi.ComponentResource):
                 dedicated[1],
                 args["protect"],
                 args["tags"],
+                # cost allocation tags are account-wide: the platform stack activates them
+                owns_account_settings=False,
             )
             self.cluster, self.network = built.cluster, built.network
             target = SharedCluster(
@@ -427,6 +485,37 @@ class BuEstate(pulumi.ComponentResource):
                     # Nodes should not join before the namespace quota that caps them exists.
                     child(self, depends_on=[self.tenant]),
                 )
+        watched_buckets: dict[str, pulumi.Input[str]] = {}
+        if self.feature_store is not None:
+            watched_buckets["features"] = self.feature_store.offline_bucket_name
+        if self.registry is not None:
+            watched_buckets["artifacts"] = self.registry.artifact_bucket_name
+        mon = args["monitoring"]
+        self.monitoring = BuMonitoring(
+            f"{name}-monitoring",
+            {
+                "business_unit": bu,
+                "environment": env,
+                "account_id": args["account_id"],
+                "cluster_name": target["cluster_name"],
+                "kms_key_arn": self.key.arn,
+                "subscriptions": mon["subscriptions"],
+                "thresholds": mon["thresholds"],
+                "gpu_pools": [
+                    {"name": p["name"], "max_gpus": effective_max_gpus(p)} for p in pools
+                ],
+                "online_tables": {
+                    t["name"]: f"{prefix}-{t['name']}"
+                    for t in (args["online_tables"] if self.feature_store is not None else [])
+                },
+                "buckets": watched_buckets,
+                "model_metrics": mon["model_metrics"],
+                "sagemaker_endpoints": mon["sagemaker_endpoints"],
+                "budget": mon["budget"],
+                "tags": args["tags"],
+            },
+            child(self),
+        )
         self.register_outputs({"keyArn": self.key.arn, "namespace": self.tenant.namespace})
 
 

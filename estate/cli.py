@@ -114,8 +114,13 @@ def preview(
     stack: StackOpt = None,
     format_: Annotated[str, typer.Option("--format", help="table or json")] = "table",
     project: ProjectOpt = None,
+    prices: Annotated[
+        Path | None,
+        typer.Option("--prices", help="A prices file overriding estate/data/prices.json."),
+    ] = None,
 ) -> None:
-    """Render one stack offline under the Pulumi mock runtime and show its resources."""
+    """Render one stack offline under the Pulumi mock runtime and show its resources, its
+    estimated monthly cost (idle / typical / peak) and its deploy critical path."""
     if format_ not in ("table", "json"):
         raise fail(f"estate preview: --format must be table or json (got {format_!r})")
     proj = _project(project)
@@ -127,12 +132,33 @@ def preview(
     if result.error or result.inventory is None:
         raise fail(result.error or "render failed")
     inventory = result.inventory
+    from .cost import CostError, cost_for
+    from .critical_path import critical_path
+
+    try:
+        cost: dict[str, Any] | None = cost_for(inventory, prices)
+    except CostError as exc:
+        if prices is not None:
+            raise fail(str(exc)) from None
+        err.print(f"cost: {exc}", markup=False)  # e.g. a region without prices: no estimate
+        cost = None
+    path = critical_path(inventory)
     if format_ == "json":
-        sys.stdout.write(json.dumps(inventory.to_json(), indent=2, sort_keys=False) + "\n")
+        data = inventory.to_json()
+        data["cost"] = cost
+        data["criticalPathMinutes"] = path["criticalPathMinutes"]
+        data["criticalPath"] = path["chain"]
+        sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
         return
+    from . import cost as cost_model
+    from . import critical_path as path_model
     from .reports import render_inventory_tree
 
     render_inventory_tree(inventory, out)
+    line = path_model.summary_line(path)
+    if cost is not None:
+        line = f"{cost_model.summary_line(cost)} · {line}"
+    out.print(line, markup=False)
 
 
 def _load_pack_config(path: Path | None) -> dict[str, Any] | None:
@@ -314,3 +340,64 @@ def _root(
 def preview_outputs(project: Project, stack: str) -> dict[str, Any]:
     """A stack's rendered outputs (used by tests and `estate verify` fixtures)."""
     return render_stack(project, stack).outputs
+
+
+@app.command()
+def verify(
+    stack: Annotated[str, typer.Option("--stack", "-s", help="Stack name, e.g. fraud-prod.")],
+    outputs: Annotated[
+        Path,
+        typer.Option(
+            "--outputs",
+            help="The stack's outputs: `pulumi stack output --json --show-secrets > FILE`.",
+            dir_okay=False,
+        ),
+    ],
+    region: Annotated[
+        str | None, typer.Option("--region", help="AWS region (default: the outputs' region).")
+    ] = None,
+    endpoint_url: Annotated[
+        str | None,
+        typer.Option("--endpoint-url", help="Send every AWS call here (moto, LocalStack)."),
+    ] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write a JSON report.")] = None,
+    sarif_path: Annotated[Path | None, typer.Option("--sarif", help="Write SARIF 2.1.0.")] = None,
+    junit_path: Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML.")] = None,
+    pool_config: Annotated[
+        str | None,
+        typer.Option(
+            "--pool-config",
+            help="Instead of verifying: write the GPU node conformance config of this pool.",
+        ),
+    ] = None,
+    pool_output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Where --pool-config writes (default: stdout)."),
+    ] = None,
+    min_driver_version: Annotated[
+        str | None,
+        typer.Option(
+            "--min-driver-version",
+            help="NVIDIA driver floor for --pool-config (default: the first CUDA 12.4 driver).",
+        ),
+    ] = None,
+) -> None:
+    """Check a deployed stack's live AWS resources against governance, from its outputs."""
+    from .verify import verify_command
+
+    raise typer.Exit(
+        verify_command(
+            stack=stack,
+            outputs_path=outputs,
+            region=region,
+            endpoint_url=endpoint_url,
+            json_path=json_path,
+            sarif_path=sarif_path,
+            junit_path=junit_path,
+            pool=pool_config,
+            pool_output=pool_output,
+            min_driver_version=min_driver_version,
+            out=out,
+            err=err,
+        )
+    )

@@ -405,6 +405,110 @@ class ModelRegistryConfig(_Model):
         return self
 
 
+class AlarmSubscriptionConfig(_Model):
+    """A subscriber of the BU's alarm topic."""
+
+    protocol: Literal["email", "https", "sqs", "lambda"]
+    """How SNS delivers: email, an HTTPS webhook, an SQS queue or a Lambda function."""
+    endpoint: str
+    """The address, URL or ARN matching the protocol."""
+
+    @model_validator(mode="after")
+    def _endpoint_matches(self) -> AlarmSubscriptionConfig:
+        checks = {
+            "email": (_EMAIL.match, "an email address"),
+            "https": (lambda v: v.startswith("https://"), "an https:// URL"),
+            "sqs": (lambda v: re.match(r"^arn:aws[a-z-]*:sqs:", v), "an SQS queue ARN"),
+            "lambda": (lambda v: re.match(r"^arn:aws[a-z-]*:lambda:", v), "a Lambda function ARN"),
+        }
+        ok, what = checks[self.protocol]
+        if not ok(self.endpoint):
+            raise ValueError(f"endpoint must be {what} for protocol {self.protocol}")
+        return self
+
+
+class MonitoringThresholdsConfig(_Model):
+    """Alarm thresholds of the BU (defaults in components.monitoring.DEFAULT_THRESHOLDS)."""
+
+    gpu_utilization_low_percent: float = Field(10, ge=0, le=100)
+    """Average GPU utilisation below which the BU's GPUs count as idle (waste)."""
+    gpu_utilization_low_minutes: int = Field(60, ge=5, le=1440)
+    """How long utilisation must stay low before the idle alarm fires."""
+    gpu_utilization_high_percent: float = Field(90, ge=0, le=100)
+    """Average GPU utilisation above which the BU's GPUs count as saturated (risk)."""
+    gpu_utilization_high_minutes: int = Field(15, ge=5, le=1440)
+    """How long utilisation must stay high before the saturation alarm fires."""
+    dynamodb_throttle_events: int = Field(10, ge=1)
+    """Throttled requests per 5 minutes on an online table that page the BU."""
+    dynamodb_system_errors: int = Field(1, ge=1)
+    """DynamoDB system errors per 5 minutes that page the BU."""
+    s3_5xx_errors: int = Field(5, ge=1)
+    """S3 5xx errors per 5 minutes on the feature or artifact bucket."""
+    s3_4xx_errors: int = Field(100, ge=1)
+    """S3 4xx errors per 5 minutes (access denied floods, missing keys)."""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> MonitoringThresholdsConfig:
+        if self.gpu_utilization_low_percent >= self.gpu_utilization_high_percent:
+            raise ValueError("gpuUtilizationLowPercent must be below gpuUtilizationHighPercent")
+        return self
+
+
+class ModelMetricConfig(_Model):
+    """A model quality or drift metric the BU's monitors publish to `AIEstate/ModelQuality`."""
+
+    model: Ident
+    """Model dimension value."""
+    metric: Ident
+    """Metric dimension value, e.g. `auc` or `psi_amount_usd`."""
+    threshold: float
+    """The alarm threshold."""
+    direction: Literal["below", "above"]
+    """`below` for quality (AUC dropping), `above` for drift (PSI rising)."""
+    period_seconds: int = Field(3600, ge=60, multiple_of=60)
+    """Aggregation period; evaluation jobs usually publish hourly or daily."""
+    evaluation_periods: int = Field(1, ge=1, le=24)
+    """Consecutive breaching periods before alarming."""
+    treat_missing_data: Literal["missing", "breaching", "notBreaching", "ignore"] = "missing"
+    """What a period without data means (default: notify, a stopped monitor is news)."""
+
+
+class SageMakerEndpointConfig(_Model):
+    """A SageMaker real-time endpoint whose latency and errors page the BU."""
+
+    name: Annotated[str, Field(pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")]
+    """The endpoint name."""
+    variant: str = "AllTraffic"
+    """The production variant."""
+    latency_p99_ms: float = Field(gt=0)
+    """p99 model latency (ms) above which the endpoint alarms."""
+    max_5xx_per_period: float = Field(0, ge=0)
+    """5xx responses per 5 minutes tolerated before alarming."""
+
+
+class MonitoringConfig(_Model):
+    """`ai-estate:monitoring` (BU stacks)."""
+
+    alarm_subscriptions: tuple[AlarmSubscriptionConfig, ...] = ()
+    """Who hears the BU's alarms. Empty: the stack owner's email."""
+    thresholds: MonitoringThresholdsConfig = MonitoringThresholdsConfig()
+    """Alarm thresholds."""
+    model_metrics: tuple[ModelMetricConfig, ...] = ()
+    """Model quality and drift metrics with thresholds."""
+    sagemaker_endpoints: tuple[SageMakerEndpointConfig, ...] = ()
+    """SageMaker endpoints to watch."""
+
+
+class BudgetConfig(_Model):
+    """`ai-estate:budget` (BU stacks; required in staging and prod)."""
+
+    monthly_limit_usd: float = Field(gt=0)
+    """The BU's monthly AWS cost limit (USD), filtered by its BusinessUnit cost-allocation tag;
+    the policy pack also refuses GPU pools whose peak cost exceeds it (prod)."""
+    notify_emails: tuple[Email, ...] = ()
+    """Addresses AWS Budgets notifies directly at 80% and 100%, besides the alarm topic."""
+
+
 class WaiverConfig(_Model):
     """An exception to one policy for some resources, with a reason, a ticket and an expiry."""
 
@@ -457,6 +561,10 @@ class StackConfig(_Model):
     """The BU's namespace, quotas and limits on the cluster (BU stacks)."""
     model_registry: ModelRegistryConfig = ModelRegistryConfig()
     """Model registry settings (BU stacks)."""
+    monitoring: MonitoringConfig = MonitoringConfig()
+    """Alarms, subscriptions and thresholds (BU stacks)."""
+    budget: BudgetConfig | None = None
+    """The BU's monthly budget (BU stacks; required in staging and prod)."""
     waivers: tuple[WaiverConfig, ...] = ()
     """Time-boxed exceptions to policies, applied by the policy pack (see docs/policies.md)."""
 
@@ -466,6 +574,11 @@ class StackConfig(_Model):
             raise ValueError("platformStack is required for a bu stack")
         if self.kind == "bu" and self.business_unit == "platform":
             raise ValueError("businessUnit 'platform' is reserved for platform stacks")
+        if self.kind == "bu" and self.environment != "dev" and self.budget is None:
+            raise ValueError(
+                "budget is required for bu stacks in staging and prod "
+                "(ai-estate:budget: {monthlyLimitUsd: ...})"
+            )
         if self.kind == "platform" and self.gpu_pools:
             raise ValueError("gpuPools belong in BU stacks; platform stacks provide the machinery")
         for family in self.model_registry.model_families:

@@ -190,6 +190,27 @@ def materialize_base(project_path: Path, ref: str, into: Path) -> Path:
     return into / project_path.resolve().relative_to(Path(top).resolve())
 
 
+def _monthly(inventory: Inventory | None) -> dict[str, float] | None:
+    """idle / typical / peak monthly USD of an inventory (None when it cannot be priced)."""
+    from .cost import CostError, cost_for
+
+    if inventory is None:
+        return {"idle": 0.0, "typical": 0.0, "peak": 0.0}
+    try:
+        estimate = cost_for(inventory)
+    except CostError:
+        return None
+    return {k: float(estimate[k]) for k in ("idle", "typical", "peak")}
+
+
+def cost_delta(before: Inventory | None, after: Inventory | None) -> dict[str, float] | None:
+    """What the change does to the stack's monthly cost estimate (after minus before)."""
+    old, new = _monthly(before), _monthly(after)
+    if old is None or new is None:
+        return None
+    return {k: round(new[k] - old[k], 2) for k in ("idle", "typical", "peak")}
+
+
 def attach_diffs(results: list[StackResult], base: list[StackResult]) -> list[StackResult]:
     """Diff every stack against its base render; stacks only in the base are deletions."""
     from .diff import diff_inventories
@@ -200,8 +221,9 @@ def attach_diffs(results: list[StackResult], base: list[StackResult]) -> list[St
         prior = base_by_stack.get(result.stack)
         if result.inventory is None or (prior is not None and prior.inventory is None):
             continue
-        diff = diff_inventories(result.stack, prior.inventory if prior else None, result.inventory)
-        result.diff = diff.to_json()
+        before = prior.inventory if prior else None
+        diff = diff_inventories(result.stack, before, result.inventory)
+        result.diff = {**diff.to_json(), "costDelta": cost_delta(before, result.inventory)}
         result.findings.extend(diff.findings)
     current = {r.stack for r in out}
     for prior in base:
@@ -209,7 +231,7 @@ def attach_diffs(results: list[StackResult], base: list[StackResult]) -> list[St
             continue
         diff = diff_inventories(prior.stack, prior.inventory, None)
         removed = StackResult(stack=prior.stack, source=prior.source, resource_count=0)
-        removed.diff = diff.to_json()
+        removed.diff = {**diff.to_json(), "costDelta": cost_delta(prior.inventory, None)}
         removed.findings = diff.findings
         out.append(removed)
     return out

@@ -17,6 +17,7 @@ import pulumi_kubernetes as k8s
 from components.cluster import EksCluster
 from components.estate import (
     BuEstate,
+    BuMonitoringSpec,
     ClusterSpec,
     NetworkSpec,
     PlatformEstate,
@@ -26,6 +27,7 @@ from components.estate import (
 )
 from components.feature_store import FeatureGroupSpec, OnlineTableSpec
 from components.gpu_pools import GpuPoolSpec
+from components.monitoring import AlarmSubscription
 from components.tags import ownership_tags
 
 from .config import ConfigError, StackConfig, split_namespace, validate_config
@@ -98,6 +100,44 @@ def cluster_spec(config: StackConfig) -> ClusterSpec:
 def default_retention_days(config: StackConfig) -> int:
     """Log retention when a stack sets none: a year in prod (audit), 90 days elsewhere."""
     return 365 if config.environment == "prod" else 90
+
+
+def monitoring_spec(config: StackConfig) -> BuMonitoringSpec:
+    m = config.monitoring
+    subscriptions: list[AlarmSubscription] = [
+        {"protocol": s.protocol, "endpoint": s.endpoint} for s in m.alarm_subscriptions
+    ] or [{"protocol": "email", "endpoint": config.owner}]
+    return {
+        "subscriptions": subscriptions,
+        "thresholds": m.thresholds.model_dump(),
+        "model_metrics": [
+            {
+                "model": mm.model,
+                "metric": mm.metric,
+                "threshold": mm.threshold,
+                "direction": mm.direction,
+                "period_seconds": mm.period_seconds,
+                "evaluation_periods": mm.evaluation_periods,
+                "treat_missing_data": mm.treat_missing_data,
+            }
+            for mm in m.model_metrics
+        ],
+        "sagemaker_endpoints": [
+            {
+                "name": e.name,
+                "variant": e.variant,
+                "latency_p99_ms": e.latency_p99_ms,
+                "max_5xx_per_period": e.max_5xx_per_period,
+            }
+            for e in m.sagemaker_endpoints
+        ],
+        "budget": {
+            "monthly_limit_usd": config.budget.monthly_limit_usd,
+            "notify_emails": list(config.budget.notify_emails),
+        }
+        if config.budget
+        else None,
+    }
 
 
 def registry_spec(config: StackConfig) -> RegistrySpec | None:
@@ -187,6 +227,8 @@ def build(config: StackConfig, region: str) -> dict[str, Any]:
                 "endpointSecurityGroupId": estate.network.endpoint_security_group_id,
                 "platformKeyArn": estate.key.arn,
                 "flowLogGroupName": estate.network.flow_log_group_name,
+                "prometheusWorkspaceArn": estate.monitoring.workspace_arn,
+                "prometheusEndpoint": estate.monitoring.prometheus_endpoint,
                 **cluster_outputs(cluster, config),
             }
         )
@@ -255,6 +297,7 @@ def build(config: StackConfig, region: str) -> dict[str, Any]:
                     "default_container_limits": dict(config.tenant.default_container_limits),
                 },
                 "registry": registry_spec(config),
+                "monitoring": monitoring_spec(config),
                 "shared_cluster": shared,
                 "dedicated": dedicated,
                 "protect": config.protect_stateful,
@@ -269,6 +312,9 @@ def build(config: StackConfig, region: str) -> dict[str, Any]:
                 "namespace": bu.tenant.namespace,
                 "gpuNodeRoleArn": bu.node_role.role_arn if bu.node_role else None,
                 "gpuPools": {p["name"]: pool_summary(p) for p in pools},
+                "alarmTopicArn": bu.monitoring.topic_arn,
+                "dashboardName": bu.monitoring.dashboard_name,
+                "budgetName": bu.monitoring.budget_name,
             }
         )
         if bu.cluster is not None:

@@ -535,6 +535,7 @@ _MD_SECTION_ROWS = {
     "Advisories": 25,
     "Waived": 25,
     "Resource changes": 40,
+    "Cost change (monthly USD estimate)": 40,
     "Errors": 20,
 }
 _MD_RESERVED_ROWS = 3
@@ -687,6 +688,18 @@ def _md_sections(results: Sequence[StackResult]) -> list[tuple[str, list[str], l
                 if r.diff
                 for c in r.diff.get("changes", [])
                 if c.get("change") != "changed" or c.get("detail")
+            ],
+        ),
+        (
+            "Cost change (monthly USD estimate)",
+            ["Stack", "Idle", "Typical", "Peak"],
+            [
+                _md_row(
+                    [_md_code(r.stack)]
+                    + [f"{r.diff['costDelta'][k]:+,.0f}" for k in ("idle", "typical", "peak")]
+                )
+                for r in _ordered(results)
+                if r.diff and r.diff.get("costDelta") and any(r.diff["costDelta"].values())
             ],
         ),
         (

@@ -20,6 +20,7 @@ GOOD_BU = {
     "dataClassification": "restricted",
     "accountId": "222222222222",
     "platformStack": "acme/ai-estate/platform-prod",
+    "budget": {"monthlyLimitUsd": 5000},
 }
 
 
@@ -194,3 +195,10 @@ def test_every_config_key_is_documented_and_the_reference_is_current():
         for name, field in model.model_fields.items():
             assert field.description, f"{model.__name__}.{name} has no docstring"
     assert main(["--check"]) == 0, "docs/configuration.md is stale: run python -m estate.docs"
+
+
+def test_prod_bu_stack_needs_a_budget_dev_does_not():
+    values = {k: v for k, v in GOOD_BU.items() if k != "budget"}
+    [line] = errors_for(values)
+    assert "budget is required for bu stacks in staging and prod" in line
+    assert validate_config({**values, "environment": "dev"}, "f").budget is None
