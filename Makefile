@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 OUT := out
 PYTEST_WORKERS ?= 2
 
-.PHONY: venv demo test check lint bench clean
+.PHONY: venv demo test check lint bench docs clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ check lint: venv
 ## bench: time `estate check --all` on the shipped stacks and on generated BU stacks.
 bench: venv
 	$(PY) benchmarks/bench_check.py --write benchmarks/RESULTS.md
+
+## docs: regenerate docs/configuration.md and docs/policies.md (tests fail when they are stale).
+docs: venv
+	$(PY) -m estate.docs
+	$(PY) -m estate.policy_docs
 
 clean:
 	rm -rf $(OUT) .pytest_cache .ruff_cache

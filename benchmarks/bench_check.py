@@ -149,6 +149,56 @@ def run_scenario(label: str, project: Path | None) -> dict:
     }
 
 
+def stack_economics() -> list[dict]:
+    """Idle / typical / peak monthly cost and deploy critical path of each shipped stack, from
+    `estate preview --format json` (the same numbers a PR reviewer sees)."""
+    names = subprocess.run(
+        [sys.executable, "-m", "estate", "stacks"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    rows = []
+    for name in names[::4]:
+        done = subprocess.run(
+            [sys.executable, "-m", "estate", "preview", "--stack", name, "--format", "json"],
+            cwd=ROOT, capture_output=True, text=True, check=True,
+        )
+        data = json.loads(done.stdout)
+        chain = data["criticalPath"]
+        longest = max(chain, key=lambda step: step["minutes"]) if chain else {"type": "-", "minutes": 0}
+        rows.append(
+            {
+                "stack": name,
+                "resources": len(data["resources"]),
+                "idle": data["cost"]["idle"],
+                "typical": data["cost"]["typical"],
+                "peak": data["cost"]["peak"],
+                "critical_path_min": data["criticalPathMinutes"],
+                "steps": len(chain),
+                "longest": f"{longest['type']} ({longest['minutes']} min)",
+            }
+        )
+    return rows
+
+
+def economics_markdown(rows: list[dict]) -> str:
+    lines = [
+        "",
+        "## Cost and deploy time of the shipped stacks",
+        "",
+        "From `estate preview --stack S --format json` (prices: estate/data/prices.json, create",
+        "times: estate/data/create_times.json). Monthly USD; idle = pools at min, typical = desired",
+        "(Karpenter: a fraction of max), peak = every pool at max.",
+        "",
+        "| stack | resources | idle | typical | peak | critical path (min) | steps | longest step |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['stack']} | {r['resources']} | {r['idle']:,.0f} | {r['typical']:,.0f} | "
+            f"{r['peak']:,.0f} | {r['critical_path_min']} | {r['steps']} | {r['longest']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def markdown(rows: list[dict]) -> str:
     lines = [
         "# Benchmarks",
@@ -188,7 +238,7 @@ def main() -> None:
         finally:
             shutil.rmtree(project, ignore_errors=True)
         print(json.dumps(rows[-1]))
-    text = markdown(rows)
+    text = markdown(rows) + economics_markdown(stack_economics())
     if args.write:
         args.write.write_text(text)
     print(text)

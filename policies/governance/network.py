@@ -77,7 +77,8 @@ def open_ingress_problem(
         return ""
     source = " and ".join(sources)
     if isinstance(protocol, (int, float)) and not isinstance(protocol, bool):
-        protocol = str(int(protocol))
+        number = as_int(protocol)
+        protocol = "" if number is None else str(number)
     proto = text(protocol).lower()
     if proto in ALL_PROTOCOLS:
         return f"all traffic from {source}"
@@ -86,9 +87,9 @@ def open_ingress_problem(
     low, high = as_int(from_port), as_int(to_port)
     if low is None or high is None:
         return f"{proto} (unspecified ports) from {source}"
-    ports = range(low, high + 1)
     allowed = set(allowed_ports)
-    if len(ports) > len(allowed) or not set(ports) <= allowed:
+    # Count before listing: a range like 0-1e20 must not be materialised (or len()'d).
+    if high - low + 1 > len(allowed) or not set(range(low, high + 1)) <= allowed:
         span = str(low) if low == high else f"{low}-{high}"
         return f"{proto} port {span} from {source}"
     return ""

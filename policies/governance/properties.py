@@ -11,6 +11,7 @@ JSON documents as strings: the helpers normalise all of that in one place.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -56,16 +57,22 @@ def is_true(value: Any) -> bool:
 
 
 def as_int(value: Any) -> int | None:
-    """An integer property (the engine sends numbers as floats); None if absent or not a number."""
+    """An integer property (the engine sends numbers as floats); None if absent or not a number.
+
+    Strings are parsed as numbers too; infinities and NaN (`"inf"`, `"1e999"`) are not numbers
+    a property can mean, so they are None rather than an `OverflowError` in the rule.
+    """
     if isinstance(value, bool) or value is None:
         return None
-    if isinstance(value, (int, float)):
-        return int(value)
     if isinstance(value, str):
         try:
-            return int(float(value))
+            value = float(value)
         except ValueError:
             return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if math.isfinite(value) else None
     return None
 
 

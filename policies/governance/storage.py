@@ -218,7 +218,9 @@ def denies_insecure_transport(document: Mapping[str, Any] | None) -> bool:
             continue
         if not {"s3:*", "*"} & set(actions(statement)):
             continue
-        conditions = statement.get("Condition") or {}
+        conditions = statement.get("Condition")
+        if not isinstance(conditions, Mapping):
+            continue  # no condition (or a malformed one): not a TLS-only deny
         for operator, block in conditions.items():
             if str(operator).lower() != "bool" or not isinstance(block, Mapping):
                 continue
