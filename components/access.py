@@ -1,18 +1,969 @@
-"""Access: the customer-managed KMS keys that encrypt each BU's (and the platform's) data.
+"""Access: the keys that encrypt each BU's data, and who may do what with that data.
 
-Persona roles, permission boundaries, EKS access entries and namespaces join this module with
-the access issue; the key comes first because every store is encrypted with it.
+- `KmsKey`: a customer-managed key per BU (and one for the platform). Its policy can name extra
+  key users and administrators, and deny every *other* BU's roles outright.
+- `PermissionBoundary`: the managed policy `<bu>-<env>-boundary` every BU role carries. It is the
+  ceiling: the services the estate uses, on the BU's own ARNs, and explicit denies for IAM
+  changes, infrastructure changes, leaving the boundary, and anything outside the BU.
+- `BuAccess`: the persona roles people assume (data-scientist, ml-engineer, model-approver,
+  auditor) and the workload roles pods get through EKS Pod Identity (feature-reader,
+  model-publisher), each under the boundary with a least-privilege inline policy.
+- `bu_only_bucket_statements`: bucket-policy statements that shut a bucket to every principal
+  outside the BU (for the feature-store and registry buckets, via `SecureBucketArgs`).
+
+Why IAM carries the isolation. BUs share one AWS account per environment, so no account wall
+separates fraud's data from marketing's. Three layers do, each enough on its own for the BU's
+own roles: the boundary (an explicit deny on everything outside the BU's name prefixes and key),
+the identity policies (which only name the BU's resources), and the resource policies (the key's
+deny of other BUs' roles, the buckets' deny of non-BU principals). `tests/test_isolation.py`
+proves it with `estate/iam.py`, for every role against every resource of two rendered BUs.
+
+Names are the contract. Every BU resource's physical name starts with `<bu>-<env>` (Glue:
+`<bu>_<env>_`, ECR: `<bu>-<env>/`), every BU role lives under `/ai-estate/<bu>/` and is named
+`<bu>-<env>-<who>`, so a policy can say "this BU's" with one wildcard. That only holds if no BU
+name can spell another BU's prefix: `validate_business_unit` refuses names that could.
+
+Separation of duties (with `components.model_registry`): the model-publisher workload may
+register model packages (pending approval only), upload artifacts and push images, never approve;
+the model-approver may approve, never publish. No role here can change IAM, so neither can grant
+itself the other's half.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 
+from . import naming
+from .model_registry import (
+    APPROVAL_ACTION,
+    IMAGE_PULL_ACTIONS,
+    MODELS_PREFIX,
+    PUBLISH_ACTIONS,
+    READ_ACTIONS,
+    self_approval_guard_statement,
+)
 from .options import child, stateful
+from .storage import PolicyStatements
+from .tags import merge_tags
+from .tenant import PERSONAS
+
+# -- vocabulary -----------------------------------------------------------------------------
+
+WORKLOADS: tuple[str, ...] = ("feature-reader", "model-publisher")
+"""Workload roles, bound to Kubernetes service accounts of the BU's namespace by Pod Identity."""
+
+ROLE_PATH_ROOT = "/ai-estate/"
+NODE_ROLE_SEGMENT = "nodes"
+"""`/ai-estate/nodes/` holds the GPU node roles (components.gpu_pools): not a BU."""
+ENVIRONMENT_NAMES = ("dev", "staging", "prod")
+RESERVED_BUSINESS_UNITS = frozenset({"platform", NODE_ROLE_SEGMENT, "aws", "ai-estate"})
+
+SESSION_HOURS = (1, 4)
+"""Shortest and longest persona session (`max_session_duration`), in hours."""
+DEFAULT_SAML_AUDIENCE = "https://signin.aws.amazon.com/saml"
+DEFAULT_OIDC_AUDIENCE = "sts.amazonaws.com"
+POD_IDENTITY_SERVICE = "pods.eks.amazonaws.com"
+
+_DNS_LABEL = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")
+_SAML_PROVIDER = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:saml-provider/[\w+=,.@-]+$")
+_OIDC_PROVIDER = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:oidc-provider/([^*?\s]+)$")
+_IDENTITY_CENTER_ROLE = re.compile(
+    r"^arn:aws[a-z-]*:iam::(\d{12}):role/aws-reserved/sso\.amazonaws\.com/(?:[a-z0-9-]+/)?"
+    r"AWSReservedSSO_[\w+=,.@-]+_(?:[0-9a-f]+|\*)$"
+)
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/(?:[\w+=,.@-]+/)*[\w+=,.@-]+$")
+
+
+def validate_business_unit(business_unit: str, environment: str) -> None:
+    """Raise ValueError unless `<bu>-<env>` can only ever be this BU's name prefix.
+
+    A BU called `fraud-prod` would own `fraud-prod-dev-*`, which `fraud-prod-*` (the prefix of
+    BU `fraud` in prod) also matches; a BU called `nodes` would share the GPU node roles' path.
+    """
+    where = f"access of BU {business_unit!r}"
+    if not _DNS_LABEL.match(business_unit):
+        raise ValueError(f"{where}: the BU must be a lowercase slug (letters, digits, dashes)")
+    if business_unit in RESERVED_BUSINESS_UNITS:
+        raise ValueError(f"{where}: {business_unit!r} is reserved and cannot be a BU name")
+    clashing = [t for t in business_unit.split("-") if t in ENVIRONMENT_NAMES]
+    if clashing:
+        raise ValueError(
+            f"{where}: a BU name may not contain the environment word {clashing[0]!r}: its name "
+            "prefix would overlap another BU's"
+        )
+    if environment not in ENVIRONMENT_NAMES:
+        raise ValueError(f"{where}: environment {environment!r} is not one of {ENVIRONMENT_NAMES}")
+
+
+# -- where a BU's resources live ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BuScope:
+    """One BU in one environment and account: how its names and ARN patterns are spelled."""
+
+    business_unit: str
+    environment: str
+    account_id: str
+    region: str
+    partition: str = "aws"
+
+    @property
+    def prefix(self) -> str:
+        """`fraud-prod`."""
+        return naming.prefix(self.business_unit, self.environment)
+
+    def arn(self, service: str, resource: str, *, regional: bool = True) -> str:
+        region = self.region if regional else ""
+        return f"arn:{self.partition}:{service}:{region}:{self.account_id}:{resource}"
+
+    # identities
+    @property
+    def role_path(self) -> str:
+        """`/ai-estate/fraud/`: every persona and workload role of the BU lives here."""
+        return f"{ROLE_PATH_ROOT}{self.business_unit}/"
+
+    def role_name(self, who: str) -> str:
+        """`fraud-prod-data-scientist`."""
+        return f"{self.prefix}-{who}"
+
+    def role_arn(self, who: str) -> str:
+        return self.arn("iam", f"role{self.role_path}{self.role_name(who)}", regional=False)
+
+    @property
+    def role_arn_pattern(self) -> str:
+        """`arn:aws:iam::<account>:role/ai-estate/fraud/fraud-prod-*`: the BU's roles only."""
+        return self.arn("iam", f"role{self.role_path}{self.prefix}-*", regional=False)
+
+    @property
+    def policy_arn_pattern(self) -> str:
+        return self.arn("iam", f"policy{self.role_path}{self.prefix}-*", regional=False)
+
+    @property
+    def estate_role_arn_pattern(self) -> str:
+        """Every AI Estate role of the account (`role/ai-estate/*`): all BUs, and the nodes."""
+        return self.arn("iam", f"role{ROLE_PATH_ROOT}*", regional=False)
+
+    @property
+    def node_role_arn_pattern(self) -> str:
+        return self.arn("iam", f"role{ROLE_PATH_ROOT}{NODE_ROLE_SEGMENT}/*", regional=False)
+
+    @property
+    def boundary_name(self) -> str:
+        return f"{self.prefix}-boundary"
+
+    @property
+    def boundary_arn(self) -> str:
+        return self.arn("iam", f"policy{self.role_path}{self.boundary_name}", regional=False)
+
+    @property
+    def key_alias(self) -> str:
+        """`alias/ai-estate/fraud-prod` (the alias `BuEstate` gives the BU key)."""
+        return f"alias/ai-estate/{self.prefix}"
+
+    # data
+    def bucket_name(self, purpose: str) -> str:
+        return naming.bucket_name(self.business_unit, self.environment, purpose, self.account_id)
+
+    def bucket_arn(self, name: str) -> str:
+        return f"arn:{self.partition}:s3:::{name}"
+
+    @property
+    def bucket_pattern(self) -> str:
+        return f"arn:{self.partition}:s3:::{self.prefix}-*"
+
+    @property
+    def table_pattern(self) -> str:
+        """Tables, and their indexes and streams (`*` spans `/` in the resource part)."""
+        return self.arn("dynamodb", f"table/{self.prefix}-*")
+
+    @property
+    def feature_group_pattern(self) -> str:
+        return self.arn("sagemaker", f"feature-group/{self.prefix}-*")
+
+    @property
+    def model_package_group_pattern(self) -> str:
+        return self.arn("sagemaker", f"model-package-group/{self.prefix}-*")
+
+    @property
+    def model_package_pattern(self) -> str:
+        """Versions of the BU's groups: `model-package/<group>/<version>`."""
+        return self.arn("sagemaker", f"model-package/{self.prefix}-*")
+
+    @property
+    def repository_pattern(self) -> str:
+        return self.arn("ecr", f"repository/{self.prefix}/*")
+
+    @property
+    def glue_prefix(self) -> str:
+        """`fraud_prod_`: Glue names take underscores."""
+        return naming.glue_database_name(self.business_unit, self.environment, "")
+
+    @property
+    def glue_resources(self) -> list[str]:
+        """The (shared) Data Catalog, the BU's databases and their tables."""
+        return [
+            self.arn("glue", "catalog"),
+            self.arn("glue", f"database/{self.glue_prefix}*"),
+            self.arn("glue", f"table/{self.glue_prefix}*/*"),
+        ]
+
+    @property
+    def log_group_pattern(self) -> str:
+        """The BU's log groups and their streams (`/ai-estate/<bu>-<env>/...`)."""
+        return self.arn("logs", f"log-group:/ai-estate/{self.prefix}/*")
+
+    def cluster_arn(self, cluster_name: str) -> str:
+        return self.arn("eks", f"cluster/{cluster_name}")
+
+    def via(self, *services: str) -> list[str]:
+        """`kms:ViaService` values: the regional endpoints of `services`."""
+        return [f"{s}.{self.region}.amazonaws.com" for s in services]
+
+
+@dataclass(frozen=True)
+class BuResources:
+    """The concrete resources a BU's policies name (the key and buckets are not name patterns:
+    a key ARN is a random id, and bucket names end in an account hash)."""
+
+    scope: BuScope
+    kms_key_arn: str
+    feature_bucket: str
+    model_bucket: str
+    access_log_bucket: str
+    cluster_name: str | None = None
+
+    @classmethod
+    def default(
+        cls, scope: BuScope, kms_key_arn: str, cluster_name: str | None = None
+    ) -> BuResources:
+        """Buckets named as `BuEstate` and the model registry name them."""
+        return cls(
+            scope=scope,
+            kms_key_arn=kms_key_arn,
+            feature_bucket=scope.bucket_name("features"),
+            model_bucket=scope.bucket_name("models"),
+            access_log_bucket=scope.bucket_name("access-logs"),
+            cluster_name=cluster_name,
+        )
+
+    def bucket(self, name: str) -> str:
+        return self.scope.bucket_arn(name)
+
+    def objects(self, name: str, prefix: str = "") -> str:
+        return f"{self.scope.bucket_arn(name)}/{prefix}*"
+
+
+# -- the action catalog (what the boundary allows, and what personas take from it) ----------
+
+S3_OBJECT_READ = ("s3:GetObject", "s3:GetObjectVersion")
+S3_OBJECT_WRITE = (
+    "s3:PutObject",
+    "s3:DeleteObject",
+    "s3:AbortMultipartUpload",
+    "s3:ListMultipartUploadParts",
+)
+ARTIFACT_UPLOAD = ("s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts")
+"""Uploading model artifacts; never deleting them (they are the evidence an approval rests on)."""
+S3_BUCKET_LIST = ("s3:ListBucket", "s3:GetBucketLocation")
+S3_BUCKET_CONFIG_READ = (
+    "s3:GetBucketPolicy",
+    "s3:GetBucketPolicyStatus",
+    "s3:GetEncryptionConfiguration",
+    "s3:GetBucketVersioning",
+    "s3:GetBucketLogging",
+    "s3:GetBucketPublicAccessBlock",
+    "s3:GetBucketOwnershipControls",
+    "s3:GetLifecycleConfiguration",
+    "s3:GetBucketTagging",
+    "s3:GetBucketObjectLockConfiguration",
+)
+TABLE_READ = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query")
+TABLE_SCAN = ("dynamodb:Scan",)
+TABLE_WRITE = (
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+)
+TABLE_CONFIG_READ = (
+    "dynamodb:DescribeTable",
+    "dynamodb:DescribeContinuousBackups",
+    "dynamodb:DescribeTimeToLive",
+    "dynamodb:ListTagsOfResource",
+)
+FEATURE_READ = ("sagemaker:GetRecord", "sagemaker:BatchGetRecord")
+FEATURE_WRITE = ("sagemaker:PutRecord", "sagemaker:DeleteRecord")
+FEATURE_DESCRIBE = ("sagemaker:DescribeFeatureGroup", "sagemaker:DescribeFeatureMetadata")
+ACCOUNT_LEVEL_READS = (
+    "sagemaker:ListFeatureGroups",
+    "sagemaker:ListModelPackageGroups",
+    "sagemaker:ListModelPackages",
+)
+"""List calls IAM cannot scope to a resource: they show the names and approval states of every
+BU's groups in the account (never their contents). People need them to find their own work;
+workloads do not get them."""
+ECR_TOKEN = ("ecr:GetAuthorizationToken",)
+"""Docker login to the registry: account-wide by design, grants no repository access."""
+IMAGE_PUSH = (
+    "ecr:InitiateLayerUpload",
+    "ecr:UploadLayerPart",
+    "ecr:CompleteLayerUpload",
+    "ecr:PutImage",
+)
+IMAGE_REVIEW = ("ecr:DescribeImages", "ecr:DescribeImageScanFindings", "ecr:ListImages")
+IMAGE_CONFIG_READ = (
+    "ecr:DescribeRepositories",
+    "ecr:GetRepositoryPolicy",
+    "ecr:GetLifecyclePolicy",
+    "ecr:ListTagsForResource",
+)
+CATALOG_READ = (
+    "glue:GetDatabase",
+    "glue:GetTable",
+    "glue:GetTables",
+    "glue:GetPartition",
+    "glue:GetPartitions",
+)
+CATALOG_METADATA_READ = ("glue:GetDatabase", "glue:GetTable", "glue:GetTables")
+KEY_DATA = ("kms:Decrypt", "kms:GenerateDataKey")
+KEY_CONFIG_READ = (
+    "kms:DescribeKey",
+    "kms:GetKeyPolicy",
+    "kms:GetKeyRotationStatus",
+    "kms:ListResourceTags",
+)
+LOG_READ = ("logs:DescribeLogStreams", "logs:GetLogEvents", "logs:FilterLogEvents")
+IDENTITY_READ = (
+    "iam:GetRole",
+    "iam:GetRolePolicy",
+    "iam:ListRolePolicies",
+    "iam:ListAttachedRolePolicies",
+    "iam:GetPolicy",
+    "iam:GetPolicyVersion",
+    "iam:ListPolicyVersions",
+)
+REGISTRY_DESCRIBE = tuple(a for a in READ_ACTIONS if a not in ACCOUNT_LEVEL_READS)
+REGISTER_MODEL = tuple(a for a in PUBLISH_ACTIONS if a not in ACCOUNT_LEVEL_READS)
+
+IDENTITY_WRITES = (
+    "iam:Add*",
+    "iam:Attach*",
+    "iam:Change*",
+    "iam:Create*",
+    "iam:De*",  # Deactivate, Delete, Detach
+    "iam:Disable*",
+    "iam:Enable*",
+    "iam:Pass*",
+    "iam:Put*",
+    "iam:Re*",  # Remove, Reset, Resync
+    "iam:Set*",
+    "iam:Tag*",
+    "iam:U*",  # Untag, Update, Upload
+)
+"""Every IAM action that changes something: no BU role may, so none can widen its own rights."""
+
+LEAVE_BOUNDARY = (
+    "iam:DeleteRolePermissionsBoundary",
+    "iam:PutRolePermissionsBoundary",
+    "iam:DeleteUserPermissionsBoundary",
+    "iam:PutUserPermissionsBoundary",
+)
+CHANGE_BOUNDARY = (
+    "iam:CreatePolicyVersion",
+    "iam:DeletePolicy*",
+    "iam:SetDefaultPolicyVersion",
+    "iam:*TagPolicy",
+)
+INFRASTRUCTURE_CHANGES = (
+    # What Pulumi owns: changing it by hand would bypass review and the policy pack.
+    "s3:DeleteBucket*",
+    "s3:PutBucket*",
+    "s3:PutEncryptionConfiguration",
+    "s3:PutLifecycleConfiguration",
+    "s3:PutObjectAcl",
+    "s3:BypassGovernanceRetention",
+    "dynamodb:DeleteTable",
+    "dynamodb:UpdateTable",
+    "dynamodb:UpdateContinuousBackups",
+    "dynamodb:*ResourcePolicy",
+    "sagemaker:DeleteFeatureGroup",
+    "sagemaker:UpdateFeatureGroup",
+    "sagemaker:DeleteModelPackage*",
+    "sagemaker:PutModelPackageGroupPolicy",
+    "ecr:Delete*",
+    "ecr:BatchDeleteImage",
+    "ecr:SetRepositoryPolicy",
+    "ecr:PutImageTagMutability",
+    "ecr:PutLifecyclePolicy",
+    "kms:*Alias",
+    "kms:PutKeyPolicy",
+    "kms:ScheduleKeyDeletion",
+    "kms:Disable*",
+    "kms:CreateGrant",
+    "logs:Delete*",
+    "logs:PutRetentionPolicy",
+    "logs:DisassociateKmsKey",
+)
+"""Changes to what the stack declares, denied to every BU role (wildcards keep the boundary
+under IAM's 6,144-character limit for managed policies; none matches a data action)."""
+
+# The boundary's own action lists: the catalog above, folded with wildcards that stay within
+# one resource type (a test proves every persona and workload action is inside them).
+BOUNDARY_BUCKET_ACTIONS = (
+    "s3:ListBucket",
+    "s3:GetBucket*",
+    "s3:GetEncryptionConfiguration",
+    "s3:GetLifecycleConfiguration",
+)
+BOUNDARY_TABLE_ACTIONS = (
+    "dynamodb:*Item",
+    "dynamodb:Query",
+    "dynamodb:Scan",
+    *TABLE_CONFIG_READ,
+)
+BOUNDARY_STORAGE_ACTIONS = (
+    *S3_OBJECT_READ,
+    *S3_OBJECT_WRITE,
+    *BOUNDARY_BUCKET_ACTIONS,
+)
+BOUNDARY_IMAGE_ACTIONS = (
+    "ecr:*Layer*",
+    "ecr:BatchGetImage",
+    "ecr:PutImage",
+    "ecr:DescribeImage*",
+    "ecr:ListImages",
+    *IMAGE_CONFIG_READ,
+)
+BOUNDARY_CATALOG_ACTIONS = ("glue:GetDatabase", "glue:GetTable*", "glue:GetPartition*")
+BOUNDARY_IDENTITY_ACTIONS = (
+    "iam:GetRole*",
+    "iam:GetPolicy*",
+    "iam:ListRolePolicies",
+    "iam:ListAttachedRolePolicies",
+    "iam:ListPolicyVersions",
+)
+
+KEY_USER_ACTIONS = (
+    "kms:Decrypt",
+    "kms:DescribeKey",
+    "kms:Encrypt",
+    "kms:GenerateDataKey*",
+    "kms:ReEncrypt*",
+)
+KEY_ADMIN_ACTIONS = (
+    "kms:CancelKeyDeletion",
+    "kms:DescribeKey",
+    "kms:EnableKey",
+    "kms:EnableKeyRotation",
+    "kms:Get*",
+    "kms:List*",
+    "kms:RotateKeyOnDemand",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:UpdateKeyDescription",
+)
+"""Administration without data use: no Decrypt, and no CreateGrant (a grant is data use)."""
+KEY_USER_SERVICES = ("s3", "dynamodb", "sagemaker", "ecr")
+"""Services through which named key users may use the key (`kms:ViaService`)."""
+
+BUCKET_DATA_ACTIONS = (
+    "s3:GetObject*",
+    "s3:PutObject*",
+    "s3:DeleteObject*",
+    "s3:ListBucket*",
+    "s3:ListMultipartUploadParts",
+    "s3:AbortMultipartUpload",
+    "s3:RestoreObject",
+)
+"""What `bu_only_bucket_statements` denies outsiders: the data, never the bucket's settings (the
+deployer must still be able to manage the bucket)."""
+
+
+def _allow(
+    sid: str,
+    actions: Sequence[str],
+    resources: str | Sequence[str],
+    condition: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    statement: dict[str, Any] = {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": sorted(set(actions)),
+        "Resource": resources if isinstance(resources, str) else list(resources),
+    }
+    if condition:
+        statement["Condition"] = dict(condition)
+    return statement
+
+
+def _deny(
+    sid: str,
+    actions: Sequence[str],
+    resources: str | Sequence[str] = "*",
+    condition: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    statement = _allow(sid, actions, resources, condition)
+    statement["Effect"] = "Deny"
+    return statement
+
+
+def policy_json(statements: Sequence[Mapping[str, Any]]) -> str:
+    """A policy document, rendered the same way every time (stable diffs)."""
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)}, sort_keys=True)
+
+
+# -- the permission boundary ----------------------------------------------------------------
+
+
+MANAGED_POLICY_LIMIT = 6144
+"""IAM's size limit for a managed policy document, whitespace excluded."""
+
+
+def boundary_resources(res: BuResources) -> list[str]:
+    """Everything a BU role may touch: the BU's name patterns, its key and its cluster."""
+    s = res.scope
+    inside = [
+        s.bucket_pattern,  # and the objects: `*` spans an object ARN's `/`
+        s.table_pattern,
+        s.feature_group_pattern,
+        s.model_package_group_pattern,
+        s.model_package_pattern,
+        s.repository_pattern,
+        *s.glue_resources,
+        res.kms_key_arn,
+        s.log_group_pattern,
+        s.role_arn_pattern,
+        s.policy_arn_pattern,
+    ]
+    if res.cluster_name:
+        inside.append(s.cluster_arn(res.cluster_name))
+    return inside
+
+
+BOUNDARY_ACTIONS = (
+    *BOUNDARY_STORAGE_ACTIONS,
+    *BOUNDARY_TABLE_ACTIONS,
+    *FEATURE_READ,
+    *FEATURE_WRITE,
+    *FEATURE_DESCRIBE,
+    *REGISTER_MODEL,
+    APPROVAL_ACTION,
+    *BOUNDARY_IMAGE_ACTIONS,
+    *BOUNDARY_CATALOG_ACTIONS,
+    *KEY_DATA,
+    *KEY_CONFIG_READ,
+    *LOG_READ,
+    *BOUNDARY_IDENTITY_ACTIONS,
+    "eks:DescribeCluster",
+)
+"""The services and actions the estate uses: the most any BU role can ever do."""
+
+
+def boundary_statements(res: BuResources) -> list[dict[str, Any]]:
+    """The ceiling of every BU role (see the module docstring).
+
+    One Allow covers every action on every BU resource: AWS authorizes an action against its
+    own resource type only, and each pattern here matches one service's resources, so the
+    cross product grants nothing a per-service statement would not (and keeps the document
+    under the managed-policy size limit).
+    """
+    s = res.scope
+    inside = boundary_resources(res)
+    return [
+        _allow("BusinessUnitResources", BOUNDARY_ACTIONS, inside),
+        _allow("AccountLevelReads", [*ACCOUNT_LEVEL_READS, *ECR_TOKEN], "*"),
+        # Everything not on the BU's own resources is denied outright, so no grant anywhere
+        # (another BU's resource policy naming this role's session, a wider identity policy)
+        # can reach across. Only the account-level lists are exempt. This is also what denies
+        # KMS on every key but the BU's: the key is the only KMS resource inside.
+        {
+            "Sid": "DenyOutsideBusinessUnit",
+            "Effect": "Deny",
+            "NotAction": sorted([*ACCOUNT_LEVEL_READS, *ECR_TOKEN]),
+            "NotResource": inside,
+        },
+        _deny("DenyIdentityChanges", IDENTITY_WRITES),
+        _deny("DenyLeavingBoundary", LEAVE_BOUNDARY),
+        _deny("DenyBoundaryChanges", CHANGE_BOUNDARY, s.boundary_arn),
+        _deny("DenyInfrastructureChanges", INFRASTRUCTURE_CHANGES),
+    ]
+
+
+def boundary_document(res: BuResources) -> str:
+    """The boundary policy document; ValueError if IAM would refuse it for its size."""
+    document = policy_json(boundary_statements(res))
+    size = len(json.dumps(json.loads(document), separators=(",", ":")))
+    if size > MANAGED_POLICY_LIMIT:
+        raise ValueError(
+            f"the permission boundary of {res.scope.prefix} would be {size} characters, over "
+            f"IAM's {MANAGED_POLICY_LIMIT}: shorten the BU name or the cluster name"
+        )
+    return document
+
+
+# -- persona and workload policies ----------------------------------------------------------
+
+
+def _decrypt(res: BuResources, actions: Sequence[str], *services: str) -> dict[str, Any]:
+    return _allow(
+        "UseKeyViaServices",
+        actions,
+        res.kms_key_arn,
+        {"StringEquals": {"kms:ViaService": res.scope.via(*services)}},
+    )
+
+
+def _feature_reads(res: BuResources) -> list[dict[str, Any]]:
+    s = res.scope
+    return [
+        _allow("ReadFeatureObjects", S3_OBJECT_READ, res.objects(res.feature_bucket)),
+        _allow("ListFeatureBucket", S3_BUCKET_LIST, res.bucket(res.feature_bucket)),
+        _allow("ReadFeatureCatalog", CATALOG_READ, s.glue_resources),
+        _allow("ReadOnlineFeatures", [*FEATURE_READ, *FEATURE_DESCRIBE], s.feature_group_pattern),
+        _allow(
+            "ReadOnlineTables",
+            [*TABLE_READ, *TABLE_SCAN, "dynamodb:DescribeTable"],
+            s.table_pattern,
+        ),
+    ]
+
+
+def _people_common(res: BuResources) -> list[dict[str, Any]]:
+    s = res.scope
+    statements = [
+        _allow(
+            "DescribeRegistry",
+            REGISTRY_DESCRIBE,
+            [s.model_package_group_pattern, s.model_package_pattern],
+        ),
+        _allow("ListAccountLevel", ACCOUNT_LEVEL_READS, "*"),
+        _allow("DescribeKey", ["kms:DescribeKey"], res.kms_key_arn),
+    ]
+    if res.cluster_name:
+        statements.append(
+            _allow("DescribeCluster", ["eks:DescribeCluster"], s.cluster_arn(res.cluster_name))
+        )
+    return statements
+
+
+def _read_models(res: BuResources) -> list[dict[str, Any]]:
+    return [
+        _allow("ReadModelArtifacts", S3_OBJECT_READ, res.objects(res.model_bucket, MODELS_PREFIX)),
+        _allow("ListModelBucket", S3_BUCKET_LIST, res.bucket(res.model_bucket)),
+    ]
+
+
+READ_ONLY_ACTION_PATTERNS = (
+    "dynamodb:Describe*",
+    "dynamodb:List*",
+    "ecr:Describe*",
+    "ecr:Get*",
+    "ecr:List*",
+    "eks:Describe*",
+    "glue:Get*",
+    "iam:Get*",
+    "iam:List*",
+    "kms:Describe*",
+    "kms:Get*",
+    "kms:List*",
+    "logs:Describe*",
+    "logs:FilterLogEvents",
+    "logs:Get*",
+    "s3:Get*",
+    "s3:List*",
+    "sagemaker:Describe*",
+    "sagemaker:List*",
+)
+"""The auditor's ceiling within its own policy: it is explicitly denied everything else."""
+
+
+def persona_statements(persona: str, res: BuResources) -> list[dict[str, Any]]:
+    """The least-privilege identity policy of one persona (see docs/personas.md)."""
+    s = res.scope
+    if persona == "data-scientist":
+        return [
+            *_people_common(res),
+            *_feature_reads(res),
+            *_read_models(res),
+            _decrypt(res, ["kms:Decrypt"], "s3", "dynamodb", "sagemaker"),
+        ]
+    if persona == "ml-engineer":
+        return [
+            *_people_common(res),
+            *_feature_reads(res),
+            *_read_models(res),
+            _allow("WriteFeatureObjects", S3_OBJECT_WRITE, res.objects(res.feature_bucket)),
+            _allow("WriteOnlineFeatures", FEATURE_WRITE, s.feature_group_pattern),
+            _allow("WriteOnlineTables", TABLE_WRITE, s.table_pattern),
+            _allow("PullImages", IMAGE_PULL_ACTIONS, s.repository_pattern),
+            _allow("RegistryLogin", ECR_TOKEN, "*"),
+            _decrypt(res, KEY_DATA, "s3", "dynamodb", "sagemaker"),
+        ]
+    if persona == "model-approver":
+        return [
+            *_people_common(res),
+            *_read_models(res),
+            _allow("ApproveModels", [APPROVAL_ACTION], s.model_package_pattern),
+            _allow("ReviewImages", IMAGE_REVIEW, s.repository_pattern),
+            _decrypt(res, ["kms:Decrypt"], "s3"),
+            # Separation of duties: whoever approves never publishes, whatever else is attached.
+            _deny(
+                "DenyPublishing",
+                ["sagemaker:CreateModelPackage", "s3:PutObject", *IMAGE_PUSH],
+            ),
+        ]
+    if persona == "auditor":
+        return [
+            *_people_common(res),
+            _allow("ReadBucketConfiguration", S3_BUCKET_CONFIG_READ, s.bucket_pattern),
+            _allow("ReadAccessLogs", S3_OBJECT_READ, res.objects(res.access_log_bucket)),
+            _allow("ListAccessLogs", S3_BUCKET_LIST, res.bucket(res.access_log_bucket)),
+            _allow("ReadTableConfiguration", TABLE_CONFIG_READ, s.table_pattern),
+            _allow("ReadFeatureGroups", FEATURE_DESCRIBE, s.feature_group_pattern),
+            _allow("ReadCatalogMetadata", CATALOG_METADATA_READ, s.glue_resources),
+            _allow("ReadKeyConfiguration", KEY_CONFIG_READ, res.kms_key_arn),
+            _allow(
+                "ReadImageConfiguration", [*IMAGE_REVIEW, *IMAGE_CONFIG_READ], s.repository_pattern
+            ),
+            _allow("ReadIdentities", IDENTITY_READ, [s.role_arn_pattern, s.policy_arn_pattern]),
+            _allow("ReadLogs", LOG_READ, s.log_group_pattern),
+            {
+                "Sid": "DenyAllButReads",
+                "Effect": "Deny",
+                "NotAction": list(READ_ONLY_ACTION_PATTERNS),
+                "Resource": "*",
+            },
+        ]
+    raise ValueError(f"unknown persona {persona!r}; personas are {', '.join(PERSONAS)}")
+
+
+def workload_statements(workload: str, res: BuResources) -> list[dict[str, Any]]:
+    """The identity policy of a workload role (a pod's AWS identity)."""
+    s = res.scope
+    if workload == "feature-reader":
+        return [
+            _allow("ReadOnlineFeatures", FEATURE_READ, s.feature_group_pattern),
+            _allow("ReadOnlineTables", TABLE_READ, s.table_pattern),
+            _decrypt(res, ["kms:Decrypt"], "dynamodb", "sagemaker"),
+        ]
+    if workload == "model-publisher":
+        return [
+            _allow(
+                "RegisterModels",
+                REGISTER_MODEL,
+                [s.model_package_group_pattern, s.model_package_pattern],
+            ),
+            self_approval_guard_statement([s.model_package_pattern, s.model_package_group_pattern]),
+            _deny("DenyApproval", [APPROVAL_ACTION]),
+            _allow(
+                "UploadArtifacts",
+                [*S3_OBJECT_READ, *ARTIFACT_UPLOAD],
+                res.objects(res.model_bucket, MODELS_PREFIX),
+            ),
+            _allow("ListModelBucket", S3_BUCKET_LIST, res.bucket(res.model_bucket)),
+            _allow("PushImages", [*IMAGE_PULL_ACTIONS, *IMAGE_PUSH], s.repository_pattern),
+            _allow("RegistryLogin", ECR_TOKEN, "*"),
+            _decrypt(res, KEY_DATA, "s3", "ecr"),
+        ]
+    raise ValueError(f"unknown workload {workload!r}; workloads are {', '.join(WORKLOADS)}")
+
+
+def persona_policy_document(persona: str, res: BuResources) -> str:
+    return policy_json(persona_statements(persona, res))
+
+
+def workload_policy_document(workload: str, res: BuResources) -> str:
+    return policy_json(workload_statements(workload, res))
+
+
+# -- trust ----------------------------------------------------------------------------------
+
+
+class PersonaTrust(TypedDict, total=False):
+    """Who may assume one persona's role. At least one source; never `*`, never a bare account.
+
+    A person's session is as long as `max_session_hours`, except through Identity Center, whose
+    role chaining AWS caps at one hour.
+    """
+
+    saml_provider_arn: str
+    """An IAM SAML provider (`arn:aws:iam::<account>:saml-provider/<name>`); the assertion's
+    audience must be `saml_audience`."""
+    saml_audience: str
+    """`SAML:aud` the assertion must carry (default `https://signin.aws.amazon.com/saml`)."""
+    identity_center_role_arns: list[str]
+    """IAM Identity Center permission-set roles of this account
+    (`role/aws-reserved/sso.amazonaws.com/[<region>/]AWSReservedSSO_<set>_<hash>`; the hash may
+    be `*`, since Identity Center changes it when it re-provisions the set)."""
+    oidc_provider_arn: str
+    """An IAM OIDC provider (`arn:aws:iam::<account>:oidc-provider/<host>`)."""
+    oidc_audience: str
+    """`<host>:aud` the token must carry (default `sts.amazonaws.com`)."""
+    oidc_subjects: list[str]
+    """`<host>:sub` patterns the token must match (required with an OIDC provider)."""
+    cross_account_role_arns: list[str]
+    """Roles in other accounts (e.g. a deploy account's pipeline role) that may assume it."""
+    max_session_hours: int
+    """Longest session, 1-4 hours (default 1)."""
+
+
+def _check_patterns(where: str, values: Sequence[str], label: str) -> None:
+    for value in values:
+        if not value.strip("*?"):
+            raise ValueError(f"{where}: {label} {value!r} would match anyone")
+
+
+def persona_trust_statements(
+    persona: str, trust: PersonaTrust, *, account_id: str
+) -> list[dict[str, Any]]:
+    """The trust policy statements of a persona role, validated (ValueError names the problem)."""
+    where = f"persona {persona!r}"
+    statements: list[dict[str, Any]] = []
+    saml = trust.get("saml_provider_arn")
+    if saml:
+        if not _SAML_PROVIDER.match(saml):
+            raise ValueError(f"{where}: saml_provider_arn {saml!r} is not an IAM SAML provider ARN")
+        audience = trust.get("saml_audience") or DEFAULT_SAML_AUDIENCE
+        statements.append(
+            {
+                "Sid": "SamlFederation",
+                "Effect": "Allow",
+                "Principal": {"Federated": saml},
+                "Action": "sts:AssumeRoleWithSAML",
+                "Condition": {"StringEquals": {"SAML:aud": audience}},
+            }
+        )
+    center = list(trust.get("identity_center_role_arns") or [])
+    if center:
+        accounts = set()
+        for arn in center:
+            match = _IDENTITY_CENTER_ROLE.match(arn)
+            if not match:
+                raise ValueError(
+                    f"{where}: {arn!r} is not an IAM Identity Center permission-set role ARN"
+                )
+            accounts.add(match.group(1))
+        if accounts != {account_id}:
+            raise ValueError(
+                f"{where}: Identity Center roles must be this account's ({account_id}), not "
+                f"{', '.join(sorted(accounts - {account_id}))}"
+            )
+        partition = center[0].split(":")[1]
+        # The account root, held to the named roles: a role ARN as Principal would be pinned to
+        # the role's unique id and break when Identity Center re-provisions the permission set.
+        statements.append(
+            {
+                "Sid": "IdentityCenterPermissionSets",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"},
+                "Action": ["sts:AssumeRole", "sts:SetSourceIdentity"],
+                "Condition": {"ArnLike": {"aws:PrincipalArn": sorted(center)}},
+            }
+        )
+    oidc = trust.get("oidc_provider_arn")
+    if oidc:
+        match = _OIDC_PROVIDER.match(oidc)
+        if not match:
+            raise ValueError(f"{where}: oidc_provider_arn {oidc!r} is not an IAM OIDC provider ARN")
+        subjects = list(trust.get("oidc_subjects") or [])
+        if not subjects:
+            raise ValueError(f"{where}: an OIDC provider needs oidc_subjects (who may assume)")
+        _check_patterns(where, subjects, "oidc subject")
+        host = match.group(1)
+        statements.append(
+            {
+                "Sid": "OidcFederation",
+                "Effect": "Allow",
+                "Principal": {"Federated": oidc},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {
+                    "StringEquals": {
+                        f"{host}:aud": trust.get("oidc_audience") or DEFAULT_OIDC_AUDIENCE
+                    },
+                    "StringLike": {f"{host}:sub": sorted(subjects)},
+                },
+            }
+        )
+    by_account: dict[str, list[str]] = {}
+    for arn in trust.get("cross_account_role_arns") or []:
+        match = _ROLE_ARN.match(arn)
+        if not match:
+            raise ValueError(f"{where}: {arn!r} is not a role ARN (no wildcards)")
+        if match.group(1) == account_id:
+            raise ValueError(f"{where}: {arn!r} is in this account; cross-account roles only")
+        by_account.setdefault(match.group(1), []).append(arn)
+    for account, arns in sorted(by_account.items()):
+        partition = arns[0].split(":")[1]
+        statements.append(
+            {
+                "Sid": f"DeployAccount{account}",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:{partition}:iam::{account}:root"},
+                "Action": ["sts:AssumeRole", "sts:SetSourceIdentity"],
+                "Condition": {"ArnEquals": {"aws:PrincipalArn": sorted(arns)}},
+            }
+        )
+    if not statements:
+        raise ValueError(
+            f"{where}: no trust source (a SAML provider, Identity Center roles, an OIDC provider "
+            "or cross-account roles)"
+        )
+    return statements
+
+
+def session_seconds(persona: str, trust: PersonaTrust) -> int:
+    hours = trust.get("max_session_hours", SESSION_HOURS[0])
+    if not isinstance(hours, int) or not SESSION_HOURS[0] <= hours <= SESSION_HOURS[1]:
+        raise ValueError(
+            f"persona {persona!r}: max_session_hours must be {SESSION_HOURS[0]}-"
+            f"{SESSION_HOURS[1]} (got {hours!r})"
+        )
+    return hours * 3600
+
+
+def persona_trust_document(persona: str, trust: PersonaTrust, *, account_id: str) -> str:
+    return policy_json(persona_trust_statements(persona, trust, account_id=account_id))
+
+
+def pod_identity_trust_document(
+    *, account_id: str, cluster_name: str, namespace: str, service_account: str
+) -> str:
+    """Trust for EKS Pod Identity, held to one service account of one namespace and cluster.
+
+    The `aws:RequestTag/*` keys are the session tags Pod Identity sets (AWS: "Create IAM role with
+    trust policy required by EKS Pod Identity"); without them any Pod Identity association in
+    the account could hand this role to any pod.
+    """
+    return policy_json(
+        [
+            {
+                "Sid": "EksPodIdentity",
+                "Effect": "Allow",
+                "Principal": {"Service": POD_IDENTITY_SERVICE},
+                "Action": ["sts:AssumeRole", "sts:TagSession"],
+                "Condition": {
+                    "StringEquals": {
+                        "aws:SourceAccount": account_id,
+                        "aws:RequestTag/eks-cluster-name": cluster_name,
+                        "aws:RequestTag/kubernetes-namespace": namespace,
+                        "aws:RequestTag/kubernetes-service-account": service_account,
+                    }
+                },
+            }
+        ]
+    )
+
+
+# -- resource policies: the key and the buckets ---------------------------------------------
 
 
 def key_policy_document(
@@ -23,6 +974,9 @@ def key_policy_document(
     log_group_prefixes: list[str],
     service_principals: list[str],
     ebs_for_autoscaling: bool = False,
+    user_principals: Sequence[str] = (),
+    admin_principals: Sequence[str] = (),
+    isolated_business_unit: tuple[str, str] | None = None,
 ) -> str:
     """The key policy: the account administers it (so IAM policies apply), services may use it.
 
@@ -30,6 +984,19 @@ def key_policy_document(
     held to log groups under `log_group_prefixes` by the encryption context. Other services
     (DynamoDB, SageMaker, S3) use the key on a caller's behalf through IAM, so they need no
     statement here.
+
+    `user_principals` may use the key for data through S3, DynamoDB, SageMaker and ECR;
+    `admin_principals` may administer it but not use it. Both must exist before the key (KMS
+    refuses a policy naming an unknown principal), so they suit deploy accounts and platform
+    roles, not the BU's own roles, whose policies need the key's ARN first.
+
+    With `isolated_business_unit=(bu, env)`, every AI Estate role of another BU is denied the key
+    outright. Why a deny, and why the root statement stays: without `AccountAdministersKey` no
+    IAM policy could ever manage or use the key (a key policy that loses it can lock the key for
+    good), but with it *any* principal whose IAM allows `kms:*` could use the key. For the BUs'
+    roles that gap is closed twice: their permission boundary explicitly denies KMS on every key
+    but their own, and this statement denies them here even if a boundary were detached.
+    Platform principals stay governed by IAM: they are administrators by design.
     """
     statements: list[dict[str, Any]] = [
         {
@@ -46,16 +1013,19 @@ def key_policy_document(
                 "Sid": "CloudWatchLogsUseKey",
                 "Effect": "Allow",
                 "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+                # Only the operations that carry an encryption context: DescribeKey carries
+                # none, so the condition below could never let Logs call it anyway. The context
+                # value is a string, hence StringLike (same match as ArnLike for these
+                # patterns, whose wildcard is in the resource part only).
                 "Action": [
                     "kms:Decrypt",
-                    "kms:DescribeKey",
                     "kms:Encrypt",
                     "kms:GenerateDataKey*",
                     "kms:ReEncrypt*",
                 ],
                 "Resource": "*",
                 "Condition": {
-                    "ArnLike": {
+                    "StringLike": {
                         "kms:EncryptionContext:aws:logs:arn": [
                             f"arn:{partition}:logs:{region}:{account_id}:log-group:{prefix}*"
                             for prefix in log_group_prefixes
@@ -108,7 +1078,106 @@ def key_policy_document(
                 "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
             }
         )
+    if user_principals:
+        statements.append(
+            {
+                "Sid": "KeyUsers",
+                "Effect": "Allow",
+                "Principal": {"AWS": sorted(set(user_principals))},
+                "Action": list(KEY_USER_ACTIONS),
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {
+                        "kms:ViaService": [f"{s}.{region}.amazonaws.com" for s in KEY_USER_SERVICES]
+                    }
+                },
+            }
+        )
+    if admin_principals:
+        statements.append(
+            {
+                "Sid": "KeyAdministrators",
+                "Effect": "Allow",
+                "Principal": {"AWS": sorted(set(admin_principals))},
+                "Action": list(KEY_ADMIN_ACTIONS),
+                "Resource": "*",
+            }
+        )
+    if isolated_business_unit is not None:
+        bu, env = isolated_business_unit
+        scope = BuScope(bu, env, account_id, region, partition)
+        statements.append(
+            {
+                "Sid": "DenyOtherBusinessUnitRoles",
+                "Effect": "Deny",
+                "Principal": {"AWS": "*"},
+                "Action": "kms:*",
+                "Resource": "*",
+                "Condition": {
+                    "ArnLike": {"aws:PrincipalArn": scope.estate_role_arn_pattern},
+                    "ArnNotLike": {
+                        "aws:PrincipalArn": [scope.role_arn_pattern, scope.node_role_arn_pattern]
+                    },
+                },
+            }
+        )
     return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
+
+
+def bu_only_bucket_statements(
+    bucket_arn: str,
+    *,
+    allowed_principal_arns: Sequence[str],
+    allowed_account_ids: Sequence[str] = (),
+) -> list[dict[str, Any]]:
+    """Bucket-policy statements that deny the bucket's *data* to everyone but the BU.
+
+    `allowed_principal_arns` are ARNs or `ArnLike` patterns: the BU's roles
+    (`BuScope.role_arn_pattern`) and its service roles (the feature store's writer, the MLflow
+    server). `allowed_account_ids` are other accounts let in by the bucket's own grants (deploy
+    accounts); they must not include the bucket's account, or the deny would exempt everyone.
+    AWS services acting as themselves (`aws:PrincipalIsAWSService`) are not affected. Bucket
+    settings are not denied, so the deployer can still manage the bucket.
+    """
+    if not allowed_principal_arns:
+        raise ValueError("bu_only_bucket_statements needs at least one allowed principal")
+    condition: dict[str, Any] = {
+        "ArnNotLike": {"aws:PrincipalArn": sorted(set(allowed_principal_arns))},
+        "Bool": {"aws:PrincipalIsAWSService": "false"},
+    }
+    if allowed_account_ids:
+        condition["StringNotEquals"] = {"aws:PrincipalAccount": sorted(set(allowed_account_ids))}
+    return [
+        {
+            "Sid": "DenyDataOutsideBusinessUnit",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": list(BUCKET_DATA_ACTIONS),
+            "Resource": [bucket_arn, f"{bucket_arn}/*"],
+            "Condition": condition,
+        }
+    ]
+
+
+def bu_only_bucket_policy(
+    allowed_principal_arns: Sequence[pulumi.Input[str]],
+    allowed_account_ids: Sequence[str] = (),
+) -> PolicyStatements:
+    """`bu_only_bucket_statements` as `SecureBucketArgs.policy_statements` takes it."""
+
+    def statements(bucket_arn: pulumi.Output[str]) -> pulumi.Output[list[dict[str, Any]]]:
+        return pulumi.Output.all(bucket_arn, *allowed_principal_arns).apply(
+            lambda parts: bu_only_bucket_statements(
+                parts[0],
+                allowed_principal_arns=list(parts[1:]),
+                allowed_account_ids=allowed_account_ids,
+            )
+        )
+
+    return statements
+
+
+# -- components -----------------------------------------------------------------------------
 
 
 class KmsKeyArgs(TypedDict):
@@ -128,6 +1197,13 @@ class KmsKeyArgs(TypedDict):
     """Let EC2 Auto Scaling encrypt node volumes with this key (GPU and system node groups)."""
     deletion_window_days: NotRequired[int]
     """Waiting period before a scheduled deletion takes effect (default 30, the maximum)."""
+    user_principals: NotRequired[list[pulumi.Input[str]]]
+    """ARNs (or bare account ids) that may use the key for data through S3, DynamoDB, SageMaker or
+    ECR, e.g. the deploy accounts that read model artifacts. They must exist before the key."""
+    admin_principals: NotRequired[list[pulumi.Input[str]]]
+    """ARNs that may administer the key (rotation, tags, enable) but never use it for data."""
+    isolated_business_unit: NotRequired[tuple[str, str]]
+    """`(business unit, environment)`: deny every other BU's AI Estate roles any use of the key."""
 
 
 class KmsKey(pulumi.ComponentResource):
@@ -146,7 +1222,14 @@ class KmsKey(pulumi.ComponentResource):
         identity = aws.get_caller_identity_output(opts=invoke)
         partition = aws.get_partition_output(opts=invoke)
         region = aws.get_region_output(opts=invoke)
-        policy = pulumi.Output.all(partition.partition, identity.account_id, region.region).apply(
+        users = list(args.get("user_principals") or [])
+        admins = list(args.get("admin_principals") or [])
+        isolated = args.get("isolated_business_unit")
+        if isolated is not None:
+            validate_business_unit(*isolated)
+        policy = pulumi.Output.all(
+            partition.partition, identity.account_id, region.region, *users, *admins
+        ).apply(
             lambda parts: key_policy_document(
                 partition=parts[0],
                 account_id=parts[1],
@@ -154,6 +1237,9 @@ class KmsKey(pulumi.ComponentResource):
                 log_group_prefixes=list(args.get("log_group_prefixes", [])),
                 service_principals=list(args.get("service_principals", [])),
                 ebs_for_autoscaling=args.get("ebs_for_autoscaling", False),
+                user_principals=parts[3 : 3 + len(users)],
+                admin_principals=parts[3 + len(users) :],
+                isolated_business_unit=isolated,
             )
         )
         self.key = aws.kms.Key(
@@ -174,3 +1260,294 @@ class KmsKey(pulumi.ComponentResource):
         self.arn = self.key.arn
         self.alias_name = alias.name
         self.register_outputs({"arn": self.arn, "aliasName": self.alias_name})
+
+
+def _pod_trust(account_id: str, cluster_name: str, *, namespace: str, service_account: str) -> str:
+    return pod_identity_trust_document(
+        account_id=account_id,
+        cluster_name=cluster_name,
+        namespace=namespace,
+        service_account=service_account,
+    )
+
+
+def _resources(
+    parent: pulumi.Resource,
+    *,
+    business_unit: str,
+    environment: str,
+    account_id: str,
+    kms_key_arn: pulumi.Input[str],
+    cluster_name: pulumi.Input[str] | None,
+    feature_bucket_name: str | None = None,
+    model_bucket_name: str | None = None,
+    access_log_bucket_name: str | None = None,
+) -> pulumi.Output[BuResources]:
+    """The BU's resources as one Output (partition and region come from the provider)."""
+    invoke = pulumi.InvokeOutputOptions(parent=parent)
+    partition = aws.get_partition_output(opts=invoke).partition
+    region = aws.get_region_output(opts=invoke).region
+
+    def build(parts: list[Any]) -> BuResources:
+        scope = BuScope(business_unit, environment, account_id, parts[1], parts[0])
+        default = BuResources.default(scope, parts[2], parts[3] or None)
+        return BuResources(
+            scope=scope,
+            kms_key_arn=parts[2],
+            feature_bucket=feature_bucket_name or default.feature_bucket,
+            model_bucket=model_bucket_name or default.model_bucket,
+            access_log_bucket=access_log_bucket_name or default.access_log_bucket,
+            cluster_name=parts[3] or None,
+        )
+
+    return pulumi.Output.all(partition, region, kms_key_arn, cluster_name or "").apply(build)
+
+
+class PermissionBoundaryArgs(TypedDict):
+    """Inputs of `PermissionBoundary`."""
+
+    business_unit: str
+    environment: str
+    account_id: str
+    """The account the BU deploys to (every ARN in the boundary is in it)."""
+    kms_key_arn: pulumi.Input[str]
+    """The BU key: the only key the BU's roles may use."""
+    cluster_name: NotRequired[pulumi.Input[str] | None]
+    """The EKS cluster the BU runs on (its roles may describe it for kubeconfig)."""
+    feature_bucket_name: NotRequired[str]
+    model_bucket_name: NotRequired[str]
+    access_log_bucket_name: NotRequired[str]
+    tags: dict[str, str]
+
+
+class PermissionBoundary(pulumi.ComponentResource):
+    """The managed policy `<bu>-<env>-boundary` under `/ai-estate/<bu>/`: every BU role's ceiling.
+
+    The physical name is frozen: the boundary denies changes to itself by ARN.
+    """
+
+    arn: pulumi.Output[str]
+    """The policy ARN (a role's `permissions_boundary`)."""
+    policy_name: str
+
+    def __init__(
+        self, name: str, args: PermissionBoundaryArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("ai-estate:access:PermissionBoundary", name, None, opts)
+        bu, env = args["business_unit"], args["environment"]
+        validate_business_unit(bu, env)
+        resources = _resources(
+            self,
+            business_unit=bu,
+            environment=env,
+            account_id=args["account_id"],
+            kms_key_arn=args["kms_key_arn"],
+            cluster_name=args.get("cluster_name"),
+            feature_bucket_name=args.get("feature_bucket_name"),
+            model_bucket_name=args.get("model_bucket_name"),
+            access_log_bucket_name=args.get("access_log_bucket_name"),
+        )
+        scope = BuScope(bu, env, args["account_id"], "")
+        policy = aws.iam.Policy(
+            f"{name}-policy",
+            name=scope.boundary_name,
+            path=scope.role_path,
+            description=f"Permission boundary of every AI Estate role of {scope.prefix}",
+            policy=resources.apply(boundary_document),
+            tags=args["tags"],
+            opts=child(self),
+        )
+        self.arn = policy.arn
+        self.policy_name = scope.boundary_name
+        self.register_outputs({"arn": self.arn})
+
+
+class BuAccessArgs(TypedDict):
+    """Inputs of `BuAccess`."""
+
+    business_unit: str
+    environment: str
+    account_id: str
+    """The account the BU deploys to; every role, ARN and trust condition is in it."""
+    kms_key_arn: pulumi.Input[str]
+    """The BU key (create the `KmsKey` first: the boundary and policies name its ARN)."""
+    personas: dict[str, PersonaTrust]
+    """Persona -> who may assume it. Personas left out get no role (and no EKS access entry)."""
+    cluster_name: NotRequired[pulumi.Input[str] | None]
+    """The cluster the BU's pods run on. Required for the workload roles (Pod Identity)."""
+    namespace: NotRequired[str]
+    """The BU's Kubernetes namespace (default: the BU name, as `BuTenant` names it)."""
+    service_accounts: NotRequired[dict[str, str]]
+    """Workload -> Kubernetes service account bound to it (default: one of the workload's own
+    name for each of `WORKLOADS`). Workloads left out get no role."""
+    feature_bucket_name: NotRequired[str]
+    """The offline feature store bucket (default `naming.bucket_name(bu, env, "features", acct)`)."""
+    model_bucket_name: NotRequired[str]
+    """The model artifact bucket (default `naming.bucket_name(bu, env, "models", acct)`)."""
+    access_log_bucket_name: NotRequired[str]
+    """The access-log bucket the auditor reads (default `...("access-logs")`)."""
+    tags: dict[str, str]
+
+
+class BuAccess(pulumi.ComponentResource):
+    """One BU's persona and workload roles under its permission boundary (module docstring)."""
+
+    boundary: PermissionBoundary
+    boundary_arn: pulumi.Output[str]
+    role_arns: dict[str, pulumi.Output[str]]
+    """Persona -> role ARN (feed `BuTenant.persona_role_arns`)."""
+    workload_role_arns: dict[str, pulumi.Output[str]]
+    """Workload -> role ARN."""
+    role_arn_pattern: pulumi.Output[str]
+    """`arn:<partition>:iam::<account>:role/ai-estate/<bu>/<bu>-<env>-*` (bucket policies)."""
+
+    def __init__(
+        self, name: str, args: BuAccessArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        bu, env, account = args["business_unit"], args["environment"], args["account_id"]
+        validate_business_unit(bu, env)
+        unknown = sorted(set(args["personas"]) - set(PERSONAS))
+        if unknown:
+            raise ValueError(f"BuAccess {name}: unknown personas {unknown}; use {PERSONAS}")
+        cluster = args.get("cluster_name")
+        accounts = dict(args.get("service_accounts") or {w: w for w in WORKLOADS})
+        unknown = sorted(set(accounts) - set(WORKLOADS))
+        if unknown:
+            raise ValueError(f"BuAccess {name}: unknown workloads {unknown}; use {WORKLOADS}")
+        if accounts and cluster is None:
+            accounts = {}  # no cluster, no pods: the workload roles would have no one to serve
+        namespace = args.get("namespace", bu)
+        tags = args["tags"]
+        scope = BuScope(bu, env, account, "")
+        # Validate everything before declaring anything, the component included.
+        trusts = {
+            persona: (
+                persona_trust_document(persona, trust, account_id=account),
+                session_seconds(persona, trust),
+            )
+            for persona, trust in args["personas"].items()
+        }
+        super().__init__("ai-estate:access:BuAccess", name, None, opts)
+
+        boundary_args: PermissionBoundaryArgs = {
+            "business_unit": bu,
+            "environment": env,
+            "account_id": account,
+            "kms_key_arn": args["kms_key_arn"],
+            "cluster_name": cluster,
+            "tags": tags,
+        }
+        if "feature_bucket_name" in args:
+            boundary_args["feature_bucket_name"] = args["feature_bucket_name"]
+        if "model_bucket_name" in args:
+            boundary_args["model_bucket_name"] = args["model_bucket_name"]
+        if "access_log_bucket_name" in args:
+            boundary_args["access_log_bucket_name"] = args["access_log_bucket_name"]
+        self.boundary = PermissionBoundary(f"{name}-boundary", boundary_args, child(self))
+        resources = _resources(
+            self,
+            business_unit=bu,
+            environment=env,
+            account_id=account,
+            kms_key_arn=args["kms_key_arn"],
+            cluster_name=cluster,
+            feature_bucket_name=args.get("feature_bucket_name"),
+            model_bucket_name=args.get("model_bucket_name"),
+            access_log_bucket_name=args.get("access_log_bucket_name"),
+        )
+
+        self.role_arns = {}
+        for persona in PERSONAS:
+            if persona not in trusts:
+                continue
+            trust, seconds = trusts[persona]
+            self.role_arns[persona] = self._role(
+                name,
+                persona,
+                scope,
+                trust=trust,
+                max_session_seconds=seconds,
+                policy=resources.apply(functools.partial(persona_policy_document, persona)),
+                description=f"AI Estate {persona} of {scope.prefix}",
+                tags=merge_tags(tags, {"Persona": persona}),
+            ).arn
+
+        self.workload_role_arns = {}
+        for workload in WORKLOADS:
+            if workload not in accounts:
+                continue
+            service_account = accounts[workload]
+            trust_doc = pulumi.Output.from_input(cluster).apply(
+                functools.partial(
+                    _pod_trust, account, namespace=namespace, service_account=service_account
+                )
+            )
+            role = self._role(
+                name,
+                workload,
+                scope,
+                trust=trust_doc,
+                max_session_seconds=3600,
+                policy=resources.apply(functools.partial(workload_policy_document, workload)),
+                description=f"AI Estate {workload} workload of {scope.prefix} "
+                f"({namespace}/{service_account})",
+                tags=merge_tags(tags, {"Workload": workload}),
+            )
+            aws.eks.PodIdentityAssociation(
+                f"{name}-{workload}-pod-identity",
+                cluster_name=cluster,
+                namespace=namespace,
+                service_account=service_account,
+                role_arn=role.arn,
+                # The trust policy requires Pod Identity's session tags: never switch them off.
+                disable_session_tags=False,
+                tags=tags,
+                opts=child(self),
+            )
+            self.workload_role_arns[workload] = role.arn
+
+        self.boundary_arn = self.boundary.arn
+        self.role_arn_pattern = resources.apply(lambda r: r.scope.role_arn_pattern)
+        self.register_outputs(
+            {
+                "roleArns": self.role_arns,
+                "workloadRoleArns": self.workload_role_arns,
+                "boundaryArn": self.boundary_arn,
+            }
+        )
+
+    def _role(
+        self,
+        name: str,
+        who: str,
+        scope: BuScope,
+        *,
+        trust: pulumi.Input[str],
+        max_session_seconds: int,
+        policy: pulumi.Input[str],
+        description: str,
+        tags: dict[str, str],
+    ) -> aws.iam.Role:
+        role = aws.iam.Role(
+            f"{name}-{who}",
+            name=scope.role_name(who),
+            path=scope.role_path,
+            description=description,
+            assume_role_policy=trust,
+            permissions_boundary=self.boundary.arn,
+            max_session_duration=max_session_seconds,
+            tags=tags,
+            opts=child(self),
+        )
+        aws.iam.RolePolicy(
+            f"{name}-{who}-policy",
+            name=scope.role_name(who),
+            role=role.id,
+            policy=policy,
+            opts=child(self),
+        )
+        return role
+
+    def principal_arns(self) -> list[pulumi.Output[str]]:
+        """Every role's ARN, personas then workloads (for resource policies that name them)."""
+        return [*self.role_arns.values(), *self.workload_role_arns.values()]

@@ -15,7 +15,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from . import naming
-from .access import KmsKey
+from .access import BuAccess, KmsKey, PersonaTrust
 from .cluster import SYSTEM_POOL_LABELS, EksCluster, SystemNodesSpec
 from .feature_store import FeatureGroupSpec, FeatureStore, OnlineTableSpec
 from .gpu_catalog import gpu_model_of
@@ -257,6 +257,14 @@ class BuMonitoringSpec(TypedDict):
     budget: BudgetSpec | None
 
 
+class AccessSpec(TypedDict):
+    """The BU's personas and workload roles (see components/access.py)."""
+
+    personas: dict[str, PersonaTrust]
+    service_accounts: dict[str, str]
+    key_admin_role_arns: list[str]
+
+
 class BuEstateArgs(TypedDict):
     """Inputs of `BuEstate`."""
 
@@ -274,6 +282,8 @@ class BuEstateArgs(TypedDict):
     registry: RegistrySpec | None
     """The model registry; None turns it off."""
     monitoring: BuMonitoringSpec
+    access: AccessSpec | None
+    """The BU's roles; None builds none (the registry then trusts tagged principals)."""
     shared_cluster: NotRequired[SharedCluster | None]
     """Run on the platform's cluster (the default)."""
     dedicated: NotRequired[tuple[NetworkSpec, ClusterSpec] | None]
@@ -298,6 +308,7 @@ class BuEstate(pulumi.ComponentResource):
     access_logs: AccessLogBucket
     feature_store: FeatureStore | None
     registry: ModelRegistry | None
+    access: BuAccess | None
     monitoring: BuMonitoring
     tenant: BuTenant
     node_role: GpuNodeRole | None
@@ -371,40 +382,6 @@ class BuEstate(pulumi.ComponentResource):
                 child(self),
             )
 
-        self.registry = None
-        registry = args["registry"]
-        if registry is not None:
-            self.registry = ModelRegistry(
-                f"{name}-registry",
-                {
-                    "business_unit": bu,
-                    "environment": env,
-                    "model_families": registry["model_families"],
-                    "image_names": registry["image_names"] or None,
-                    "kms_key_arn": self.key.arn,
-                    "artifact_bucket_name": naming.bucket_name(
-                        bu, env, "models", args["account_id"]
-                    ),
-                    "access_log_bucket": self.access_logs.bucket_name,
-                    "principal_arns": registry["principal_arns"],
-                    "deploy_account_ids": registry["deploy_account_ids"],
-                    "object_lock": object_lock_for(
-                        env, registry["object_lock_mode"], registry["object_lock_retention_days"]
-                    ),
-                    "noncurrent_version_retention_days": registry[
-                        "noncurrent_version_retention_days"
-                    ],
-                    "untagged_image_expiry_days": registry["untagged_image_expiry_days"],
-                    "tagged_images_kept": registry["tagged_images_kept"],
-                    "approval_emails": registry["approval_emails"],
-                    "approval_https_endpoints": registry["approval_https_endpoints"],
-                    "mlflow": registry["mlflow"],
-                    "protect": args["protect"],
-                    "tags": args["tags"],
-                },
-                child(self),
-            )
-
         self.cluster, self.network = None, None
         if dedicated is not None:
             built = _NetworkAndCluster(
@@ -431,6 +408,70 @@ class BuEstate(pulumi.ComponentResource):
             assert shared is not None
             target = shared
 
+        self.access = None
+        access = args["access"]
+        if access is not None:
+            # The BU's roles exist before the registry and the tenant, which name them.
+            self.access = BuAccess(
+                f"{name}-access",
+                {
+                    "business_unit": bu,
+                    "environment": env,
+                    "account_id": args["account_id"],
+                    "kms_key_arn": self.key.arn,
+                    "personas": access["personas"],
+                    "service_accounts": access["service_accounts"],
+                    "cluster_name": target["cluster_name"],
+                    "namespace": bu,
+                    "feature_bucket_name": naming.bucket_name(
+                        bu, env, "features", args["account_id"]
+                    ),
+                    "model_bucket_name": naming.bucket_name(bu, env, "models", args["account_id"]),
+                    "access_log_bucket_name": naming.bucket_name(
+                        bu, env, "access-logs", args["account_id"]
+                    ),
+                    "tags": args["tags"],
+                },
+                child(self),
+            )
+
+        self.registry = None
+        registry = args["registry"]
+        if registry is not None:
+            self.registry = ModelRegistry(
+                f"{name}-registry",
+                {
+                    "business_unit": bu,
+                    "environment": env,
+                    "model_families": registry["model_families"],
+                    "image_names": registry["image_names"] or None,
+                    "kms_key_arn": self.key.arn,
+                    "artifact_bucket_name": naming.bucket_name(
+                        bu, env, "models", args["account_id"]
+                    ),
+                    "access_log_bucket": self.access_logs.bucket_name,
+                    "principal_arns": [
+                        *registry["principal_arns"],
+                        *(self.access.principal_arns() if self.access else []),
+                    ],
+                    "deploy_account_ids": registry["deploy_account_ids"],
+                    "object_lock": object_lock_for(
+                        env, registry["object_lock_mode"], registry["object_lock_retention_days"]
+                    ),
+                    "noncurrent_version_retention_days": registry[
+                        "noncurrent_version_retention_days"
+                    ],
+                    "untagged_image_expiry_days": registry["untagged_image_expiry_days"],
+                    "tagged_images_kept": registry["tagged_images_kept"],
+                    "approval_emails": registry["approval_emails"],
+                    "approval_https_endpoints": registry["approval_https_endpoints"],
+                    "mlflow": registry["mlflow"],
+                    "protect": args["protect"],
+                    "tags": args["tags"],
+                },
+                child(self),
+            )
+
         pools = args["gpu_pools"]
         self.tenant = BuTenant(
             f"{name}-tenant",
@@ -441,7 +482,7 @@ class BuEstate(pulumi.ComponentResource):
                 "cpu_quota": args["tenant"]["cpu_quota"],
                 "memory_quota": args["tenant"]["memory_quota"],
                 "default_container_limits": args["tenant"]["default_container_limits"],
-                "persona_role_arns": {},
+                "persona_role_arns": dict(self.access.role_arns) if self.access else {},
                 "cluster_name": target["cluster_name"],
                 "k8s_provider": target["k8s_provider"],
                 "tags": args["tags"],

@@ -509,6 +509,55 @@ class BudgetConfig(_Model):
     """Addresses AWS Budgets notifies directly at 80% and 100%, besides the alarm topic."""
 
 
+PersonaName = Literal["data-scientist", "ml-engineer", "model-approver", "auditor"]
+WorkloadName = Literal["feature-reader", "model-publisher"]
+
+
+class PersonaTrustConfig(_Model):
+    """`ai-estate:access.personas.<persona>`: who may assume the persona's role (never `*`)."""
+
+    saml_provider_arn: str | None = None
+    """IAM SAML provider whose assertions (with `samlAudience`) may assume the role."""
+    saml_audience: str = "https://signin.aws.amazon.com/saml"
+    """Required `SAML:aud` of the assertion."""
+    identity_center_role_arns: tuple[str, ...] = ()
+    """IAM Identity Center permission-set roles of this account allowed to assume the role."""
+    oidc_provider_arn: str | None = None
+    """IAM OIDC provider (e.g. a CI system) allowed to assume the role."""
+    oidc_audience: str = "sts.amazonaws.com"
+    """Required `<host>:aud` of the OIDC token."""
+    oidc_subjects: tuple[str, ...] = ()
+    """Allowed `<host>:sub` patterns; required with an OIDC provider."""
+    cross_account_role_arns: tuple[RoleArn, ...] = ()
+    """Roles in deploy accounts (e.g. a pipeline) allowed to assume the role."""
+    max_session_hours: int = Field(1, ge=1, le=4)
+    """Maximum session length of the role."""
+
+    def as_trust(self) -> dict[str, Any]:
+        """The trust spec `components.access` takes (unset sources left out)."""
+        return {
+            k: list(v) if isinstance(v, tuple) else v
+            for k, v in self.model_dump(by_alias=False).items()
+            if v not in (None, ())
+        }
+
+
+class AccessConfig(_Model):
+    """`ai-estate:access` (BU stacks): persona roles, workload roles, key administrators."""
+
+    enabled: bool = True
+    """Build the BU's permission boundary, persona and workload roles."""
+    personas: dict[PersonaName, PersonaTrustConfig] = {}
+    """Trust per persona; personas left out get no role and no EKS access entry."""
+    service_accounts: dict[WorkloadName, str] = {
+        "feature-reader": "feature-reader",
+        "model-publisher": "model-publisher",
+    }
+    """Kubernetes service accounts (in the BU namespace) bound to the workload roles."""
+    key_admin_role_arns: tuple[RoleArn, ...] = ()
+    """Roles that may administer (never use) the BU's KMS key."""
+
+
 class WaiverConfig(_Model):
     """An exception to one policy for some resources, with a reason, a ticket and an expiry."""
 
@@ -563,6 +612,8 @@ class StackConfig(_Model):
     """Model registry settings (BU stacks)."""
     monitoring: MonitoringConfig = MonitoringConfig()
     """Alarms, subscriptions and thresholds (BU stacks)."""
+    access: AccessConfig = AccessConfig()
+    """Persona and workload roles of the BU (BU stacks)."""
     budget: BudgetConfig | None = None
     """The BU's monthly budget (BU stacks; required in staging and prod)."""
     waivers: tuple[WaiverConfig, ...] = ()
@@ -574,6 +625,15 @@ class StackConfig(_Model):
             raise ValueError("platformStack is required for a bu stack")
         if self.kind == "bu" and self.business_unit == "platform":
             raise ValueError("businessUnit 'platform' is reserved for platform stacks")
+        if self.kind == "bu":
+            from components.access import persona_trust_statements, validate_business_unit
+
+            validate_business_unit(self.business_unit, self.environment)
+            for persona, trust in self.access.personas.items():
+                try:
+                    persona_trust_statements(persona, trust.as_trust(), account_id=self.account_id)  # type: ignore[arg-type]
+                except ValueError as exc:
+                    raise ValueError(f"access.personas.{persona}: {exc}") from None
         if self.kind == "bu" and self.environment != "dev" and self.budget is None:
             raise ValueError(
                 "budget is required for bu stacks in staging and prod "

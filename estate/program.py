@@ -298,6 +298,16 @@ def build(config: StackConfig, region: str) -> dict[str, Any]:
                 },
                 "registry": registry_spec(config),
                 "monitoring": monitoring_spec(config),
+                "access": {
+                    "personas": {
+                        persona: trust.as_trust()  # type: ignore[misc]
+                        for persona, trust in config.access.personas.items()
+                    },
+                    "service_accounts": dict(config.access.service_accounts),
+                    "key_admin_role_arns": list(config.access.key_admin_role_arns),
+                }
+                if config.access.enabled
+                else None,
                 "shared_cluster": shared,
                 "dedicated": dedicated,
                 "protect": config.protect_stateful,
@@ -319,6 +329,12 @@ def build(config: StackConfig, region: str) -> dict[str, Any]:
         )
         if bu.cluster is not None:
             outputs.update(cluster_outputs(bu.cluster, config))
+        if bu.access is not None:
+            outputs["access"] = {
+                "roleArns": bu.access.role_arns,
+                "workloadRoleArns": bu.access.workload_role_arns,
+                "boundaryArn": bu.access.boundary_arn,
+            }
         if bu.registry is not None:
             outputs["modelRegistry"] = {
                 "modelPackageGroupArns": bu.registry.model_package_group_arns,
