@@ -317,7 +317,9 @@ class TenantConfig(_Model):
     """`ai-estate:tenant`: the BU's namespace on the cluster."""
 
     gpu_quota: int | None = Field(None, ge=0)
-    """Cap on `requests.nvidia.com/gpu` in the namespace. Default: the sum of the pools' GPU caps."""
+    """Cap on `requests.nvidia.com/gpu` in the namespace. Default: the sum of the pools' GPU caps.
+    With time-slicing on the cluster each GPU is advertised as N slices and the quota counts
+    slices: set it to GPUs x `timeSlicingReplicas`."""
     cpu_quota: str = "64"
     """Cap on CPU requests (and limits) in the namespace."""
     memory_quota: str = "256Gi"
