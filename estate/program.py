@@ -259,6 +259,8 @@ def build(config: StackConfig, region: str) -> dict[str, Any]:
                 ),
             )
             outputs["platformVpcId"] = platform.get_output("vpcId")
+            # The cluster this BU runs on, so `estate verify` need not guess it.
+            outputs["clusterName"] = platform.get_output("clusterName")
         bu = BuEstate(
             f"{config.business_unit}-{config.environment}",
             {
@@ -323,6 +325,7 @@ def build(config: StackConfig, region: str) -> dict[str, Any]:
                 "gpuNodeRoleArn": bu.node_role.role_arn if bu.node_role else None,
                 "gpuPools": {p["name"]: pool_summary(p) for p in pools},
                 "alarmTopicArn": bu.monitoring.topic_arn,
+                "alarmArns": bu.monitoring.alarm_arns,
                 "dashboardName": bu.monitoring.dashboard_name,
                 "budgetName": bu.monitoring.budget_name,
             }
