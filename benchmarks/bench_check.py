@@ -153,17 +153,26 @@ def stack_economics() -> list[dict]:
     """Idle / typical / peak monthly cost and deploy critical path of each shipped stack, from
     `estate preview --format json` (the same numbers a PR reviewer sees)."""
     names = subprocess.run(
-        [sys.executable, "-m", "estate", "stacks"], cwd=ROOT, capture_output=True, text=True, check=True
+        [sys.executable, "-m", "estate", "stacks"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
     rows = []
     for name in names[::4]:
         done = subprocess.run(
             [sys.executable, "-m", "estate", "preview", "--stack", name, "--format", "json"],
-            cwd=ROOT, capture_output=True, text=True, check=True,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         data = json.loads(done.stdout)
         chain = data["criticalPath"]
-        longest = max(chain, key=lambda step: step["minutes"]) if chain else {"type": "-", "minutes": 0}
+        longest = (
+            max(chain, key=lambda step: step["minutes"]) if chain else {"type": "-", "minutes": 0}
+        )
         rows.append(
             {
                 "stack": name,

@@ -169,7 +169,9 @@ def test_hand_written_unencrypted_table_fails_the_gate_naming_resource_and_polic
         ("eks-cluster", {"eks-secrets-encryption", "eks-control-plane-logging"}),
     ],
 )
-def test_public_example_programs_render_and_are_judged_like_ours(tmp_path, program, expected_policies):
+def test_public_example_programs_render_and_are_judged_like_ours(
+    tmp_path, program, expected_policies
+):
     preview = estate("preview", "--project", str(PROGRAMS / program), "--format", "json")
     assert preview.returncode == 0, preview.stderr
     assert len(json.loads(preview.stdout)["resources"]) > 2

@@ -223,6 +223,7 @@ TOLERATION_CASES = [
 @pytest.mark.parametrize(("tolerations", "bu", "allowed"), TOLERATION_CASES)
 def test_toleration_guard_admits_only_the_namespaces_own_bu(tolerations, bu, allowed):
     import celpy
+
     env = celpy.Environment()
     program = env.program(env.compile(toleration_guard_expression()))
     spec: dict[str, Any] = {"containers": [{"name": "c", "image": "busybox"}]}
@@ -249,6 +250,7 @@ def test_toleration_guard_admits_only_the_namespaces_own_bu(tolerations, bu, all
 )
 def test_node_name_guard_blocks_scheduler_bypass_on_create(operation, node_name, allowed):
     import celpy
+
     env = celpy.Environment()
     program = env.program(env.compile(node_name_guard_expression()))
     spec: dict[str, Any] = {} if node_name is None else {"nodeName": node_name}

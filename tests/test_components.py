@@ -134,7 +134,9 @@ def test_platform_network_layout(rendered):
     [flow] = by_type(prod, "aws:ec2/flowLog:FlowLog")
     assert flow.inputs["trafficType"] == "ALL"
     [group] = [
-        g for g in by_type(prod, "aws:cloudwatch/logGroup:LogGroup") if "flow-logs" in g.inputs["name"]
+        g
+        for g in by_type(prod, "aws:cloudwatch/logGroup:LogGroup")
+        if "flow-logs" in g.inputs["name"]
     ]
     assert group.inputs["retentionInDays"] == 365 and group.inputs["kmsKeyId"].startswith(
         "arn:aws:kms:"

@@ -101,25 +101,60 @@ def test_check_base_blocks_a_stack_file_change_that_drops_a_feature_group(tmp_pa
     stack_file = repo / "stacks" / "Pulumi.fraud-prod.yaml"
     doc = yaml.safe_load(stack_file.read_text())
     groups = doc["config"]["ai-estate:featureStore"]["featureGroups"]
-    doc["config"]["ai-estate:featureStore"]["featureGroups"] = [g for g in groups if g["name"] != "merchants"]
+    doc["config"]["ai-estate:featureStore"]["featureGroups"] = [
+        g for g in groups if g["name"] != "merchants"
+    ]
     stack_file.write_text(yaml.safe_dump(doc))
 
     report = tmp_path / "r.json"
     md = tmp_path / "r.md"
     done = subprocess.run(
-        [sys.executable, "-m", "estate", "check", "--project", str(repo), "--stack", "fraud-prod",
-         "--base", "HEAD", "--json", str(report), "--markdown", str(md)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "estate",
+            "check",
+            "--project",
+            str(repo),
+            "--stack",
+            "fraud-prod",
+            "--base",
+            "HEAD",
+            "--json",
+            str(report),
+            "--markdown",
+            str(md),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 1, done.stdout + done.stderr
     [stack] = json.loads(report.read_text())["stacks"]
     deletes = [f for f in stack["findings"] if f["policy"] == DELETE_POLICY]
     assert {f["resource_name"] for f in deletes} == {"fraud-prod-features-merchants"}
     assert stack["diff"]["summary"]["removed"] >= 1
-    assert "Resource changes" in md.read_text() and "fraud-prod-features-merchants" in md.read_text()
+    assert (
+        "Resource changes" in md.read_text() and "fraud-prod-features-merchants" in md.read_text()
+    )
 
     bad_ref = subprocess.run(
-        [sys.executable, "-m", "estate", "check", "--project", str(repo), "--stack", "fraud-prod", "--base", "no-such-ref"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "estate",
+            "check",
+            "--project",
+            str(repo),
+            "--stack",
+            "fraud-prod",
+            "--base",
+            "no-such-ref",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert bad_ref.returncode == 2 and "--base no-such-ref" in bad_ref.stderr

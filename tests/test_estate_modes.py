@@ -38,8 +38,13 @@ def test_dedicated_bu_builds_its_own_network_and_cluster(tmp_path):
     [vpc] = by_type(inventory, "aws:ec2/vpc:Vpc")
     assert vpc.inputs["cidrBlock"] == "10.60.0.0/16"
     # the cluster and network hang under the BU's own estate
-    parents = {types[r.parent] for r in (*by_type(inventory, "ai-estate:compute:EksCluster"),
-                                         *by_type(inventory, "ai-estate:network:Network"))}
+    parents = {
+        types[r.parent]
+        for r in (
+            *by_type(inventory, "ai-estate:compute:EksCluster"),
+            *by_type(inventory, "ai-estate:network:Network"),
+        )
+    }
     assert parents == {"ai-estate:estate:BuEstate"}
     # its GPU pools join its own cluster, and its key may encrypt EKS's control-plane logs
     for group in by_type(inventory, "aws:eks/nodeGroup:NodeGroup"):

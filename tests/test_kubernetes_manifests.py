@@ -11,8 +11,17 @@ KUBERNETES_VERSION = "1.31"
 # Opaque to schema validation: Helm releases are charts, providers are not objects, and
 # custom resources (Karpenter) are checked field by field in tests/test_gpu_pools.py.
 NOT_MANIFESTS = ("kubernetes:helm.sh/", "pulumi:providers:")
-CORE_GROUPS = ("core", "apps", "batch", "rbac.authorization.k8s.io", "networking.k8s.io",
-               "policy", "admissionregistration.k8s.io", "storage.k8s.io", "scheduling.k8s.io")
+CORE_GROUPS = (
+    "core",
+    "apps",
+    "batch",
+    "rbac.authorization.k8s.io",
+    "networking.k8s.io",
+    "policy",
+    "admissionregistration.k8s.io",
+    "storage.k8s.io",
+    "scheduling.k8s.io",
+)
 
 
 def manifest(resource) -> dict:
@@ -46,6 +55,13 @@ def test_every_rendered_kubernetes_object_validates(rendered, stack):
 def test_bu_stacks_carry_their_tenancy(rendered):
     for stack, bu in (("fraud-prod", "fraud"), ("marketing-dev", "marketing")):
         kinds = {r.type.rsplit(":", 1)[-1] for r in kubernetes_objects(rendered(stack))}
-        assert {"Namespace", "ResourceQuota", "LimitRange", "NetworkPolicy", "Role", "RoleBinding"} <= kinds
+        assert {
+            "Namespace",
+            "ResourceQuota",
+            "LimitRange",
+            "NetworkPolicy",
+            "Role",
+            "RoleBinding",
+        } <= kinds
         [ns] = [r for r in rendered(stack).resources if r.type == "kubernetes:core/v1:Namespace"]
         assert ns.inputs["metadata"]["labels"]["ai-estate/bu"] == bu

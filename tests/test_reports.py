@@ -456,6 +456,7 @@ def test_junit_structure_and_counts() -> None:
 
 def test_junit_parses_with_junitparser() -> None:
     import junitparser
+
     xml = junitparser.JUnitXml.fromstring(reports.to_junit(sample()).encode("utf-8"))
     suites = {suite.name: suite for suite in xml}
     assert set(suites) == {"fraud-prod", "ml-broken", "platform-dev", "search-dev"}

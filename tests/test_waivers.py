@@ -33,7 +33,11 @@ def check(project: Path, tmp_path: Path) -> tuple[subprocess.CompletedProcess[st
 def program_with_waivers(tmp_path: Path, waivers: list[dict]) -> Path:
     project = tmp_path / "program"
     shutil.copytree(PROGRAM, project)
-    config = {"aws:region": "us-east-1", "ai-estate:environment": "prod", "ai-estate:waivers": waivers}
+    config = {
+        "aws:region": "us-east-1",
+        "ai-estate:environment": "prod",
+        "ai-estate:waivers": waivers,
+    }
     (project / "Pulumi.prod.yaml").write_text(yaml.safe_dump({"config": config}))
     return project
 
@@ -94,7 +98,9 @@ def test_waiver_for_an_unknown_policy_is_a_config_error(tmp_path):
     project = program_with_waivers(tmp_path, [waiver("no-such-policy", TODAY)])
     done, _ = check(project, tmp_path)
     assert done.returncode == 2, done.stdout + done.stderr
-    assert "Pulumi.prod.yaml: ai-estate:waivers[0].policy: no policy 'no-such-policy'" in done.stderr
+    assert (
+        "Pulumi.prod.yaml: ai-estate:waivers[0].policy: no policy 'no-such-policy'" in done.stderr
+    )
 
 
 def test_pack_message_format_round_trips_through_the_runner():
@@ -107,14 +113,32 @@ def test_pack_message_format_round_trips_through_the_runner():
     from estate.runner import unwrap_waived
 
     w = Waiver("s3-bucket-versioning", "logs-*", "Reason (with parens): yes", "SEC-9", TODAY)
-    text = applied_message(w, "s3-bucket-versioning", "Bucket 'logs-1' is not versioned.\nSecond line")
+    text = applied_message(
+        w, "s3-bucket-versioning", "Bucket 'logs-1' is not versioned.\nSecond line"
+    )
     assert parse_applied(text)["message"].endswith("Second line")
     [f] = unwrap_waived(
-        [Finding(stack="s", policy="waiver-applied", message=text, enforcement="advisory", urn="u")],
-        [PolicyInfo(name="s3-bucket-versioning", description="d", enforcement="mandatory", severity="medium")],
+        [
+            Finding(
+                stack="s", policy="waiver-applied", message=text, enforcement="advisory", urn="u"
+            )
+        ],
+        [
+            PolicyInfo(
+                name="s3-bucket-versioning",
+                description="d",
+                enforcement="mandatory",
+                severity="medium",
+            )
+        ],
     )
     assert f.policy == "s3-bucket-versioning" and f.enforcement == "mandatory" and not f.blocking
-    assert f.waived_by == {"policy": "s3-bucket-versioning", "ticket": "SEC-9", "expires": TODAY.isoformat(), "reason": "Reason (with parens): yes"}
+    assert f.waived_by == {
+        "policy": "s3-bucket-versioning",
+        "ticket": "SEC-9",
+        "expires": TODAY.isoformat(),
+        "reason": "Reason (with parens): yes",
+    }
 
 
 @pytest.mark.parametrize(
@@ -131,5 +155,7 @@ def test_malformed_waivers_are_named(entry, problem):
         from governance.waivers import parse_waivers
     finally:
         sys.path.remove(str(ROOT / "policies"))
-    waivers, problems = parse_waivers({"ai-estate:waivers": json.dumps([entry])}, ["s3-bucket-versioning"])
+    waivers, problems = parse_waivers(
+        {"ai-estate:waivers": json.dumps([entry])}, ["s3-bucket-versioning"]
+    )
     assert waivers == [] and len(problems) == 1 and problem in problems[0]

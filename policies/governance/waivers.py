@@ -54,8 +54,10 @@ class Waiver:
         if policy != self.policy or not urn:
             return False
         name = urn.rsplit("::", 1)[-1]
-        return urn == self.resource or fnmatch.fnmatchcase(name, self.resource) or (
-            self.resource.startswith("urn:") and fnmatch.fnmatchcase(urn, self.resource)
+        return (
+            urn == self.resource
+            or fnmatch.fnmatchcase(name, self.resource)
+            or (self.resource.startswith("urn:") and fnmatch.fnmatchcase(urn, self.resource))
         )
 
     def live(self, today: dt.date) -> bool:
@@ -72,7 +74,9 @@ class Waiver:
         }
 
 
-def parse_waivers(config: Mapping[str, Any], known_policies: Iterable[str]) -> tuple[list[Waiver], list[str]]:
+def parse_waivers(
+    config: Mapping[str, Any], known_policies: Iterable[str]
+) -> tuple[list[Waiver], list[str]]:
     """The stack's waivers, and one problem sentence per entry that is not a valid waiver."""
     raw = config.get(WAIVERS_KEY)
     if raw in (None, "", "[]"):
@@ -89,9 +93,15 @@ def parse_waivers(config: Mapping[str, Any], known_policies: Iterable[str]) -> t
     for i, entry in enumerate(raw):
         where = f"{WAIVERS_KEY}[{i}]"
         if not isinstance(entry, dict):
-            problems.append(f"{where}: must be a mapping with policy, resource, reason, ticket, expires")
+            problems.append(
+                f"{where}: must be a mapping with policy, resource, reason, ticket, expires"
+            )
             continue
-        missing = [k for k in ("policy", "resource", "reason", "ticket", "expires") if not str(entry.get(k) or "").strip()]
+        missing = [
+            k
+            for k in ("policy", "resource", "reason", "ticket", "expires")
+            if not str(entry.get(k) or "").strip()
+        ]
         if missing:
             problems.append(f"{where}: {', '.join(missing)} required")
             continue
@@ -101,7 +111,9 @@ def parse_waivers(config: Mapping[str, Any], known_policies: Iterable[str]) -> t
         try:
             expires = dt.date.fromisoformat(str(entry["expires"]))
         except ValueError:
-            problems.append(f"{where}.expires: must be a date YYYY-MM-DD (got {entry['expires']!r})")
+            problems.append(
+                f"{where}.expires: must be a date YYYY-MM-DD (got {entry['expires']!r})"
+            )
             continue
         waivers.append(
             Waiver(
@@ -188,7 +200,9 @@ class WaiverSet:
 _ACTIVE: WaiverSet | None = None
 
 
-def activate(config: Mapping[str, Any], known_policies: Iterable[str], today: dt.date | None = None) -> WaiverSet:
+def activate(
+    config: Mapping[str, Any], known_policies: Iterable[str], today: dt.date | None = None
+) -> WaiverSet:
     """Load the stack's waivers for this pack process (called once when the pack starts)."""
     global _ACTIVE
     waivers, problems = parse_waivers(config, known_policies)
