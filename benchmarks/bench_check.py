@@ -44,6 +44,16 @@ def generate_bu_stack(index: int) -> tuple[str, str]:
   ai-estate:dataClassification: confidential
   ai-estate:accountId: "{account}"
   ai-estate:platformStack: acme/ai-estate/platform-{env}
+  ai-estate:budget:
+    monthlyLimitUsd: 20000
+  ai-estate:gpuPools:
+    - name: train-a10g
+      provisioner: karpenter
+      instanceTypes: [g5.xlarge, g5.2xlarge]
+      capacityType: spot
+      maxSize: 4
+  ai-estate:modelRegistry:
+    modelFamilies: [scoring]
   ai-estate:featureStore:
     onlineTables:
       - {{name: profiles, hashKey: entity_id}}

@@ -323,6 +323,28 @@ def karpenter_controller_policy(
                 ],
                 "Resource": queue_arn,
             },
+            {
+                # GPU nodes' EBS volumes are encrypted with their BU's key: EC2 uses it on the
+                # caller's behalf when Karpenter launches them, through a grant. Scoped to the
+                # estate's keys (tagged ManagedBy=ai-estate) and to EC2.
+                "Sid": "AllowEncryptedNodeVolumes",
+                "Effect": "Allow",
+                "Action": [
+                    "kms:CreateGrant",
+                    "kms:Decrypt",
+                    "kms:DescribeKey",
+                    "kms:GenerateDataKeyWithoutPlaintext",
+                    "kms:ReEncryptFrom",
+                    "kms:ReEncryptTo",
+                ],
+                "Resource": f"arn:{partition}:kms:{region}:{account_id}:key/*",
+                "Condition": {
+                    "StringEquals": {
+                        "aws:ResourceTag/ManagedBy": "ai-estate",
+                        "kms:ViaService": f"ec2.{region}.amazonaws.com",
+                    }
+                },
+            },
             *(
                 [
                     {

@@ -57,11 +57,20 @@ class ManagedAddon:
     needs_nodes: bool = False
     """Deployments (not DaemonSets) stay degraded until a node exists: create them after the
     system pool; the DaemonSets come first because nodes cannot become Ready without them."""
+    configuration: str | None = None
+    """The add-on's `configuration_values` (JSON)."""
 
 
 MANAGED_ADDONS = (
     ManagedAddon("eks-pod-identity-agent"),
-    ManagedAddon("vpc-cni", "aws-node", "AmazonEKS_CNI_Policy"),
+    # The VPC CNI enforces Kubernetes NetworkPolicy only when asked to: without this, every BU's
+    # default-deny policy would be accepted and silently ignored.
+    ManagedAddon(
+        "vpc-cni",
+        "aws-node",
+        "AmazonEKS_CNI_Policy",
+        configuration='{"enableNetworkPolicy": "true"}',
+    ),
     ManagedAddon("kube-proxy"),
     ManagedAddon("coredns", needs_nodes=True),
     # V2 only touches volumes and snapshots the driver tagged for a cluster, not every volume.
@@ -240,6 +249,10 @@ class EksClusterArgs(TypedDict):
     """Prod: protect and retain the cluster and its log group, and turn on deletion protection."""
     tags: dict[str, str]
     """Tags for every taggable resource (ownership tags included)."""
+    api_access_cidrs: NotRequired[list[str]]
+    """Private networks (deploy runners, VPN, peered VPCs) allowed to reach the API endpoint on
+    443. The endpoint is private: whoever runs `pulumi up` must come from one of these (or from
+    `public_access_cidrs`), or every Kubernetes resource of the stack times out."""
     deployer_role_arn: NotRequired[pulumi.Input[str] | None]
     """The IAM role that runs `pulumi up` for this stack. It gets a cluster-admin access entry:
     with no bootstrap admin, nothing else could install the add-ons. Default: the role of the
@@ -433,6 +446,7 @@ class EksCluster(pulumi.ComponentResource):
                 addon_name=addon.name,
                 addon_version=version.version,
                 pod_identity_associations=associations,
+                configuration_values=addon.configuration,
                 # The add-ons are owned here: configuration drift made by hand is overwritten.
                 resolve_conflicts_on_create="OVERWRITE",
                 resolve_conflicts_on_update="OVERWRITE",
@@ -626,6 +640,18 @@ class EksCluster(pulumi.ComponentResource):
         self.cluster_security_group_id = cluster.vpc_config.apply(
             lambda vpc: vpc.cluster_security_group_id
         )
+        for i, cidr in enumerate(args.get("api_access_cidrs", [])):
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-api-access-{i}",
+                security_group_id=self.cluster_security_group_id,
+                description=f"Kubernetes API (private endpoint) from {cidr}",
+                cidr_ipv4=cidr,
+                ip_protocol="tcp",
+                from_port=443,
+                to_port=443,
+                tags=tags,
+                opts=child(self),
+            )
         self.version = cluster.version
         self.node_role_path = NODE_ROLE_PATH
         self.system_node_role_arn = node_role.arn

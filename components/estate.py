@@ -52,6 +52,7 @@ class ClusterSpec(TypedDict):
 
     version: str
     public_access_cidrs: list[str]
+    api_access_cidrs: list[str]
     system_nodes: SystemNodesSpec
     gpu_provisioners: list[str]
     gpu_software: str
@@ -115,6 +116,7 @@ class _NetworkAndCluster:
                 "vpc_id": self.network.vpc_id,
                 "private_subnet_ids": self.network.private_subnet_ids,
                 "public_access_cidrs": cluster["public_access_cidrs"],
+                "api_access_cidrs": cluster["api_access_cidrs"],
                 "kms_key_arn": key.arn,
                 "log_retention_days": cluster["log_retention_days"],
                 "system_nodes": cluster["system_nodes"],
@@ -153,6 +155,8 @@ class _NetworkAndCluster:
 class PlatformEstateArgs(TypedDict):
     """Inputs of `PlatformEstate`."""
 
+    activate_cost_allocation_tags: bool
+    """Activate `BusinessUnit` as a cost-allocation tag (only once billing data has it)."""
     environment: str
     network: NetworkSpec
     cluster: ClusterSpec
@@ -197,7 +201,7 @@ class PlatformEstate(pulumi.ComponentResource):
             args["cluster"],
             args["protect"],
             args["tags"],
-            owns_account_settings=True,
+            owns_account_settings=args["activate_cost_allocation_tags"],
         )
         self.network, self.cluster = built.network, built.cluster
         self.monitoring = built.monitoring
@@ -407,6 +411,10 @@ class BuEstate(pulumi.ComponentResource):
         else:
             assert shared is not None
             target = shared
+        # On a cluster built here, Kubernetes objects must wait for its bootstrap: the deployer's
+        # access entry, the system pool and the Karpenter chart that installs its CRDs. (A shared
+        # cluster is complete before any BU stack runs.)
+        in_cluster: list[pulumi.Resource] = [self.cluster] if self.cluster is not None else []
 
         self.access = None
         access = args["access"]
@@ -487,7 +495,7 @@ class BuEstate(pulumi.ComponentResource):
                 "k8s_provider": target["k8s_provider"],
                 "tags": args["tags"],
             },
-            child(self),
+            child(self, depends_on=in_cluster),
         )
 
         self.node_role = None
@@ -524,7 +532,7 @@ class BuEstate(pulumi.ComponentResource):
                         "tags": args["tags"],
                     },
                     # Nodes should not join before the namespace quota that caps them exists.
-                    child(self, depends_on=[self.tenant]),
+                    child(self, depends_on=[self.tenant, *in_cluster]),
                 )
         watched_buckets: dict[str, pulumi.Input[str]] = {}
         if self.feature_store is not None:

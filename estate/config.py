@@ -221,6 +221,19 @@ def _public_cidr(value: str) -> str:
 AllowCidr = Annotated[str, AfterValidator(_public_cidr)]
 
 
+def _private_cidr(value: str) -> str:
+    try:
+        net = ipaddress.IPv4Network(value, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"must be an IPv4 CIDR block such as 10.20.0.0/16 ({exc})") from None
+    if not net.is_private:
+        raise ValueError("must be a private (RFC 1918) range; use publicAccessCidrs for others")
+    return value
+
+
+PrivateCidr = Annotated[str, AfterValidator(_private_cidr)]
+
+
 class SystemNodesConfig(_Model):
     """The on-demand node group that runs cluster add-ons (CoreDNS, autoscalers, GPU software)."""
 
@@ -245,6 +258,9 @@ class ClusterConfig(_Model):
     """Kubernetes version of the control plane."""
     public_access_cidrs: tuple[AllowCidr, ...] = ()
     """CIDRs allowed to reach a public API endpoint; empty keeps the endpoint private only."""
+    api_access_cidrs: tuple[PrivateCidr, ...] = ()
+    """Private networks (deploy runners, VPN, peered VPCs) that reach the private API endpoint
+    on 443. `pulumi up` must run from one of them, or from `publicAccessCidrs`."""
     system_nodes: SystemNodesConfig = SystemNodesConfig()
     """The add-on node group."""
     gpu_provisioners: tuple[Literal["managed", "karpenter"], ...] = ("managed", "karpenter")
@@ -616,6 +632,10 @@ class StackConfig(_Model):
     """Alarms, subscriptions and thresholds (BU stacks)."""
     access: AccessConfig = AccessConfig()
     """Persona and workload roles of the BU (BU stacks)."""
+    activate_cost_allocation_tags: bool = False
+    """Platform stacks: activate `BusinessUnit` as a cost-allocation tag (account-wide). Turn it
+    on after the first deploy: AWS refuses activation until the tag appears in billing data,
+    which takes up to 24 hours after resources carry it."""
     budget: BudgetConfig | None = None
     """The BU's monthly budget (BU stacks; required in staging and prod)."""
     waivers: tuple[WaiverConfig, ...] = ()

@@ -15,10 +15,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import gc
 import json
 import os
 import runpy
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -330,6 +332,14 @@ def _render_in_context(
         with contextlib.suppress(Exception):
             loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
+        if sys.exc_info()[0] is not None:
+            # A failed program also leaves SDK coroutine objects that were never scheduled;
+            # collect them now, quietly, instead of in the middle of the next render.
+            with warnings.catch_warnings():
+                warnings.filterwarnings(
+                    "ignore", message="coroutine .* was never awaited", category=RuntimeWarning
+                )
+                gc.collect()
         asyncio.set_event_loop(None)
 
     # Registrations arrive in whatever order the SDK's threads finish them; sort so the same

@@ -82,6 +82,7 @@ def cluster_spec(config: StackConfig) -> ClusterSpec:
     return {
         "version": c.version,
         "public_access_cidrs": list(c.public_access_cidrs),
+        "api_access_cidrs": list(c.api_access_cidrs),
         "system_nodes": {
             "instance_types": list(c.system_nodes.instance_types),
             "min_size": c.system_nodes.min_size,
@@ -211,6 +212,7 @@ def build(config: StackConfig, region: str) -> dict[str, Any]:
             f"platform-{config.environment}",
             {
                 "environment": config.environment,
+                "activate_cost_allocation_tags": config.activate_cost_allocation_tags,
                 "network": network_spec(config),
                 "cluster": cluster_spec(config),
                 "protect": config.protect_stateful,
