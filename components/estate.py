@@ -12,10 +12,11 @@ from __future__ import annotations
 from typing import Literal, NotRequired, TypedDict
 
 import pulumi
+import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from . import naming
-from .access import BuAccess, KmsKey, PersonaTrust
+from .access import ROLE_PATH_ROOT, BuAccess, KmsKey, PersonaTrust, bu_only_bucket_policy
 from .cluster import SYSTEM_POOL_LABELS, EksCluster, SystemNodesSpec
 from .feature_store import FeatureGroupSpec, FeatureStore, OnlineTableSpec
 from .gpu_catalog import gpu_model_of
@@ -33,7 +34,7 @@ from .monitoring import (
 )
 from .network import Network
 from .options import child
-from .storage import AccessLogBucket
+from .storage import AccessLogBucket, PolicyStatements
 from .tenant import BuTenant
 
 
@@ -363,6 +364,27 @@ class BuEstate(pulumi.ComponentResource):
             },
             child(self),
         )
+        # With the BU's roles in place, its data buckets refuse data access to anyone else in the
+        # account (the roles live under the BU's IAM path; the two service roles are named).
+        # Bucket settings stay manageable by the deployer; AWS services acting as themselves pass.
+        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
+
+        def role_arn(path_and_name: str) -> pulumi.Output[str]:
+            return pulumi.Output.concat(
+                "arn:", partition, ":iam::", args["account_id"], ":role", path_and_name
+            )
+
+        bu_roles = role_arn(f"{ROLE_PATH_ROOT}{bu}/{prefix}-*")
+        deploy_accounts = list(args["registry"]["deploy_account_ids"]) if args["registry"] else []
+
+        def data_only_for(*service_roles: str) -> PolicyStatements | None:
+            if args["access"] is None:
+                return None
+            return bu_only_bucket_policy(
+                [bu_roles, *(role_arn(f"/{r}") for r in service_roles)],
+                allowed_account_ids=[a for a in deploy_accounts if a != args["account_id"]],
+            )
+
         self.feature_store = None
         if args["feature_store_enabled"]:
             self.feature_store = FeatureStore(
@@ -382,6 +404,7 @@ class BuEstate(pulumi.ComponentResource):
                     "deletion_protection": env == "prod",
                     "protect": args["protect"],
                     "tags": args["tags"],
+                    "extra_policy_statements": data_only_for(f"{prefix}-feature-store"),
                 },
                 child(self),
             )
@@ -474,6 +497,7 @@ class BuEstate(pulumi.ComponentResource):
                     "approval_emails": registry["approval_emails"],
                     "approval_https_endpoints": registry["approval_https_endpoints"],
                     "mlflow": registry["mlflow"],
+                    "extra_policy_statements": data_only_for(f"{prefix}-mlflow"),
                     "protect": args["protect"],
                     "tags": args["tags"],
                 },

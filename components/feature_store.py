@@ -18,7 +18,7 @@ import pulumi_aws as aws
 
 from .network import service_trust_policy
 from .options import child, stateful
-from .storage import SecureBucket
+from .storage import PolicyStatements, SecureBucket
 
 
 class FeatureDefinitionSpec(TypedDict):
@@ -70,6 +70,8 @@ class FeatureStoreArgs(TypedDict):
     protect: bool
     """Protect and retain stateful resources (prod)."""
     tags: dict[str, str]
+    extra_policy_statements: NotRequired[PolicyStatements | None]
+    """More offline-bucket policy statements, e.g. the BU-only data deny (access.py)."""
 
 
 def feature_store_role_policy(
@@ -154,6 +156,11 @@ class FeatureStore(pulumi.ComponentResource):
                 "noncurrent_version_retention_days": args["noncurrent_version_retention_days"],
                 "tags": tags,
                 "protect": protect,
+                **(
+                    {"policy_statements": args["extra_policy_statements"]}
+                    if args.get("extra_policy_statements")
+                    else {}
+                ),
             },
             child(self),
         )

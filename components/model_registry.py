@@ -41,7 +41,7 @@ import pulumi_aws as aws
 
 from .network import service_trust_policy
 from .options import child, stateful
-from .storage import ObjectLockMode, ObjectLockSpec, SecureBucket
+from .storage import ObjectLockMode, ObjectLockSpec, PolicyStatements, SecureBucket
 from .tags import BUSINESS_UNIT, merge_tags
 
 # -- separation of duties -------------------------------------------------------------------
@@ -393,6 +393,8 @@ class MlflowSpec(TypedDict):
 class ModelRegistryArgs(TypedDict):
     """Inputs of `ModelRegistry`."""
 
+    extra_policy_statements: NotRequired[PolicyStatements | None]
+    """More artifact-bucket policy statements, e.g. the BU-only data deny (access.py)."""
     business_unit: str
     """The BU slug: names, the principal-tag condition and the event filter derive from it."""
     environment: str
@@ -488,6 +490,7 @@ class ModelRegistry(pulumi.ComponentResource):
 
         # -- artifact bucket ------------------------------------------------------------------
         bucket_name = args["artifact_bucket_name"]
+        extra = args.get("extra_policy_statements")
         artifacts = SecureBucket(
             f"{name}-artifacts",
             {
@@ -498,8 +501,11 @@ class ModelRegistry(pulumi.ComponentResource):
                 "noncurrent_version_retention_days": args["noncurrent_version_retention_days"],
                 "object_lock": args.get("object_lock"),
                 "policy_statements": lambda arn: pulumi.Output.all(
-                    arn, partition, account_id
-                ).apply(lambda p: artifact_read_statements(p[0], p[1], deploy_accounts, p[2])),
+                    pulumi.Output.all(arn, partition, account_id).apply(
+                        lambda p: artifact_read_statements(p[0], p[1], deploy_accounts, p[2])
+                    ),
+                    extra(arn) if extra else [],
+                ).apply(lambda parts: [*parts[0], *parts[1]]),
                 "tags": merge_tags(tags, dict([ARTIFACT_PURPOSE_TAG])),
                 "protect": protect,
             },
