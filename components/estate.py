@@ -556,7 +556,9 @@ class BuEstate(pulumi.ComponentResource):
                         "tags": args["tags"],
                     },
                     # Nodes should not join before the namespace quota that caps them exists.
-                    child(self, depends_on=[self.tenant, *in_cluster]),
+                    # ...and not before the BU node role's own EC2_LINUX access entry exists, so a
+                    # managed node group finds it rather than racing to create its own.
+                    child(self, depends_on=[self.tenant, self.node_role, *in_cluster]),
                 )
         watched_buckets: dict[str, pulumi.Input[str]] = {}
         if self.feature_store is not None:
