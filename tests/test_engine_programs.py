@@ -505,7 +505,8 @@ def test_eks_workload_uses_the_cluster_provider_and_looks_like_kubernetes():
 
 
 def test_eks_workload_manifests_are_valid_kubernetes():
-    kubernetes_validate = pytest.importorskip("kubernetes_validate")
+    import kubernetes_validate
+
     inventory, _ = rendered("eks-cluster")
     for r in (
         one(inventory, "kubernetes:apps/v1:Deployment"),

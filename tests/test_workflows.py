@@ -307,8 +307,11 @@ def test_gate_comment_uses_the_reports_marker(gate):
 
 def run_comment_script(gate, tmp_path: Path, comments: list[dict], report: str) -> list:
     node = shutil.which("node")
-    if node is None:
-        pytest.skip("Node.js is not installed (the comment script is linted by the schema only)")
+    # Node.js ships with this project's machine image (and GitHub's runners): the script that
+    # posts the PR comment is run for real, never skipped.
+    assert node is not None, (
+        "Node.js is required to test the PR-comment script (apt-get install nodejs)"
+    )
     (job,) = gate["jobs"].values()
     step = one_step_using(job, "actions/github-script")
     (tmp_path / "script.js").write_text(step["with"]["script"], encoding="utf-8")
