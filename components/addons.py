@@ -678,6 +678,28 @@ def pod_identity_role(
     )
 
 
+def bind_service_account(
+    parent: pulumi.Resource,
+    name: str,
+    *,
+    cluster_name: pulumi.Input[str],
+    namespace: str,
+    service_account: str,
+    role: aws.iam.Role,
+    tags: dict[str, str],
+) -> aws.eks.PodIdentityAssociation:
+    """Hand `role` to one Kubernetes service account through EKS Pod Identity."""
+    return aws.eks.PodIdentityAssociation(
+        name,
+        cluster_name=cluster_name,
+        namespace=namespace,
+        service_account=service_account,
+        role_arn=role.arn,
+        tags=tags,
+        opts=child(parent),
+    )
+
+
 def helm_release(
     parent: pulumi.Resource,
     name: str,
@@ -754,14 +776,14 @@ class ClusterAutoscaler(pulumi.ComponentResource):
             ),
             opts=child(self),
         )
-        association = aws.eks.PodIdentityAssociation(
+        association = bind_service_account(
+            self,
             f"{name}-pod-identity",
             cluster_name=cluster_name,
             namespace=CLUSTER_AUTOSCALER_NAMESPACE,
             service_account=CLUSTER_AUTOSCALER_SERVICE_ACCOUNT,
-            role_arn=role.arn,
+            role=role,
             tags=args["tags"],
-            opts=child(self),
         )
         values = pulumi.Output.all(cluster_name, region).apply(
             lambda p: cluster_autoscaler_values(
@@ -877,14 +899,14 @@ class Karpenter(pulumi.ComponentResource):
             ),
             opts=child(self),
         )
-        association = aws.eks.PodIdentityAssociation(
+        association = bind_service_account(
+            self,
             f"{name}-pod-identity",
             cluster_name=cluster_name,
             namespace=KARPENTER_NAMESPACE,
             service_account=KARPENTER_SERVICE_ACCOUNT,
-            role_arn=role.arn,
+            role=role,
             tags=tags,
-            opts=child(self),
         )
         values = pulumi.Output.all(cluster_name, queue.name, region).apply(
             lambda p: karpenter_values(p[0], p[1], p[2], args["replicas"], args["node_selector"])

@@ -92,7 +92,7 @@ class _NetworkAndCluster:
         cluster: ClusterSpec,
         protect: bool,
         tags: dict[str, str],
-        owns_account_settings: bool,
+        activate_cost_allocation_tags: bool,
     ) -> None:
         self.network = Network(
             f"{name}-network",
@@ -144,8 +144,8 @@ class _NetworkAndCluster:
                 "node_selector": SYSTEM_POOL_LABELS,
                 # only the in-cluster parts wait for the cluster (see PlatformMonitoringArgs)
                 "cluster_ready": [self.cluster],
-                # cost allocation tags are account-wide: only the platform activates them
-                "cost_allocation_tags": ["BusinessUnit"] if owns_account_settings else [],
+                # account-wide, and refused until billing has seen the tag: opt-in, platform only
+                "cost_allocation_tags": ["BusinessUnit"] if activate_cost_allocation_tags else [],
                 "protect": protect,
                 "tags": tags,
             },
@@ -202,7 +202,7 @@ class PlatformEstate(pulumi.ComponentResource):
             args["cluster"],
             args["protect"],
             args["tags"],
-            owns_account_settings=args["activate_cost_allocation_tags"],
+            activate_cost_allocation_tags=args["activate_cost_allocation_tags"],
         )
         self.network, self.cluster = built.network, built.cluster
         self.monitoring = built.monitoring
@@ -421,7 +421,7 @@ class BuEstate(pulumi.ComponentResource):
                 args["protect"],
                 args["tags"],
                 # cost allocation tags are account-wide: the platform stack activates them
-                owns_account_settings=False,
+                activate_cost_allocation_tags=False,
             )
             self.cluster, self.network = built.cluster, built.network
             target = SharedCluster(

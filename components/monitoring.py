@@ -52,7 +52,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import yaml
 
-from .addons import _depends_on_of, pod_identity_role
+from .addons import _depends_on_of, bind_service_account, pod_identity_role
 from .options import child, stateful
 
 # -- the metric contract and defaults -------------------------------------------------------
@@ -1157,14 +1157,14 @@ class PlatformMonitoring(pulumi.ComponentResource):
             policy_arn=_policy_arn(partition, AGENT_POLICY),
             opts=child(self),
         )
-        identity = aws.eks.PodIdentityAssociation(
+        identity = bind_service_account(
+            self,
             f"{name}-gpu-agent-identity",
             cluster_name=cluster_name,
             namespace=CLOUDWATCH_NAMESPACE,
             service_account=PROMETHEUS_AGENT,
-            role_arn=role.arn,
+            role=role,
             tags=tags,
-            opts=child(self),
         )
         k8s_opts = child(self, provider=provider, depends_on=after)
         labels = {

@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from . import __version__
 from .config import ConfigError
-from .gate import DEFAULT_PACK, Job, render_stack, run_jobs
+from .gate import DEFAULT_PACK, Job, run_jobs
 from .model import StackResult
 from .project import Project, load_project
 
@@ -335,11 +335,6 @@ def _root(
     if version:
         out.print(f"estate {__version__}")
         raise typer.Exit(0)
-
-
-def preview_outputs(project: Project, stack: str) -> dict[str, Any]:
-    """A stack's rendered outputs (used by tests and `estate verify` fixtures)."""
-    return render_stack(project, stack).outputs
 
 
 @app.command()

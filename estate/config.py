@@ -746,8 +746,8 @@ def format_errors(source: str, exc: ValidationError) -> list[str]:
     return [f"{source}: {_loc_to_key(e['loc'])}: {_describe(e)}" for e in exc.errors()]
 
 
-def _decode(value: Any) -> Any:
-    """Pulumi hands structured config to programs as JSON strings; decode those."""
+def decode_config_value(value: Any) -> Any:
+    """Pulumi hands structured config to programs (and packs) as JSON strings; decode those."""
     if isinstance(value, str) and value.strip()[:1] in ("{", "["):
         try:
             return json.loads(value)
@@ -758,7 +758,7 @@ def _decode(value: Any) -> Any:
 
 def validate_config(values: dict[str, Any], source: str) -> StackConfig:
     """Validate the `ai-estate:` keys (namespace stripped) of one stack; raise ConfigError."""
-    decoded = {k: _decode(v) for k, v in values.items()}
+    decoded = {k: decode_config_value(v) for k, v in values.items()}
     try:
         return StackConfig.model_validate(decoded)
     except ValidationError as exc:
@@ -798,6 +798,15 @@ def read_stack_file(path: Path, display: str | None = None) -> dict[str, Any]:
     return config
 
 
+def region_errors(region: Any, source: str) -> list[str]:
+    """What is wrong with a stack's `aws:region`, as one-line errors (none when it is fine)."""
+    if not region:
+        return [f"{source}: aws:region: is required (the AWS region this stack deploys to)"]
+    if not re.match(r"^[a-z]{2}(-gov)?-[a-z]+-\d$", str(region)):
+        return [f"{source}: aws:region: must be an AWS region such as eu-west-1 (got {region!r})"]
+    return []
+
+
 def load_stack(path: Path, display: str | None = None) -> LoadedStack:
     """Read and validate one stack file; raise ConfigError naming the file and key."""
     shown = display or str(path)
@@ -809,12 +818,7 @@ def load_stack(path: Path, display: str | None = None) -> LoadedStack:
     except ConfigError as exc:
         errors.extend(exc.lines)
     region = raw.get("aws:region")
-    if not region:
-        errors.append(f"{shown}: aws:region: is required (the AWS region this stack deploys to)")
-    elif not re.match(r"^[a-z]{2}(-gov)?-[a-z]+-\d$", str(region)):
-        errors.append(
-            f"{shown}: aws:region: must be an AWS region such as eu-west-1 (got {region!r})"
-        )
+    errors.extend(region_errors(region, shown))
     if errors:
         raise ConfigError(errors)
     assert config is not None

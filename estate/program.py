@@ -30,7 +30,13 @@ from components.gpu_pools import GpuPoolSpec
 from components.monitoring import AlarmSubscription
 from components.tags import ownership_tags
 
-from .config import ConfigError, StackConfig, split_namespace, validate_config
+from .config import (
+    ConfigError,
+    StackConfig,
+    region_errors,
+    split_namespace,
+    validate_config,
+)
 
 PROJECT = "ai-estate"
 
@@ -48,8 +54,7 @@ def config_from_pulumi() -> tuple[StackConfig, str]:
         config = validate_config(split_namespace(values), source)
     except ConfigError as exc:
         errors.extend(exc.lines)
-    if not region:
-        errors.append(f"{source}: aws:region: is required (the AWS region this stack deploys to)")
+    errors.extend(region_errors(region, source))
     if errors:
         raise ConfigError(errors)
     assert config is not None

@@ -24,6 +24,7 @@ import grpc
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, plugin_pb2
 
+from .config import decode_config_value
 from .engine import UNKNOWN_WIRE, config_to_wire
 from .mocks import UNKNOWN
 from .model import Finding, Inventory, PolicyInfo, Resource
@@ -67,20 +68,11 @@ def _struct(props: dict[str, Any]) -> struct_pb2.Struct:
     return struct
 
 
-def _decode_config_value(value: Any) -> Any:
-    if isinstance(value, str) and value.strip()[:1] in ("{", "["):
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            return value
-    return value
-
-
 def default_provider(inventory: Inventory, package: str) -> Resource:
     """The default provider the CLI would create for `package`, configured from stack config."""
     prefix = f"{package}:"
     props = {
-        k[len(prefix) :]: _decode_config_value(v)
+        k[len(prefix) :]: decode_config_value(v)
         for k, v in inventory.config.items()
         if k.startswith(prefix)
     }
