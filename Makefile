@@ -47,8 +47,8 @@ bench: venv
 
 ## docs: regenerate docs/configuration.md and docs/policies.md (tests fail when they are stale).
 docs: venv
-	$(PY) -m estate.docs
-	$(PY) -m estate.policy_docs
+	$(PY) -m estate.docgen.config_docs
+	$(PY) -m estate.docgen.policy_docs
 
 clean:
 	rm -rf $(OUT) .pytest_cache .ruff_cache

@@ -7,8 +7,8 @@ declared, one line per error naming the stack file and key.
 
 import pulumi
 
-from estate.config import ConfigError
-from estate.program import build, config_from_pulumi
+from estate.stack.config import ConfigError
+from estate.stack.program import build, config_from_pulumi
 
 try:
     _config, _region = config_from_pulumi()

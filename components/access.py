@@ -16,7 +16,7 @@ separates fraud's data from marketing's. Three layers do, each enough on its own
 own roles: the boundary (an explicit deny on everything outside the BU's name prefixes and key),
 the identity policies (which only name the BU's resources), and the resource policies (the key's
 deny of other BUs' roles, the buckets' deny of non-BU principals). `tests/test_isolation.py`
-proves it with `estate/iam.py`, for every role against every resource of two rendered BUs.
+proves it with `estate/analysis/iam.py`, for every role against every resource of two rendered BUs.
 
 Names are the contract. Every BU resource's physical name starts with `<bu>-<env>` (Glue:
 `<bu>_<env>_`, ECR: `<bu>-<env>/`), every BU role lives under `/ai-estate/<bu>/` and is named

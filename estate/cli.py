@@ -18,11 +18,11 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from . import __version__
-from .config import ConfigError
-from .gate import DEFAULT_PACK, Job, run_jobs
-from .model import StackResult
-from .project import Project, load_project
+from estate import __version__
+from estate.offline.gate import DEFAULT_PACK, Job, run_jobs
+from estate.offline.model import StackResult
+from estate.offline.project import Project, load_project
+from estate.stack.config import ConfigError
 
 app = typer.Typer(
     name="estate",
@@ -132,8 +132,8 @@ def preview(
     if result.error or result.inventory is None:
         raise fail(result.error or "render failed")
     inventory = result.inventory
-    from .cost import CostError, cost_for
-    from .critical_path import critical_path
+    from estate.analysis.cost import CostError, cost_for
+    from estate.analysis.critical_path import critical_path
 
     try:
         cost: dict[str, Any] | None = cost_for(inventory, prices)
@@ -150,9 +150,9 @@ def preview(
         data["criticalPath"] = path["chain"]
         sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
         return
-    from . import cost as cost_model
-    from . import critical_path as path_model
-    from .reports import render_inventory_tree
+    from estate.analysis import cost as cost_model
+    from estate.analysis import critical_path as path_model
+    from estate.reports import render_inventory_tree
 
     render_inventory_tree(inventory, out)
     line = path_model.summary_line(path)
@@ -224,7 +224,7 @@ def check(
         base_jobs = _base_jobs(proj, base, names, all_, scratch) if base is not None else []
         results = _run_with_progress(job_list + base_jobs, workers, quiet)
     if base is not None:
-        from .gate import attach_diffs
+        from estate.offline.gate import attach_diffs
 
         results = attach_diffs(results[: len(job_list)], results[len(job_list) :])
     _report_and_exit(results, json_path, sarif_path, junit_path, markdown_path, quiet)
@@ -258,7 +258,7 @@ def _report_and_exit(
     markdown_path: Path | None,
     quiet: bool,
 ) -> None:
-    from .reports import render_table, write_reports
+    from estate.reports import render_table, write_reports
 
     write_reports(
         results,
@@ -292,7 +292,7 @@ def _base_jobs(
     """Render-only jobs for the same stacks at git `ref` (extracted into a scratch directory)."""
     import tempfile
 
-    from .gate import BaseRefError, materialize_base
+    from estate.offline.gate import BaseRefError, materialize_base
 
     where = Path(scratch.enter_context(tempfile.TemporaryDirectory(prefix="estate-base-")))
     try:
@@ -378,7 +378,7 @@ def verify(
     ] = None,
 ) -> None:
     """Check a deployed stack's live AWS resources against governance, from its outputs."""
-    from .verify import verify_command
+    from estate.verify import verify_command
 
     raise typer.Exit(
         verify_command(

@@ -17,8 +17,8 @@ SHIPPED_STACKS = ("platform-dev", "platform-prod", "fraud-prod", "marketing-dev"
 
 @cache
 def _render(stack: str):
-    from estate.gate import render_stack
-    from estate.project import load_project
+    from estate.offline.gate import render_stack
+    from estate.offline.project import load_project
 
     project = load_project(ROOT)
     known = {}

@@ -29,8 +29,8 @@ from components.access import (
     validate_business_unit,
     workload_policy_document,
 )
-from estate.engine import render
-from estate.iam import arn_matches
+from estate.analysis.iam import arn_matches
+from estate.offline.engine import render
 
 ACCOUNT = "111122223333"
 OTHER = "444455556666"
@@ -563,7 +563,7 @@ def test_without_a_cluster_there_are_no_workload_roles():
     ],
 )
 def test_config_errors_name_the_problem(overrides, problem):
-    from estate.engine import ProgramError
+    from estate.offline.engine import ProgramError
 
     with pytest.raises(ProgramError, match=problem):
         render(

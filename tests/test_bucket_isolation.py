@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from estate.iam import Principal, Request, evaluate
+from estate.analysis.iam import Principal, Request, evaluate
 
 
 def can(who: Principal, action: str, resource: str, policy: dict):

@@ -1,6 +1,6 @@
 """The EKS cluster component and its add-ons: pure functions, then rendered inventories.
 
-Renders run the real component under the estate's mock runtime (`estate.engine.render`) and
+Renders run the real component under the estate's mock runtime (`estate.offline.engine.render`) and
 assert on what `pulumi preview` would send: inputs by their camelCase wire names, dependencies,
 options. Every Kubernetes object the component creates directly (not through Helm) is rebuilt as
 a manifest and validated against the cluster's Kubernetes version.
@@ -38,7 +38,7 @@ from components.cluster import (
     validate_node_sizes,
     validate_provisioners,
 )
-from estate.engine import ProgramError, render
+from estate.offline.engine import ProgramError, render
 
 KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/0d3c1f52-7a11-4c55-9d1e-3b8f6a2e9c10"
 DEPLOYER = "arn:aws:iam::123456789012:role/platform-deployer"

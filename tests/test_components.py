@@ -240,8 +240,8 @@ def test_bu_stack_reads_platform_outputs_through_a_stack_reference(rendered):
 
 
 def test_renders_are_deterministic(rendered):
-    from estate.gate import render_stack
-    from estate.project import load_project
+    from estate.offline.gate import render_stack
+    from estate.offline.project import load_project
 
     again = render_stack(
         load_project(), "marketing-dev", {"platform-dev": rendered("platform-dev").outputs}

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from estate.config import ConfigError, load_stack, validate_config
+from estate.stack.config import ConfigError, load_stack, validate_config
 
 GOOD_BU = {
     "kind": "bu",
@@ -188,13 +188,15 @@ def test_any_bad_value_is_a_config_error_never_a_crash(key, value):
 
 
 def test_every_config_key_is_documented_and_the_reference_is_current():
-    from estate.config import StackConfig
-    from estate.docs import _models, main
+    from estate.docgen.config_docs import _models, main
+    from estate.stack.config import StackConfig
 
     for model in _models(StackConfig):
         for name, field in model.model_fields.items():
             assert field.description, f"{model.__name__}.{name} has no docstring"
-    assert main(["--check"]) == 0, "docs/configuration.md is stale: run python -m estate.docs"
+    assert main(["--check"]) == 0, (
+        "docs/configuration.md is stale: run python -m estate.docgen.config_docs"
+    )
 
 
 def test_prod_bu_stack_needs_a_budget_dev_does_not():

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from components.gpu_catalog import CATALOG
-from estate.cost import (
+from estate.analysis.cost import (
     DEFAULT_PRICES,
     SCENARIOS,
     CostError,
@@ -17,7 +17,7 @@ from estate.cost import (
     load_prices,
     summary_line,
 )
-from estate.model import Inventory, Resource
+from estate.offline.model import Inventory, Resource
 
 HOURS = 730
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from estate.critical_path import (
+from estate.analysis.critical_path import (
     NEW_BU_TARGET_MINUTES,
     CriticalPathError,
     critical_path,
@@ -16,7 +16,7 @@ from estate.critical_path import (
     load_create_times,
     summary_line,
 )
-from estate.model import Inventory, Resource
+from estate.offline.model import Inventory, Resource
 
 KEY = "aws:kms/key:Key"  # 0.2
 CLUSTER = "aws:eks/cluster:Cluster"  # 11

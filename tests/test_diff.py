@@ -10,13 +10,13 @@ from pathlib import Path
 
 import yaml
 
-from estate.diff import (
+from estate.analysis.diff import (
     DELETE_POLICY,
     REPLACE_POLICY,
     UNPROTECT_POLICY,
     diff_inventories,
 )
-from estate.model import Inventory, Resource
+from estate.offline.model import Inventory, Resource
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLE = "aws:dynamodb/table:Table"

@@ -26,9 +26,9 @@ import pulumi
 import pytest
 import yaml
 
-from estate import engine
-from estate.mocks import ACCOUNT_ID, UNKNOWN, EstateMocks
-from estate.model import Inventory, Resource
+from estate.offline import engine
+from estate.offline.mocks import ACCOUNT_ID, UNKNOWN, EstateMocks
+from estate.offline.model import Inventory, Resource
 
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAMS = Path(__file__).resolve().parent / "fixtures" / "programs"
@@ -204,7 +204,7 @@ def test_inventory_json_is_byte_identical_across_processes():
     script = (
         "import json, sys\n"
         "from pathlib import Path\n"
-        "from estate import engine\n"
+        "from estate.offline import engine\n"
         "inv = engine.render(Path(sys.argv[1]), stack='dev', project='eks-cluster')\n"
         "print(json.dumps(inv.to_json(), sort_keys=True))\n"
     )

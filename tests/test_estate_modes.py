@@ -7,8 +7,8 @@ from pathlib import Path
 
 import yaml
 
-from estate.gate import render_stack
-from estate.project import load_project
+from estate.offline.gate import render_stack
+from estate.offline.project import load_project
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -41,7 +41,7 @@ from components.gpu_pools import (
     pool_warnings,
     validate_pool,
 )
-from estate.engine import ProgramError, render
+from estate.offline.engine import ProgramError, render
 
 KMS_KEY = "arn:aws:kms:us-east-1:222222222222:key/0b5e-gpu"
 SUBNETS = ["subnet-0aaa1111", "subnet-0bbb2222"]

@@ -1,4 +1,4 @@
-"""The IAM evaluator (estate/iam.py) against AWS's own worked examples.
+"""The IAM evaluator (estate/analysis/iam.py) against AWS's own worked examples.
 
 Each test reproduces an example from the IAM User Guide and asserts the outcome the page states.
 The policies are copied from the pages (account ids and names as there); where a page has a
@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from estate.iam import (
+from estate.analysis.iam import (
     Principal,
     Request,
     UnsupportedPolicyError,

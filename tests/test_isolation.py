@@ -5,7 +5,7 @@ is rendered as its own stack with the real components — its key (`KmsKey`), fe
 (`FeatureStore`), a model artifact bucket (`SecureBucket` with `bu_only_bucket_policy`, standing
 in for the registry's) and its access (`BuAccess`) — and the model registry's groups, packages
 and repositories by name. Then every persona and workload role of each BU is asked, through
-`estate.iam.evaluate` with the rendered identity, boundary, bucket, key and trust policies, to do
+`estate.analysis.iam.evaluate` with the rendered identity, boundary, bucket, key and trust policies, to do
 every action in `ACTIONS` on every resource of the other BU (all denied) and of its own (exactly
 what docs/personas.md says). Every rendered IAM document is also linted with parliament.
 """
@@ -35,9 +35,9 @@ from components.access import (
 )
 from components.feature_store import FeatureStore
 from components.storage import SecureBucket
-from estate.engine import render
-from estate.iam import Decision, Principal, Request, evaluate
-from estate.model import Inventory
+from estate.analysis.iam import Decision, Principal, Request, evaluate
+from estate.offline.engine import render
+from estate.offline.model import Inventory
 
 ACCOUNT = "111122223333"
 REGION = "us-east-1"

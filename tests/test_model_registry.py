@@ -1,6 +1,6 @@
 """The model registry: its pure policy builders, and the component under the Pulumi mock runtime.
 
-Renders go through `estate.engine.render`, so inputs are the camelCase wire names the engine
+Renders go through `estate.offline.engine.render`, so inputs are the camelCase wire names the engine
 records. The program builds the BU key and access-log bucket beside the registry, as `BuEstate`
 will, so the pack's rules see a stack the registry really lives in.
 """
@@ -41,9 +41,9 @@ from components.model_registry import (
 )
 from components.storage import AccessLogBucket
 from components.tags import ownership_tags
-from estate.engine import ProgramError, render
-from estate.mocks import ACCOUNT_ID
-from estate.model import Inventory, Resource
+from estate.offline.engine import ProgramError, render
+from estate.offline.mocks import ACCOUNT_ID
+from estate.offline.model import Inventory, Resource
 
 ROOT = Path(__file__).resolve().parent.parent
 # The policy harness and the pack's rules, importable as the pack process sees them.

@@ -38,7 +38,7 @@ from components.monitoring import (
     table_alarm_specs,
     thresholds_with_defaults,
 )
-from estate.engine import ProgramError, render
+from estate.offline.engine import ProgramError, render
 
 KEY = "arn:aws:kms:us-east-1:222222222222:key/0b5e-monitoring"
 TAGS = {"BusinessUnit": "fraud", "Environment": "prod", "ManagedBy": "ai-estate"}

@@ -1,7 +1,7 @@
 """`docs/policies.md` is generated from the pack's rules and never goes stale.
 
 A rule added to `governance.RULES` changes the rendered reference, so `test_doc_is_fresh` fails
-until `python -m estate.policy_docs` is run: the reference cannot fall behind the pack.
+until `python -m estate.docgen.policy_docs` is run: the reference cannot fall behind the pack.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from estate import policy_docs
+from estate.docgen import policy_docs
 
 ROOT = Path(__file__).resolve().parent.parent
 CELL_SPLIT = re.compile(r"(?<!\\)\|")
@@ -44,13 +44,13 @@ def catalog():
 
 def test_doc_is_fresh():
     assert policy_docs.main(["--check"]) == 0, (
-        "docs/policies.md is stale: run `.venv/bin/python -m estate.policy_docs`"
+        "docs/policies.md is stale: run `.venv/bin/python -m estate.docgen.policy_docs`"
     )
 
 
 def test_module_runs_as_a_script_from_a_fresh_process():
     done = subprocess.run(
-        [sys.executable, "-m", "estate.policy_docs", "--check"],
+        [sys.executable, "-m", "estate.docgen.policy_docs", "--check"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -145,7 +145,7 @@ def test_check_reports_a_stale_or_missing_doc(tmp_path: Path, capsys):
     assert policy_docs.main(["--check", "--output", str(doc)]) == 0
     doc.write_text(doc.read_text(encoding="utf-8") + "hand edit\n", encoding="utf-8")
     assert policy_docs.main(["--check", "--output", str(doc)]) == 1
-    assert "stale; run `python -m estate.policy_docs`" in capsys.readouterr().err
+    assert "stale; run `python -m estate.docgen.policy_docs`" in capsys.readouterr().err
 
 
 def test_rendering_is_deterministic(rules):

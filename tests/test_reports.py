@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.tree import Tree
 
 from estate import reports
-from estate.model import Finding, Inventory, PolicyInfo, Resource, StackResult
+from estate.offline.model import Finding, Inventory, PolicyInfo, Resource, StackResult
 
 TIMES = " \N{MULTIPLICATION SIGN} "
 STACK_URN = "urn:pulumi:{stack}::ai-estate::pulumi:pulumi:Stack::ai-estate-{stack}"

@@ -8,9 +8,9 @@ import pulumi_aws as aws
 import pytest
 from pulumi.runtime.proto import analyzer_pb2
 
-from estate.engine import render
-from estate.mocks import UNKNOWN
-from estate.runner import AnalyzerClient, PackError, effective_policy_config, run_pack
+from estate.offline.engine import render
+from estate.offline.mocks import UNKNOWN
+from estate.offline.runner import AnalyzerClient, PackError, effective_policy_config, run_pack
 
 ROOT = Path(__file__).resolve().parent.parent
 PACK = ROOT / "policies"

@@ -24,7 +24,7 @@ from components.tenant import (
     quota_hard,
     validate_tenant,
 )
-from estate.engine import ProgramError, render
+from estate.offline.engine import ProgramError, render
 
 CLUSTER = "platform-prod-ai"
 KUBERNETES_VERSION = "1.31"

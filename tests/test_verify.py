@@ -51,9 +51,9 @@ from rich.console import Console
 from components.gpu_pools import managed_name_prefix, node_labels, node_taints
 from components.storage import bucket_policy_document, log_delivery_statement, tls_only_statement
 from estate import verify
-from estate.verify_checks import s3 as s3_checks
-from estate.verify_checks import sagemaker as sagemaker_checks
-from estate.verify_checks.base import Context, Target
+from estate.verify.checks import s3 as s3_checks
+from estate.verify.checks import sagemaker as sagemaker_checks
+from estate.verify.checks.base import Context, Target
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "outputs"
@@ -1408,7 +1408,7 @@ def test_a_throttle_that_never_stops_is_a_finding_after_the_retries(monkeypatch)
             http_status_code=400,
             response_meta={"RetryAttempts": 9},
         )
-        from estate.verify_checks import kms as kms_checks
+        from estate.verify.checks import kms as kms_checks
 
         outcomes = kms_checks.check_key(
             _stubbed_context(client, key), Target("kms-key", key, "kmsKeyArn", arn=key)

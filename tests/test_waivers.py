@@ -109,8 +109,8 @@ def test_pack_message_format_round_trips_through_the_runner():
         from governance.waivers import Waiver, applied_message, parse_applied
     finally:
         sys.path.remove(str(ROOT / "policies"))
-    from estate.model import Finding, PolicyInfo
-    from estate.runner import unwrap_waived
+    from estate.offline.model import Finding, PolicyInfo
+    from estate.offline.runner import unwrap_waived
 
     w = Waiver("s3-bucket-versioning", "logs-*", "Reason (with parens): yes", "SEC-9", TODAY)
     text = applied_message(

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 POOL_CONFIG_SCHEMA = "ai-estate/gpu-pool-conformance/v1"
-"""What `estate verify --pool-config POOL -o pool.json` writes (estate/verify.py)."""
+"""What `estate verify --pool-config POOL -o pool.json` writes (estate/verify/__init__.py)."""
 
 REQUIRED_POOL_KEYS = (
     "pool",

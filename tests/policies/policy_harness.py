@@ -1,6 +1,6 @@
 """Run one governance rule against a program rendered by the offline engine.
 
-`check(rule_id, program)` renders the program with `estate.engine.render` (the real pulumi_aws
+`check(rule_id, program)` renders the program with `estate.offline.engine.render` (the real pulumi_aws
 SDK under the mock runtime, so property names are the provider's), converts every recorded
 resource into the `pulumi_policy` argument objects the Analyzer servicer would build for
 `Analyze` / `AnalyzeStack` — props behind `unknown_checking_proxy`, options, the resource's
@@ -32,9 +32,9 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
-from estate.engine import config_to_wire, render
-from estate.mocks import UNKNOWN
-from estate.model import Inventory, Resource
+from estate.offline.engine import config_to_wire, render
+from estate.offline.mocks import UNKNOWN
+from estate.offline.model import Inventory, Resource
 
 PROJECT = "ai-estate"
 POLICIES_DIR = Path(__file__).resolve().parents[2] / "policies"

@@ -22,7 +22,7 @@ from pulumi_policy.proxy import UnknownValueError
 
 from components.gpu_catalog import CATALOG as BLUEPRINT_CATALOG
 from components.gpu_pools import GpuNodePool, GpuNodeRole, GpuPoolSpec
-from estate.runner import run_pack
+from estate.offline.runner import run_pack
 
 Program = Callable[[], None]
 

@@ -22,7 +22,7 @@ from policy_programs import KEY_ARN, OWNERSHIP_TAGS
 
 from components.gpu_catalog import CATALOG
 from components.monitoring import BuMonitoring, PlatformMonitoring
-from estate.cost import gpu_peak_monthly, load_prices
+from estate.analysis.cost import gpu_peak_monthly, load_prices
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:fraud-prod-alarms"
 MONITORING_RULES = (
@@ -473,7 +473,7 @@ def test_the_platform_monitoring_component_complies(platform_inventory, rule_id,
 
 
 def test_the_real_pack_judges_a_monitored_bu_over_the_analyzer_protocol():
-    from estate.runner import run_pack
+    from estate.offline.runner import run_pack
 
     config = {
         "aws:region": "us-east-1",

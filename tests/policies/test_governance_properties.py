@@ -59,9 +59,9 @@ from pulumi_policy import policy as sdk_policy
 from pulumi_policy import proxy as sdk_proxy
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
-from estate.mocks import UNKNOWN
-from estate.model import Inventory
-from estate.project import load_project
+from estate.offline.mocks import UNKNOWN
+from estate.offline.model import Inventory
+from estate.offline.project import load_project
 
 HERE = Path(__file__).resolve().parent
 

@@ -32,8 +32,8 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import run_pulumi_func
 
-from .mocks import ACCOUNT_ID, DEFAULT_REGION, UNKNOWN, EstateMocks
-from .model import Inventory, Resource
+from estate.offline.mocks import ACCOUNT_ID, DEFAULT_REGION, UNKNOWN, EstateMocks
+from estate.offline.model import Inventory, Resource
 
 # Wire signatures of the Pulumi property protocol (sdk/go/common/resource/sig).
 _SIG_KEY = "4dabf18193072939515e22adb298388d"
@@ -231,7 +231,7 @@ def _describe_exception(exc: BaseException) -> str:
         root = root.__cause__
     frames = traceback.extract_tb(root.__traceback__)
     sdk = str(Path(pulumi.__file__).resolve().parent.parent)
-    here = str(Path(__file__).resolve().parent)
+    here = str(Path(__file__).resolve().parents[1])
     where = ""
     for frame in reversed(frames):
         path = str(Path(frame.filename).resolve())

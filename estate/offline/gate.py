@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import ConfigError
-from .engine import ProgramError, render
-from .model import Inventory, StackResult
-from .project import ROOT, Project, load_project
+from estate.offline.engine import ProgramError, render
+from estate.offline.model import Inventory, StackResult
+from estate.offline.project import ROOT, Project, load_project
+from estate.stack.config import ConfigError
 
 DEFAULT_PACK = ROOT / "policies"
 
@@ -92,7 +92,7 @@ def render_stack(
 
 def run_job(job: Job) -> StackResult:
     """Render and check one stack; errors become the result's `error`, never an exception."""
-    from .runner import PackError, run_pack
+    from estate.offline.runner import PackError, run_pack
 
     started = time.perf_counter()
     project = load_project(job.project_path)
@@ -192,7 +192,7 @@ def materialize_base(project_path: Path, ref: str, into: Path) -> Path:
 
 def _monthly(inventory: Inventory | None) -> dict[str, float] | None:
     """idle / typical / peak monthly USD of an inventory (None when it cannot be priced)."""
-    from .cost import CostError, cost_for
+    from estate.analysis.cost import CostError, cost_for
 
     if inventory is None:
         return {"idle": 0.0, "typical": 0.0, "peak": 0.0}
@@ -213,7 +213,7 @@ def cost_delta(before: Inventory | None, after: Inventory | None) -> dict[str, f
 
 def attach_diffs(results: list[StackResult], base: list[StackResult]) -> list[StackResult]:
     """Diff every stack against its base render; stacks only in the base are deletions."""
-    from .diff import diff_inventories
+    from estate.analysis.diff import diff_inventories
 
     base_by_stack = {r.stack: r for r in base}
     out = list(results)

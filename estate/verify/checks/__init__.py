@@ -2,15 +2,15 @@
 
 Each module registers its policies (`verify-<service>-<property>`) and exposes one
 `check_<thing>(ctx, target)` that returns outcomes for one declared resource. `CHECKS` maps a
-target kind to its check; `estate/verify.py` decides which targets a stack's outputs declare.
+target kind to its check; `estate/verify/__init__.py` decides which targets a stack's outputs declare.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import dynamodb, ecr, eks, kms, monitoring, s3, sagemaker
-from .base import KINDS, PASS, POLICIES, Context, Outcome, Target
+from estate.verify.checks import dynamodb, ecr, eks, kms, monitoring, s3, sagemaker
+from estate.verify.checks.base import KINDS, PASS, POLICIES, Context, Outcome, Target
 
 CheckFn = Callable[[Context, Target], list[Outcome]]
 

@@ -31,7 +31,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from estate.model import Finding, Inventory, PolicyInfo, Resource, StackResult
+from estate.offline.model import Finding, Inventory, PolicyInfo, Resource, StackResult
 
 TOOL_NAME = "ai-estate-policy"
 """The SARIF driver name and the JUnit `testsuites` name; code scanning groups alerts by it."""

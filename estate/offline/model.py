@@ -132,7 +132,7 @@ class StackResult:
     seconds: float = 0.0
     inventory: Inventory | None = None
     diff: dict[str, Any] | None = None
-    """With `--base`: what the change does to the stack's resources (estate.diff)."""
+    """With `--base`: what the change does to the stack's resources (estate.analysis.diff)."""
 
     @property
     def blocking(self) -> list[Finding]:

@@ -24,10 +24,10 @@ import grpc
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, plugin_pb2
 
-from .config import decode_config_value
-from .engine import UNKNOWN_WIRE, config_to_wire
-from .mocks import UNKNOWN
-from .model import Finding, Inventory, PolicyInfo, Resource
+from estate.offline.engine import UNKNOWN_WIRE, config_to_wire
+from estate.offline.mocks import UNKNOWN
+from estate.offline.model import Finding, Inventory, PolicyInfo, Resource
+from estate.stack.config import decode_config_value
 
 ENFORCEMENT_NAMES = {
     analyzer_pb2.ADVISORY: "advisory",

@@ -29,8 +29,7 @@ from components.feature_store import FeatureGroupSpec, OnlineTableSpec
 from components.gpu_pools import GpuPoolSpec
 from components.monitoring import AlarmSubscription
 from components.tags import ownership_tags
-
-from .config import (
+from estate.stack.config import (
     ConfigError,
     StackConfig,
     region_errors,

@@ -20,8 +20,7 @@ from components.gpu_pools import (
     managed_name_prefix,
     node_taints,
 )
-
-from .base import (
+from estate.verify.checks.base import (
     Context,
     MissingResourceError,
     Outcome,

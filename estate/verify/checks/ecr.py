@@ -5,7 +5,7 @@ from __future__ import annotations
 import fnmatch
 from typing import Any
 
-from .base import (
+from estate.verify.checks.base import (
     CannotVerifyError,
     Context,
     Outcome,

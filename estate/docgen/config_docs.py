@@ -1,7 +1,7 @@
 """Generate `docs/configuration.md` from the config schema, so the reference never drifts.
 
-.venv/bin/python -m estate.docs            # rewrite docs/configuration.md
-.venv/bin/python -m estate.docs --check    # exit 1 if it is stale (the test suite does this)
+.venv/bin/python -m estate.docgen.config_docs            # rewrite docs/configuration.md
+.venv/bin/python -m estate.docgen.config_docs --check    # exit 1 if it is stale (the test suite does this)
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from pathlib import Path
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from .config import NAMESPACE, StackConfig
+from estate.stack.config import NAMESPACE, StackConfig
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 
 
 def _type_name(annotation: object) -> str:
@@ -69,7 +69,7 @@ def render() -> str:
     lines = [
         "# Stack configuration reference",
         "",
-        "Generated from `estate/config.py` by `python -m estate.docs`; do not edit by hand.",
+        "Generated from `estate/stack/config.py` by `python -m estate.docgen.config_docs`; do not edit by hand.",
         "",
         f"Keys live in the `{NAMESPACE}:` namespace of `stacks/Pulumi.<stack>.yaml`, beside",
         "`aws:region` (required). Validate a stack with `estate validate --stack NAME`; every",
@@ -100,7 +100,7 @@ def main(argv: list[str]) -> int:
     if "--check" in argv:
         current = DOC.read_text(encoding="utf-8") if DOC.is_file() else ""
         if current != text:
-            print(f"{DOC}: stale; run `python -m estate.docs`", file=sys.stderr)
+            print(f"{DOC}: stale; run `python -m estate.docgen.config_docs`", file=sys.stderr)
             return 1
         return 0
     DOC.parent.mkdir(exist_ok=True)

@@ -13,9 +13,9 @@ from typing import Any
 
 import yaml
 
-from .config import ConfigError, load_stack, read_stack_file
+from estate.stack.config import ConfigError, load_stack, read_stack_file
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ROOT_PROJECT_NAME = "ai-estate"
 
 

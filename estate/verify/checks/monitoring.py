@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import Context, Outcome, Problem, Run, Target, aws_call, policy
+from estate.verify.checks.base import Context, Outcome, Problem, Run, Target, aws_call, policy
 
 ALARM_EXISTS = policy(
     "verify-cloudwatch-alarm-exists",

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import Context, Outcome, Problem, Run, Target, aws_call, policy, short_key
+from estate.verify.checks.base import (
+    Context,
+    Outcome,
+    Problem,
+    Run,
+    Target,
+    aws_call,
+    policy,
+    short_key,
+)
 
 EXISTS = policy(
     "verify-dynamodb-table-exists",

@@ -6,7 +6,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .base import Context, Outcome, Problem, Run, Target, aws_call, policy, short_key
+from estate.verify.checks.base import (
+    Context,
+    Outcome,
+    Problem,
+    Run,
+    Target,
+    aws_call,
+    policy,
+    short_key,
+)
 
 FEATURE_GROUP_EXISTS = policy(
     "verify-sagemaker-feature-group-exists",

@@ -36,9 +36,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .model import Inventory, Resource
+from estate.offline.model import Inventory, Resource
 
-DEFAULT_PRICES = Path(__file__).resolve().parent / "data" / "prices.json"
+DEFAULT_PRICES = Path(__file__).resolve().parents[1] / "data" / "prices.json"
 DEFAULT_REGION = "us-east-1"
 SCENARIOS = ("idle", "typical", "peak")
 GPU_RESOURCE = "nvidia.com/gpu"

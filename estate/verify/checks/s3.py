@@ -11,7 +11,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .base import Context, Outcome, Problem, Run, Target, aws_call, policy, short_key
+from estate.verify.checks.base import (
+    Context,
+    Outcome,
+    Problem,
+    Run,
+    Target,
+    aws_call,
+    policy,
+    short_key,
+)
 
 EXISTS = policy(
     "verify-s3-bucket-exists",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import Context, Outcome, Run, Target, aws_call, policy, short_key
+from estate.verify.checks.base import Context, Outcome, Run, Target, aws_call, policy, short_key
 
 EXISTS = policy(
     "verify-kms-key-exists",

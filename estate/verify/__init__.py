@@ -2,7 +2,7 @@
 
 Input is the stack's outputs document (`pulumi stack output --json --show-secrets`); verify reads
 nothing else of the program, so it runs in a deploy pipeline's last step with read-only AWS
-credentials and no Pulumi at all. Results are `estate.model.StackResult`s with mandatory
+credentials and no Pulumi at all. Results are `estate.offline.model.StackResult`s with mandatory
 findings, so `estate.reports.write_reports` writes the same JSON, SARIF and JUnit as `check`.
 
 What gets checked is what the outputs declare, found two ways (so outputs that other components
@@ -65,12 +65,11 @@ from components.estate import cluster_name as estate_cluster_name
 from components.gpu_catalog import CATALOG
 from components.gpu_pools import GPU_RESOURCE, node_labels, node_taints
 from components.naming import prefix as name_prefix
-
-from . import __version__
-from .model import Finding, StackResult
-from .project import ROOT
-from .verify_checks import CHECKS, KIND_POLICIES, KINDS, SERVICES
-from .verify_checks.base import (
+from estate import __version__
+from estate.offline.model import Finding, StackResult
+from estate.offline.project import ROOT
+from estate.verify.checks import CHECKS, KIND_POLICIES, KINDS, SERVICES
+from estate.verify.checks.base import (
     ADVISORY,
     FAIL,
     PACK,
@@ -746,7 +745,7 @@ def verify_command(
     session: boto3.Session | None = None,
 ) -> int:
     """`estate verify` end to end; returns the exit code (one line on stderr for exit 2)."""
-    from .reports import write_reports
+    from estate.reports import write_reports
 
     try:
         outputs = load_outputs(outputs_path)

@@ -1,7 +1,7 @@
 """Generate `docs/policies.md` from the policy pack's rules, so the reference never drifts.
 
-.venv/bin/python -m estate.policy_docs            # rewrite docs/policies.md
-.venv/bin/python -m estate.policy_docs --check    # exit 1 if it is stale (the test suite does this)
+.venv/bin/python -m estate.docgen.policy_docs            # rewrite docs/policies.md
+.venv/bin/python -m estate.docgen.policy_docs --check    # exit 1 if it is stale (the test suite does this)
 
 The rules are read the way the pack runs them: `policies/` goes first on `sys.path` and the
 top-level `governance` package is imported, so every rule in `governance.RULES` is documented —
@@ -18,9 +18,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .reports import md_cell
+from estate.reports import md_cell
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 POLICIES_DIR = ROOT / "policies"
 DOC = ROOT / "docs" / "policies.md"
 
@@ -169,7 +169,7 @@ def render(rules: Sequence[Any] | None = None) -> str:
     lines = [
         "# Policy reference",
         "",
-        "Generated from the rules in `policies/governance` by `python -m estate.policy_docs`; "
+        "Generated from the rules in `policies/governance` by `python -m estate.docgen.policy_docs`; "
         "do not edit by hand (a test fails when this file is stale).",
         "",
         f"The pack has {_plural(len(rules), 'rule')} in {_plural(len(grouped), 'domain')}. "
@@ -207,7 +207,7 @@ def render(rules: Sequence[Any] | None = None) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m estate.policy_docs",
+        prog="python -m estate.docgen.policy_docs",
         description="Write the policy reference (docs/policies.md) from the pack's rules.",
     )
     parser.add_argument("--check", action="store_true", help="exit 1 if the file is stale")
@@ -218,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.check:
         current = output.read_text(encoding="utf-8") if output.is_file() else ""
         if current != text:
-            print(f"{output}: stale; run `python -m estate.policy_docs`", file=sys.stderr)
+            print(f"{output}: stale; run `python -m estate.docgen.policy_docs`", file=sys.stderr)
             return 1
         return 0
     output.parent.mkdir(parents=True, exist_ok=True)

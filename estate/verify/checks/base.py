@@ -14,7 +14,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from estate.model import PolicyInfo
+from estate.offline.model import PolicyInfo
 
 PACK = "ai-estate-verify"
 """The `pack` of every verify finding (reports group by it)."""

@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .model import Inventory, Resource
+from estate.offline.model import Inventory, Resource
 
-DEFAULT_TIMES = Path(__file__).resolve().parent / "data" / "create_times.json"
+DEFAULT_TIMES = Path(__file__).resolve().parents[1] / "data" / "create_times.json"
 
 NEW_BU_TARGET_MINUTES = 5.0
 """The goal for onboarding a BU onto an existing platform: its stack deploys in under this."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .model import Finding, Inventory, Resource
+from estate.offline.model import Finding, Inventory, Resource
 
 #: Resource types that hold data (or, for keys, the means to read it).
 STATEFUL_TYPES: frozenset[str] = frozenset(

@@ -1,0 +1,1 @@
+"""Analyses of a rendered inventory: cost, critical path, data-loss diff, IAM evaluation."""

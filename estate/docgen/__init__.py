@@ -1,0 +1,1 @@
+"""Generators of the reference docs (configuration, policies); the suite fails when stale."""

@@ -1,0 +1,1 @@
+"""The stack program: the config schema (the one schema) and the program that wires it."""
