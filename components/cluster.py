@@ -213,15 +213,22 @@ def cluster_roles_boundary_document(
                 "eks:List*",
                 "logs:*",
                 "pricing:GetProducts",
-                "sqs:DeleteMessage",
-                "sqs:GetQueueAttributes",
-                "sqs:GetQueueUrl",
-                "sqs:ReceiveMessage",
                 "ssm:GetParameter",
                 "xray:PutTelemetryRecords",
                 "xray:PutTraceSegments",
             ],
             "Resource": "*",
+        },
+        {
+            "Sid": "KarpenterInterruptionQueue",
+            "Effect": "Allow",
+            "Action": [
+                "sqs:DeleteMessage",
+                "sqs:GetQueueAttributes",
+                "sqs:GetQueueUrl",
+                "sqs:ReceiveMessage",
+            ],
+            "Resource": f"arn:{partition}:sqs:{region}:{account_id}:{cluster}-karpenter",
         },
         {
             # Karpenter launches nodes with BU node roles and manages their instance profiles.
@@ -1231,3 +1238,42 @@ class BuDeployerGuard(pulumi.ComponentResource):
             opts=child(self, provider=provider, depends_on=[*after, policy]),
         )
         self.register_outputs({})
+
+
+class ClusterRolesBoundaryArgs(TypedDict):
+    """Inputs of `ClusterRolesBoundary`."""
+
+    cluster_name: str
+    """The physical cluster name (the policy is `<cluster>-addon-boundary`)."""
+    tags: dict[str, str]
+    """Tags of the policy."""
+
+
+class ClusterRolesBoundary(pulumi.ComponentResource):
+    """The managed policy that bounds the add-on roles of a BU's dedicated cluster: see
+    `cluster_roles_boundary_document`."""
+
+    arn: pulumi.Output[str]
+    """The policy ARN (the roles' `permissions_boundary`)."""
+
+    def __init__(
+        self, name: str, args: ClusterRolesBoundaryArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("ai-estate:compute:ClusterRolesBoundary", name, None, opts)
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        partition = aws.get_partition_output(opts=invoke).partition
+        region = aws.get_region_output(opts=invoke).region
+        account = aws.get_caller_identity_output(opts=invoke).account_id
+        cluster = args["cluster_name"]
+        policy = aws.iam.Policy(
+            f"{name}-policy",
+            name=f"{cluster}-addon-boundary",
+            description=f"Ceiling of the add-on roles of EKS cluster {cluster}",
+            policy=pulumi.Output.all(partition, region, account).apply(
+                lambda p: cluster_roles_boundary_document(p[0], p[1], p[2], cluster, NODE_ROLE_PATH)
+            ),
+            tags=args["tags"],
+            opts=child(self),
+        )
+        self.arn = policy.arn
+        self.register_outputs({"arn": self.arn})

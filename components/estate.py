@@ -17,7 +17,13 @@ import pulumi_kubernetes as k8s
 
 from . import naming
 from .access import ROLE_PATH_ROOT, BuAccess, KmsKey, PersonaTrust, bu_only_bucket_policy
-from .cluster import SYSTEM_POOL_LABELS, EksCluster, SystemNodesSpec
+from .cluster import (
+    SYSTEM_POOL_LABELS,
+    BuDeployerSpec,
+    ClusterRolesBoundary,
+    EksCluster,
+    SystemNodesSpec,
+)
 from .feature_store import FeatureGroupSpec, FeatureStore, OnlineTableSpec
 from .gpu_catalog import gpu_model_of
 from .gpu_pools import GpuNodePool, GpuNodeRole, GpuPoolSpec, effective_max_gpus
@@ -60,6 +66,10 @@ class ClusterSpec(TypedDict):
     time_slicing_replicas: int | None
     mig_strategy: str
     log_retention_days: int
+    support_type: NotRequired[str]
+    addon_versions: NotRequired[dict[str, str]]
+    bu_cpu_nodes: NotRequired[SystemNodesSpec | None]
+    bu_deployers: NotRequired[list[BuDeployerSpec]]
 
 
 def cluster_name(prefix: str) -> str:
@@ -93,7 +103,17 @@ class _NetworkAndCluster:
         protect: bool,
         tags: dict[str, str],
         activate_cost_allocation_tags: bool,
+        bounded: bool = False,
     ) -> None:
+        boundary = (
+            ClusterRolesBoundary(
+                f"{name}-cluster-boundary",
+                {"cluster_name": cluster_name(prefix), "tags": tags},
+                child(parent),
+            )
+            if bounded
+            else None
+        )
         self.network = Network(
             f"{name}-network",
             {
@@ -127,6 +147,12 @@ class _NetworkAndCluster:
                 "mig_strategy": cluster["mig_strategy"],
                 "protect": protect,
                 "tags": tags,
+                "support_type": cluster.get("support_type", "STANDARD"),
+                "addon_versions": cluster.get("addon_versions", {}),
+                "bu_cpu_nodes": cluster.get("bu_cpu_nodes"),
+                "bu_deployers": cluster.get("bu_deployers", []),
+                # A BU's dedicated cluster: its add-on roles are BU roles, under a boundary.
+                "permissions_boundary": boundary.arn if boundary is not None else None,
             },
             child(parent),
         )
@@ -142,6 +168,7 @@ class _NetworkAndCluster:
                 "log_retention_days": cluster["log_retention_days"],
                 "k8s_provider": self.cluster.k8s_provider,
                 "node_selector": SYSTEM_POOL_LABELS,
+                "permissions_boundary": boundary.arn if boundary is not None else None,
                 # only the in-cluster parts wait for the cluster (see PlatformMonitoringArgs)
                 "cluster_ready": [self.cluster],
                 # account-wide, and refused until billing has seen the tag: opt-in, platform only
@@ -422,6 +449,7 @@ class BuEstate(pulumi.ComponentResource):
                 args["tags"],
                 # cost allocation tags are account-wide: the platform stack activates them
                 activate_cost_allocation_tags=False,
+                bounded=True,
             )
             self.cluster, self.network = built.cluster, built.network
             target = SharedCluster(

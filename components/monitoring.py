@@ -52,7 +52,12 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import yaml
 
-from .addons import _depends_on_of, bind_service_account, pod_identity_role
+from .addons import (
+    SYSTEM_POOL_TOLERATION,
+    _depends_on_of,
+    bind_service_account,
+    pod_identity_role,
+)
 from .options import child, stateful
 
 # -- the metric contract and defaults -------------------------------------------------------
@@ -144,6 +149,8 @@ class PlatformMonitoringArgs(TypedDict):
     """Provider of the cluster's Kubernetes API (collector RBAC, the GPU metric agent)."""
     node_selector: NotRequired[dict[str, str]]
     """Where `cwagent-prometheus` runs (the system pool's labels)."""
+    permissions_boundary: NotRequired[pulumi.Input[str] | None]
+    """Permission boundary of the agents' Pod Identity roles (a BU's dedicated cluster)."""
     cluster_ready: NotRequired[list[pulumi.Resource]]
     """What must exist before anything is installed *in* the cluster (the `EksCluster`
     component: nodes, CoreDNS, the deployer's access). Only the add-ons and Kubernetes objects
@@ -1071,7 +1078,11 @@ class PlatformMonitoring(pulumi.ComponentResource):
             for kind in CONTAINER_INSIGHTS_LOG_GROUPS
         ]
         agent_role = pod_identity_role(
-            self, f"{name}-cloudwatch-agent-role", "CloudWatch observability add-on agent", tags
+            self,
+            f"{name}-cloudwatch-agent-role",
+            "CloudWatch observability add-on agent",
+            tags,
+            args.get("permissions_boundary"),
         )
         agent_policy = aws.iam.RolePolicyAttachment(
             f"{name}-cloudwatch-agent-policy",
@@ -1150,7 +1161,13 @@ class PlatformMonitoring(pulumi.ComponentResource):
         after: list[pulumi.Resource],
     ) -> None:
         provider, tags = args["k8s_provider"], args["tags"]
-        role = pod_identity_role(self, f"{name}-gpu-agent-role", "cwagent-prometheus (GPU)", tags)
+        role = pod_identity_role(
+            self,
+            f"{name}-gpu-agent-role",
+            "cwagent-prometheus (GPU)",
+            tags,
+            args.get("permissions_boundary"),
+        )
         aws.iam.RolePolicyAttachment(
             f"{name}-gpu-agent-policy",
             role=role.name,
@@ -1239,6 +1256,8 @@ class PlatformMonitoring(pulumi.ComponentResource):
                     spec=k8s.core.v1.PodSpecArgs(
                         service_account_name=PROMETHEUS_AGENT,
                         node_selector=args.get("node_selector") or None,
+                        # The system pool is tainted for add-ons only (addons.SYSTEM_POOL_TAINT).
+                        tolerations=[k8s.core.v1.TolerationArgs(**SYSTEM_POOL_TOLERATION)],
                         termination_grace_period_seconds=60,
                         containers=[
                             k8s.core.v1.ContainerArgs(

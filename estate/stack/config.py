@@ -249,13 +249,74 @@ class SystemNodesConfig(_Model):
     """Root volume size (encrypted gp3)."""
 
 
+class BuCpuNodesConfig(_Model):
+    """The untainted on-demand node group BU pods without GPUs run on (the system pool is
+    tainted `CriticalAddonsOnly` and GPU nodes are tainted per BU, so these are the only nodes
+    a plain BU pod fits). Cluster Autoscaler scales it when `managed` is a GPU provisioner."""
+
+    enabled: bool = True
+    """Build the pool (off only if no BU runs CPU pods on this cluster)."""
+    instance_types: tuple[str, ...] = ("m6i.xlarge", "m6a.xlarge")
+    """EC2 instance types of the BU CPU nodes."""
+    min_size: int = Field(1, ge=0, le=100)
+    """Minimum nodes."""
+    desired_size: int = Field(1, ge=0, le=100)
+    """Initial node count (Cluster Autoscaler owns it afterwards)."""
+    max_size: int = Field(10, ge=1, le=500)
+    """Maximum nodes: the CPU spending cap of every BU on the cluster together."""
+    disk_gib: int = Field(50, ge=20, le=2000)
+    """Root volume size (encrypted gp3)."""
+
+
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
+
+
+def _role_arn(value: str) -> str:
+    if not _ROLE_ARN.match(value):
+        raise ValueError(f"must be an IAM role ARN (got {value!r})")
+    return value
+
+
+class BuDeployerConfig(_Model):
+    """A BU pipeline role that may deploy its BU's stack onto the shared cluster
+    (`ai-estate:cluster.buDeployers` entries, platform stacks)."""
+
+    role_arn: Annotated[str, AfterValidator(_role_arn)]
+    """The IAM role the BU's `pulumi up` runs as, e.g. `arn:aws:iam::222222222222:role/fraud-deployer`."""
+    namespaces: tuple[Slug, ...] = Field(min_length=1)
+    """The BU namespaces it may deploy into (the BU's slug)."""
+
+
+#: EKS managed add-on version strings, e.g. `v1.20.4-eksbuild.2`.
+_ADDON_VERSION = r"^v\d+\.\d+\.\d+-eksbuild\.\d+$"
+AddonName = Literal[
+    "eks-pod-identity-agent", "vpc-cni", "kube-proxy", "coredns", "aws-ebs-csi-driver"
+]
+
+
 class ClusterConfig(_Model):
     """`ai-estate:cluster`: the EKS cluster (platform stacks; BU stacks with `mode: dedicated`)."""
 
     mode: Literal["shared", "dedicated"] = "shared"
     """BU stacks: `shared` runs on the platform cluster; `dedicated` builds the BU its own."""
-    version: Annotated[str, Field(pattern=r"^1\.(2[89]|3\d)$")] = "1.31"
-    """Kubernetes version of the control plane."""
+    version: Annotated[str, Field(pattern=r"^1\.(2[89]|3\d)$")] = "1.35"
+    """Kubernetes version of the control plane; must be in estate/data/eks_versions.yaml and not
+    past the end of EKS extended support."""
+    support_type: Literal["STANDARD", "EXTENDED"] = "STANDARD"
+    """EKS upgrade policy: `STANDARD` upgrades the cluster when standard support ends (no
+    extended charges); `EXTENDED` keeps it for 12 more months at the extended-support rate
+    ($0.60 instead of $0.10 per cluster-hour). A version already in extended support needs
+    `EXTENDED`."""
+    addon_versions: dict[AddonName, Annotated[str, Field(pattern=_ADDON_VERSION)]] = {}
+    """Pinned EKS add-on versions (`vpc-cni: v1.20.4-eksbuild.2`); list them with `aws eks
+    describe-addon-versions --kubernetes-version <version> --addon-name <name>`. Required for
+    every add-on in prod; elsewhere an add-on left out gets EKS's default for the version."""
+    bu_cpu_nodes: BuCpuNodesConfig = BuCpuNodesConfig()
+    """The CPU node group for BU pods that need no GPU."""
+    bu_deployers: tuple[BuDeployerConfig, ...] = ()
+    """Platform stacks: BU pipeline roles given namespace-scoped access to the shared cluster
+    (EKS `AmazonEKSAdminPolicy` on their namespaces, plus RBAC for the BU's Namespace, quota
+    and Karpenter objects, kept to the BU's own names by an admission policy)."""
     public_access_cidrs: tuple[AllowCidr, ...] = ()
     """CIDRs allowed to reach a public API endpoint; empty keeps the endpoint private only."""
     api_access_cidrs: tuple[PrivateCidr, ...] = ()
@@ -282,6 +343,17 @@ class ClusterConfig(_Model):
             raise ValueError("timeSlicingReplicas applies to gpuSoftware: device-plugin only")
         if self.system_nodes.min_size > self.system_nodes.max_size:
             raise ValueError("systemNodes.minSize must not exceed systemNodes.maxSize")
+        cpu = self.bu_cpu_nodes
+        if not cpu.min_size <= cpu.desired_size <= cpu.max_size:
+            raise ValueError(
+                "buCpuNodes: need minSize <= desiredSize <= maxSize "
+                f"(got {cpu.min_size}, {cpu.desired_size}, {cpu.max_size})"
+            )
+        from estate.stack.eks_versions import check_version
+
+        problem = check_version(self.version, self.support_type, dt.date.today())
+        if problem:
+            raise ValueError(f"version: {problem}")
         return self
 
 
@@ -674,6 +746,19 @@ class StackConfig(_Model):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"gpuPools names must be unique (repeated: {', '.join(dupes)})")
+        return self
+
+    @model_validator(mode="after")
+    def _pinned_addons_in_prod(self) -> StackConfig:
+        if self.environment == "prod" and self.dedicated_cluster:
+            from components.cluster import addon_names
+
+            missing = [a for a in addon_names() if a not in self.cluster.addon_versions]
+            if missing:
+                raise ValueError(
+                    f"cluster.addonVersions: prod pins every EKS add-on version (missing "
+                    f"{', '.join(missing)}); see `aws eks describe-addon-versions`"
+                )
         return self
 
     @property
