@@ -495,7 +495,13 @@ def agent_cluster_role_rules() -> list[dict[str, Any]]:
 
 def observability_addon_configuration() -> str:
     """`configuration_values` of amazon-cloudwatch-observability: Container Insights with
-    enhanced observability (including its NVIDIA GPU metrics) and container logs."""
+    enhanced observability and container logs, without the add-on's own DCGM exporter.
+
+    One DCGM exporter per GPU node: the platform's (the dcgm-exporter chart, or the GPU
+    Operator's) is the one AMP and `cwagent-prometheus` read, at the version we pin; a second
+    one (the add-on's `dcgmExporter` DaemonSet, on by default in the add-on's chart,
+    aws-observability/helm-charts) would run a second DCGM host engine on the same GPUs, where
+    only one client can collect the profiling fields at a time."""
     return json.dumps(
         {
             "agent": {
@@ -504,13 +510,14 @@ def observability_addon_configuration() -> str:
                         "metrics_collected": {
                             "kubernetes": {
                                 "enhanced_container_insights": True,
-                                "accelerated_compute_metrics": True,
+                                "accelerated_compute_metrics": False,
                             }
                         }
                     }
                 }
             },
             "containerLogs": {"enabled": True},
+            "dcgmExporter": {"enabled": False},
         },
         sort_keys=True,
     )
