@@ -641,12 +641,14 @@ def validate_gpu_software(
 
 def toleration_guard_expression(label_key: str = BU_TAINT_KEY) -> str:
     """CEL: every toleration names a key (a keyless `Exists` tolerates every taint, BU taints
-    included), and a toleration of the BU taint must be `Equal` to the pod's own namespace's BU
-    (an `Exists` on the BU key would tolerate every BU)."""
+    included), none tolerates the system pool's taint (BU pods never run beside the cluster's
+    controllers), and a toleration of the BU taint must be `Equal` to the pod's own namespace's
+    BU (an `Exists` on the BU key would tolerate every BU)."""
     own_bu = f"namespaceObject.metadata.labels['{label_key}']"
+    system = SYSTEM_POOL_TAINT["key"]
     return (
         "!has(object.spec.tolerations) || object.spec.tolerations.all(t, "
-        "has(t.key) && t.key != '' && "
+        f"has(t.key) && t.key != '' && t.key != '{system}' && "
         f"(t.key != '{label_key}' || "
         "((!has(t.operator) || t.operator == 'Equal') && "
         f"has(t.value) && '{label_key}' in namespaceObject.metadata.labels && "
@@ -1117,7 +1119,8 @@ class TolerationGuard(pulumi.ComponentResource):
                         expression=toleration_guard_expression(label_key),
                         message=(
                             f"pods in a BU namespace may tolerate the '{label_key}' taint only "
-                            "with their own namespace's BU, and every toleration must name a key"
+                            "with their own namespace's BU, never the system pool's "
+                            f"'{SYSTEM_POOL_TAINT['key']}', and every toleration must name a key"
                         ),
                         reason="Forbidden",
                     ),

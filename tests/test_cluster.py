@@ -208,6 +208,9 @@ TOLERATION_CASES = [
     ([{"key": "ai-estate/bu", "operator": "Exists"}], "fraud", False),
     ([{"key": "ai-estate/bu", "operator": "Equal"}], "fraud", False),
     ([{"operator": "Exists"}], "fraud", False),  # keyless Exists tolerates every taint
+    # the system pool is for the cluster's add-ons only (issue 11)
+    ([{"key": "CriticalAddonsOnly", "operator": "Exists"}], "fraud", False),
+    ([{"key": "CriticalAddonsOnly", "value": "true", "effect": "NoSchedule"}], "fraud", False),
     ([{"key": "", "operator": "Exists"}], "fraud", False),
     (
         [
