@@ -203,21 +203,52 @@ def cluster_roles_boundary_document(
     path = "/" + node_role_path.strip("/") + "/"
     statements = [
         {
-            "Sid": "ClusterAddOnServices",
+            # What the add-ons look up: no resource-level scope exists for these reads.
+            "Sid": "ClusterAddOnReads",
             "Effect": "Allow",
             "Action": [
-                "autoscaling:*",
-                "cloudwatch:PutMetricData",
-                "ec2:*",
+                "autoscaling:Describe*",
+                "ec2:Describe*",
+                "ec2:GetInstanceTypesFromInstanceRequirements",
                 "eks:Describe*",
                 "eks:List*",
-                "logs:*",
+                "logs:Describe*",
                 "pricing:GetProducts",
                 "ssm:GetParameter",
+                "xray:GetSampling*",
+            ],
+            "Resource": "*",
+        },
+        {
+            # AWS authorizes these on `*` only.
+            "Sid": "MetricsAndTraces",
+            "Effect": "Allow",
+            "Action": [
+                "cloudwatch:PutMetricData",
                 "xray:PutTelemetryRecords",
                 "xray:PutTraceSegments",
             ],
             "Resource": "*",
+        },
+        {
+            # Nodes, ENIs, volumes and snapshots in this account and region (AMIs and public
+            # snapshots are owned by no account), the node groups' Auto Scaling groups, and the
+            # agents' log groups.
+            "Sid": "ClusterAddOnWrites",
+            "Effect": "Allow",
+            "Action": [
+                "autoscaling:SetDesiredCapacity",
+                "autoscaling:TerminateInstanceInAutoScalingGroup",
+                "ec2:*",
+                "logs:*",
+            ],
+            "Resource": [
+                f"arn:{partition}:autoscaling:{region}:{account_id}:autoScalingGroup:*",
+                f"arn:{partition}:ec2:{region}:{account_id}:*",
+                f"arn:{partition}:ec2:{region}::image/*",
+                f"arn:{partition}:ec2:{region}::snapshot/*",
+                f"arn:{partition}:logs:{region}:{account_id}:*",
+            ],
         },
         {
             "Sid": "KarpenterInterruptionQueue",

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import yaml
 
-from estate.offline.gate import render_stack
+from estate.offline.gate import Job, render_stack, run_job
 from estate.offline.project import load_project
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -17,20 +18,30 @@ def by_type(inventory, typ):
     return [r for r in inventory.resources if r.type == typ]
 
 
-def test_dedicated_bu_builds_its_own_network_and_cluster(tmp_path):
+def dedicated_project(tmp_path: Path) -> Path:
+    """A project with one regulated BU (`payments-prod`) on its own cluster: fraud-prod's stack
+    with `cluster: {mode: dedicated}` and the platform's add-on pins (prod requires them)."""
     for name in ("Pulumi.yaml", "__main__.py"):
         shutil.copy(ROOT / name, tmp_path / name)
     for name in ("components", "estate"):
         (tmp_path / name).symlink_to(ROOT / name)
     (tmp_path / "stacks").mkdir()
     doc = yaml.safe_load((ROOT / "stacks" / "Pulumi.fraud-prod.yaml").read_text())
+    platform = yaml.safe_load((ROOT / "stacks" / "Pulumi.platform-prod.yaml").read_text())
     config = doc["config"]
     config["ai-estate:businessUnit"] = "payments"
-    config["ai-estate:cluster"] = {"mode": "dedicated", "gpuProvisioners": ["managed", "karpenter"]}
+    config["ai-estate:cluster"] = {
+        "mode": "dedicated",
+        "gpuProvisioners": ["managed", "karpenter"],
+        "addonVersions": platform["config"]["ai-estate:cluster"]["addonVersions"],
+    }
     config["ai-estate:network"] = {"cidr": "10.60.0.0/16"}
     (tmp_path / "stacks" / "Pulumi.payments-prod.yaml").write_text(yaml.safe_dump(doc))
+    return tmp_path
 
-    inventory = render_stack(load_project(tmp_path), "payments-prod")
+
+def test_dedicated_bu_builds_its_own_network_and_cluster(tmp_path):
+    inventory = render_stack(load_project(dedicated_project(tmp_path)), "payments-prod")
     types = {r.urn: r.type for r in inventory.resources}
     assert by_type(inventory, "pulumi:pulumi:StackReference") == []
     [cluster] = by_type(inventory, "aws:eks/cluster:Cluster")
@@ -65,3 +76,32 @@ def test_shared_bu_uses_the_platform_cluster(rendered):
     assert role.inputs["path"] == platform["nodeRolePath"]
     pools = inventory.outputs["gpuPools"]
     assert pools["train-a10g"]["maxGpus"] == 8 and pools["serve-a10g"]["provisioner"] == "managed"
+
+
+def test_dedicated_mode_passes_the_pack(tmp_path):
+    """A documented mode passes the project's own gate: the dedicated cluster's add-on roles
+    (VPC CNI, EBS CSI, Cluster Autoscaler, Karpenter, the two CloudWatch agents) are BU roles
+    that pods assume, so they carry the cluster's add-on boundary."""
+    result = run_job(Job(project_path=dedicated_project(tmp_path), stack="payments-prod"))
+    assert result.error is None
+    assert [f"{f.policy}: {f.message}" for f in result.findings] == []
+    inventory = result.inventory
+    [boundary] = [
+        p
+        for p in by_type(inventory, "aws:iam/policy:Policy")
+        if "addon" in p.name or "cluster-boundary" in p.name
+    ]
+    assert boundary.inputs["name"] == "payments-prod-ai-addon-boundary"
+    pod_roles = [
+        r
+        for r in by_type(inventory, "aws:iam/role:Role")
+        if "pods.eks.amazonaws.com" in r.inputs["assumeRolePolicy"]
+    ]
+    cluster_roles = [r for r in pod_roles if "-cluster-" in r.name or "-monitoring-" in r.name]
+    assert len(cluster_roles) == 6
+    for role in cluster_roles:
+        assert boundary.urn in role.property_dependencies.get("permissionsBoundary", []), role.name
+    # the ceiling reaches no BU data
+    document = json.loads(boundary.inputs["policy"])
+    actions = {a for s in document["Statement"] for a in s["Action"]}
+    assert not {a for a in actions if a.split(":")[0] in {"s3", "dynamodb", "sagemaker", "glue"}}
