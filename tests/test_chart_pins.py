@@ -69,7 +69,7 @@ def test_rendered_releases_install_exactly_the_pins(rendered, stack):
 
 
 def test_unknown_chart_is_named_with_the_file():
-    with pytest.raises(KeyError, match="charts.yaml: no chart 'nope'"):
+    with pytest.raises(KeyError, match=r"charts\.yaml: no chart 'nope'"):
         chart("nope")
 
 

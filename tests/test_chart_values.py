@@ -34,7 +34,9 @@ def unknown_keys(
     if not isinstance(ours, dict):
         return []
     if not isinstance(theirs, dict):
-        return [] if theirs in (None, {}) else [f"{where} (the chart has a {type(theirs).__name__})"]
+        return (
+            [] if theirs in (None, {}) else [f"{where} (the chart has a {type(theirs).__name__})"]
+        )
     if theirs == {}:
         return []  # an empty map in the chart: its keys are the user's
     problems = []

@@ -10,6 +10,7 @@ import pytest
 from estate.offline.project import load_project
 from estate.stack.config import ClusterConfig
 from tests.conftest import ROOT, SHIPPED_STACKS
+
 # Opaque to schema validation: Helm releases are charts, providers are not objects, and
 # custom resources (Karpenter) are checked field by field in tests/test_gpu_pools.py.
 NOT_MANIFESTS = ("kubernetes:helm.sh/", "pulumi:providers:")
