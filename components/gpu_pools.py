@@ -32,7 +32,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from . import naming
-from .addons import GPU_NODE_LABEL
+from .addons import GPU_NODE_LABEL, _depends_on_of
 from .gpu_catalog import gpu_model_of, instance_info, max_gpus
 from .network import service_trust_policy
 from .options import child
@@ -554,6 +554,10 @@ class GpuNodePool(pulumi.ComponentResource):
         self, name: str, args: GpuNodePoolArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("ai-estate:compute:GpuNodePool", name, None, opts)
+        # Nodes and node classes wait for what the pool waits for (the node role's access
+        # entry among them) themselves: a component's dependencies do not reach its children,
+        # and on delete the entry must outlive the nodes that use it.
+        self._after = _depends_on_of(opts)
         bu, pool = args["business_unit"], args["pool"]
         validate_pool(
             bu, args["environment"], pool, has_k8s_provider=args.get("k8s_provider") is not None
@@ -672,7 +676,7 @@ class GpuNodePool(pulumi.ComponentResource):
             # No remote_access: no SSH keys on GPU nodes (SSM Session Manager instead).
             tags=node_group_tags,
             # The cluster-autoscaler owns desired_size once the group exists.
-            opts=child(self, ignore_changes=["scalingConfig.desiredSize"]),
+            opts=child(self, depends_on=self._after, ignore_changes=["scalingConfig.desiredSize"]),
         )
 
         # How CA learns what a node of a scaled-to-zero group looks like:
@@ -737,7 +741,7 @@ class GpuNodePool(pulumi.ComponentResource):
             kind="EC2NodeClass",
             metadata=metadata,
             spec=node_class_spec,
-            opts=child(self, provider=provider),
+            opts=child(self, provider=provider, depends_on=self._after),
         )
         node_pool = k8s.apiextensions.CustomResource(
             f"{name}-node-pool",
