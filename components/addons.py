@@ -636,6 +636,25 @@ def validate_gpu_software(
         )
 
 
+# -- pure functions: capacity reservations ---------------------------------------------------
+
+
+def capacity_reservation_terms(reservation_ids: list[str]) -> list[dict[str, str]]:
+    """EC2NodeClass `capacityReservationSelectorTerms` (karpenter.k8s.aws/v1, Karpenter 1.8)
+    for On-Demand Capacity Reservations and Capacity Blocks for ML, by id (`cr-...`)."""
+    for rid in reservation_ids:
+        if not (rid.startswith("cr-") and rid[3:].isalnum() and rid[3:] == rid[3:].lower()):
+            raise ValueError(f"capacity reservation id must look like cr-0123abcd (got {rid!r})")
+    return [{"id": rid} for rid in reservation_ids]
+
+
+def karpenter_capacity_types(capacity_type: str, reservation_ids: list[str]) -> list[str]:
+    """The NodePool's `karpenter.sh/capacity-type` values: a pool with reservations launches
+    into them only (`reserved`; a Capacity Block cannot be used any other way), else the pool's
+    own capacity type."""
+    return ["reserved"] if reservation_ids else [capacity_type]
+
+
 # -- pure functions: admission ----------------------------------------------------------------
 
 

@@ -32,7 +32,12 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from . import naming
-from .addons import GPU_NODE_LABEL, _depends_on_of
+from .addons import (
+    GPU_NODE_LABEL,
+    _depends_on_of,
+    capacity_reservation_terms,
+    karpenter_capacity_types,
+)
 from .gpu_catalog import gpu_model_of, instance_info, max_gpus
 from .network import service_trust_policy
 from .options import child
@@ -107,6 +112,9 @@ class GpuPoolSpec(TypedDict):
     """Extra node labels; the `ai-estate/*` keys are reserved."""
     max_gpus: NotRequired[int | None]
     """GPU cap of the pool (Karpenter `limits`); default `max_size` x GPUs of the largest type."""
+    capacity_reservation_ids: NotRequired[list[str]]
+    """Karpenter pools: EC2 capacity reservations / Capacity Blocks (`cr-...`) to launch into;
+    the pool then launches reserved capacity only."""
 
 
 class GpuNodeRoleArgs(TypedDict):
@@ -398,9 +406,20 @@ def ec2_node_class_spec(
     kms_key_arn: str,
     disk_gib: int,
     tags: Mapping[str, str],
+    capacity_reservation_ids: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The `spec` of a Karpenter v1 `EC2NodeClass` (karpenter.k8s.aws/v1)."""
+    reservations = (
+        {
+            "capacityReservationSelectorTerms": capacity_reservation_terms(
+                list(capacity_reservation_ids)
+            )
+        }
+        if capacity_reservation_ids
+        else {}
+    )
     return {
+        **reservations,
         # An alias both selects the EKS-optimised GPU AMI for the cluster version and implies the
         # AMI family, so `amiFamily` is left out (the CRD only allows the matching family).
         "amiSelectorTerms": [{"alias": karpenter_ami_alias(ami_type, ami_version)}],
@@ -439,6 +458,7 @@ def node_pool_spec(
     labels: Mapping[str, str],
     taints: Sequence[Taint],
     gpu_limit: int,
+    capacity_reservation_ids: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The `spec` of a Karpenter v1 `NodePool` (karpenter.sh/v1)."""
     return {
@@ -460,7 +480,9 @@ def node_pool_spec(
                     {
                         "key": "karpenter.sh/capacity-type",
                         "operator": "In",
-                        "values": [capacity_type],
+                        "values": karpenter_capacity_types(
+                            capacity_type, list(capacity_reservation_ids)
+                        ),
                     },
                     # The AMI types are x86_64 builds; say so rather than rely on the catalog.
                     {"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]},
@@ -733,6 +755,7 @@ class GpuNodePool(pulumi.ComponentResource):
                 kms_key_arn=v[3],
                 disk_gib=pool["disk_gib"],
                 tags=tags,
+                capacity_reservation_ids=pool.get("capacity_reservation_ids", []),
             )
         )
         node_class = k8s.apiextensions.CustomResource(
@@ -755,6 +778,7 @@ class GpuNodePool(pulumi.ComponentResource):
                 labels=self.labels,
                 taints=taints,
                 gpu_limit=self.max_gpus,
+                capacity_reservation_ids=pool.get("capacity_reservation_ids", []),
             ),
             opts=child(self, provider=provider, depends_on=[node_class]),
         )

@@ -382,6 +382,10 @@ class GpuPoolConfig(_Model):
     """Extra node labels (the BU, pool, GPU model and capacity type labels are always set)."""
     max_gpus: int | None = Field(None, ge=1)
     """GPU cap for the pool (Karpenter limits). Default: maxSize x GPUs per instance."""
+    capacity_reservation_ids: tuple[Annotated[str, Field(pattern=r"^cr-[0-9a-z]+$")], ...] = ()
+    """Karpenter pools: EC2 On-Demand Capacity Reservations or Capacity Blocks for ML
+    (`cr-...`) to launch into. The pool then launches reserved capacity only
+    (`karpenter.sh/capacity-type: reserved`)."""
 
     @model_validator(mode="after")
     def _sizes(self) -> GpuPoolConfig:
@@ -392,6 +396,8 @@ class GpuPoolConfig(_Model):
             )
         from components import gpu_catalog
 
+        if self.capacity_reservation_ids and self.provisioner != "karpenter":
+            raise ValueError("capacityReservationIds needs provisioner: karpenter")
         unknown = [t for t in self.instance_types if not gpu_catalog.is_gpu_instance(t)]
         if unknown:
             raise ValueError(

@@ -205,6 +205,8 @@ def gpu_pool_specs(config: StackConfig) -> list[GpuPoolSpec]:
         )
         if p.max_gpus is not None:
             spec["max_gpus"] = p.max_gpus
+        if p.capacity_reservation_ids:
+            spec["capacity_reservation_ids"] = list(p.capacity_reservation_ids)
         specs.append(spec)
     return specs
 
