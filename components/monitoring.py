@@ -1067,7 +1067,9 @@ class PlatformMonitoring(pulumi.ComponentResource):
                 addon_version=aws.eks.get_addon_version_output(
                     addon_name=KUBE_STATE_METRICS_ADDON,
                     kubernetes_version=args["kubernetes_version"],
-                    most_recent=True,
+                    # EKS's default for the version, not the newest: no upgrade on every
+                    # `pulumi up` (issue 11).
+                    most_recent=False,
                     opts=invoke,
                 ).version,
                 resolve_conflicts_on_create="OVERWRITE",
@@ -1104,7 +1106,9 @@ class PlatformMonitoring(pulumi.ComponentResource):
             addon_version=aws.eks.get_addon_version_output(
                 addon_name=OBSERVABILITY_ADDON,
                 kubernetes_version=args["kubernetes_version"],
-                most_recent=True,
+                # EKS's default for the version, not the newest: no upgrade on every
+                # `pulumi up` (issue 11).
+                most_recent=False,
                 opts=invoke,
             ).version,
             configuration_values=observability_addon_configuration(),

@@ -126,3 +126,29 @@ def test_gpu_nodes_and_node_classes_depend_on_the_node_access_entry(rendered):
         assert found, typ
         for r in found:
             assert entry.urn in r.dependencies, r.name
+
+
+def test_no_addon_of_the_shipped_platform_floats_to_the_newest_version(monkeypatch):
+    from estate.offline.project import load_project
+
+    asked: list[dict[str, Any]] = []
+    real = aws.eks.get_addon_version_output
+
+    def spy(**kwargs):
+        asked.append(kwargs)
+        return real(**kwargs)
+
+    monkeypatch.setattr(aws.eks, "get_addon_version_output", spy)
+    project = load_project(ROOT)
+    render(
+        ROOT,
+        stack="platform-dev",
+        project=project.name,
+        config=project.stack_config("platform-dev"),
+    )
+    # the cluster's own add-ons are pinned; the monitoring add-ons take EKS's default
+    assert {a["addon_name"] for a in asked} == {
+        "amazon-cloudwatch-observability",
+        "kube-state-metrics",
+    }
+    assert all(a.get("most_recent") is False for a in asked)
