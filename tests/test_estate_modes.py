@@ -105,3 +105,79 @@ def test_dedicated_mode_passes_the_pack(tmp_path):
     document = json.loads(boundary.inputs["policy"])
     actions = {a for s in document["Statement"] for a in s["Action"]}
     assert not {a for a in actions if a.split(":")[0] in {"s3", "dynamodb", "sagemaker", "glue"}}
+
+
+def test_the_dedicated_add_on_boundary_still_lets_the_add_ons_work(tmp_path):
+    """Liveness beside the boundary's safety: evaluated with the IAM evaluator on the rendered
+    policies, the dedicated cluster's Karpenter and Cluster Autoscaler can still do their jobs
+    under the boundary, and nothing under it reaches the BU's data."""
+    from estate.analysis.iam import Principal, allowed
+
+    inventory = render_stack(load_project(dedicated_project(tmp_path)), "payments-prod")
+    [boundary] = [
+        p for p in by_type(inventory, "aws:iam/policy:Policy") if "cluster-boundary" in p.name
+    ]
+    ceiling = json.loads(boundary.inputs["policy"])
+
+    def role(part: str) -> Principal:
+        [policy] = [
+            p for p in by_type(inventory, "aws:iam/rolePolicy:RolePolicy") if part in p.name
+        ]
+        return Principal(
+            arn=f"arn:aws:iam::222222222222:role/{part}",
+            identity_policies=(json.loads(policy.inputs["policy"]),),
+            permissions_boundary=ceiling,
+        )
+
+    account, region, cluster = "222222222222", "us-east-1", "payments-prod-ai"
+    karpenter, autoscaler = role("karpenter-controller-policy"), role("cluster-autoscaler-policy")
+    launch_tags = {
+        f"aws:RequestTag/kubernetes.io/cluster/{cluster}": "owned",
+        "aws:RequestTag/eks:eks-cluster-name": cluster,
+        "aws:RequestTag/karpenter.sh/nodepool": "payments-train",
+    }
+    for resource in (
+        f"arn:aws:ec2:{region}:{account}:instance/i-1",
+        f"arn:aws:ec2:{region}:{account}:capacity-reservation/cr-0a1b2c3d",
+        f"arn:aws:ec2:{region}:{account}:volume/vol-1",
+    ):
+        assert allowed(karpenter, "ec2:RunInstances", resource, context=launch_tags), resource
+    assert allowed(karpenter, "ec2:RunInstances", f"arn:aws:ec2:{region}::image/ami-1")
+    assert allowed(
+        karpenter,
+        "iam:PassRole",
+        f"arn:aws:iam::{account}:role/ai-estate/nodes/payments-prod-gpu-node",
+        context={"iam:PassedToService": "ec2.amazonaws.com"},
+    )
+    assert allowed(
+        karpenter, "sqs:ReceiveMessage", f"arn:aws:sqs:{region}:{account}:{cluster}-karpenter"
+    )
+    assert allowed(
+        karpenter,
+        "ssm:GetParameter",
+        f"arn:aws:ssm:{region}::parameter/aws/service/eks/optimized-ami/1.35/x",
+    )
+    assert allowed(
+        autoscaler,
+        "autoscaling:SetDesiredCapacity",
+        f"arn:aws:autoscaling:{region}:{account}:autoScalingGroup:1:autoScalingGroupName/g",
+        context={f"aws:ResourceTag/k8s.io/cluster-autoscaler/{cluster}": "owned"},
+    )
+    # the ceiling holds even against an identity policy that would allow everything
+    greedy = Principal(
+        arn=f"arn:aws:iam::{account}:role/x",
+        identity_policies=(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+            },
+        ),
+        permissions_boundary=ceiling,
+    )
+    for action, resource in (
+        ("s3:GetObject", "arn:aws:s3:::payments-prod-features-222222222222/x"),
+        ("dynamodb:GetItem", f"arn:aws:dynamodb:{region}:{account}:table/payments-prod-online"),
+        ("iam:CreateRole", f"arn:aws:iam::{account}:role/escalate"),
+        ("iam:DeletePolicy", boundary.inputs.get("arn", f"arn:aws:iam::{account}:policy/x")),
+    ):
+        assert not allowed(greedy, action, resource), action
