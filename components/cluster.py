@@ -8,7 +8,16 @@ EKS access entries only (no `aws-auth` ConfigMap), and workloads get AWS credent
 Identity rather than from the node role: nodes run with IMDSv2 and a hop limit of 1, so a pod
 cannot borrow the node's credentials, and the node role has no CNI or storage permissions.
 
+The system pool is tainted `CriticalAddonsOnly=true:NoSchedule` for the cluster's add-ons only;
+BU pods without GPUs run on the untainted BU CPU pool, and GPU pods on their BU's tainted GPU
+pools. The Kubernetes version is one in the EKS calendar (estate/data/eks_versions.yaml) with
+the upgrade policy said explicitly, EKS add-ons run pinned versions, and BU pipelines get
+namespace-scoped access (`bu_deployers`) to deploy their stacks onto the shared cluster.
+
 BU stacks create their GPU node roles under `NODE_ROLE_PATH`; Karpenter may pass only those.
+
+The constructor reads as a table of contents: control plane, deployer access, add-ons, node
+pools, Kubernetes access, BU deployers, GPU machinery; each section is a private builder.
 """
 
 from __future__ import annotations
@@ -639,7 +648,12 @@ class EksCluster(pulumi.ComponentResource):
         # In-cluster resources wait for somewhere to run and the right to be created.
         in_cluster: list[pulumi.Resource] = [node_group, addons["coredns"], admin_policy]
         self._bu_deployers(ctx, cluster, args.get("bu_deployers", []), in_cluster)
-        self._gpu_machinery(ctx, cluster, args, in_cluster, boundary)
+        karpenter = self._gpu_machinery(ctx, cluster, args, in_cluster, boundary)
+        self.karpenter_controller_role_arn = karpenter.controller_role_arn if karpenter else None
+        self.karpenter_interruption_queue_name = (
+            karpenter.interruption_queue_name if karpenter else None
+        )
+        self.karpenter_node_role_path = karpenter.node_role_path if karpenter else None
         TolerationGuard(
             f"{name}-toleration-guard",
             {"k8s_provider": self.k8s_provider, "label_key": BU_TAINT_KEY},
@@ -1080,7 +1094,8 @@ class EksCluster(pulumi.ComponentResource):
         args: EksClusterArgs,
         in_cluster: list[pulumi.Resource],
         boundary: pulumi.Input[str] | None,
-    ) -> None:
+    ) -> Karpenter | None:
+        """Cluster Autoscaler and/or Karpenter, and the NVIDIA software; returns Karpenter."""
         name, protect = ctx.name, args["protect"]
         provisioners = args["gpu_provisioners"]
         if "managed" in provisioners:
@@ -1096,9 +1111,7 @@ class EksCluster(pulumi.ComponentResource):
                 },
                 child(self, depends_on=in_cluster),
             )
-        self.karpenter_controller_role_arn = None
-        self.karpenter_interruption_queue_name = None
-        self.karpenter_node_role_path = None
+        karpenter = None
         if "karpenter" in provisioners:
             karpenter = Karpenter(
                 f"{name}-karpenter",
@@ -1114,9 +1127,6 @@ class EksCluster(pulumi.ComponentResource):
                 },
                 child(self, depends_on=in_cluster),
             )
-            self.karpenter_controller_role_arn = karpenter.controller_role_arn
-            self.karpenter_interruption_queue_name = karpenter.interruption_queue_name
-            self.karpenter_node_role_path = karpenter.node_role_path
         GpuSoftware(
             f"{name}-gpu-software",
             {
@@ -1128,6 +1138,7 @@ class EksCluster(pulumi.ComponentResource):
             },
             child(self, depends_on=in_cluster),
         )
+        return karpenter
 
 
 #: Kubernetes taint effects -> the EKS node group API's spelling.
