@@ -43,7 +43,15 @@ def resource_of(r) -> str:
     """`kubernetes:karpenter.sh/v1:NodePool` -> (`karpenter.sh`, `nodepools`)."""
     group = r.type.split(":")[1].rsplit("/", 1)[0]
     kind = r.type.rsplit(":", 1)[-1]
-    return ("" if group == "core" else group), kind.lower() + "s"
+    lower = kind.lower()
+    plural = (
+        lower[:-1] + "ies"
+        if lower.endswith("y")
+        else lower + "es"
+        if lower.endswith(("s", "x"))
+        else lower + "s"
+    )
+    return ("" if group == "core" else group), plural
 
 
 def test_the_fraud_deployer_gets_namespace_scoped_admin_and_a_group(rendered):
