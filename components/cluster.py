@@ -504,7 +504,8 @@ class EksClusterArgs(TypedDict):
     it on any `pulumi up`); the schema requires every pin in prod."""
     bu_cpu_nodes: NotRequired[SystemNodesSpec | None]
     """The untainted CPU node group BU pods without GPUs run on (labelled
-    `ai-estate/pool=bu-cpu`); None for none. Cluster Autoscaler scales it when installed."""
+    `ai-estate/pool=bu-cpu`); None for none. Cluster Autoscaler scales it (and is installed for
+    it on a Karpenter-only cluster)."""
     bu_deployers: NotRequired[list[BuDeployerSpec]]
     """BU pipeline roles that get namespace-scoped access (see `BuDeployerSpec`)."""
     permissions_boundary: NotRequired[pulumi.Input[str] | None]
@@ -1098,7 +1099,9 @@ class EksCluster(pulumi.ComponentResource):
         """Cluster Autoscaler and/or Karpenter, and the NVIDIA software; returns Karpenter."""
         name, protect = ctx.name, args["protect"]
         provisioners = args["gpu_provisioners"]
-        if "managed" in provisioners:
+        # The BU CPU pool is a managed group too: it needs the autoscaler even where GPUs
+        # come from Karpenter alone.
+        if "managed" in provisioners or args.get("bu_cpu_nodes") is not None:
             ClusterAutoscaler(
                 f"{name}-cluster-autoscaler",
                 {

@@ -208,9 +208,12 @@ def test_a_bu_cpu_pod_fits_the_bu_cpu_pool_and_nothing_else(rendered, platform, 
     fits = [name for name, pool in every_pool.items() if admits(pool, cpu_pod)]
     assert len(fits) == 1, fits
     assert every_pool[fits[0]]["labels"].items() >= BU_CPU_POOL_LABELS.items(), fits
-    # the pool exists to be scaled: it is an autoscaled managed group with room to grow
+    # the pool exists to be scaled: a managed group with room to grow, and an autoscaler on
+    # the cluster to grow it (platform-dev provisions GPUs with Karpenter alone)
     [group] = [g for g in of_type(rendered(platform), NODE_GROUP) if g.name == fits[0]]
     assert group.inputs["scalingConfig"]["maxSize"] > group.inputs["scalingConfig"]["minSize"]
+    releases = {r.inputs["name"] for r in of_type(rendered(platform), RELEASE)}
+    assert "cluster-autoscaler" in releases
 
 
 def test_a_bu_gpu_pod_fits_its_own_gpu_pool_never_the_system_pool(rendered):

@@ -252,7 +252,8 @@ class SystemNodesConfig(_Model):
 class BuCpuNodesConfig(_Model):
     """The untainted on-demand node group BU pods without GPUs run on (the system pool is
     tainted `CriticalAddonsOnly` and GPU nodes are tainted per BU, so these are the only nodes
-    a plain BU pod fits). Cluster Autoscaler scales it when `managed` is a GPU provisioner."""
+    a plain BU pod fits). Cluster Autoscaler scales it; it is installed for this pool even when
+    Karpenter is the only GPU provisioner."""
 
     enabled: bool = True
     """Build the pool (off only if no BU runs CPU pods on this cluster)."""
