@@ -49,6 +49,9 @@ CHART_PLACEMENT = {
     "nvidia-device-plugin": "gpu",
     "dcgm-exporter": "gpu",
     "gpu-operator": "system",
+    # serving (components/serving.py): controllers pinned to the system pool
+    "aws-load-balancer-controller": "system",
+    "keda": "system",
 }
 #: EKS managed add-ons and why each one's pods schedule with the system pool tainted.
 ADDON_PLACEMENT = {
@@ -64,6 +67,7 @@ ADDON_PLACEMENT = {
     # Deployments that run wherever an untainted node is: the BU CPU pool.
     "amazon-cloudwatch-observability": "bu-cpu",
     "kube-state-metrics": "bu-cpu",
+    "metrics-server": "bu-cpu",
 }
 
 
