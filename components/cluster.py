@@ -444,6 +444,13 @@ class SystemNodesSpec(TypedDict):
     """Root volume size (gp3, encrypted with the cluster key)."""
 
 
+class BuCpuNodesSpec(SystemNodesSpec):
+    """The BU CPU pool: the system pool's fields, and whether to build it."""
+
+    enabled: NotRequired[bool]
+    """False: no BU CPU pool (default True)."""
+
+
 class BuDeployerSpec(TypedDict):
     """A BU pipeline's role that may deploy its BU's stack onto this (shared) cluster."""
 
@@ -502,10 +509,10 @@ class EksClusterArgs(TypedDict):
     """Pinned EKS add-on versions by add-on name (`vpc-cni: v1.20.4-eksbuild.2`). An add-on
     left out gets EKS's default version for `version` (never "most recent", which would upgrade
     it on any `pulumi up`); the schema requires every pin in prod."""
-    bu_cpu_nodes: NotRequired[SystemNodesSpec | None]
+    bu_cpu_nodes: NotRequired[BuCpuNodesSpec | None]
     """The untainted CPU node group BU pods without GPUs run on (labelled
-    `ai-estate/pool=bu-cpu`); None for none. Cluster Autoscaler scales it (and is installed for
-    it on a Karpenter-only cluster)."""
+    `ai-estate/pool=bu-cpu`); None (or `enabled: False`) for none. Cluster Autoscaler scales it
+    (and is installed for it on a Karpenter-only cluster)."""
     bu_deployers: NotRequired[list[BuDeployerSpec]]
     """BU pipeline roles that get namespace-scoped access (see `BuDeployerSpec`)."""
     permissions_boundary: NotRequired[pulumi.Input[str] | None]
@@ -623,7 +630,7 @@ class EksCluster(pulumi.ComponentResource):
         for addon in MANAGED_ADDONS:
             if addon.needs_nodes:
                 addons[addon.name] = self._managed_addon(ctx, cluster, args, addon, [node_group])
-        bu_cpu = args.get("bu_cpu_nodes")
+        bu_cpu = _bu_cpu_nodes(args)
         if bu_cpu is not None:
             # Untainted: BU pods that ask for no GPU land here, never beside the controllers.
             self._node_group(
@@ -1101,7 +1108,7 @@ class EksCluster(pulumi.ComponentResource):
         provisioners = args["gpu_provisioners"]
         # The BU CPU pool is a managed group too: it needs the autoscaler even where GPUs
         # come from Karpenter alone.
-        if "managed" in provisioners or args.get("bu_cpu_nodes") is not None:
+        if "managed" in provisioners or _bu_cpu_nodes(args) is not None:
             ClusterAutoscaler(
                 f"{name}-cluster-autoscaler",
                 {
@@ -1152,6 +1159,12 @@ EKS_TAINT_EFFECTS = {
 }
 
 
+def _bu_cpu_nodes(args: EksClusterArgs) -> BuCpuNodesSpec | None:
+    """The BU CPU pool to build, if any."""
+    spec = args.get("bu_cpu_nodes")
+    return spec if spec is not None and spec.get("enabled", True) else None
+
+
 def _validate(args: EksClusterArgs) -> tuple[bool, list[str]]:
     """Every mistake a user can make in config, reported before anything is registered."""
     if kubernetes_minor(args["version"]) < MIN_KUBERNETES_VERSION:
@@ -1164,7 +1177,7 @@ def _validate(args: EksClusterArgs) -> tuple[bool, list[str]]:
     validate_gpu_software(args["gpu_software"], args["mig_strategy"], args["time_slicing_replicas"])
     spec = args["system_nodes"]
     validate_node_sizes(spec["min_size"], spec["desired_size"], spec["max_size"])
-    bu_cpu = args.get("bu_cpu_nodes")
+    bu_cpu = _bu_cpu_nodes(args)
     if bu_cpu is not None:
         validate_node_sizes(bu_cpu["min_size"], bu_cpu["desired_size"], bu_cpu["max_size"])
     if args.get("support_type", "STANDARD") not in SUPPORT_TYPES:

@@ -19,6 +19,7 @@ from . import naming
 from .access import ROLE_PATH_ROOT, BuAccess, KmsKey, PersonaTrust, bu_only_bucket_policy
 from .cluster import (
     SYSTEM_POOL_LABELS,
+    BuCpuNodesSpec,
     BuDeployerSpec,
     ClusterRolesBoundary,
     EksCluster,
@@ -68,7 +69,7 @@ class ClusterSpec(TypedDict):
     log_retention_days: int
     support_type: NotRequired[str]
     addon_versions: NotRequired[dict[str, str]]
-    bu_cpu_nodes: NotRequired[SystemNodesSpec | None]
+    bu_cpu_nodes: NotRequired[BuCpuNodesSpec | None]
     bu_deployers: NotRequired[list[BuDeployerSpec]]
 
 

@@ -152,3 +152,23 @@ def test_no_addon_of_the_shipped_platform_floats_to_the_newest_version(monkeypat
         "kube-state-metrics",
     }
     assert all(a.get("most_recent") is False for a in asked)
+
+
+def test_the_bu_cpu_pool_can_be_switched_off():
+    from tests.test_cluster import PROD_ARGS
+
+    pool = {"instance_types": ["m6i.xlarge"], "min_size": 1, "desired_size": 1, "max_size": 3}
+    groups = {}
+    for enabled in (True, False):
+        args = {**PROD_ARGS, "bu_cpu_nodes": {**pool, "disk_gib": 50, "enabled": enabled}}
+        inventory = render(
+            lambda a=args: EksCluster("platform-prod-cluster", cast(EksClusterArgs, a)),
+            stack="platform-prod",
+            project="ai-estate",
+            config={"aws:region": "us-east-1"},
+        )
+        groups[enabled] = sorted(
+            g.inputs["labels"]["ai-estate/pool"]
+            for g in of_type(inventory, "aws:eks/nodeGroup:NodeGroup")
+        )
+    assert groups == {True: ["bu-cpu", "system"], False: ["system"]}

@@ -102,17 +102,14 @@ def cluster_spec(config: StackConfig) -> ClusterSpec:
         # cluster-addons (issue 11): upgrade policy, add-on pins, BU CPU pool, BU deployers
         "support_type": c.support_type,
         "addon_versions": dict(c.addon_versions),
-        "bu_cpu_nodes": (
-            {
-                "instance_types": list(c.bu_cpu_nodes.instance_types),
-                "min_size": c.bu_cpu_nodes.min_size,
-                "desired_size": c.bu_cpu_nodes.desired_size,
-                "max_size": c.bu_cpu_nodes.max_size,
-                "disk_gib": c.bu_cpu_nodes.disk_gib,
-            }
-            if c.bu_cpu_nodes.enabled
-            else None
-        ),
+        "bu_cpu_nodes": {
+            "enabled": c.bu_cpu_nodes.enabled,
+            "instance_types": list(c.bu_cpu_nodes.instance_types),
+            "min_size": c.bu_cpu_nodes.min_size,
+            "desired_size": c.bu_cpu_nodes.desired_size,
+            "max_size": c.bu_cpu_nodes.max_size,
+            "disk_gib": c.bu_cpu_nodes.disk_gib,
+        },
         "bu_deployers": [
             {"role_arn": d.role_arn, "namespaces": list(d.namespaces)} for d in c.bu_deployers
         ],
