@@ -17,18 +17,17 @@ from components.access import (
     BuAccess,
     BuResources,
     BuScope,
-    KmsKey,
     boundary_document,
     bu_only_bucket_statements,
-    key_policy_document,
     persona_policy_document,
     persona_trust_document,
     persona_trust_statements,
-    pod_identity_trust_document,
     session_seconds,
     validate_business_unit,
     workload_policy_document,
 )
+from components.iam import pod_identity_trust_document
+from components.kms import KmsKey, key_policy_document
 from estate.analysis.iam import arn_matches
 from estate.offline.engine import render
 
@@ -358,9 +357,41 @@ def test_key_users_admins_and_other_bus_denied():
                 f"arn:aws:iam::{ACCOUNT}:role/ai-estate/nodes/*",
             ]
         },
+        "Bool": {"aws:PrincipalIsAWSService": "false"},
     }
     # The account root statement stays: without it IAM could never manage the key.
     assert sids["AccountAdministersKey"]["Action"] == "kms:*"
+
+
+def test_key_admins_get_administration_never_data_use_or_the_policy():
+    admins = {
+        s["Sid"]: s
+        for s in key_policy(admin_principals=[f"arn:aws:iam::{ACCOUNT}:role/key-admin"])[
+            "Statement"
+        ]
+    }["KeyAdministrators"]
+    assert {"kms:ScheduleKeyDeletion", "kms:Disable*", "kms:EnableKeyRotation"} <= set(
+        admins["Action"]
+    )
+    for forbidden in ("kms:Decrypt", "kms:Encrypt", "kms:CreateGrant", "kms:PutKeyPolicy"):
+        assert not any(arn_matches(a, forbidden) for a in admins["Action"]), forbidden
+
+
+def test_s3_reader_accounts_decrypt_through_s3_only():
+    policy = key_policy(s3_reader_accounts=[OTHER, ACCOUNT])
+    [reader] = [s for s in policy["Statement"] if s["Sid"] == "OtherAccountsDecryptViaS3"]
+    # The key's own account is never a "reader": its IAM already decides.
+    assert reader["Principal"] == {"AWS": [f"arn:aws:iam::{OTHER}:root"]}
+    assert reader["Action"] == ["kms:Decrypt", "kms:DescribeKey"]
+    assert reader["Condition"] == {
+        "StringEquals": {
+            "kms:CallerAccount": [OTHER],
+            "kms:ViaService": ["s3.us-east-1.amazonaws.com"],
+        }
+    }
+    assert "OtherAccountsDecryptViaS3" not in {
+        s["Sid"] for s in key_policy(s3_reader_accounts=[ACCOUNT])["Statement"]
+    }
 
 
 def test_bu_only_bucket_statements():

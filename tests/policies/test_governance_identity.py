@@ -379,8 +379,9 @@ def test_read_only_actions():
 
 
 def estate_access() -> None:
-    from components.access import PERSONAS, BuAccess, KmsKey
+    from components.access import PERSONAS, BuAccess
     from components.feature_store import FeatureStore
+    from components.kms import KmsKey
 
     tags = {**OWNERSHIP_TAGS, "BusinessUnit": "fraud"}
     key = KmsKey(
