@@ -40,6 +40,7 @@ import pulumi
 import pulumi_aws as aws
 
 from . import naming
+from .feature_store import ATHENA_RESULTS_PREFIX, athena_workgroup_name
 from .iam import (
     account_roles_trust_statement,
     allow,
@@ -54,6 +55,7 @@ from .iam import (
 from .model_registry import (
     APPROVAL_ACTION,
     IMAGE_PULL_ACTIONS,
+    MLFLOW_PREFIX,
     MODELS_PREFIX,
     PUBLISH_ACTIONS,
     READ_ACTIONS,
@@ -207,6 +209,16 @@ class BuScope:
         return self.arn("sagemaker", f"model-package/{self.prefix}-*")
 
     @property
+    def mlflow_tracking_server_pattern(self) -> str:
+        """The BU's MLflow tracking server (`<prefix>-mlflow`, components.model_registry)."""
+        return self.arn("sagemaker", f"mlflow-tracking-server/{self.prefix}-*")
+
+    @property
+    def athena_workgroup_arn(self) -> str:
+        """The BU's Athena workgroup (components.feature_store): the only one its roles use."""
+        return self.arn("athena", f"workgroup/{athena_workgroup_name(self.prefix)}")
+
+    @property
     def repository_pattern(self) -> str:
         return self.arn("ecr", f"repository/{self.prefix}/*")
 
@@ -319,6 +331,9 @@ ACCOUNT_LEVEL_READS = (
 """List calls IAM cannot scope to a resource: they show the names and approval states of every
 BU's groups in the account (never their contents). People need them to find their own work;
 workloads do not get them."""
+MLFLOW_UI = ("sagemaker-mlflow:AccessUI",)
+"""Opening the MLflow UI: AWS authorizes it on `*` only; what the UI then shows or changes is
+authorized per action on the tracking server."""
 ECR_TOKEN = ("ecr:GetAuthorizationToken",)
 """Docker login to the registry: account-wide by design, grants no repository access."""
 IMAGE_PUSH = (
@@ -342,6 +357,23 @@ CATALOG_READ = (
     "glue:GetPartitions",
 )
 CATALOG_METADATA_READ = ("glue:GetDatabase", "glue:GetTable", "glue:GetTables")
+ATHENA_QUERY = (
+    "athena:StartQueryExecution",
+    "athena:StopQueryExecution",
+    "athena:GetQueryExecution",
+    "athena:GetQueryResults",
+    "athena:ListQueryExecutions",
+    "athena:GetWorkGroup",
+)
+"""Running and reading queries in one workgroup (Athena authorizes these on the workgroup ARN);
+the data itself is read through Glue and S3 with the caller's own rights."""
+MLFLOW_USE = ("sagemaker-mlflow:*", "sagemaker:CreatePresignedMlflowTrackingServerUrl")
+"""Experiments, runs, metrics, the model registry of MLflow and its UI, on one tracking server
+(`sagemaker-mlflow:*` is authorized on the tracking server's ARN); the presigned URL opens it."""
+MLFLOW_ARTIFACTS = (*S3_OBJECT_READ, *ARTIFACT_UPLOAD)
+"""MLflow clients upload and download run artifacts themselves, straight to the artifact store."""
+ATHENA_RESULTS = (*S3_OBJECT_READ, *ARTIFACT_UPLOAD)
+"""Athena writes query results with the caller's rights, and the caller reads them back."""
 KEY_DATA = ("kms:Decrypt", "kms:GenerateDataKey")
 KEY_CONFIG_READ = (
     "kms:DescribeKey",
@@ -489,6 +521,8 @@ def boundary_resources(res: BuResources) -> list[str]:
         s.feature_group_pattern,
         s.model_package_group_pattern,
         s.model_package_pattern,
+        s.mlflow_tracking_server_pattern,
+        s.athena_workgroup_arn,
         s.repository_pattern,
         *s.glue_resources,
         res.kms_key_arn,
@@ -499,6 +533,28 @@ def boundary_resources(res: BuResources) -> list[str]:
     if res.cluster_name:
         inside.append(s.cluster_arn(res.cluster_name))
     return inside
+
+
+def _outside_exemptions(res: BuResources) -> list[str]:
+    """`boundary_resources` folded for the deny's NotResource: every regional resource of the
+    account named `<type>/<prefix>-...` (and the BU's roles and policies, under its path) (tables, feature groups, registry groups and versions,
+    the tracking server, the workgroup) is one pattern. It names the BU's own resources only
+    (no other BU's name can start with this prefix: `validate_business_unit`), and keeps the
+    boundary under IAM's size limit; the Allow above stays per resource type."""
+    s = res.scope
+    named = s.arn("*", f"*/{s.prefix}-*")
+    identities = s.arn("iam", f"*{s.role_path}{s.prefix}-*", regional=False)  # roles, policies
+    folded = {
+        s.role_arn_pattern,
+        s.policy_arn_pattern,
+        s.table_pattern,
+        s.feature_group_pattern,
+        s.model_package_group_pattern,
+        s.model_package_pattern,
+        s.mlflow_tracking_server_pattern,
+        s.athena_workgroup_arn,
+    }
+    return [named, identities, *(r for r in boundary_resources(res) if r not in folded)]
 
 
 BOUNDARY_ACTIONS = (
@@ -515,6 +571,8 @@ BOUNDARY_ACTIONS = (
     *KEY_CONFIG_READ,
     *LOG_READ,
     *BOUNDARY_IDENTITY_ACTIONS,
+    *ATHENA_QUERY,
+    *MLFLOW_USE,
     "eks:DescribeCluster",
 )
 """The services and actions the estate uses: the most any BU role can ever do."""
@@ -532,7 +590,7 @@ def boundary_statements(res: BuResources) -> list[dict[str, Any]]:
     inside = boundary_resources(res)
     return [
         allow("BusinessUnitResources", BOUNDARY_ACTIONS, inside),
-        allow("AccountLevelReads", [*ACCOUNT_LEVEL_READS, *ECR_TOKEN], "*"),
+        allow("AccountLevelReads", [*ACCOUNT_LEVEL_READS, *ECR_TOKEN, *MLFLOW_UI], "*"),
         # Everything not on the BU's own resources is denied outright, so no grant anywhere
         # (another BU's resource policy naming this role's session, a wider identity policy)
         # can reach across. Only the account-level lists are exempt. This is also what denies
@@ -540,8 +598,8 @@ def boundary_statements(res: BuResources) -> list[dict[str, Any]]:
         {
             "Sid": "DenyOutsideBusinessUnit",
             "Effect": "Deny",
-            "NotAction": sorted([*ACCOUNT_LEVEL_READS, *ECR_TOKEN]),
-            "NotResource": inside,
+            "NotAction": sorted([*ACCOUNT_LEVEL_READS, *ECR_TOKEN, *MLFLOW_UI]),
+            "NotResource": _outside_exemptions(res),
         },
         deny("DenyIdentityChanges", IDENTITY_WRITES),
         deny("DenyLeavingBoundary", LEAVE_BOUNDARY),
@@ -607,6 +665,22 @@ def _people_common(res: BuResources) -> list[dict[str, Any]]:
     return statements
 
 
+def _experiments(res: BuResources) -> list[dict[str, Any]]:
+    """MLflow on the BU's tracking server and Athena in the BU's workgroup (issue 11, item 7)."""
+    s = res.scope
+    return [
+        allow("UseMlflow", MLFLOW_USE, s.mlflow_tracking_server_pattern),
+        allow("OpenMlflowUi", MLFLOW_UI, "*"),
+        allow("MlflowArtifacts", MLFLOW_ARTIFACTS, res.objects(res.model_bucket, MLFLOW_PREFIX)),
+        allow("QueryInWorkgroup", ATHENA_QUERY, s.athena_workgroup_arn),
+        allow(
+            "AthenaResults",
+            ATHENA_RESULTS,
+            res.objects(res.feature_bucket, ATHENA_RESULTS_PREFIX),
+        ),
+    ]
+
+
 def _read_models(res: BuResources) -> list[dict[str, Any]]:
     return [
         allow("ReadModelArtifacts", S3_OBJECT_READ, res.objects(res.model_bucket, MODELS_PREFIX)),
@@ -646,13 +720,22 @@ def persona_statements(persona: str, res: BuResources) -> list[dict[str, Any]]:
             *_people_common(res),
             *_feature_reads(res),
             *_read_models(res),
+            *_experiments(res),
+            # Data keys through S3 only: for MLflow artifacts and Athena results.
             _decrypt(res, ["kms:Decrypt"], "s3", "dynamodb", "sagemaker"),
+            allow(
+                "EncryptViaS3",
+                ["kms:GenerateDataKey"],
+                res.kms_key_arn,
+                {"StringEquals": {"kms:ViaService": s.via("s3")}},
+            ),
         ]
     if persona == "ml-engineer":
         return [
             *_people_common(res),
             *_feature_reads(res),
             *_read_models(res),
+            *_experiments(res),
             allow("WriteFeatureObjects", S3_OBJECT_WRITE, res.objects(res.feature_bucket)),
             allow("WriteOnlineFeatures", FEATURE_WRITE, s.feature_group_pattern),
             allow("WriteOnlineTables", TABLE_WRITE, s.table_pattern),

@@ -43,6 +43,7 @@ from estate.offline.engine import render
 from estate.offline.model import Inventory, Resource
 from estate.offline.project import load_project
 from tests.conftest import ROOT, _render
+from tests.test_access import mlflow_ui_under_wildcard
 
 FRAUD, MARKETING = "fraud-prod", "marketing-dev"
 ADMIN_ALL = (
@@ -96,6 +97,8 @@ class World:
     prefix: str
     principals: dict[str, Principal] = field(default_factory=dict)
     trusts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    service_roles: dict[str, Principal] = field(default_factory=dict)
+    """Roles AWS services assume for the BU (the feature store's writer, MLflow), by name."""
     targets: list[Target] = field(default_factory=list)
     documents: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     """(kind, resource name, document) for every IAM document of the stack."""
@@ -157,7 +160,11 @@ def world(inventory: Inventory) -> World:
         trust = json.loads(role.inputs["assumeRolePolicy"])
         w.documents.append(("trust", role_arn, trust))
         if path != f"/ai-estate/{bu}/":
-            continue  # service and node roles: no person or pod of the BU acts as them
+            # Service and node roles: no person or pod of the BU acts as them.
+            w.service_roles[name] = Principal(
+                role_arn, identity_policies=tuple(inline.get(role.urn, []))
+            )
+            continue
         w.targets.append(Target(role_arn, "role", trust, role.name))
         who = name.removeprefix(f"{w.prefix}-")
         w.trusts[who] = trust
@@ -178,7 +185,12 @@ def world(inventory: Inventory) -> World:
         policy_name, policy = bucket_policies.get(name, ("", None))
         purpose = name.removeprefix(f"{w.prefix}-").rsplit("-", 1)[0]
         w.targets.append(Target(f"arn:aws:s3:::{name}", f"bucket:{purpose}", policy, policy_name))
-        for key_name in ("models/m.tar.gz", "offline/part-0", "mlflow/run/artifact"):
+        for key_name in (
+            "models/m.tar.gz",
+            "offline/part-0",
+            "mlflow/run/artifact",
+            "athena-results/q.csv",
+        ):
             w.targets.append(
                 Target(f"arn:aws:s3:::{name}/{key_name}", f"object:{purpose}", policy, policy_name)
             )
@@ -209,6 +221,15 @@ def world(inventory: Inventory) -> World:
             Target(
                 arn("sagemaker", f"model-package/{group_name}/1"), "model-package", policy, gp.name
             )
+        )
+    for workgroup in of_type(inventory, "aws:athena/workgroup:Workgroup"):
+        w.targets.append(
+            Target(arn("athena", f"workgroup/{workgroup.inputs['name']}"), "workgroup")
+        )
+    for server in of_type(inventory, "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer"):
+        server_name = server.inputs["trackingServerName"]
+        w.targets.append(
+            Target(arn("sagemaker", f"mlflow-tracking-server/{server_name}"), "tracking-server")
         )
     for repo in of_type(inventory, "aws:ecr/repository:Repository"):
         w.targets.append(Target(arn("ecr", f"repository/{repo.inputs['name']}"), "repository"))
@@ -278,6 +299,19 @@ def actions(w: World) -> dict[str, list[tuple[str, dict[str, str]]]]:
             ("ecr:DeleteRepository", {}),
         ],
         "log-group": [("logs:GetLogEvents", {}), ("logs:DeleteLogGroup", {})],
+        "workgroup": [
+            ("athena:StartQueryExecution", {}),
+            ("athena:GetQueryResults", {}),
+            ("athena:UpdateWorkGroup", {}),
+            ("athena:DeleteWorkGroup", {}),
+        ],
+        "tracking-server": [
+            ("sagemaker-mlflow:CreateExperiment", {}),
+            ("sagemaker-mlflow:LogMetric", {}),
+            ("sagemaker-mlflow:SearchRuns", {}),
+            ("sagemaker:CreatePresignedMlflowTrackingServerUrl", {}),
+            ("sagemaker:DeleteMlflowTrackingServer", {}),
+        ],
         "key": [
             ("kms:Decrypt", via(w, "s3")),
             ("kms:Decrypt", via(w, "dynamodb")),
@@ -344,11 +378,32 @@ def test_the_shipped_bu_stacks_render_every_role_and_resource_the_proof_needs(wo
 
 # -- liveness: each BU's own roles, key admins, deploy accounts -------------------------------
 
+FEATURE_OBJECT_PREFIXES = ("offline/", "models/", "mlflow/", "athena-results/")
+"""Every object of the features bucket (the data scientist reads them all)."""
+EXPERIMENTS = [
+    # MLflow on the BU's tracking server (runs, metrics, the presigned UI URL), its artifacts;
+    # Athena in the BU's workgroup, writing results under the BU key.
+    ("tracking-server", "sagemaker-mlflow:CreateExperiment", ""),
+    ("tracking-server", "sagemaker-mlflow:LogMetric", ""),
+    ("tracking-server", "sagemaker-mlflow:SearchRuns", ""),
+    ("tracking-server", "sagemaker:CreatePresignedMlflowTrackingServerUrl", ""),
+    ("object:models", "s3:GetObject", "mlflow/"),
+    ("object:models", "s3:PutObject", "mlflow/"),
+    ("workgroup", "athena:StartQueryExecution", ""),
+    ("workgroup", "athena:GetQueryResults", ""),
+    ("object:features", "s3:PutObject", "athena-results/"),
+    ("key", "kms:GenerateDataKey", "s3"),
+]
+"""What a data scientist and an ML engineer do in experiments (issue 11, item 7)."""
+
 # (who, target kind, action, context label) -> allowed. Anything not listed must be refused.
 EXPECTED: set[tuple[str, str, str, str]] = {
     # data-scientist: reads features and models, writes nothing
     ("data-scientist", "bucket:features", "s3:ListBucket", ""),
-    ("data-scientist", "object:features", "s3:GetObject", ""),
+    *(
+        ("data-scientist", "object:features", "s3:GetObject", prefix)
+        for prefix in FEATURE_OBJECT_PREFIXES
+    ),
     ("data-scientist", "object:models", "s3:GetObject", "models/"),
     ("data-scientist", "bucket:models", "s3:ListBucket", ""),
     ("data-scientist", "table", "dynamodb:GetItem", ""),
@@ -363,14 +418,17 @@ EXPECTED: set[tuple[str, str, str, str]] = {
     ("data-scientist", "key", "kms:Decrypt", "s3"),
     ("data-scientist", "key", "kms:Decrypt", "dynamodb"),
     ("data-scientist", "key", "kms:DescribeKey", ""),
+    *(("data-scientist", *e) for e in EXPERIMENTS),
     # ml-engineer: data scientist + writes features, pulls images
     *(
         ("ml-engineer", kind, action, ctx)
         for kind, action, ctx in [
             ("bucket:features", "s3:ListBucket", ""),
-            ("object:features", "s3:GetObject", ""),
-            ("object:features", "s3:PutObject", ""),
-            ("object:features", "s3:DeleteObject", ""),
+            *(
+                ("object:features", action, prefix)
+                for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject")
+                for prefix in FEATURE_OBJECT_PREFIXES
+            ),
             ("object:models", "s3:GetObject", "models/"),
             ("bucket:models", "s3:ListBucket", ""),
             ("table", "dynamodb:GetItem", ""),
@@ -390,6 +448,7 @@ EXPECTED: set[tuple[str, str, str, str]] = {
             ("key", "kms:Decrypt", "dynamodb"),
             ("key", "kms:GenerateDataKey", "s3"),
             ("key", "kms:DescribeKey", ""),
+            *EXPERIMENTS,
         ]
     ),
     # model-approver: reads what it approves, approves
@@ -409,7 +468,7 @@ EXPECTED: set[tuple[str, str, str, str]] = {
             ("bucket:models", "s3:GetBucketPolicy", ""),
             ("bucket:access-logs", "s3:GetBucketPolicy", ""),
             ("bucket:access-logs", "s3:ListBucket", ""),
-            ("object:access-logs", "s3:GetObject", ""),
+            *(("object:access-logs", "s3:GetObject", p) for p in FEATURE_OBJECT_PREFIXES),
             ("table", "dynamodb:DescribeTable", ""),
             ("feature-group", "sagemaker:DescribeFeatureGroup", ""),
             ("glue", "glue:GetTable", ""),
@@ -452,9 +511,12 @@ def _context_label(target: Target, context: dict[str, str]) -> str:
         return context["kms:ViaService"].split(".")[0]
     if "sagemaker:ModelApprovalStatus" in context:
         return context["sagemaker:ModelApprovalStatus"].removesuffix("ManualApproval")
-    if target.kind == "object:models":
-        return "models/" if "/models/" in target.arn else ""
+    if target.kind.startswith("object:"):
+        return next((p for p in OBJECT_PREFIXES if f"/{p}" in target.arn), "")
     return ""
+
+
+OBJECT_PREFIXES = ("models/", "mlflow/", "athena-results/", "offline/")
 
 
 @pytest.mark.parametrize("stack", [FRAUD, MARKETING])
@@ -471,9 +533,9 @@ def test_each_role_does_exactly_its_job_in_its_own_bu(worlds, stack):
             mismatches.append(f"{verdict}: {explain(who, action, target, decision)}")
     assert not mismatches, "\n".join(mismatches)
     # Every expected grant of the roles this stack has was exercised (the table cannot rot).
-    mine = {e for e in EXPECTED if e[0] in w.principals}
-    if stack == FRAUD:
-        assert mine <= seen, sorted(mine - seen)
+    kinds = {t.kind for t in w.targets}
+    mine = {e for e in EXPECTED if e[0] in w.principals and e[1] in kinds}
+    assert mine <= seen, sorted(mine - seen)
 
 
 def test_the_configured_key_administrators_administer_the_key_and_never_use_it(worlds, rendered):
@@ -548,6 +610,79 @@ def test_separation_of_duties(worlds):
     publish = decide(approver, "sagemaker:CreateModelPackage", package, PENDING, w)
     assert not publish and "DenyPublishing" in publish.reason
     assert not decide(approver, "s3:PutObject", w.target("object:models", "/models/"), {}, w)
+
+
+def test_experiments_run_in_the_bus_own_workgroup_and_tracking_server_only(worlds, rendered):
+    """MLflow and Athena are usable by the BU's people, and only on the BU's own (issue 11/7)."""
+    marketing, fraud = worlds[MARKETING], worlds[FRAUD]
+    for who in ("data-scientist", "ml-engineer"):
+        scientist = marketing.principals[who]
+        for action, target, context in (
+            ("sagemaker-mlflow:CreateRun", marketing.target("tracking-server"), {}),
+            (
+                "sagemaker:CreatePresignedMlflowTrackingServerUrl",
+                marketing.target("tracking-server"),
+                {},
+            ),
+            ("s3:PutObject", marketing.target("object:models", "/mlflow/"), {}),
+            ("kms:GenerateDataKey", marketing.key, via(marketing, "s3")),
+            ("athena:StartQueryExecution", marketing.target("workgroup"), {}),
+            ("athena:GetQueryResults", marketing.target("workgroup"), {}),
+            ("s3:PutObject", marketing.target("object:features", "/athena-results/"), {}),
+            ("s3:GetObject", marketing.target("object:features", "/athena-results/"), {}),
+            ("s3:GetObject", marketing.target("object:features", "/offline/"), {}),
+            ("glue:GetTable", marketing.target("glue", "table/"), {}),
+            ("glue:GetPartitions", marketing.target("glue", "table/"), {}),
+        ):
+            decision = decide(scientist, action, target, context, marketing)
+            assert decision, explain(who, action, target, decision)
+        # Another BU's workgroup, results and tracking server: refused, even in one account.
+        other = worlds["marketing-prod"].principals[who]
+        for action, target in (
+            ("athena:StartQueryExecution", fraud.target("workgroup")),
+            ("s3:GetObject", fraud.target("object:features", "/athena-results/")),
+            ("glue:GetTable", fraud.target("glue", "table/")),
+        ):
+            decision = decide(other, action, target, {}, fraud)
+            assert not decision and "DenyOutsideBusinessUnit" in decision.reason, explain(
+                who, action, target, decision
+            )
+    # The workgroup enforces an encrypted results location in the BU's bucket, under its key.
+    for stack, w in ((FRAUD, fraud), (MARKETING, marketing)):
+        [workgroup] = of_type(rendered(stack), "aws:athena/workgroup:Workgroup")
+        configuration = workgroup.inputs["configuration"]
+        assert configuration["enforceWorkgroupConfiguration"] is True
+        results = configuration["resultConfiguration"]
+        bucket = w.target("bucket:features").arn.removeprefix("arn:aws:s3:::")
+        assert results["outputLocation"] == f"s3://{bucket}/athena-results/"
+        assert results["encryptionConfiguration"] == {
+            "encryptionOption": "SSE_KMS",
+            "kmsKeyArn": w.key.arn,
+        }
+
+
+def test_the_feature_store_writer_has_aws_documented_offline_store_minimum(worlds):
+    """AmazonSageMakerFeatureStoreAccess (v3): PutObject, PutObjectAcl, GetBucketAcl; held to
+    the BU's offline prefix (issue 11, item 8)."""
+    for stack in (FRAUD, MARKETING):
+        w = worlds[stack]
+        writer = w.service_roles[f"{w.prefix}-feature-store"]
+        bucket = w.target("bucket:features")
+        offline = w.target("object:features", "/offline/")
+        for action, target in (
+            ("s3:PutObject", offline),
+            ("s3:PutObjectAcl", offline),
+            ("s3:GetBucketAcl", bucket),
+            ("glue:UpdateTable", w.target("glue", "table/")),
+        ):
+            decision = decide(writer, action, target, {}, w)
+            assert decision, explain(writer.arn, action, target, decision)
+        for action, target in (
+            ("s3:PutObjectAcl", w.target("object:features", "/athena-results/")),
+            ("s3:PutObjectAcl", w.target("object:models", "/models/")),
+        ):
+            decision = decide(writer, action, target, {}, w)
+            assert not decision, explain(writer.arn, action, target, decision)
 
 
 # -- safety: the other BU is refused everything ------------------------------------------------
@@ -778,6 +913,7 @@ def test_only_the_documented_account_level_reads_use_resource_star():
         "sagemaker:ListFeatureGroups",
         "sagemaker:ListModelPackageGroups",
         "sagemaker:ListModelPackages",
+        "sagemaker-mlflow:AccessUI",
     }
 
 
@@ -819,7 +955,11 @@ def test_every_rendered_iam_document_passes_parliament(worlds):
     ]
     kinds = {kind for w in worlds.values() for kind, _, _ in w.documents}
     assert {"key", "boundary", "identity", "trust", "bucket", "group"} <= kinds
-    serious = [f for f in findings if f[2] in ("MEDIUM", "HIGH", "CRITICAL")]
+    serious = [
+        f
+        for f in findings
+        if f[2] in ("MEDIUM", "HIGH", "CRITICAL") and not mlflow_ui_under_wildcard(f[1], f[4])
+    ]
     assert not serious, serious
     low = {(f[0], f[1]) for f in findings if f[2] == "LOW"}
     assert low <= ACCEPTED_LOW, low
