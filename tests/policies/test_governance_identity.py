@@ -373,6 +373,8 @@ def test_read_only_actions():
     assert is_read_only("s3:GetObject") and is_read_only("ec2:Describe*")
     assert not is_read_only("s3:*") and not is_read_only("s3:PutObject")
     assert not is_read_only("*") and not is_read_only("sagemaker:*Record")
+    # Read access level without a read verb (AWS Service Authorization Reference).
+    assert is_read_only("sagemaker-mlflow:AccessUI") and not is_read_only("sagemaker-mlflow:*")
 
 
 # -- the estate's own components comply ------------------------------------------------------
