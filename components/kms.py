@@ -57,8 +57,6 @@ what would be data use or a way to it: no Decrypt/Encrypt, no CreateGrant (a gra
 no PutKeyPolicy (it could grant itself Decrypt; the policy is the stack's), no alias changes."""
 KEY_USER_SERVICES = ("s3", "dynamodb", "sagemaker", "ecr")
 """Services through which named key users may use the key (`kms:ViaService`)."""
-KEY_DATA_ACTIONS = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*")
-"""The cryptographic operations: what "using the key for data" means."""
 CROSS_ACCOUNT_READ_ACTIONS = ("kms:Decrypt", "kms:DescribeKey")
 """What another account needs to read SSE-KMS objects: S3 calls Decrypt on the caller's
 behalf for GetObject; DescribeKey lets its tooling resolve the key."""
