@@ -16,11 +16,12 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from . import naming
-from .access import ROLE_PATH_ROOT, BuAccess, KmsKey, PersonaTrust, bu_only_bucket_policy
+from .access import ROLE_PATH_ROOT, BuAccess, PersonaTrust, bu_only_bucket_policy
 from .cluster import SYSTEM_POOL_LABELS, EksCluster, SystemNodesSpec
 from .feature_store import FeatureGroupSpec, FeatureStore, OnlineTableSpec
 from .gpu_catalog import gpu_model_of
 from .gpu_pools import GpuNodePool, GpuNodeRole, GpuPoolSpec, effective_max_gpus
+from .kms import KmsKey
 from .model_registry import MlflowSpec, ModelRegistry, object_lock_for
 from .monitoring import (
     ALARM_PUBLISHERS,
@@ -349,6 +350,15 @@ class BuEstate(pulumi.ComponentResource):
                     ),
                     *ALARM_PUBLISHERS,
                 ],
+                # Key admins from config, deploy accounts reading artifacts through S3, and a
+                # deny of every other BU's roles (components/kms.py).
+                "admin_principals": list(
+                    args["access"]["key_admin_role_arns"] if args["access"] else []
+                ),
+                "s3_reader_accounts": list(
+                    args["registry"]["deploy_account_ids"] if args["registry"] else []
+                ),
+                "isolated_business_unit": (bu, env),
                 "tags": args["tags"],
                 "protect": args["protect"],
             },

@@ -39,7 +39,7 @@ from typing import Any, ClassVar, Literal, NotRequired, TypedDict
 import pulumi
 import pulumi_aws as aws
 
-from .network import service_trust_policy
+from .iam import account_root_arn, policy_json, service_trust_policy
 from .options import child, stateful
 from .storage import ObjectLockMode, ObjectLockSpec, PolicyStatements, SecureBucket
 from .tags import BUSINESS_UNIT, merge_tags
@@ -168,11 +168,6 @@ def _stable_suffix(value: str) -> str:
 # -- policy documents -------------------------------------------------------------------------
 
 
-def account_root_arn(partition: str, account_id: str) -> str:
-    """`arn:aws:iam::<account>:root`: the account as a principal (its IAM decides who)."""
-    return f"arn:{partition}:iam::{account_id}:root"
-
-
 def _reader_statements(
     *,
     partition: str,
@@ -230,7 +225,7 @@ def model_package_group_policy(
         actions=READ_ACTIONS,
         resources=[group_arn, packages],
     )
-    return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
+    return policy_json(statements)
 
 
 def repository_policy(
@@ -253,7 +248,7 @@ def repository_policy(
     )
     for statement in statements:
         statement["Sid"] = statement["Sid"].replace("Read", "Pull")
-    return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
+    return policy_json(statements)
 
 
 def lifecycle_policy(untagged_expiry_days: int, tagged_images_kept: int) -> str:
@@ -328,7 +323,8 @@ def artifact_read_statements(
 ) -> list[dict[str, Any]]:
     """Bucket-policy grants: deploy accounts may read model artifacts (`models/`), nothing else.
 
-    A deploy account also needs `kms:Decrypt` on the BU key, which only the key policy can give.
+    A deploy account also needs `kms:Decrypt` on the BU key, which only the key policy can give:
+    `KmsKey(s3_reader_accounts=...)` (components/kms.py, `OtherAccountsDecryptViaS3`).
     """
     deploy = sorted(set(deploy_account_ids) - {account_id})
     if not deploy:
@@ -373,7 +369,7 @@ def mlflow_role_policy(*, bucket_arn: str, kms_key_arn: str) -> str:
             "Resource": kms_key_arn,
         },
     ]
-    return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
+    return policy_json(statements)
 
 
 # -- the component ----------------------------------------------------------------------------

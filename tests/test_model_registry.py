@@ -20,7 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from components import naming
-from components.access import KmsKey
+from components.kms import KmsKey
 from components.model_registry import (
     APPROVAL_ACTION,
     APPROVE_ACTIONS,

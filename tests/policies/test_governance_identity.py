@@ -373,14 +373,17 @@ def test_read_only_actions():
     assert is_read_only("s3:GetObject") and is_read_only("ec2:Describe*")
     assert not is_read_only("s3:*") and not is_read_only("s3:PutObject")
     assert not is_read_only("*") and not is_read_only("sagemaker:*Record")
+    # Read access level without a read verb (AWS Service Authorization Reference).
+    assert is_read_only("sagemaker-mlflow:AccessUI") and not is_read_only("sagemaker-mlflow:*")
 
 
 # -- the estate's own components comply ------------------------------------------------------
 
 
 def estate_access() -> None:
-    from components.access import PERSONAS, BuAccess, KmsKey
+    from components.access import PERSONAS, BuAccess
     from components.feature_store import FeatureStore
+    from components.kms import KmsKey
 
     tags = {**OWNERSHIP_TAGS, "BusinessUnit": "fraud"}
     key = KmsKey(
