@@ -82,6 +82,16 @@ def test_millis_round_trip_through_show(millis):
     assert parse_quantity(show(amount)) == amount
 
 
+@given(st.integers(0, 2**70))
+def test_whole_amounts_round_trip_through_show(amount):
+    assert parse_quantity(show(Fraction(amount))) == amount
+
+
+def test_show_uses_binary_suffixes_for_bytes():
+    assert show(Fraction(16 * 2**30)) == "16Gi"
+    assert show(Fraction(3, 2)) == "1500m"
+
+
 # -- pods under a LimitRange ---------------------------------------------------------------------
 
 LIMIT_RANGE = {
@@ -247,7 +257,8 @@ def test_managed_pool_holds_max_size_nodes_of_its_smallest_type():
     )
 
 
-def test_time_slicing_multiplies_the_devices_a_pool_advertises():
+def test_time_sliced_nodes_count_their_slices_against_a_node_pool_limit():
+    # issue 11 item 5: a NodePool limit caps the devices nodes register, slices included
     t4 = {
         **NODE_POOL,
         "metadata": {"name": "mk"},
@@ -265,8 +276,23 @@ def test_time_slicing_multiplies_the_devices_a_pool_advertises():
         }
     }
     cap = PoolCap.from_node_pool(t4, slices=4)
-    assert fits_pool(workload(16, limits={"nvidia.com/gpu": 1}), cap)
-    assert not fits_pool(workload(17, limits={"nvidia.com/gpu": 1}), cap)
+    assert cap.device_cap == 4 and cap.smallest_node_devices == 4
+    assert fits_pool(workload(4, limits={"nvidia.com/gpu": 1}), cap)
+    assert not fits_pool(workload(5, limits={"nvidia.com/gpu": 1}), cap)
+    # a whole physical T4 in slices fits on one node: the pod may ask for all four
+    assert fits_pool(workload(1, limits={"nvidia.com/gpu": 4}), cap)
+
+
+def test_time_slicing_multiplies_the_devices_of_a_managed_pool():
+    group = {
+        "nodeGroupName": "t4",
+        "instanceTypes": ["g4dn.xlarge"],
+        "scalingConfig": {"maxSize": 2},
+    }
+    cap = PoolCap.from_node_group(group, slices=4)
+    assert cap.device_cap == 8
+    assert fits_pool(workload(8, limits={"nvidia.com/gpu": 1}), cap)
+    assert not fits_pool(workload(9, limits={"nvidia.com/gpu": 1}), cap)
 
 
 @given(st.integers(1, 10), st.integers(1, 20), st.integers(1, 8))

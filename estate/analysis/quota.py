@@ -17,9 +17,11 @@ https://kubernetes.io/docs/concepts/policy/limit-range/):
   does not say X after defaulting is refused, and the namespace's total after admitting the
   workload must not exceed `hard`.
 
-Pool caps: a Karpenter NodePool's `limits` caps the GPUs of the nodes it launches; a managed
-node group holds `maxSize` nodes. Both count physical GPUs (components/gpu_catalog.py), and
-time-slicing makes each physical GPU advertise `slices` devices.
+Pool caps: a managed node group holds `maxSize` nodes, each advertising its physical GPUs
+(components/gpu_catalog.py) times the time-slicing replicas. A Karpenter NodePool's `limits`
+caps the `nvidia.com/gpu` its nodes register, which with time-slicing are slices, not physical
+GPUs (issue 11 item 5: one time-sliced node can use up a limit written in physical GPUs); the
+limit is therefore taken as a cap in the devices nodes advertise.
 """
 
 from __future__ import annotations
@@ -77,8 +79,11 @@ def parse_quantity(value: str | int | float) -> Fraction:
 
 
 def show(amount: Fraction) -> str:
-    """A readable quantity for sentences (`1/2` -> `500m`, whole numbers as integers)."""
+    """A readable quantity for sentences (`1/2` -> `500m`, `2**31` -> `2Gi`, `12` -> `12`)."""
     if amount.denominator == 1:
+        for suffix in ("Ei", "Pi", "Ti", "Gi", "Mi"):
+            if amount and amount.numerator % _BINARY[suffix] == 0:
+                return f"{amount.numerator // _BINARY[suffix]}{suffix}"
         return str(amount.numerator)
     millis = amount * 1000
     if millis.denominator == 1:
@@ -267,7 +272,8 @@ class PoolCap:
     """`karpenter` (a NodePool's limit) or `managed` (a node group's maxSize)."""
     instance_types: tuple[str, ...]
     max_gpus: int
-    """Physical GPUs: the NodePool's `nvidia.com/gpu` limit, or maxSize x GPUs per node."""
+    """The NodePool's `nvidia.com/gpu` limit (in advertised devices), or maxSize x physical
+    GPUs of the largest node."""
     max_nodes: int | None = None
     """Managed node groups: maxSize."""
     slices: int = 1
@@ -275,6 +281,18 @@ class PoolCap:
     source: str = ""
     """What the cap was read from, for sentences."""
     gpus_per_node: tuple[int, ...] = field(default=())
+
+    @property
+    def device_cap(self) -> int:
+        """Most `nvidia.com/gpu` devices the pool's nodes advertise together."""
+        if self.provisioner == "karpenter":
+            return self.max_gpus
+        assert self.max_nodes is not None
+        return self.max_nodes * max(self.gpus_per_node) * self.slices
+
+    @property
+    def smallest_node_devices(self) -> int:
+        return min(self.gpus_per_node) * self.slices
 
     @classmethod
     def from_node_pool(cls, node_pool: Mapping[str, Any], slices: int = 1) -> PoolCap:
@@ -355,12 +373,11 @@ def fits_pool(workload: Workload, pool: PoolCap) -> Verdict:
                 f"pods ({pool.max_nodes} nodes x {per_node} on the smallest type)",
             )
         return Verdict(True, f"{what}: fits pool {pool.name} ({workload.replicas}/{capacity} pods)")
-    cap = pool.max_gpus * pool.slices
+    cap = pool.device_cap
     need = per_pod * workload.replicas
     if need > cap:
         return Verdict(
             False,
-            f"{what}: refused by pool {pool.name} ({pool.source}"
-            f"{f' x {pool.slices} slices' if pool.slices > 1 else ''}): needs {show(need)} > {cap}",
+            f"{what}: refused by pool {pool.name} ({pool.source}): needs {show(need)} > {cap}",
         )
     return Verdict(True, f"{what}: fits pool {pool.name} ({show(need)}/{cap} {GPU})")
