@@ -37,6 +37,7 @@ today's tenant NetworkPolicies refuse BU pods' HTTPS to S3, DynamoDB and the int
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import json
 import re
@@ -48,8 +49,9 @@ from typing import Any
 import pytest
 
 from estate.analysis import admission, netpol, quota
-from estate.analysis.iam import Decision, Principal, Request
+from estate.analysis.iam import Decision, Principal, Request, condition_holds
 from estate.analysis.iam import evaluate as iam_evaluate
+from estate.analysis.iam import statements as iam_statements
 from estate.offline.model import Inventory, Resource
 from estate.offline.project import load_project
 from tests.conftest import ROOT, SHIPPED_STACKS
@@ -357,6 +359,7 @@ FLOWS: list[Flow] = [
         "role:feature-reader",
         "sts:AssumeRole",
         False,
+        refused_by="condition StringEquals aws:RequestTag/kubernetes-namespace = {ns}",
     ),
     # -- admission and quota: GPU workloads -----------------------------------------------------
     Flow(
@@ -764,7 +767,7 @@ def pod_identity_assumes(
     role_arn: str,
     trust: dict | None,
     action: str = "sts:AssumeRole",
-) -> Decision:
+) -> tuple[Decision, dict[str, str]]:
     """EKS Pod Identity assuming a role for a pod, with the session tags EKS attaches
     (https://docs.aws.amazon.com/eks/latest/userguide/pod-id-abac.html)."""
     pods = Principal("pods.eks.amazonaws.com", kind="service")
@@ -776,7 +779,9 @@ def pod_identity_assumes(
         "aws:RequestTag/kubernetes-pod-name": f"{service_account}-0",
         "aws:RequestTag/kubernetes-pod-uid": "00000000-0000-0000-0000-000000000000",
     }
-    return iam_evaluate(Request(pods, action, role_arn, context=context, resource_policy=trust))
+    return iam_evaluate(
+        Request(pods, action, role_arn, context=context, resource_policy=trust)
+    ), context
 
 
 def iam_principal(w: World, ref: str) -> tuple[Principal, str, list[str], str, list[str]]:
@@ -794,7 +799,7 @@ def iam_principal(w: World, ref: str) -> tuple[Principal, str, list[str], str, l
         )
     short = next(k for k, p in bu.roles.items() if p.arn == role_arn)
     # The pod's credentials come from Pod Identity: the role's trust policy must let EKS in.
-    trust = pod_identity_assumes(w, bu.ns, sa, role_arn, bu.trusts[short])
+    trust, _ = pod_identity_assumes(w, bu.ns, sa, role_arn, bu.trusts[short])
     if not trust:
         raise AssertionError(
             f"{bu.name}/{sa}: EKS Pod Identity cannot assume {role_arn}: {trust.reason}"
@@ -813,19 +818,40 @@ _REASON = re.compile(
 )
 
 
-def explain(decision: Decision, names: list[str], boundary: str, target: Target) -> str:
+def near_misses(target: Target, context: dict[str, Any]) -> str:
+    """Resource-policy Allow statements that failed only on a condition, and which condition."""
+    found = []
+    for statement in iam_statements(target.policy):
+        if statement.get("Effect") != "Allow":
+            continue
+        for operator, entries in (statement.get("Condition") or {}).items():
+            for key, value in entries.items():
+                if not condition_holds(operator, key, value, context):
+                    found.append(
+                        f"{target.policy_label} statement {statement.get('Sid', '?')}: condition "
+                        f"{operator} {key} = {value} does not hold (request: {context.get(key)})"
+                    )
+    return "; " + "; ".join(found) if found else ""
+
+
+def explain(
+    decision: Decision,
+    names: list[str],
+    boundary: str,
+    target: Target,
+    context: dict[str, Any] | None = None,
+) -> str:
     """The evaluator's reason with the policies named as the stack names them."""
     match = _REASON.match(decision.reason)
     if not match:
         if decision.reason.startswith("implicit deny"):
-            consulted = ", ".join(
-                [
-                    *(f"identity policy {n}" for n in names),
-                    *([f"boundary {boundary}"] if boundary else []),
-                ]
-            )
-            extra = f", {target.policy_label}" if target.policy else ""
-            return f"refused: {decision.reason} (consulted {consulted}{extra})"
+            consulted = [
+                *(f"identity policy {n}" for n in names),
+                *([f"boundary {boundary}"] if boundary else []),
+                *([target.policy_label] if target.policy else []),
+            ]
+            near = near_misses(target, context or {})
+            return f"refused: {decision.reason} (consulted {', '.join(consulted)}{near})"
         return decision.reason
     where = match["where"]
     if match["i"] is not None:
@@ -845,8 +871,8 @@ def check_iam(w: World, flow: Flow) -> tuple[bool, str]:
         # name the pod's cluster, namespace and service account; the trust policy decides.
         sa = flow.src.removeprefix("other:pod:")
         target = iam_target(w, flow.dst)
-        decision = pod_identity_assumes(w, w.other.ns, sa, target.arn, target.policy)
-        sentence = explain(decision, [], "", target)
+        decision, context = pod_identity_assumes(w, w.other.ns, sa, target.arn, target.policy)
+        sentence = explain(decision, [], "", target, context)
         return (
             decision.allowed,
             f"{w.other.name}/{sa} (Pod Identity) → {target.label} {flow.action}: {sentence}",
@@ -1105,3 +1131,71 @@ def test_the_other_bus_bucket_policy_refuses_on_its_own(world):
         f"refused by bucket policy {target.arn.split(':::')[1].split('/')[0]} statement "
         "DenyDataOutsideBusinessUnit (explicit deny)"
     )
+
+
+def test_serving_rows_are_data_once_a_deployment_renders(world):
+    # The serving component is not merged yet: add the objects it will render (a Deployment on
+    # the serve pool and its HPA) to a copy of fraud-prod, and run the rows the module docstring
+    # shows. They resolve against the rendered objects, so adding them to FLOWS is all it takes.
+    import copy
+
+    w = copy.deepcopy(world("fraud-prod"))
+    pod = trainer_pod(w, "serve-a10g")
+    template = {
+        "metadata": {"labels": {"app.kubernetes.io/name": "card-scoring"}},
+        "spec": {
+            **pod["spec"],
+            "serviceAccountName": "model-server",
+            "containers": [
+                {**pod["spec"]["containers"][0], "ports": [{"name": "http", "containerPort": 8080}]}
+            ],
+        },
+    }
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "card-scoring", "namespace": w.bu.ns},
+        "spec": {"replicas": 2, "template": template},
+    }
+    hpa = {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "card-scoring", "namespace": w.bu.ns},
+        "spec": {"scaleTargetRef": {"name": "card-scoring"}, "maxReplicas": 4, "minReplicas": 2},
+    }
+    for kind, inputs in (
+        ("apps/v1:Deployment", deployment),
+        ("autoscaling/v2:HorizontalPodAutoscaler", hpa),
+    ):
+        w.bu.inventory.resources.append(
+            Resource(
+                urn=f"urn:{kind}", type=f"kubernetes:{kind}", name="x", custom=True, inputs=inputs
+            )
+        )
+    fits = Flow(
+        "endpoint fits at max replicas",
+        "quota",
+        "deployment:card-scoring@max",
+        "pool:serve-a10g",
+        "",
+        True,
+    )
+    allowed, sentence = check_quota(w, fits)
+    assert allowed and "(4 x 1 nvidia.com/gpu): fits pool serve-a10g (4/4 pods)" in sentence
+    over = dataclasses.replace(fits, dst="quota")
+    assert check_quota(w, over)[0]
+    admitted = Flow(
+        "endpoint admitted", "admission", "deployment:card-scoring", "platform", "", True
+    )
+    assert check_admission(w, admitted)[0]
+    gateway = Flow(
+        "gateway reaches endpoint",
+        "network",
+        "load-balancer",
+        "deployment:card-scoring",
+        "TCP/8080",
+        True,
+    )
+    allowed, sentence = check_network(w, gateway)
+    # today's tenant policies have no serving rule: the sentence says which hop refuses
+    assert not allowed and "refused at ingress of fraud/card-scoring" in sentence
