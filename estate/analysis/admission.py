@@ -18,6 +18,8 @@ CEL variables: `object`, `oldObject`, `request`, `params`, `namespaceObject`, `v
 (the policy's `spec.variables`, evaluated in order). `authorizer` is not modelled: an expression
 using it errors, which `failurePolicy` then decides. Kubernetes' CEL library extensions beyond
 the CEL standard (quantity, url, ip, ...) are not available either.
+
+cel-python comes with the `test` extra: the tests use this module and the CLI never imports it.
 """
 
 from __future__ import annotations
