@@ -451,15 +451,196 @@ def features(stack: str) -> set[str]:
             found.add("online-table")
         if "model-approver" in ((config.get("ai-estate:access") or {}).get("personas") or {}):
             found.add("approver")
+        if endpoints(s):
+            found.add("serving")
         return found
 
     return own(stack) | {f"other-{f}" for f in own(other_bu(stack))}
 
 
+def endpoints(stack: str) -> list[dict[str, Any]]:
+    """The serving endpoints a stack file declares (`ai-estate:serving.endpoints`)."""
+    return list(
+        (_project().stack_config(stack).get("ai-estate:serving") or {}).get("endpoints") or []
+    )
+
+
+def serving_flows(stack: str) -> list[Flow]:
+    """The serving rows of issue 12, one set per endpoint the stack declares."""
+    rows: list[Flow] = []
+    families = list(
+        (_project().stack_config(stack).get("ai-estate:modelRegistry") or {}).get("modelFamilies")
+        or []
+    )
+    other_has_table = "other-online-table" in features(stack)
+    for ep in endpoints(stack):
+        name, port = ep["name"], int(ep.get("port", 8080))
+        d = f"deployment:{name}"
+        artifact = (
+            f"bucket:artifacts/models/{ep['modelFamily']}/{ep.get('modelVersion', 1)}/model.tar.gz"
+        )
+        rows += [
+            Flow(
+                f"client through the gateway reaches endpoint {name}",
+                "network",
+                "load-balancer",
+                d,
+                f"TCP/{port}",
+                True,
+            ),
+            Flow(
+                f"other BU's pod cannot reach endpoint {name}",
+                "network",
+                "other:pod:feature-reader",
+                d,
+                f"TCP/{port}",
+                False,
+                refused_by=f"refused at ingress of {{ns}}/{name}",
+            ),
+            Flow(
+                f"endpoint {name} reaches S3 (gateway endpoint)",
+                "network",
+                d,
+                "aws:s3",
+                "TCP/443",
+                True,
+            ),
+            Flow(
+                f"endpoint {name} reaches the sagemaker-runtime/STS interface endpoints",
+                "network",
+                d,
+                "aws:interface-endpoint",
+                "TCP/443",
+                True,
+            ),
+            Flow(
+                f"endpoint {name} cannot reach the other BU's pods",
+                "network",
+                d,
+                "other:pod:feature-reader",
+                "TCP/443",
+                False,
+            ),
+            Flow(
+                f"endpoint {name} reads its model artifacts",
+                "iam",
+                d,
+                artifact,
+                "s3:GetObject",
+                True,
+            ),
+            Flow(
+                f"endpoint {name} decrypts artifacts with the BU key through S3",
+                "iam",
+                d,
+                "key",
+                "kms:Decrypt",
+                True,
+                via("s3"),
+            ),
+            Flow(
+                f"endpoint {name} cannot overwrite its model artifacts",
+                "iam",
+                d,
+                artifact,
+                "s3:PutObject",
+                False,
+            ),
+            Flow(
+                f"endpoint {name} cannot read the other BU's artifacts",
+                "iam",
+                d,
+                f"other:{artifact}",
+                "s3:GetObject",
+                False,
+                refused_by="statement DenyOutsideBusinessUnit (explicit deny)",
+            ),
+            Flow(
+                f"endpoint {name} cannot decrypt with the other BU's key",
+                "iam",
+                d,
+                "other:key",
+                "kms:Decrypt",
+                False,
+                via("s3"),
+                refused_by="statement DenyOutsideBusinessUnit (explicit deny)",
+            ),
+            Flow(f"endpoint {name}'s Deployment is admitted", "admission", d, "platform", "", True),
+            Flow(
+                f"endpoint {name} at max replicas fits the namespace quota",
+                "quota",
+                f"{d}@max",
+                "quota",
+                "",
+                True,
+            ),
+            Flow(
+                f"endpoint {name} at max replicas fits pool {ep['gpuPool']}",
+                "quota",
+                f"{d}@max",
+                f"pool:{ep['gpuPool']}",
+                "",
+                True,
+            ),
+        ]
+        for other_family in [f for f in families if f != ep["modelFamily"]][:1]:
+            rows.append(
+                Flow(
+                    f"endpoint {name} cannot read another model family's artifacts",
+                    "iam",
+                    d,
+                    f"bucket:artifacts/models/{other_family}/1/model.tar.gz",
+                    "s3:GetObject",
+                    False,
+                )
+            )
+        for table_name in ep.get("onlineTables") or []:
+            rows += [
+                Flow(
+                    f"endpoint {name} reads online table {table_name}",
+                    "iam",
+                    d,
+                    f"table:{table_name}",
+                    "dynamodb:GetItem",
+                    True,
+                ),
+                Flow(
+                    f"endpoint {name} reaches DynamoDB (gateway endpoint)",
+                    "network",
+                    d,
+                    "aws:dynamodb",
+                    "TCP/443",
+                    True,
+                ),
+                Flow(
+                    f"endpoint {name} decrypts features with the BU key through DynamoDB",
+                    "iam",
+                    d,
+                    "key",
+                    "kms:Decrypt",
+                    True,
+                    via("dynamodb"),
+                ),
+            ]
+        if other_has_table:
+            rows.append(
+                Flow(
+                    f"endpoint {name} cannot read the other BU's online table",
+                    "iam",
+                    d,
+                    "other:table:online",
+                    "dynamodb:GetItem",
+                    False,
+                    refused_by="statement DenyOutsideBusinessUnit (explicit deny)",
+                )
+            )
+    return rows
+
+
 def table() -> Iterator[Any]:
     for stack in bu_stacks():
         have = features(stack)
-        for flow in FLOWS:
+        for flow in [*FLOWS, *serving_flows(stack)]:
             if not set(flow.requires) <= have:
                 continue
             marks = [pytest.mark.xfail(strict=True, reason=flow.xfail)] if flow.xfail else []
@@ -611,6 +792,15 @@ class World:
         assert subnets, f"{self.platform.stack} renders no private subnets"
         return sorted(subnets)
 
+    def load_balancer_address(self) -> str:
+        """An address of the gateway's ALB: in the subnets the platform says it uses, else in
+        the private subnets (an internal ALB's)."""
+        serving = self.platform.outputs.get("serving") or self.platform.outputs.get("gateway")
+        cidrs = (serving or {}).get("loadBalancerSubnetCidrs")
+        if cidrs:
+            return str(ipaddress.ip_network(sorted(cidrs)[0]).network_address + 200)
+        return self.address(2, 200)
+
     def address(self, subnet: int, offset: int) -> str:
         return str(self.private_subnets()[subnet].network_address + offset)
 
@@ -656,7 +846,9 @@ def network_endpoint(w: World, ref: str) -> netpol.Endpoint:
         "aws:interface-endpoint": lambda: netpol.external(
             "an interface endpoint (SageMaker, STS, ECR) in the VPC", w.address(1, 100)
         ),
-        "load-balancer": lambda: netpol.external("the internal load balancer", w.address(2, 200)),
+        "load-balancer": lambda: netpol.external(
+            "the gateway's load balancer", w.load_balancer_address()
+        ),
         "internet": lambda: netpol.external("the internet", "203.0.113.10"),
     }
     return fixed[ref]()
@@ -673,11 +865,15 @@ def _pod(bu: Bu, service_account: str, ip: str) -> netpol.Endpoint:
     )
 
 
-def _deployment(w: World, name: str) -> dict[str, Any]:
-    for r in of_type(w.bu.inventory, "apps/v1:Deployment"):
+def _deployment_in(bu: Bu, name: str) -> dict[str, Any]:
+    for r in of_type(bu.inventory, "apps/v1:Deployment"):
         if r.inputs["metadata"]["name"] == name:
             return r.inputs
-    raise AssertionError(f"{w.bu.stack} renders no Deployment {name!r}")
+    raise AssertionError(f"{bu.stack} renders no Deployment {name!r}")
+
+
+def _deployment(w: World, name: str) -> dict[str, Any]:
+    return _deployment_in(w.bu, name)
 
 
 def _deployment_pod(w: World, name: str) -> netpol.Endpoint:
@@ -735,7 +931,8 @@ def iam_target(w: World, ref: str) -> Target:
         )
     if kind == "table":
         assert bu.tables, f"{bu.stack} has no online table"
-        return Target(arn("dynamodb", f"table/{bu.tables[0]}"), f"{bu.name} table {bu.tables[0]}")
+        table_name = bu.tables[0] if rest == "online" else f"{bu.prefix}-{rest}"
+        return Target(arn("dynamodb", f"table/{table_name}"), f"{bu.name} table {table_name}")
     if kind == "key":
         return Target(bu.key_arn, f"{bu.name} key", bu.key_policy, f"key policy of {bu.prefix}")
     if kind in ("model-package-group", "model-package"):
@@ -791,7 +988,11 @@ def iam_principal(w: World, ref: str) -> tuple[Principal, str, list[str], str, l
     kind, _, name = ref.partition(":")
     if kind == "role":
         return bu.roles[name], f"{bu.name}/{name}", bu.role_policy_names[name], bu.boundary_name, []
-    sa = name.removeprefix("pod:") if kind == "other" else name
+    if kind == "deployment":
+        template = _deployment_in(bu, name.split("@")[0])["spec"]["template"]
+        sa = template["spec"].get("serviceAccountName", "default")
+    else:
+        sa = name
     role_arn = bu.pod_roles.get((bu.ns, sa))
     if role_arn is None:
         raise AssertionError(
@@ -1134,15 +1335,15 @@ def test_the_other_bus_bucket_policy_refuses_on_its_own(world):
 
 
 def test_serving_rows_are_data_once_a_deployment_renders(world):
-    # The serving component is not merged yet: add the objects it will render (a Deployment on
-    # the serve pool and its HPA) to a copy of fraud-prod, and run the rows the module docstring
-    # shows. They resolve against the rendered objects, so adding them to FLOWS is all it takes.
+    # The serving rows resolve against rendered objects: add a Deployment on the serve pool and
+    # its HPA (objects no policy of the stack was written for) to a copy of fraud-prod, and run
+    # the kinds of rows `serving_flows` makes. Resolution, not the shipped endpoints, is proved.
     import copy
 
     w = copy.deepcopy(world("fraud-prod"))
     pod = trainer_pod(w, "serve-a10g")
     template = {
-        "metadata": {"labels": {"app.kubernetes.io/name": "card-scoring"}},
+        "metadata": {"labels": {"app.kubernetes.io/name": "probe-endpoint"}},
         "spec": {
             **pod["spec"],
             "serviceAccountName": "model-server",
@@ -1154,14 +1355,14 @@ def test_serving_rows_are_data_once_a_deployment_renders(world):
     deployment = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": "card-scoring", "namespace": w.bu.ns},
+        "metadata": {"name": "probe-endpoint", "namespace": w.bu.ns},
         "spec": {"replicas": 2, "template": template},
     }
     hpa = {
         "apiVersion": "autoscaling/v2",
         "kind": "HorizontalPodAutoscaler",
-        "metadata": {"name": "card-scoring", "namespace": w.bu.ns},
-        "spec": {"scaleTargetRef": {"name": "card-scoring"}, "maxReplicas": 4, "minReplicas": 2},
+        "metadata": {"name": "probe-endpoint", "namespace": w.bu.ns},
+        "spec": {"scaleTargetRef": {"name": "probe-endpoint"}, "maxReplicas": 4, "minReplicas": 2},
     }
     for kind, inputs in (
         ("apps/v1:Deployment", deployment),
@@ -1175,7 +1376,7 @@ def test_serving_rows_are_data_once_a_deployment_renders(world):
     fits = Flow(
         "endpoint fits at max replicas",
         "quota",
-        "deployment:card-scoring@max",
+        "deployment:probe-endpoint@max",
         "pool:serve-a10g",
         "",
         True,
@@ -1185,17 +1386,17 @@ def test_serving_rows_are_data_once_a_deployment_renders(world):
     over = dataclasses.replace(fits, dst="quota")
     assert check_quota(w, over)[0]
     admitted = Flow(
-        "endpoint admitted", "admission", "deployment:card-scoring", "platform", "", True
+        "endpoint admitted", "admission", "deployment:probe-endpoint", "platform", "", True
     )
     assert check_admission(w, admitted)[0]
     gateway = Flow(
         "gateway reaches endpoint",
         "network",
         "load-balancer",
-        "deployment:card-scoring",
+        "deployment:probe-endpoint",
         "TCP/8080",
         True,
     )
     allowed, sentence = check_network(w, gateway)
-    # today's tenant policies have no serving rule: the sentence says which hop refuses
-    assert not allowed and "refused at ingress of fraud/card-scoring" in sentence
+    # no policy opens this Deployment to the load balancer: the sentence says which hop refuses
+    assert not allowed and "refused at ingress of fraud/probe-endpoint" in sentence
