@@ -5,7 +5,9 @@ a destination, the action or port, and whether it must be allowed. The hop check
 source and destination against the rendered inventories (the BU stack, its platform stack, and
 the other shipped BU) and ask the evaluators in estate/analysis/: `netpol` for NetworkPolicies,
 `iam` for identity + boundary + resource + key policies, `admission` for the platform's
-ValidatingAdmissionPolicies, `quota` for ResourceQuota and pool caps. A row that fails prints
+ValidatingAdmissionPolicies, `quota` for ResourceQuota and pool caps, and `pack` for the
+governance rules a change must pass before `pulumi up` (run on a copy of the inventory with one
+thing changed, as a pull request would change it). A row that fails prints
 the evaluator's sentence naming the hop that refuses it (policy, statement, quota).
 
 How the world is assembled:
@@ -78,7 +80,7 @@ class Flow:
 
     name: str
     hop: str
-    """network | iam | admission | quota"""
+    """network | iam | admission | quota | pack"""
     src: str
     dst: str
     action: str
@@ -583,6 +585,45 @@ def serving_flows(stack: str) -> list[Flow]:
                 True,
             ),
         ]
+        rows += [
+            Flow(
+                f"endpoint {name} runs an image of the BU's ECR",
+                "pack",
+                d,
+                "serving-image-from-bu-registry",
+                "",
+                True,
+            ),
+            Flow(
+                f"endpoint {name} with an image outside the BU's ECR is refused",
+                "pack",
+                f"{d}@image=docker.io/library/nginx:1.27",
+                "serving-image-from-bu-registry",
+                "",
+                False,
+                refused_by="not one of BU {bu}'s ECR repositories",
+            ),
+        ]
+        if _project().stack_config(stack).get("ai-estate:environment") == "prod":
+            rows += [
+                Flow(
+                    f"endpoint {name}'s route authenticates",
+                    "pack",
+                    f"route:{name}",
+                    "serving-route-authenticated",
+                    "",
+                    True,
+                ),
+                Flow(
+                    f"an unauthenticated route to {name} is refused in prod",
+                    "pack",
+                    f"route:{name}@unauthenticated",
+                    "serving-route-authenticated",
+                    "",
+                    False,
+                    refused_by="without authentication",
+                ),
+            ]
         for other_family in [f for f in families if f != ep["modelFamily"]][:1]:
             rows.append(
                 Flow(
@@ -1266,7 +1307,74 @@ def _max_replicas(w: World, name: str) -> int:
     raise AssertionError(f"{w.bu.stack}: no HPA or ScaledObject scales Deployment {name!r}")
 
 
+# -- pack hop ------------------------------------------------------------------------------------
+
+
+def changed_inventory(w: World, ref: str) -> tuple[Inventory, str]:
+    """A copy of the BU inventory with the change `ref` names, and the logical name it touched."""
+    import copy
+
+    inventory = copy.deepcopy(w.bu.inventory)
+    kind, _, rest = ref.partition(":")
+    name, _, change = rest.partition("@")
+    suffix = {"deployment": "apps/v1:Deployment", "route": ":HTTPRoute"}[kind]
+    [resource] = [
+        r
+        for r in of_type(inventory, suffix)
+        if (r.inputs.get("metadata") or {}).get("name") == name
+    ] or [None]
+    if resource is None:
+        raise AssertionError(f"{w.bu.stack} renders no {kind} {name!r}")
+    if change.startswith("image="):
+        for container in resource.inputs["spec"]["template"]["spec"]["containers"]:
+            container["image"] = change.removeprefix("image=")
+    elif change == "unauthenticated":
+        for rule in resource.inputs["spec"]["rules"]:
+            rule.pop("filters", None)
+    elif change:
+        raise AssertionError(f"unknown change {change!r}")
+    return inventory, resource.name
+
+
+def check_pack(w: World, flow: Flow) -> tuple[bool, str]:
+    import os
+    import sys
+
+    policies_dir = str(ROOT / "policies")
+    if policies_dir not in sys.path:
+        sys.path.insert(0, policies_dir)  # the pack sees its rules as the package `governance`
+    from governance import rule as find_rule
+    from governance.profiles import profile_for
+
+    from estate.offline.engine import config_to_wire
+    from tests.policies.policy_harness import check
+
+    inventory, touched = changed_inventory(w, flow.src)
+    wire = config_to_wire(inventory.config)
+    enforcement = profile_for(wire).enforcement(find_rule(flow.dst))
+    saved = os.environ.get("PULUMI_CONFIG")
+    os.environ["PULUMI_CONFIG"] = json.dumps(wire)  # what the CLI hands the pack
+    try:
+        violations = check(flow.dst, inventory)
+    finally:
+        if saved is None:
+            os.environ.pop("PULUMI_CONFIG", None)
+        else:
+            os.environ["PULUMI_CONFIG"] = saved
+    blocking = enforcement in ("mandatory", "remediate")
+    if violations and blocking:
+        return False, f"{touched}: refused by rule {flow.dst} ({enforcement}): " + "; ".join(
+            v.message for v in violations
+        )
+    if violations:
+        return True, f"{touched}: rule {flow.dst} is only {enforcement}: " + "; ".join(
+            v.message for v in violations
+        )
+    return True, f"{touched}: passes rule {flow.dst} ({enforcement})"
+
+
 CHECKERS: dict[str, Callable[[World, Flow], tuple[bool, str]]] = {
+    "pack": check_pack,
     "network": check_network,
     "iam": check_iam,
     "admission": check_admission,
