@@ -346,3 +346,119 @@ def test_toleration_guard_leaves_non_bu_namespaces_alone(rendered):
         bindings,
         AdmissionRequest(gpu_pod("kube-system", "fraud"), namespace_object=system),
     )
+
+
+# -- Pod Security Standards (https://kubernetes.io/docs/concepts/security/pod-security-standards/)
+
+RESTRICTED_NS = namespace("apps", **{"pod-security.kubernetes.io/enforce": "restricted"})
+BASELINE_NS = namespace("legacy", **{"pod-security.kubernetes.io/enforce": "baseline"})
+
+
+def restricted_pod(**overrides) -> dict:
+    """A pod that meets "restricted": non-root, RuntimeDefault seccomp, no escalation, drop ALL."""
+    container = {
+        "name": "app",
+        "image": "x",
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+        },
+    }
+    spec = {
+        "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+        "containers": [container],
+    }
+    for key, value in overrides.items():
+        if key == "container":
+            container["securityContext"].update(value)
+        else:
+            spec[key] = value
+    return {"kind": "Pod", "metadata": {"name": "p", "namespace": "apps"}, "spec": spec}
+
+
+def pss(pod, ns=RESTRICTED_NS):
+    return evaluate([], [], AdmissionRequest(pod, namespace_object=ns))
+
+
+def test_restricted_pod_is_admitted():
+    verdict = pss(restricted_pod())
+    assert verdict and 'Pod Security "restricted" holds' in verdict.reason
+
+
+@pytest.mark.parametrize(
+    ("overrides", "control"),
+    [
+        ({"container": {"allowPrivilegeEscalation": True}}, "allowPrivilegeEscalation != false"),
+        ({"container": {"runAsNonRoot": False}}, "runAsNonRoot != true"),
+        ({"container": {"runAsUser": 0}}, "runAsUser=0"),
+        ({"container": {"capabilities": {"drop": []}}}, "unrestricted capabilities"),
+        (
+            {"container": {"capabilities": {"drop": ["ALL"], "add": ["NET_RAW"]}}},
+            "non-default capabilities (NET_RAW)",
+        ),
+        ({"container": {"seccompProfile": {"type": "Unconfined"}}}, "seccompProfile"),
+        ({"container": {"privileged": True}}, "privileged"),
+        ({"hostNetwork": True}, "host namespaces (hostNetwork=true)"),
+        ({"volumes": [{"name": "h", "hostPath": {"path": "/"}}]}, "hostPath volumes (h)"),
+        (
+            {"volumes": [{"name": "n", "nfs": {"server": "s", "path": "/"}}]},
+            "restricted volume types (nfs)",
+        ),
+    ],
+    ids=[
+        "privilege-escalation",
+        "run-as-root",
+        "uid-0",
+        "capabilities-not-dropped",
+        "capability-added",
+        "seccomp-unconfined",
+        "privileged",
+        "host-network",
+        "host-path",
+        "nfs-volume",
+    ],
+)
+def test_restricted_refuses_each_control(overrides, control):
+    verdict = pss(restricted_pod(**overrides))
+    assert not verdict
+    assert (
+        'refused by Pod Security Admission: namespace apps enforces "restricted"' in verdict.reason
+    )
+    assert control in verdict.reason
+
+
+def test_restricted_needs_seccomp_on_the_pod_or_every_container():
+    pod = restricted_pod()
+    del pod["spec"]["securityContext"]["seccompProfile"]
+    assert not pss(pod)
+    pod["spec"]["containers"][0]["securityContext"]["seccompProfile"] = {"type": "RuntimeDefault"}
+    assert pss(pod)
+
+
+def test_baseline_allows_what_only_restricted_forbids():
+    # root, escalation and default capabilities are baseline; privileged and hostPath are not
+    loose = {
+        "kind": "Pod",
+        "metadata": {"name": "p", "namespace": "legacy"},
+        "spec": {"containers": [{"name": "c", "image": "x"}]},
+    }
+    assert pss(loose, BASELINE_NS)
+    assert not pss(loose, RESTRICTED_NS)
+    privileged = {
+        **loose,
+        "spec": {
+            "containers": [{"name": "c", "image": "x", "securityContext": {"privileged": True}}]
+        },
+    }
+    assert not pss(privileged, BASELINE_NS)
+
+
+def test_namespaces_without_the_label_are_privileged():
+    loose = {
+        "kind": "Pod",
+        "metadata": {"name": "p", "namespace": "x"},
+        "spec": {
+            "containers": [{"name": "c", "image": "x", "securityContext": {"privileged": True}}]
+        },
+    }
+    assert pss(loose, namespace("x"))

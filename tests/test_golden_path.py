@@ -382,6 +382,15 @@ FLOWS: list[Flow] = [
         refused_by="ai-estate-bu-toleration-guard",
     ),
     Flow(
+        "privileged pod is refused by Pod Security (restricted namespace)",
+        "admission",
+        "trainer:first-pool@privileged",
+        "platform",
+        "",
+        False,
+        refused_by='refused by Pod Security Admission: namespace {ns} enforces "restricted"',
+    ),
+    Flow(
         "pod pinned to a node with spec.nodeName is refused",
         "admission",
         "trainer:first-pool@node-name",
@@ -1178,6 +1187,8 @@ def trainer_pod(w: World, pool: str, variant: str = "", gpus: int = 1) -> dict[s
     }
     if variant == "node-name":
         spec["nodeName"] = "ip-10-0-0-1.ec2.internal"
+    if variant == "privileged":
+        spec["containers"][0]["securityContext"]["privileged"] = True
     return {
         "apiVersion": "v1",
         "kind": "Pod",

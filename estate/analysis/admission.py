@@ -19,6 +19,10 @@ CEL variables: `object`, `oldObject`, `request`, `params`, `namespaceObject`, `v
 using it errors, which `failurePolicy` then decides. Kubernetes' CEL library extensions beyond
 the CEL standard (quantity, url, ip, ...) are not available either.
 
+Pod Security Admission runs first, as the built-in admission plugin does: a pod in a namespace
+labelled `pod-security.kubernetes.io/enforce: baseline|restricted` must meet that Pod Security
+Standard (https://kubernetes.io/docs/concepts/security/pod-security-standards/; `pod_security`).
+
 cel-python comes with the `test` extra: the tests use this module and the CLI never imports it.
 """
 
@@ -261,15 +265,220 @@ def evaluate_policy(
     return Verdict(True, f"admitted by {where}: every validation holds")
 
 
+# -- Pod Security Standards ----------------------------------------------------------------------
+
+BASELINE_CAPABILITIES = frozenset(
+    {
+        "AUDIT_WRITE",
+        "CHOWN",
+        "DAC_OVERRIDE",
+        "FOWNER",
+        "FSETID",
+        "KILL",
+        "MKNOD",
+        "NET_BIND_SERVICE",
+        "SETFCAP",
+        "SETGID",
+        "SETPCAP",
+        "SETUID",
+        "SYS_CHROOT",
+    }
+)
+RESTRICTED_VOLUMES = frozenset(
+    {
+        "configMap",
+        "csi",
+        "downwardAPI",
+        "emptyDir",
+        "ephemeral",
+        "persistentVolumeClaim",
+        "projected",
+        "secret",
+    }
+)
+SAFE_SYSCTLS = frozenset(
+    {
+        "kernel.shm_rmid_forced",
+        "net.ipv4.ip_local_port_range",
+        "net.ipv4.ip_unprivileged_port_start",
+        "net.ipv4.tcp_syncookies",
+        "net.ipv4.ping_group_range",
+        "net.ipv4.ip_local_reserved_ports",
+        "net.ipv4.tcp_keepalive_time",
+        "net.ipv4.tcp_fin_timeout",
+        "net.ipv4.tcp_keepalive_intvl",
+        "net.ipv4.tcp_keepalive_probes",
+    }
+)
+SELINUX_TYPES = frozenset(
+    {"", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"}
+)
+POD_SECURITY_ENFORCE = "pod-security.kubernetes.io/enforce"
+
+
+def _containers(spec: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return [
+        *(spec.get("initContainers") or []),
+        *(spec.get("containers") or []),
+        *(spec.get("ephemeralContainers") or []),
+    ]
+
+
+def pod_security(spec: Mapping[str, Any], level: str) -> list[str]:
+    """The Pod Security Standard controls a pod spec violates at `level` (baseline/restricted),
+    worded as the admission plugin words them."""
+    if level not in ("baseline", "restricted"):
+        return []
+    problems: list[str] = []
+    pod_ctx = spec.get("securityContext") or {}
+    containers = _containers(spec)
+
+    def ctx(c: Mapping[str, Any]) -> Mapping[str, Any]:
+        return c.get("securityContext") or {}
+
+    # baseline
+    if any((ctx(c).get("windowsOptions") or {}).get("hostProcess") for c in containers) or (
+        pod_ctx.get("windowsOptions") or {}
+    ).get("hostProcess"):
+        problems.append("hostProcess")
+    host = [f"{k}=true" for k in ("hostNetwork", "hostPID", "hostIPC") if spec.get(k)]
+    if host:
+        problems.append(f"host namespaces ({', '.join(host)})")
+    privileged = [c["name"] for c in containers if ctx(c).get("privileged")]
+    if privileged:
+        problems.append(
+            f"privileged (containers {', '.join(map(repr, privileged))} must not set privileged=true)"
+        )
+    added = sorted(
+        {cap for c in containers for cap in (ctx(c).get("capabilities") or {}).get("add") or []}
+        - BASELINE_CAPABILITIES
+    )
+    if added:
+        problems.append(f"non-default capabilities ({', '.join(added)})")
+    host_paths = [v["name"] for v in spec.get("volumes") or [] if "hostPath" in v]
+    if host_paths:
+        problems.append(f"hostPath volumes ({', '.join(host_paths)})")
+    if any(p.get("hostPort") for c in containers for p in c.get("ports") or []):
+        problems.append("hostPort")
+    for where in [pod_ctx, *map(ctx, containers)]:
+        options = where.get("seLinuxOptions") or {}
+        if (
+            options.get("type", "") not in SELINUX_TYPES
+            or options.get("user")
+            or options.get("role")
+        ):
+            problems.append("seLinuxOptions")
+            break
+    if any(ctx(c).get("procMount", "Default") != "Default" for c in containers):
+        problems.append("procMount")
+    profiles = [
+        (where.get("seccompProfile") or {}).get("type")
+        for where in [pod_ctx, *map(ctx, containers)]
+    ]
+    if "Unconfined" in profiles:
+        problems.append("seccompProfile (type must not be Unconfined)")
+    unsafe = [s["name"] for s in pod_ctx.get("sysctls") or [] if s["name"] not in SAFE_SYSCTLS]
+    if unsafe:
+        problems.append(f"forbidden sysctls ({', '.join(unsafe)})")
+    if level == "baseline":
+        return problems
+    # restricted
+    volumes = sorted(
+        {next(iter(k for k in v if k != "name"), "?") for v in spec.get("volumes") or []}
+        - RESTRICTED_VOLUMES
+        - {"hostPath"}
+    )
+    if volumes:
+        problems.append(f"restricted volume types ({', '.join(volumes)})")
+    escalating = [
+        c["name"] for c in containers if ctx(c).get("allowPrivilegeEscalation") is not False
+    ]
+    if escalating:
+        problems.append(
+            f"allowPrivilegeEscalation != false (containers {', '.join(map(repr, escalating))} "
+            "must set securityContext.allowPrivilegeEscalation=false)"
+        )
+    pod_non_root = pod_ctx.get("runAsNonRoot")
+    root_possible = [
+        c["name"]
+        for c in containers
+        if ctx(c).get("runAsNonRoot") is False
+        or (ctx(c).get("runAsNonRoot") is None and pod_non_root is not True)
+    ]
+    if root_possible or pod_non_root is False:
+        problems.append(
+            "runAsNonRoot != true (pod or containers "
+            f"{', '.join(map(repr, root_possible))} must set securityContext.runAsNonRoot=true)"
+        )
+    if pod_ctx.get("runAsUser") == 0 or any(ctx(c).get("runAsUser") == 0 for c in containers):
+        problems.append("runAsUser=0")
+    pod_seccomp = (pod_ctx.get("seccompProfile") or {}).get("type")
+    unset = [
+        c["name"]
+        for c in containers
+        if (ctx(c).get("seccompProfile") or {}).get("type") not in ("RuntimeDefault", "Localhost")
+        and not (
+            (ctx(c).get("seccompProfile") or {}).get("type") is None
+            and pod_seccomp in ("RuntimeDefault", "Localhost")
+        )
+    ]
+    if unset:
+        problems.append(
+            "seccompProfile (pod or containers "
+            f"{', '.join(map(repr, unset))} must set securityContext.seccompProfile.type to "
+            '"RuntimeDefault" or "Localhost")'
+        )
+    no_drop = [
+        c["name"]
+        for c in containers
+        if "ALL" not in ((ctx(c).get("capabilities") or {}).get("drop") or [])
+    ]
+    if no_drop:
+        problems.append(
+            f"unrestricted capabilities (containers {', '.join(map(repr, no_drop))} must set "
+            'securityContext.capabilities.drop=["ALL"])'
+        )
+    extra = sorted(
+        {cap for c in containers for cap in (ctx(c).get("capabilities") or {}).get("add") or []}
+        - {"NET_BIND_SERVICE"}
+    )
+    if extra:
+        problems.append(f"unrestricted capabilities (add {', '.join(extra)})")
+    return problems
+
+
+def pod_security_verdict(request: AdmissionRequest) -> Verdict | None:
+    """Pod Security Admission for a pod write (None: it does not apply)."""
+    if (
+        request.kind != "Pod"
+        or request.object is None
+        or request.operation not in ("CREATE", "UPDATE")
+    ):
+        return None
+    labels = ((request.namespace_object or {}).get("metadata") or {}).get("labels") or {}
+    level = labels.get(POD_SECURITY_ENFORCE, "privileged")
+    problems = pod_security(request.object.get("spec") or {}, level)
+    if problems:
+        return Verdict(
+            False,
+            f"refused by Pod Security Admission: namespace {request.namespace} enforces "
+            f'"{level}", and the pod violates {"; ".join(problems)}',
+        )
+    return Verdict(True, f'Pod Security "{level}" holds')
+
+
 def evaluate(
     policies: Iterable[Mapping[str, Any]],
     bindings: Iterable[Mapping[str, Any]],
     request: AdmissionRequest,
 ) -> Verdict:
-    """Run every bound policy; the first refusal decides, else the request is admitted."""
+    """Pod Security first, then every bound policy; the first refusal decides."""
     by_name = {_name(p): p for p in policies}
     what = f"{request.kind} {request.namespace}/{request.name} {request.operation}"
-    admitted: list[str] = []
+    pss = pod_security_verdict(request)
+    if pss is not None and not pss:
+        return Verdict(False, f"{what}: {pss.reason}")
+    admitted: list[str] = [pss.reason] if pss is not None else []
     warnings: list[str] = []
     for binding in bindings:
         name = (binding.get("spec") or {}).get("policyName")
