@@ -375,3 +375,33 @@ def test_ipblock_matches_pod_addresses_as_vpc_cni_does():
     other_bu = pod("marketing", "m", ip="10.20.3.4")
     assert evaluate([policy], DB, other_bu, 443)
     assert not evaluate([policy], DB, pod("marketing", "no-ip"), 443)
+
+
+def test_an_empty_namespace_selector_selects_pods_of_every_namespace():
+    policy = _with_from(
+        [{"namespaceSelector": {}, "podSelector": {"matchLabels": {"role": "client"}}}]
+    )
+    assert evaluate([policy], pod("anywhere", "c", {"role": "client"}), DB, 80)
+    assert not evaluate([policy], pod("anywhere", "o", {"role": "other"}), DB, 80)
+    # selectors select pods only: an outside address is not "every namespace"
+    assert not evaluate([policy], external("outside", "203.0.113.1"), DB, 80)
+
+
+def test_a_missing_or_empty_from_list_matches_every_source():
+    # NetworkPolicyIngressRule.from: "If this field is empty or missing, this rule matches all
+    # sources"; an empty `ingress` list, by contrast, allows nothing.
+    missing = {
+        "metadata": {"name": "m", "namespace": "default"},
+        "spec": {"podSelector": {}, "ingress": [{"ports": [{"port": 80}]}]},
+    }
+    empty = {
+        "metadata": {"name": "e", "namespace": "default"},
+        "spec": {"podSelector": {}, "ingress": [{"from": [], "ports": [{"port": 80}]}]},
+    }
+    no_rules = {
+        "metadata": {"name": "n", "namespace": "default"},
+        "spec": {"podSelector": {}, "ingress": []},
+    }
+    for policy in (missing, empty):
+        assert evaluate([policy], external("anywhere", "198.51.100.7"), DB, 80)
+    assert not evaluate([no_rules], external("anywhere", "198.51.100.7"), DB, 80)
