@@ -18,7 +18,7 @@ import pulumi_aws as aws
 
 from .network import service_trust_policy
 from .options import child, stateful
-from .storage import PolicyStatements, SecureBucket
+from .storage import PolicyStatements, SecureBucket, SecureBucketArgs
 
 
 class FeatureDefinitionSpec(TypedDict):
@@ -145,25 +145,20 @@ class FeatureStore(pulumi.ComponentResource):
         partition = aws.get_partition_output(opts=invoke).partition
         region = aws.get_region_output(opts=invoke).region
 
-        offline = SecureBucket(
-            f"{name}-offline",
-            {
-                "bucket_name": args["offline_bucket_name"],
-                "kms_key_arn": args["kms_key_arn"],
-                "access_log_bucket": args["access_log_bucket"],
-                "access_log_prefix": f"{args['offline_bucket_name']}/",
-                "infrequent_access_after_days": args["infrequent_access_after_days"],
-                "noncurrent_version_retention_days": args["noncurrent_version_retention_days"],
-                "tags": tags,
-                "protect": protect,
-                **(
-                    {"policy_statements": args["extra_policy_statements"]}
-                    if args.get("extra_policy_statements")
-                    else {}
-                ),
-            },
-            child(self),
-        )
+        offline_args: SecureBucketArgs = {
+            "bucket_name": args["offline_bucket_name"],
+            "kms_key_arn": args["kms_key_arn"],
+            "access_log_bucket": args["access_log_bucket"],
+            "access_log_prefix": f"{args['offline_bucket_name']}/",
+            "infrequent_access_after_days": args["infrequent_access_after_days"],
+            "noncurrent_version_retention_days": args["noncurrent_version_retention_days"],
+            "tags": tags,
+            "protect": protect,
+        }
+        extra_statements = args.get("extra_policy_statements")
+        if extra_statements:
+            offline_args["policy_statements"] = extra_statements
+        offline = SecureBucket(f"{name}-offline", offline_args, child(self))
         database = aws.glue.CatalogDatabase(
             f"{name}-catalog",
             name=args["glue_database_name"],

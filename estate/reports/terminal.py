@@ -47,13 +47,13 @@ def render_table(results: list[StackResult], console: Console) -> None:
     summary.add_column("Status", no_wrap=True)
     for result in ordered:
         if result.error:
-            status = Text("error", style="bold red")
+            verdict = Text("error", style="bold red")
         elif result.blocking:
-            status = Text("blocked", style="bold red")
+            verdict = Text("blocked", style="bold red")
         elif result.advisories:
-            status = Text("advisories", style="yellow")
+            verdict = Text("advisories", style="yellow")
         else:
-            status = Text("passed", style="green")
+            verdict = Text("passed", style="green")
         cells: list[Text | str] = [Text(_one_line(result.stack))]
         if wide:
             cells.append(Text(_one_line(result.source)))
@@ -65,7 +65,7 @@ def render_table(results: list[StackResult], console: Console) -> None:
             Text(str(len(result.advisories)), style="yellow" if result.advisories else ""),
             Text(str(len(result.waived)), style="dim"),
             f"{result.seconds:.1f}s",
-            status,
+            verdict,
         ]
         summary.add_row(*cells)
     # soft_wrap off: a console made with soft_wrap=True would let rows run past its width.

@@ -108,7 +108,7 @@ def _subnet(m: EstateMocks, r: NewAwsResource) -> dict[str, Any]:
     "aws:ec2/routeTable:RouteTable",
     "aws:ec2/networkAcl:NetworkAcl",
 )
-def _internet_gateway(m: EstateMocks, r: NewAwsResource) -> dict[str, Any]:
+def _owned_by_account(m: EstateMocks, r: NewAwsResource) -> dict[str, Any]:
     return {"ownerId": m.account_id}
 
 
@@ -218,7 +218,7 @@ def _get_ami_ids(m: EstateMocks, a: dict[str, Any], region: str) -> dict[str, An
 
 @invoke("aws:ec2/getVpc:getVpc")
 def _get_vpc(m: EstateMocks, a: dict[str, Any], region: str) -> dict[str, Any]:
-    return _vpc(m, a, region)
+    return _describe_vpc(m, a, region)
 
 
 @invoke("aws:ec2/getSubnets:getSubnets")
@@ -329,7 +329,7 @@ def _ami_name(pattern: str) -> str:
     return pattern.replace("*", "20260105").replace("?", "0")
 
 
-def _vpc(m: EstateMocks, a: dict[str, Any], region: str) -> dict[str, Any]:
+def _describe_vpc(m: EstateMocks, a: dict[str, Any], region: str) -> dict[str, Any]:
     """A VPC as `aws.ec2.get_vpc` reports it: one the program made, or the default VPC."""
     vid = a.get("id")
     is_default = not vid or bool(a.get("default"))

@@ -153,7 +153,7 @@ def _get_addon_version(m: EstateMocks, a: dict[str, Any], region: str) -> dict[s
 
 @invoke("aws:eks/getCluster:getCluster")
 def _get_cluster(m: EstateMocks, a: dict[str, Any], region: str) -> dict[str, Any]:
-    return _cluster(m, str(a.get("name") or "cluster"), region)
+    return _describe_cluster(m, str(a.get("name") or "cluster"), region)
 
 
 @invoke("aws:eks/getClusterAuth:getClusterAuth")
@@ -166,7 +166,8 @@ def _get_cluster_auth(m: EstateMocks, a: dict[str, Any], region: str) -> dict[st
     return {"id": name, "name": name, "token": token_value}
 
 
-def _cluster(m: EstateMocks, name: str, region: str) -> dict[str, Any]:
+def _describe_cluster(m: EstateMocks, name: str, region: str) -> dict[str, Any]:
+    """A cluster as `aws.eks.get_cluster` reports it: one the program made, or a stable one."""
     known = m.lookup(name, "aws:eks/cluster:Cluster")
     state = known or eks_cluster_state(m, {}, name, region)
     return {
