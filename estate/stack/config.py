@@ -642,6 +642,21 @@ class StackConfig(_Model):
     waivers: tuple[WaiverConfig, ...] = ()
     """Time-boxed exceptions to policies, applied by the policy pack (see docs/policies.md)."""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _project_defaults_mean_unset(cls, data: Any) -> Any:
+        # `pulumi up` merges Pulumi.yaml's declared defaults into the program's config, and
+        # Pulumi has no "unset" default: an optional key's default there is "" or {} (see
+        # estate/docgen/pulumi_yaml.py). Read those as the key left out, as `estate` does.
+        if not isinstance(data, dict):
+            return data
+        optional = {
+            f.alias or name
+            for name, f in cls.model_fields.items()
+            if not f.is_required() and f.default is None
+        }
+        return {k: v for k, v in data.items() if not (k in optional and v in ("", {}))}
+
     @model_validator(mode="after")
     def _kind_rules(self) -> StackConfig:
         if self.kind == "bu" and not self.platform_stack:
