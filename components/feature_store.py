@@ -20,7 +20,7 @@ import pulumi_aws as aws
 
 from .iam import account_region_partition, policy_json, service_trust_policy
 from .options import child, stateful
-from .storage import PolicyStatements, SecureBucket
+from .storage import PolicyStatements, SecureBucket, SecureBucketArgs
 
 OFFLINE_PREFIX = "offline/"
 """Where SageMaker writes the offline store (the feature groups' `s3_uri`)."""
@@ -166,25 +166,20 @@ class FeatureStore(pulumi.ComponentResource):
         prefix, tags, protect = args["name_prefix"], args["tags"], args["protect"]
         account_id, region, partition = account_region_partition(self)
 
-        offline = SecureBucket(
-            f"{name}-offline",
-            {
-                "bucket_name": args["offline_bucket_name"],
-                "kms_key_arn": args["kms_key_arn"],
-                "access_log_bucket": args["access_log_bucket"],
-                "access_log_prefix": f"{args['offline_bucket_name']}/",
-                "infrequent_access_after_days": args["infrequent_access_after_days"],
-                "noncurrent_version_retention_days": args["noncurrent_version_retention_days"],
-                "tags": tags,
-                "protect": protect,
-                **(
-                    {"policy_statements": args["extra_policy_statements"]}
-                    if args.get("extra_policy_statements")
-                    else {}
-                ),
-            },
-            child(self),
-        )
+        offline_args: SecureBucketArgs = {
+            "bucket_name": args["offline_bucket_name"],
+            "kms_key_arn": args["kms_key_arn"],
+            "access_log_bucket": args["access_log_bucket"],
+            "access_log_prefix": f"{args['offline_bucket_name']}/",
+            "infrequent_access_after_days": args["infrequent_access_after_days"],
+            "noncurrent_version_retention_days": args["noncurrent_version_retention_days"],
+            "tags": tags,
+            "protect": protect,
+        }
+        extra_statements = args.get("extra_policy_statements")
+        if extra_statements:
+            offline_args["policy_statements"] = extra_statements
+        offline = SecureBucket(f"{name}-offline", offline_args, child(self))
         database = aws.glue.CatalogDatabase(
             f"{name}-catalog",
             name=args["glue_database_name"],

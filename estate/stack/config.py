@@ -12,7 +12,7 @@ import datetime as dt
 import ipaddress
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -28,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic.alias_generators import to_camel
+from pydantic_core import ErrorDetails
 
 NAMESPACE = "ai-estate"
 ENVIRONMENTS = ("dev", "staging", "prod")
@@ -433,7 +434,7 @@ class AlarmSubscriptionConfig(_Model):
 
     @model_validator(mode="after")
     def _endpoint_matches(self) -> AlarmSubscriptionConfig:
-        checks = {
+        checks: dict[str, tuple[Callable[[str], object], str]] = {
             "email": (_EMAIL.match, "an email address"),
             "https": (lambda v: v.startswith("https://"), "an https:// URL"),
             "sqs": (lambda v: re.match(r"^arn:aws[a-z-]*:sqs:", v), "an SQS queue ARN"),
@@ -641,6 +642,21 @@ class StackConfig(_Model):
     waivers: tuple[WaiverConfig, ...] = ()
     """Time-boxed exceptions to policies, applied by the policy pack (see docs/policies.md)."""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _project_defaults_mean_unset(cls, data: Any) -> Any:
+        # `pulumi up` merges Pulumi.yaml's declared defaults into the program's config, and
+        # Pulumi has no "unset" default: an optional key's default there is "" or {} (see
+        # estate/docgen/pulumi_yaml.py). Read those as the key left out, as `estate` does.
+        if not isinstance(data, dict):
+            return data
+        optional = {
+            f.alias or name
+            for name, f in cls.model_fields.items()
+            if not f.is_required() and f.default is None
+        }
+        return {k: v for k, v in data.items() if not (k in optional and v in ("", {}))}
+
     @model_validator(mode="after")
     def _kind_rules(self) -> StackConfig:
         if self.kind == "bu" and not self.platform_stack:
@@ -722,7 +738,7 @@ def _loc_to_key(loc: Iterable[Any]) -> str:
     return key
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _describe(error: ErrorDetails) -> str:
     kind, ctx, got = error["type"], error.get("ctx") or {}, error.get("input")
     if kind == "missing":
         return "is required"

@@ -306,9 +306,10 @@ def build(config: StackConfig, region: str) -> dict[str, Any]:
                 },
                 "registry": registry_spec(config),
                 "monitoring": monitoring_spec(config),
-                "access": {
+                # as_trust() is a plain dict where AccessSpec wants PersonaTrust.
+                "access": {  # type: ignore[typeddict-item]
                     "personas": {
-                        persona: trust.as_trust()  # type: ignore[misc]
+                        persona: trust.as_trust()
                         for persona, trust in config.access.personas.items()
                     },
                     "service_accounts": dict(config.access.service_accounts),
