@@ -482,7 +482,7 @@ def evaluate(
     warnings: list[str] = []
     for binding in bindings:
         name = (binding.get("spec") or {}).get("policyName")
-        policy = by_name.get(name)
+        policy = by_name.get(name) if isinstance(name, str) else None
         if policy is None:
             continue  # a binding to a missing policy is ignored (and reported by the API server)
         verdict = evaluate_policy(policy, binding, request)

@@ -177,7 +177,8 @@ def pod_usage(
             values = [resources.get(key) for resources in per_container]
             if _is_extended(key):
                 values = [v or Fraction(0) for v in values]  # not asked for: none used
-            sums[key] = None if any(v is None for v in values) else sum(values, Fraction(0))
+            known = [v for v in values if v is not None]
+            sums[key] = None if len(known) < len(values) else sum(known, Fraction(0))
         return sums
 
     containers = list(pod_spec.get("containers") or [])
@@ -190,8 +191,8 @@ def pod_usage(
                 current = main.get(key, Fraction(0))
                 if current is not None and value > current:
                     main[key] = value
-        for key, value in main.items():
-            usage[f"{prefix}.{key}"] = value
+        for key, amount in main.items():
+            usage[f"{prefix}.{key}"] = amount
     usage["pods"] = Fraction(1)
     return usage
 
