@@ -864,7 +864,9 @@ class GpuNodePool(pulumi.ComponentResource):
                 name=object_name,
                 labels=metadata.labels,
                 # Says what unit `limits` counts in, for readers and for the policy pack.
-                annotations={keys.GPU_SLICES_PER_GPU: slices.apply(lambda r: str(slices_factor(r)))},
+                annotations={
+                    keys.GPU_SLICES_PER_GPU: slices.apply(lambda r: str(slices_factor(r)))
+                },
             ),
             spec=node_pool_spec(
                 node_class_name=object_name,

@@ -325,7 +325,10 @@ class BuTenant(pulumi.ComponentResource):
                 name=bu,
                 labels={
                     **common_labels,
-                    **{labels.pod_security(mode): "restricted" for mode in labels.POD_SECURITY_MODES},
+                    **{
+                        labels.pod_security(mode): "restricted"
+                        for mode in labels.POD_SECURITY_MODES
+                    },
                 },
             ),
             opts=k8s_opts,
@@ -384,7 +387,9 @@ class BuTenant(pulumi.ComponentResource):
         )
         vpc_cidr = pulumi.Output.from_input(args["vpc_cidr"])
 
-        def https_to(cidrs: pulumi.Output[list[str]]) -> list[k8s.networking.v1.NetworkPolicyEgressRuleArgs]:
+        def https_to(
+            cidrs: pulumi.Output[list[str]],
+        ) -> list[k8s.networking.v1.NetworkPolicyEgressRuleArgs]:
             return [
                 k8s.networking.v1.NetworkPolicyEgressRuleArgs(
                     to=cidrs.apply(
@@ -510,9 +515,7 @@ class BuTenant(pulumi.ComponentResource):
                         )
                     ]
                 ),
-                variables=[
-                    adm.VariableArgs(name=v, expression=e) for v, e in GPU_POOL_VARIABLES
-                ],
+                variables=[adm.VariableArgs(name=v, expression=e) for v, e in GPU_POOL_VARIABLES],
                 validations=[
                     adm.ValidationArgs(expression=e, message=m, reason="Forbidden")
                     for e, m in gpu_pool_selection_validations(self._pool_names)
