@@ -60,7 +60,7 @@ def alarm_value(alarm_inputs: dict, physical_gpus_reporting: int, interval: int 
     samples = physical_gpus_reporting * metric["metric"]["period"] / interval
     expression = math["expression"]
     assert re.fullmatch(r"m1 / [0-9.]+( \* [0-9]+)?", expression), expression
-    return eval(expression, {"__builtins__": {}}, {"m1": samples})  # noqa: S307 - checked above
+    return eval(expression, {"__builtins__": {}}, {"m1": samples})
 
 
 # -- the shipped stacks ---------------------------------------------------------------------------
