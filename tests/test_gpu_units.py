@@ -12,6 +12,7 @@ components build those objects from.
 
 from __future__ import annotations
 
+import copy
 import re
 
 import pytest
@@ -199,3 +200,22 @@ def test_replicas_must_be_a_whole_positive_number(bad):
     with pytest.raises(ValueError, match="whole number"):
         slices_factor(bad)
     assert slices_factor(4.0) == 4  # what a stack output carries for 4
+
+
+def test_the_cost_model_buys_physical_gpus_for_a_time_sliced_pool(rendered):
+    """The NodePool limit counts slices (16); the estimate still buys 4 one-T4 nodes, a quarter
+    of what the same limit would cost read as physical GPUs."""
+    from estate.analysis.cost import gpu_peak_monthly
+
+    bu = rendered("marketing-dev")
+    peak = gpu_peak_monthly(bu)
+    assert peak > 0
+    assert gpu_peak_monthly(_without_slices(bu)) == pytest.approx(4 * peak)
+
+
+def _without_slices(inventory):
+    broken = copy.deepcopy(inventory)
+    for r in broken.resources:
+        if r.type == NODE_POOL:
+            r.inputs["metadata"]["annotations"] = {}
+    return broken
