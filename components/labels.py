@@ -55,6 +55,11 @@ def pod_security(mode: str) -> str:
 
 INSTANCE_TYPE = "node.kubernetes.io/instance-type"
 ARCH = "kubernetes.io/arch"
+OS = "kubernetes.io/os"
+KARPENTER_GPU_MANUFACTURER = "karpenter.k8s.aws/instance-gpu-manufacturer"
+"""Karpenter's node label naming the GPU maker (`nvidia`) of the instance."""
+NVIDIA_GPU_PRESENT = "nvidia.com/gpu.present"
+"""NVIDIA GPU feature discovery's node label on nodes with a GPU (`true`)."""
 KARPENTER_CAPACITY_TYPE = "karpenter.sh/capacity-type"
 KARPENTER_NODE_POOL = "karpenter.sh/nodepool"
 """Karpenter labels every node it launches with its NodePool's name."""

@@ -310,7 +310,6 @@ class BuTenant(pulumi.ComponentResource):
     ) -> None:
         super().__init__("ai-estate:tenancy:BuTenant", name, None, opts)
         validate_tenant(args)
-        self._pool_names = list(args.get("gpu_pool_names") or [])
         bu, env = args["business_unit"], args["environment"]
         k8s_opts = child(self, provider=args["k8s_provider"])
         common_labels = {
@@ -361,7 +360,9 @@ class BuTenant(pulumi.ComponentResource):
             opts=k8s_opts,
         )
         self._network_policies(name, args, meta, k8s_opts)
-        self._gpu_pool_admission(name, bu, ns, common_labels, k8s_opts)
+        self._gpu_pool_admission(
+            name, bu, list(args.get("gpu_pool_names") or []), ns, common_labels, k8s_opts
+        )
         self._rbac(name, bu, env, meta, k8s_opts)
         self._access_entries(name, bu, ns, args)
 
@@ -493,6 +494,7 @@ class BuTenant(pulumi.ComponentResource):
         self,
         name: str,
         bu: str,
+        pool_names: list[str],
         namespace: pulumi.Output[str],
         common_labels: dict[str, str],
         k8s_opts: pulumi.ResourceOptions,
@@ -518,7 +520,7 @@ class BuTenant(pulumi.ComponentResource):
                 variables=[adm.VariableArgs(name=v, expression=e) for v, e in GPU_POOL_VARIABLES],
                 validations=[
                     adm.ValidationArgs(expression=e, message=m, reason="Forbidden")
-                    for e, m in gpu_pool_selection_validations(self._pool_names)
+                    for e, m in gpu_pool_selection_validations(pool_names)
                 ],
             ),
             opts=k8s_opts,
