@@ -496,6 +496,8 @@ def unpinned_ami_aliases(props: Mapping[str, Any]) -> list[str]:
 def validate_ami_pinned(
     args: ResourceValidationArgs, report: ReportViolation, settings: Settings
 ) -> None:
+    if settings["allowLatestAmi"]:
+        return
     for alias in unpinned_ami_aliases(args.props):
         report(
             f"EC2NodeClass '{args.name}' selects its AMI with alias {alias!r}: every AMI release "
@@ -689,8 +691,7 @@ RULES: tuple[Rule, ...] = (
             "(`al2023@v20251120`, `bottlerocket@v1.26.2`), not `@latest`."
         ),
         severity="medium",
-        # Off in dev, not advisory: tracking latest there is the intended way to try new AMIs.
-        enforcement={**BLOCK_FROM_STAGING, "dev": "disabled"},
+        enforcement=BLOCK_FROM_STAGING,
         remediation=(
             "Set amiVersion on the stack's Karpenter GPU pools (ai-estate:gpuPools[].amiVersion) "
             "to the AMI release dev has run; raise it release by release."
@@ -698,6 +699,17 @@ RULES: tuple[Rule, ...] = (
         kind="resource",
         validate=validate_ami_pinned,
         resource_types=EC2_NODE_CLASSES,
+        settings=(
+            Setting(
+                name="allowLatestAmi",
+                description=(
+                    "Accept `@latest` aliases: dev tracks new AMI releases on purpose, so they "
+                    "are tried there before staging and prod pin them."
+                ),
+                schema={"type": "boolean"},
+                defaults={"dev": True, "staging": False, "prod": False},
+            ),
+        ),
         domain="gpu",
         rationale=(
             "Karpenter recommends against `@latest` outside pre-production (karpenter.sh, "
