@@ -375,11 +375,16 @@ class BuTenant(pulumi.ComponentResource):
         every_pod = k8s.meta.v1.LabelSelectorArgs(match_labels={})
         invoke = pulumi.InvokeOutputOptions(parent=self)
         region = aws.get_region_output(opts=invoke).region
+        # `com.amazonaws` in the commercial partition, `cn.com.amazonaws` in China.
+        dns_prefix = aws.get_partition_output(opts=invoke).reverse_dns_prefix
         # Looked up at every preview and update of the BU stack, so a CIDR AWS adds to a list
         # reaches the policy with the next `pulumi up` (a stale list would block the new range).
         prefix_lists = [
             aws.ec2.get_managed_prefix_list_output(
-                name=region.apply(lambda r, s=service: f"com.amazonaws.{r}.{s}"), opts=invoke
+                name=pulumi.Output.all(dns_prefix, region).apply(
+                    lambda p, s=service: f"{p[0]}.{p[1]}.{s}"
+                ),
+                opts=invoke,
             )
             for service in GATEWAY_ENDPOINT_SERVICES
         ]
