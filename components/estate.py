@@ -93,7 +93,6 @@ class _NetworkAndCluster:
         cluster: ClusterSpec,
         protect: bool,
         tags: dict[str, str],
-        activate_cost_allocation_tags: bool,
     ) -> None:
         self.network = Network(
             f"{name}-network",
@@ -145,8 +144,6 @@ class _NetworkAndCluster:
                 "node_selector": SYSTEM_POOL_LABELS,
                 # only the in-cluster parts wait for the cluster (see PlatformMonitoringArgs)
                 "cluster_ready": [self.cluster],
-                # account-wide, and refused until billing has seen the tag: opt-in, platform only
-                "cost_allocation_tags": ["BusinessUnit"] if activate_cost_allocation_tags else [],
                 "protect": protect,
                 "tags": tags,
             },
@@ -157,8 +154,6 @@ class _NetworkAndCluster:
 class PlatformEstateArgs(TypedDict):
     """Inputs of `PlatformEstate`."""
 
-    activate_cost_allocation_tags: bool
-    """Activate `BusinessUnit` as a cost-allocation tag (only once billing data has it)."""
     environment: str
     network: NetworkSpec
     cluster: ClusterSpec
@@ -203,7 +198,6 @@ class PlatformEstate(pulumi.ComponentResource):
             args["cluster"],
             args["protect"],
             args["tags"],
-            activate_cost_allocation_tags=args["activate_cost_allocation_tags"],
         )
         self.network, self.cluster = built.network, built.cluster
         self.monitoring = built.monitoring
@@ -224,6 +218,12 @@ class SharedCluster(TypedDict):
     private_subnet_ids: pulumi.Input[list[str]]
     cluster_security_group_id: pulumi.Input[str]
     k8s_provider: k8s.Provider
+    vpc_cidr: NotRequired[pulumi.Input[str]]
+    """The cluster VPC's block (platform `vpcCidr`): BU pods reach interface endpoints in it."""
+    time_slicing_replicas: NotRequired[pulumi.Input[int | None]]
+    """The platform's `timeSlicingReplicas`: what one GPU registers as in `nvidia.com/gpu`."""
+    gpu_provisioners: NotRequired[pulumi.Input[list[str]]]
+    """The platform's `gpuProvisioners`: each BU pool must use one of them."""
 
 
 class TenantSpec(TypedDict):
@@ -430,8 +430,6 @@ class BuEstate(pulumi.ComponentResource):
                 dedicated[1],
                 args["protect"],
                 args["tags"],
-                # cost allocation tags are account-wide: the platform stack activates them
-                activate_cost_allocation_tags=False,
             )
             self.cluster, self.network = built.cluster, built.network
             target = SharedCluster(
@@ -440,6 +438,9 @@ class BuEstate(pulumi.ComponentResource):
                 private_subnet_ids=built.network.private_subnet_ids,
                 cluster_security_group_id=built.cluster.cluster_security_group_id,
                 k8s_provider=built.cluster.k8s_provider,
+                vpc_cidr=dedicated[0]["cidr"],
+                time_slicing_replicas=dedicated[1]["time_slicing_replicas"],
+                gpu_provisioners=dedicated[1]["gpu_provisioners"],
             )
         else:
             assert shared is not None
@@ -526,6 +527,9 @@ class BuEstate(pulumi.ComponentResource):
                 "default_container_limits": args["tenant"]["default_container_limits"],
                 "persona_role_arns": dict(self.access.role_arns) if self.access else {},
                 "cluster_name": target["cluster_name"],
+                "vpc_cidr": target["vpc_cidr"],
+                "gpu_slices_per_gpu": target.get("time_slicing_replicas"),
+                "gpu_pool_names": [p["name"] for p in pools],
                 "k8s_provider": target["k8s_provider"],
                 "tags": args["tags"],
             },
@@ -562,6 +566,8 @@ class BuEstate(pulumi.ComponentResource):
                             target["cluster_security_group_id"]
                         ).apply(lambda sg: [sg]),
                         "pool": pool,
+                        "gpu_slices_per_gpu": target.get("time_slicing_replicas"),
+                        "platform_provisioners": target.get("gpu_provisioners"),
                         "k8s_provider": target["k8s_provider"],
                         "tags": args["tags"],
                     },
@@ -589,6 +595,7 @@ class BuEstate(pulumi.ComponentResource):
                 "gpu_pools": [
                     {"name": p["name"], "max_gpus": effective_max_gpus(p)} for p in pools
                 ],
+                "gpu_slices_per_gpu": target.get("time_slicing_replicas"),
                 "online_tables": {
                     t["name"]: f"{prefix}-{t['name']}"
                     for t in (args["online_tables"] if self.feature_store is not None else [])

@@ -306,7 +306,7 @@ def node_pool_pool(r: Resource, ctx: _Context) -> Pool:
     capacities = _requirement(spec, "karpenter.sh/capacity-type") or ["on-demand"]
     capacity = "spot" if capacities == ["spot"] else "on-demand"
     limits = (r.inputs.get("spec") or {}).get("limits") or {}
-    gpu_limit = _number(limits.get(GPU_RESOURCE))
+    gpu_limit = _physical_gpu_limit(r)
     cpu_limit = _number(limits.get("cpu"))
     if gpu_limit is None and cpu_limit is None:
         raise CostError(
@@ -562,7 +562,7 @@ def gpu_peak_monthly(inventory: Inventory, prices_path: Path | str | None = None
         elif r.type == NODE_POOL:
             spec = (r.inputs.get("spec") or {}).get("template", {}).get("spec", {})
             types = _requirement(spec, "node.kubernetes.io/instance-type")
-            limit = _number(((r.inputs.get("spec") or {}).get("limits") or {}).get(GPU_RESOURCE))
+            limit = _physical_gpu_limit(r)
             if limit is None or not any(book.gpus(t) for t in types):
                 continue
             total += (
@@ -574,3 +574,12 @@ def gpu_peak_monthly(inventory: Inventory, prices_path: Path | str | None = None
                 * book.hours
             )
     return round(total, 2)
+
+
+def _physical_gpu_limit(r: Any) -> float | None:
+    """A NodePool's `nvidia.com/gpu` limit in physical GPUs: a time-sliced pool's limit counts
+    slices, and its `ai-estate/gpu-slices-per-gpu` annotation says how many make one GPU."""
+    limit = _number(((r.inputs.get("spec") or {}).get("limits") or {}).get(GPU_RESOURCE))
+    annotations = (r.inputs.get("metadata") or {}).get("annotations") or {}
+    slices = _number(annotations.get("ai-estate/gpu-slices-per-gpu")) or 1.0
+    return None if limit is None else limit / max(slices, 1.0)

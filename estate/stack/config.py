@@ -311,6 +311,9 @@ class GpuPoolConfig(_Model):
     """Extra node labels (the BU, pool, GPU model and capacity type labels are always set)."""
     max_gpus: int | None = Field(None, ge=1)
     """GPU cap for the pool (Karpenter limits). Default: maxSize x GPUs per instance."""
+    ami_version: Annotated[str, Field(pattern=r"^(latest|v[0-9][0-9.]*)$")] = "latest"
+    """Karpenter pools: the EKS AMI release the nodes boot (`v20251120` for AL2023, `v1.26.2` for
+    Bottlerocket). `latest` (dev only) rolls every node on each AMI release."""
 
     @model_validator(mode="after")
     def _sizes(self) -> GpuPoolConfig:
@@ -334,9 +337,9 @@ class TenantConfig(_Model):
     """`ai-estate:tenant`: the BU's namespace on the cluster."""
 
     gpu_quota: int | None = Field(None, ge=0)
-    """Cap on `requests.nvidia.com/gpu` in the namespace. Default: the sum of the pools' GPU caps.
-    With time-slicing on the cluster each GPU is advertised as N slices and the quota counts
-    slices: set it to GPUs x `timeSlicingReplicas`."""
+    """Most physical GPUs the namespace's pods may hold. Default: the sum of the pools' GPU caps.
+    On a time-sliced platform the `requests.nvidia.com/gpu` quota item becomes this x the
+    platform's `timeSlicingReplicas` (read from its stack), as Karpenter limits and alarms do."""
     cpu_quota: str = "64"
     """Cap on CPU requests (and limits) in the namespace."""
     memory_quota: str = "256Gi"
@@ -634,9 +637,9 @@ class StackConfig(_Model):
     access: AccessConfig = AccessConfig()
     """Persona and workload roles of the BU (BU stacks)."""
     activate_cost_allocation_tags: bool = False
-    """Platform stacks: activate `BusinessUnit` as a cost-allocation tag (account-wide). Turn it
-    on after the first deploy: AWS refuses activation until the tag appears in billing data,
-    which takes up to 24 hours after resources carry it."""
+    """Removed: must stay unset or false. AWS activates cost-allocation tags only from the
+    Organizations management account (or a standalone account), so a platform stack in a member
+    account cannot; activate `BusinessUnit` there once (README, "Deploying for real")."""
     budget: BudgetConfig | None = None
     """The BU's monthly budget (BU stacks; required in staging and prod)."""
     waivers: tuple[WaiverConfig, ...] = ()
@@ -659,6 +662,13 @@ class StackConfig(_Model):
 
     @model_validator(mode="after")
     def _kind_rules(self) -> StackConfig:
+        if self.activate_cost_allocation_tags:
+            raise ValueError(
+                "activateCostAllocationTags is no longer a stack setting: activate the "
+                "BusinessUnit cost-allocation tag once from the Organizations management account "
+                "(aws ce update-cost-allocation-tags-status, see README 'Deploying for real') and "
+                "remove the key"
+            )
         if self.kind == "bu" and not self.platform_stack:
             raise ValueError("platformStack is required for a bu stack")
         if self.kind == "bu" and self.business_unit == "platform":
@@ -686,6 +696,14 @@ class StackConfig(_Model):
                     f"modelRegistry.modelFamilies '{family}': group name {group!r} is over "
                     "63 characters"
                 )
+        # -- GPU pool AMI pins (rule: components.gpu_pools.ami_version_error) -------------
+        from components.gpu_pools import ami_version_error
+
+        for i, pool in enumerate(self.gpu_pools):
+            problem = ami_version_error(pool.model_dump(), self.environment)
+            if problem:
+                raise ValueError(f"gpuPools[{i}] ({pool.name}): {problem}")
+        # -- end GPU pool AMI pins ------------------------------------------------------------
         names = [p.name for p in self.gpu_pools]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -835,8 +853,39 @@ def load_stack(path: Path, display: str | None = None) -> LoadedStack:
         errors.extend(exc.lines)
     region = raw.get("aws:region")
     errors.extend(region_errors(region, shown))
+    if config is not None:
+        errors.extend(platform_pool_errors(config, path, shown))
     if errors:
         raise ConfigError(errors)
     assert config is not None
     name = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
     return LoadedStack(name=name, path=path, config=config, raw=raw, region=str(region))
+
+
+# -- BU pools against the referenced platform (rule: components.gpu_pools.provisioner_error) ----
+
+
+def platform_pool_errors(config: StackConfig, path: Path, shown: str) -> list[str]:
+    """A shared-cluster BU stack's pools checked against the platform stack it references, when
+    that stack's file sits beside it (this project's layout); one line per pool that its
+    platform cannot scale. A platform stack kept elsewhere is checked when the program runs."""
+    if config.kind != "bu" or config.cluster.mode != "shared" or not config.platform_stack:
+        return []
+    platform_file = path.parent / f"Pulumi.{config.platform_stack.rsplit('/', 1)[-1]}.yaml"
+    if not platform_file.is_file():
+        return []
+    from components.gpu_pools import provisioner_error
+
+    try:
+        raw_cluster = decode_config_value(read_stack_file(platform_file).get("ai-estate:cluster"))
+        cluster = ClusterConfig.model_validate(raw_cluster or {})
+    except (ConfigError, ValidationError):
+        return []  # the platform stack's own validation reports it
+    return [
+        f"{shown}: {NAMESPACE}:gpuPools[{i}].provisioner: {problem} ({platform_file.name})"
+        for i, pool in enumerate(config.gpu_pools)
+        if (problem := provisioner_error(pool.model_dump(), list(cluster.gpu_provisioners)))
+    ]
+
+
+# -- end BU pools against the referenced platform -------------------------------------------

@@ -188,6 +188,8 @@ def gpu_pool_specs(config: StackConfig) -> list[GpuPoolSpec]:
         )
         if p.max_gpus is not None:
             spec["max_gpus"] = p.max_gpus
+        if p.provisioner == "karpenter":
+            spec["ami_version"] = p.ami_version
         specs.append(spec)
     return specs
 
@@ -216,7 +218,6 @@ def build(config: StackConfig, region: str) -> dict[str, Any]:
             f"platform-{config.environment}",
             {
                 "environment": config.environment,
-                "activate_cost_allocation_tags": config.activate_cost_allocation_tags,
                 "network": network_spec(config),
                 "cluster": cluster_spec(config),
                 "protect": config.protect_stateful,
@@ -263,6 +264,11 @@ def build(config: StackConfig, region: str) -> dict[str, Any]:
                     enable_server_side_apply=True,
                     opts=pulumi.ResourceOptions(parent=None),
                 ),
+                # Required: without them BU pods could not reach AWS, and quotas and GPU caps
+                # would count in the wrong unit (deploy the platform stack first).
+                vpc_cidr=platform.require_output("vpcCidr"),
+                time_slicing_replicas=platform.get_output("timeSlicingReplicas"),
+                gpu_provisioners=platform.require_output("gpuProvisioners"),
             )
             outputs["platformVpcId"] = platform.get_output("vpcId")
             # The cluster this BU runs on, so `estate verify` need not guess it.
@@ -384,6 +390,11 @@ def cluster_outputs(cluster: EksCluster, config: StackConfig) -> dict[str, Any]:
         "kubeconfig": pulumi.Output.secret(cluster.kubeconfig),
         "nodeRolePath": cluster.node_role_path,
         "gpuProvisioners": list(config.cluster.gpu_provisioners),
+        # What one GPU registers as in `nvidia.com/gpu` (None: not time-sliced); BU stacks cap
+        # their quotas, NodePools and alarms in that unit.
+        "timeSlicingReplicas": config.cluster.time_slicing_replicas,
+        # BU NetworkPolicies allow HTTPS to the VPC block: the interface endpoints are in it.
+        "vpcCidr": config.network.cidr,
         "gpuSoftware": config.cluster.gpu_software,
         "karpenterInterruptionQueueName": cluster.karpenter_interruption_queue_name,
     }

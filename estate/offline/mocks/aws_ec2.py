@@ -216,6 +216,43 @@ def _get_ami_ids(m: EstateMocks, a: dict[str, Any], region: str) -> dict[str, An
     return {"id": region, "ids": [ami["id"]]}
 
 
+#: AWS-managed prefix lists of the gateway-endpoint services: the public CIDRs that traffic to
+#: S3/DynamoDB goes to (through the gateway endpoint). us-east-1 as AWS lists them (ids and
+#: entries are the same in every account of a region); other regions get a stable stand-in.
+_MANAGED_PREFIX_LISTS = {
+    "com.amazonaws.us-east-1.s3": (
+        "pl-63a5400a",
+        ["16.15.176.0/20", "16.182.0.0/16", "18.34.0.0/19", "18.34.232.0/21", "3.5.0.0/19",
+         "52.216.0.0/15", "54.231.0.0/16"],
+    ),
+    "com.amazonaws.us-east-1.dynamodb": (
+        "pl-02cd2c6b",
+        ["3.218.180.0/22", "35.71.64.0/22", "52.94.0.0/22", "52.119.224.0/20"],
+    ),
+}  # fmt: skip
+
+
+@invoke("aws:ec2/getManagedPrefixList:getManagedPrefixList")
+def _get_managed_prefix_list(m: EstateMocks, a: dict[str, Any], region: str) -> dict[str, Any]:
+    list_name = str(a.get("name") or "")
+    h = stable_hex("prefix-list", list_name, length=4)
+    pl_id, cidrs = _MANAGED_PREFIX_LISTS.get(
+        list_name, (f"pl-{stable_hex(list_name, length=8)}", [f"52.{int(h[:2], 16)}.0.0/16"])
+    )
+    return {
+        "id": pl_id,
+        "name": list_name,
+        "addressFamily": "IPv4",
+        "arn": f"arn:aws:ec2:{region}:aws:prefix-list/{pl_id}",
+        "entries": [{"cidr": c, "description": ""} for c in cidrs],
+        "maxEntries": len(cidrs),
+        "ownerId": "AWS",
+        "region": region,
+        "tags": {},
+        "version": 1,
+    }
+
+
 @invoke("aws:ec2/getVpc:getVpc")
 def _get_vpc(m: EstateMocks, a: dict[str, Any], region: str) -> dict[str, Any]:
     return _describe_vpc(m, a, region)
