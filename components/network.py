@@ -87,11 +87,10 @@ def service_trust_policy(service: str, account_id: str | None = None) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": [statement]}, sort_keys=True)
 
 
-class NetworkArgs(TypedDict):
-    """Inputs of `Network`."""
+class NetworkSettings(TypedDict):
+    """The VPC settings a stack file chooses (`ai-estate:network`); `NetworkArgs` adds the
+    wiring the estate supplies."""
 
-    name_prefix: str
-    """Prefix of physical names and `Name` tags, e.g. `platform-prod`."""
     cidr: str
     """The VPC block (a /16 to /22 RFC 1918 range)."""
     az_count: int
@@ -101,6 +100,14 @@ class NetworkArgs(TypedDict):
     interface_endpoints: list[str]
     """Service names for interface endpoints (`ecr.api`, `sts`, ...)."""
     flow_log_retention_days: int
+    """Retention of the flow log group, in days (a CloudWatch Logs retention value)."""
+
+
+class NetworkArgs(NetworkSettings):
+    """Inputs of `Network`."""
+
+    name_prefix: str
+    """Prefix of physical names and `Name` tags, e.g. `platform-prod`."""
     flow_log_kms_key_arn: pulumi.Input[str]
     """Customer-managed key that encrypts the flow log group."""
     tags: dict[str, str]

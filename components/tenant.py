@@ -47,26 +47,32 @@ READ = ("get", "list", "watch")
 WRITE = ("get", "list", "watch", "create", "update", "patch", "delete")
 
 
-class BuTenantArgs(TypedDict):
-    """Inputs of `BuTenant`."""
+class BuTenantSettings(TypedDict):
+    """The namespace settings a stack file chooses (`ai-estate:tenant`); `BuTenantArgs` adds the
+    wiring the BU estate supplies."""
 
-    business_unit: str
-    """The BU, a lower-case DNS label: it names the namespace."""
-    environment: str
     gpu_quota: int
     """Most GPUs (`requests.nvidia.com/gpu`) the BU's pods may request at once."""
     cpu_quota: str
     """Total CPU requests of the namespace, e.g. `"64"` (limits default to the same)."""
     memory_quota: str
     """Total memory requests of the namespace, e.g. `"256Gi"` (limits default to the same)."""
+    default_container_limits: dict[str, str]
+    """LimitRange default limits, e.g. `{"cpu": "2", "memory": "4Gi"}`."""
+
+
+class BuTenantArgs(BuTenantSettings):
+    """Inputs of `BuTenant`."""
+
+    business_unit: str
+    """The BU, a lower-case DNS label: it names the namespace."""
+    environment: str
     cpu_limit_quota: NotRequired[str]
     """Total CPU limits, when the BU may burst above its requests (default: `cpu_quota`)."""
     memory_limit_quota: NotRequired[str]
     """Total memory limits (default: `memory_quota`)."""
     pod_quota: NotRequired[int]
     """Most non-terminal pods in the namespace (default 200): each pod takes a VPC address."""
-    default_container_limits: dict[str, str]
-    """LimitRange default limits, e.g. `{"cpu": "2", "memory": "4Gi"}`."""
     default_container_requests: NotRequired[dict[str, str]]
     """LimitRange default requests (default: the default limits, as Kubernetes would)."""
     persona_role_arns: dict[str, pulumi.Input[str]]
