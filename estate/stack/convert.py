@@ -41,8 +41,31 @@ _OMIT = object()
 
 
 def _hints(args_type: type) -> dict[str, Any]:
+    """Key -> type of a TypedDict, `NotRequired`/`Required` stripped."""
+    return {k: _strip_required(v) for k, v in _raw_hints(args_type).items()}
+
+
+def _raw_hints(args_type: type) -> dict[str, Any]:
     # `pulumi.Input[T]` holds the forward reference 'Output[T]': resolve it in pulumi's namespace.
-    return typing.get_type_hints(args_type, localns=vars(pulumi.output))
+    return typing.get_type_hints(args_type, localns=vars(pulumi.output), include_extras=True)
+
+
+def _strip_required(hint: Any) -> Any:
+    if typing.get_origin(hint) in (typing.NotRequired, typing.Required):
+        return _strip_required(typing.get_args(hint)[0])
+    return hint
+
+
+def _required(args_type: type) -> set[str]:
+    """Required keys of a TypedDict, read from the hints: with postponed annotations, Python
+    3.11's `__required_keys__` cannot see `NotRequired` and counts every key as required."""
+    total = getattr(args_type, "__total__", True)
+    required = set()
+    for key, hint in _raw_hints(args_type).items():
+        origin = typing.get_origin(hint)
+        if origin is typing.Required or (total and origin is not typing.NotRequired):
+            required.add(key)
+    return required
 
 
 def model_keys(model_type: type[BaseModel]) -> list[str]:
@@ -54,7 +77,7 @@ def args_keys(args_type: type) -> tuple[set[str], set[str]]:
     """(all keys, required keys) of a TypedDict, inherited keys included."""
     if not typing.is_typeddict(args_type):
         raise ConversionError(f"{args_type!r} is not a TypedDict")
-    return set(_hints(args_type)), set(args_type.__required_keys__)  # type: ignore[attr-defined]
+    return set(_hints(args_type)), _required(args_type)
 
 
 def key_mismatches(
@@ -96,7 +119,7 @@ def to_args(
     if problems:
         raise ConversionError(f"{where}: {'; '.join(problems)}")
     hints = _hints(args_type)
-    keys, required = set(hints), set(args_type.__required_keys__)  # type: ignore[attr-defined]
+    keys, required = set(hints), _required(args_type)
     fields = model_keys(type(model))
     for key in wiring:
         if key not in keys:
