@@ -257,6 +257,8 @@ def schema_leaves(model: type[BaseModel] = StackConfig, prefix: str = "") -> lis
 
 LEAVES = schema_leaves()
 
+pytestmark = pytest.mark.slow
+
 
 # -- stack configs --------------------------------------------------------------------------
 
