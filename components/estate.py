@@ -326,30 +326,7 @@ class BuEstate(pulumi.ComponentResource):
             child(self),
         )
         self.feature_store = self._feature_store(scope, args)
-        self.cluster, self.network = None, None
-        if dedicated is not None:
-            built = _network_and_cluster(
-                self,
-                name,
-                scope.prefix,
-                self.key,
-                dedicated,
-                scope.protect,
-                scope.tags,
-                # cost allocation tags are account-wide: the platform stack activates them
-                activate_cost_allocation_tags=False,
-            )
-            self.cluster, self.network = built.cluster, built.network
-            target = SharedCluster(
-                cluster_name=built.cluster.cluster_name,
-                cluster_version=built.cluster.version,
-                private_subnet_ids=built.network.private_subnet_ids,
-                cluster_security_group_id=built.cluster.cluster_security_group_id,
-                k8s_provider=built.cluster.k8s_provider,
-            )
-        else:
-            assert shared is not None
-            target = shared
+        target = self._cluster_target(scope, dedicated, shared)
         # On a cluster built here, Kubernetes objects must wait for its bootstrap: the deployer's
         # access entry, the system pool and the Karpenter chart that installs its CRDs. (A shared
         # cluster is complete before any BU stack runs.)
@@ -363,6 +340,34 @@ class BuEstate(pulumi.ComponentResource):
         self.register_outputs({"keyArn": self.key.arn, "namespace": self.tenant.namespace})
 
     # -- sections, in build order -------------------------------------------------------------
+
+    def _cluster_target(
+        self, scope: _Scope, dedicated: DedicatedCluster | None, shared: SharedCluster | None
+    ) -> SharedCluster:
+        """The cluster the tenant lands on: the platform's, or one built here (dedicated)."""
+        self.cluster, self.network = None, None
+        if dedicated is None:
+            assert shared is not None
+            return shared
+        built = _network_and_cluster(
+            self,
+            scope.name,
+            scope.prefix,
+            self.key,
+            dedicated,
+            scope.protect,
+            scope.tags,
+            # cost allocation tags are account-wide: the platform stack activates them
+            activate_cost_allocation_tags=False,
+        )
+        self.cluster, self.network = built.cluster, built.network
+        return SharedCluster(
+            cluster_name=built.cluster.cluster_name,
+            cluster_version=built.cluster.version,
+            private_subnet_ids=built.network.private_subnet_ids,
+            cluster_security_group_id=built.cluster.cluster_security_group_id,
+            k8s_provider=built.cluster.k8s_provider,
+        )
 
     def _key(self, scope: _Scope, args: BuEstateArgs) -> KmsKey:
         """The BU key: encrypts every data store, log group, topic and volume of the BU."""

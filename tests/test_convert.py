@@ -302,3 +302,44 @@ def test_shipped_stacks_convert(stack):
         assert args["tenant"]["gpu_quota"] >= 0
         assert args["monitoring"]["subscriptions"]
     assert args["tags"] == tags
+
+
+# -- defaults derived from other settings are resolved in the schema --------------------------
+
+
+def _stack(stack: str, **overrides: Any) -> StackConfig:
+    import yaml
+
+    from estate.stack.config import split_namespace, validate_config
+
+    raw = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]
+    raw.update({f"ai-estate:{k}": v for k, v in overrides.items()})
+    return validate_config(split_namespace(raw), stack)
+
+
+def test_environment_defaults_are_resolved_in_the_schema():
+    prod, dev = _stack("platform-prod"), _stack("platform-dev")
+    assert (prod.network.nat_gateways, dev.network.nat_gateways) == ("perAz", "single")
+    assert (prod.network.flow_log_retention_days, dev.network.flow_log_retention_days) == (365, 90)
+    assert (prod.cluster.log_retention_days, dev.cluster.log_retention_days) == (365, 90)
+    # what the stack file sets wins
+    mine = _stack("platform-prod", network={"natGateways": "single", "flowLogRetentionDays": 30})
+    assert (mine.network.nat_gateways, mine.network.flow_log_retention_days) == ("single", 30)
+
+
+def test_the_gpu_quota_defaults_to_the_pools_caps():
+    from components.gpu_pools import GpuPoolSpec, effective_max_gpus
+
+    fraud = _stack("fraud-prod")
+    caps = [effective_max_gpus(to_args(p, GpuPoolSpec)) for p in fraud.gpu_pools]
+    assert fraud.tenant.gpu_quota == sum(caps) > 0
+    assert _stack("marketing-dev").tenant.gpu_quota == 16  # set in the stack file
+
+
+def test_alarms_go_to_the_owner_when_no_one_subscribes():
+    dev = _stack("marketing-dev")
+    assert [(s.protocol, s.endpoint) for s in dev.monitoring.subscriptions] == [
+        ("email", "marketing-data@example.com")
+    ]
+    fraud = _stack("fraud-prod")
+    assert "fraud-ml@example.com" not in {s.endpoint for s in fraud.monitoring.subscriptions}

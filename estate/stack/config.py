@@ -557,11 +557,10 @@ class PersonaTrustConfig(_Model):
 
     def as_trust(self) -> dict[str, Any]:
         """The trust spec `components.access` takes (unset sources left out)."""
-        return {
-            k: list(v) if isinstance(v, tuple) else v
-            for k, v in self.model_dump(by_alias=False).items()
-            if v not in (None, ())
-        }
+        from components.access import PersonaTrust
+        from estate.stack.convert import to_args
+
+        return dict(to_args(self, PersonaTrust))
 
 
 class AccessConfig(_Model):
