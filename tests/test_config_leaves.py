@@ -72,20 +72,16 @@ PLANS: dict[str, Plan] = {
     "owner": Plan(value="someone-else@example.com"),
     "accountId": Plan(stack="marketing-dev", value="333333333333"),
     "platformStack": Plan(value="acme/ai-estate/platform-dev"),
-    "environment": Plan(value="staging"),
     # -- platform ----------------------------------------------------------------------------
     "network.cidr": Plan(value="10.30.0.0/16"),
     "network.azCount": Plan(value=2),
-    "network.interfaceEndpoints": Plan(value=["ecr.api", "ecr.dkr", "sts"]),
     "cluster.version": Plan(value="1.32"),
     "cluster.publicAccessCidrs": Plan(value=["203.0.113.0/24"]),
-    "cluster.apiAccessCidrs": Plan(value=["10.10.0.0/16", "10.99.0.0/16"]),
-    "cluster.mode": Plan(stack=BU_STACK, value="dedicated"),
+    "cluster.mode": Plan(stack=BU_STACK),
     "cluster.systemNodes.instanceTypes": Plan(value=["m6i.xlarge"]),
     "cluster.systemNodes.minSize": Plan(value=1),
     "cluster.migStrategy": Plan(
-        base={"cluster.gpuSoftware": "gpu-operator", "cluster.timeSlicingReplicas": None},
-        value="single",
+        base={"cluster.gpuSoftware": "gpu-operator", "cluster.timeSlicingReplicas": None}
     ),
     "cluster.gpuSoftware": Plan(
         value="gpu-operator", companions={"cluster.timeSlicingReplicas": None}
@@ -104,7 +100,6 @@ PLANS: dict[str, Plan] = {
     "featureStore.onlineTables[].rangeKey": Plan(value="bucket"),
     "featureStore.onlineTables[].ttlAttribute": Plan(value="ttl"),
     # -- GPU pools ---------------------------------------------------------------------------
-    "gpuPools[].instanceTypes": Plan(value=["g5.xlarge"]),
     "gpuPools[].labels": Plan(value={"team": "scoring"}),
     # a managed pool is capped by maxSize alone: the cap is a Karpenter pool's
     "gpuPools[].maxGpus": Plan(stack="marketing-dev", value=2),
@@ -113,13 +108,11 @@ PLANS: dict[str, Plan] = {
     "tenant.memoryQuota": Plan(value="384Gi"),
     "tenant.defaultContainerLimits": Plan(value={"cpu": "4", "memory": "8Gi"}),
     # -- model registry ----------------------------------------------------------------------
-    "modelRegistry.modelFamilies": Plan(value=["card-fraud"]),
     "modelRegistry.imageNames": Plan(value=["scoring"]),
     "modelRegistry.principalArns": Plan(value=["arn:aws:iam::222222222222:role/release-bot"]),
     "modelRegistry.deployAccountIds": Plan(value=["333333333333"]),
     "modelRegistry.approvalHttpsEndpoints": Plan(value=["https://hooks.example.com/approvals"]),
-    "modelRegistry.mlflow.enabled": Plan(value=True),
-    "modelRegistry.mlflow.size": Plan(stack="marketing-dev", value="Medium"),
+    "modelRegistry.mlflow.size": Plan(stack="marketing-dev"),
     "modelRegistry.mlflow.mlflowVersion": Plan(stack="marketing-dev", value="2.16"),
     "modelRegistry.mlflow.weeklyMaintenanceWindowStart": Plan(
         stack="marketing-dev", value="TUE:03:30"
@@ -133,7 +126,7 @@ PLANS: dict[str, Plan] = {
     "monitoring.modelMetrics[].model": Plan(value="merchant-risk"),
     "monitoring.modelMetrics[].metric": Plan(value="precision"),
     "monitoring.modelMetrics[].direction": Plan(
-        value="above", companions={"monitoring.modelMetrics[].threshold": 0.5}
+        companions={"monitoring.modelMetrics[].threshold": 0.5}
     ),
     "monitoring.sagemakerEndpoints[].name": Plan(
         base={"monitoring.sagemakerEndpoints": [_ENDPOINT]}, value="merchant-risk-scoring"
@@ -142,12 +135,11 @@ PLANS: dict[str, Plan] = {
         base={"monitoring.sagemakerEndpoints": [_ENDPOINT]}, value="Shadow"
     ),
     "monitoring.sagemakerEndpoints[].latencyP99Ms": Plan(
-        base={"monitoring.sagemakerEndpoints": [_ENDPOINT]}, value=400
+        base={"monitoring.sagemakerEndpoints": [_ENDPOINT]}
     ),
     "monitoring.sagemakerEndpoints[].max5XxPerPeriod": Plan(
-        base={"monitoring.sagemakerEndpoints": [_ENDPOINT]}, value=3
+        base={"monitoring.sagemakerEndpoints": [_ENDPOINT]}
     ),
-    "budget.notifyEmails": Plan(value=["cfo@example.com"]),
     # -- access ------------------------------------------------------------------------------
     "access.keyAdminRoleArns": Plan(value=["arn:aws:iam::222222222222:role/key-admins"]),
     "access.serviceAccounts": Plan(

@@ -130,6 +130,8 @@ def test_consumed_paths_reach_into_nested_models():
 
     args = to_args(WithWiderItem(), SettingsArgs, consumed={"nested.colour": "read elsewhere"})
     assert args["nested"] == {"name": "n", "size": 1}
+    with pytest.raises(ConversionError, match=r"consumed field Settings\.nowhere"):
+        to_args(Settings(), SettingsArgs, consumed={"nowhere.colour": "?"})
 
 
 def test_wiring_values_must_be_args_keys_and_must_not_shadow_config():

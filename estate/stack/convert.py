@@ -85,19 +85,21 @@ def key_mismatches(
 ) -> list[str]:
     """Why `model_type` cannot convert to `args_type` on its own (empty when the keys agree).
 
-    Lists config fields the args lack (and that are not `consumed`), and required args keys the
-    model does not provide. Wiring keys the program supplies are the caller's to check.
+    Lists config fields the args lack (and that are not `consumed`), and `consumed` entries that
+    name no field. Required args keys are checked by `to_args`, which knows the wiring values.
     """
     fields = set(model_keys(model_type))
     keys, _ = args_keys(args_type)
+    consumed_paths = {k for k in (consumed or {}) if "." in k}
     consumed = {k: v for k, v in (consumed or {}).items() if "." not in k}
     problems = [
         f"{model_type.__name__}.{f} has no key in {args_type.__name__}"
         for f in sorted(fields - keys - set(consumed))
     ]
+    heads = {k.split(".", 1)[0] for k in consumed_paths}
     problems.extend(
         f"consumed field {model_type.__name__}.{f} is not a field of the model"
-        for f in sorted(set(consumed) - fields)
+        for f in sorted((set(consumed) | heads) - fields)
     )
     return problems
 
