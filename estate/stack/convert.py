@@ -150,24 +150,6 @@ def to_args(
     return typing.cast(T, out)
 
 
-def optional_args(
-    model: BaseModel,
-    args_type: type[T],
-    *,
-    consumed: Mapping[str, str] | None = None,
-    **wiring: Any,
-) -> T | None:
-    """`to_args` for a section with an `enabled` switch: `None` when it is off."""
-    if not getattr(model, ENABLED):
-        return None
-    return to_args(
-        model,
-        args_type,
-        consumed={**(consumed or {}), ENABLED: "off converts to None"},
-        **wiring,
-    )
-
-
 # -- type plumbing --------------------------------------------------------------------------
 
 
