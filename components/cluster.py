@@ -215,22 +215,15 @@ class SystemNodesSpec(TypedDict):
     """Root volume size (gp3, encrypted with the cluster key)."""
 
 
-class EksClusterArgs(TypedDict):
-    """Inputs of `EksCluster`."""
+class EksClusterSettings(TypedDict):
+    """The cluster settings a stack file chooses (`ai-estate:cluster`); `EksClusterArgs` adds
+    the wiring (network, key, names) the estate supplies."""
 
-    name: str
-    """Physical cluster name, e.g. `platform-prod-ai`."""
     version: str
     """Kubernetes version, e.g. `1.31` (1.30 or later)."""
-    vpc_id: pulumi.Input[str]
-    """The VPC the private subnets belong to (EKS derives it from the subnets; not sent)."""
-    private_subnet_ids: pulumi.Input[list[str]]
-    """Subnets for the control-plane ENIs and the system nodes."""
     public_access_cidrs: list[str]
     """Empty for a private endpoint only; else the public endpoint is open to these CIDRs only
     (never `0.0.0.0/0`)."""
-    kms_key_arn: pulumi.Input[str]
-    """Customer key for secrets encryption, the control-plane log group and node volumes."""
     log_retention_days: int
     """Retention of the control-plane log group."""
     system_nodes: SystemNodesSpec
@@ -245,14 +238,27 @@ class EksClusterArgs(TypedDict):
     whole GPUs."""
     mig_strategy: str
     """`none`, `single` or `mixed` (gpu-operator only)."""
-    protect: bool
-    """Prod: protect and retain the cluster and its log group, and turn on deletion protection."""
-    tags: dict[str, str]
-    """Tags for every taggable resource (ownership tags included)."""
     api_access_cidrs: NotRequired[list[str]]
     """Private networks (deploy runners, VPN, peered VPCs) allowed to reach the API endpoint on
     443. The endpoint is private: whoever runs `pulumi up` must come from one of these (or from
     `public_access_cidrs`), or every Kubernetes resource of the stack times out."""
+
+
+class EksClusterArgs(EksClusterSettings):
+    """Inputs of `EksCluster`."""
+
+    name: str
+    """Physical cluster name, e.g. `platform-prod-ai`."""
+    vpc_id: pulumi.Input[str]
+    """The VPC the private subnets belong to (EKS derives it from the subnets; not sent)."""
+    private_subnet_ids: pulumi.Input[list[str]]
+    """Subnets for the control-plane ENIs and the system nodes."""
+    kms_key_arn: pulumi.Input[str]
+    """Customer key for secrets encryption, the control-plane log group and node volumes."""
+    protect: bool
+    """Prod: protect and retain the cluster and its log group, and turn on deletion protection."""
+    tags: dict[str, str]
+    """Tags for every taggable resource (ownership tags included)."""
     deployer_role_arn: NotRequired[pulumi.Input[str] | None]
     """The IAM role that runs `pulumi up` for this stack. It gets a cluster-admin access entry:
     with no bootstrap admin, nothing else could install the add-ons. Default: the role of the

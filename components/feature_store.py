@@ -65,7 +65,19 @@ class OnlineTableSpec(TypedDict):
     ttl_attribute: NotRequired[str | None]
 
 
-class FeatureStoreArgs(TypedDict):
+class FeatureStoreSettings(TypedDict):
+    """The feature store settings a stack file chooses (`ai-estate:featureStore`);
+    `FeatureStoreArgs` adds the wiring (names, key, buckets) the BU estate supplies."""
+
+    online_tables: list[OnlineTableSpec]
+    feature_groups: list[FeatureGroupSpec]
+    infrequent_access_after_days: int
+    """Move offline-store objects to S3 Standard-IA after this many days."""
+    noncurrent_version_retention_days: int
+    """Keep overwritten/deleted object versions this long."""
+
+
+class FeatureStoreArgs(FeatureStoreSettings):
     """Inputs of `FeatureStore`."""
 
     name_prefix: str
@@ -76,10 +88,6 @@ class FeatureStoreArgs(TypedDict):
     """The BU's customer-managed key: encrypts the bucket, tables and feature stores."""
     access_log_bucket: pulumi.Input[str]
     """Bucket receiving the offline bucket's server access logs."""
-    online_tables: list[OnlineTableSpec]
-    feature_groups: list[FeatureGroupSpec]
-    infrequent_access_after_days: int
-    noncurrent_version_retention_days: int
     deletion_protection: bool
     """DynamoDB deletion protection (prod)."""
     protect: bool

@@ -220,7 +220,18 @@ class BudgetSpec(TypedDict):
     """Addresses notified directly by AWS Budgets, besides the alarm topic."""
 
 
-class BuMonitoringArgs(TypedDict):
+class BuMonitoringSettings(TypedDict):
+    """The alarm settings a stack file chooses (`ai-estate:monitoring`); `BuMonitoringArgs` adds
+    the wiring the BU estate supplies."""
+
+    subscriptions: list[AlarmSubscription]
+    thresholds: NotRequired[dict[str, float]]
+    """Overrides of `DEFAULT_THRESHOLDS`."""
+    model_metrics: list[ModelMetricSpec]
+    sagemaker_endpoints: list[SageMakerEndpointSpec]
+
+
+class BuMonitoringArgs(BuMonitoringSettings):
     """Inputs of `BuMonitoring`."""
 
     business_unit: str
@@ -231,16 +242,11 @@ class BuMonitoringArgs(TypedDict):
     """The cluster the BU's GPU pools run in (`ClusterName` dimension of the GPU metric)."""
     kms_key_arn: pulumi.Input[str]
     """The BU key: encrypts the alarm topic."""
-    subscriptions: list[AlarmSubscription]
-    thresholds: NotRequired[dict[str, float]]
-    """Overrides of `DEFAULT_THRESHOLDS`."""
     gpu_pools: list[GpuPoolAlarmSpec]
     online_tables: dict[str, pulumi.Input[str]]
     """Label -> DynamoDB table name of each online feature table."""
     buckets: dict[str, pulumi.Input[str]]
     """Label -> bucket name of the buckets to watch (the feature and artifact buckets)."""
-    model_metrics: list[ModelMetricSpec]
-    sagemaker_endpoints: list[SageMakerEndpointSpec]
     budget: NotRequired[BudgetSpec | None]
     gpu_metric_interval_seconds: NotRequired[int]
     """Must equal the platform agent's scrape interval (default 60)."""

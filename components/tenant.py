@@ -64,30 +64,33 @@ READ = ("get", "list", "watch")
 WRITE = ("get", "list", "watch", "create", "update", "patch", "delete")
 
 
-class BuTenantArgs(TypedDict):
+class BuTenantSettings(TypedDict):
+    """The namespace settings a stack file chooses (`ai-estate:tenant`); `BuTenantArgs` adds the
+    wiring the BU estate supplies."""
+
+    gpu_quota: int
+    """Most physical GPUs the BU's pods may hold at once. The quota item
+    (`requests.nvidia.com/gpu`) counts what nodes advertise: `gpu_quota` x `gpu_slices_per_gpu`."""
+    cpu_quota: str
+    """Total CPU requests of the namespace, e.g. `"64"` (limits default to the same)."""
+    memory_quota: str
+    """Total memory requests of the namespace, e.g. `"256Gi"` (limits default to the same)."""
+    default_container_limits: dict[str, str]
+    """LimitRange default limits, e.g. `{"cpu": "2", "memory": "4Gi"}`."""
+
+
+class BuTenantArgs(BuTenantSettings):
     """Inputs of `BuTenant`."""
 
     business_unit: str
     """The BU, a lower-case DNS label: it names the namespace."""
     environment: str
-    gpu_quota: int
-    """Most physical GPUs the BU's pods may hold at once. The quota item
-    (`requests.nvidia.com/gpu`) counts what nodes advertise: `gpu_quota` x `gpu_slices_per_gpu`."""
-    gpu_slices_per_gpu: NotRequired[pulumi.Input[int | None]]
-    """How many `nvidia.com/gpu` each physical GPU registers as: the platform's time-slicing
-    replicas (its `timeSlicingReplicas` output); None or 1 without time-slicing."""
-    cpu_quota: str
-    """Total CPU requests of the namespace, e.g. `"64"` (limits default to the same)."""
-    memory_quota: str
-    """Total memory requests of the namespace, e.g. `"256Gi"` (limits default to the same)."""
     cpu_limit_quota: NotRequired[str]
     """Total CPU limits, when the BU may burst above its requests (default: `cpu_quota`)."""
     memory_limit_quota: NotRequired[str]
     """Total memory limits (default: `memory_quota`)."""
     pod_quota: NotRequired[int]
     """Most non-terminal pods in the namespace (default 200): each pod takes a VPC address."""
-    default_container_limits: dict[str, str]
-    """LimitRange default limits, e.g. `{"cpu": "2", "memory": "4Gi"}`."""
     default_container_requests: NotRequired[dict[str, str]]
     """LimitRange default requests (default: the default limits, as Kubernetes would)."""
     persona_role_arns: dict[str, pulumi.Input[str]]
@@ -98,6 +101,9 @@ class BuTenantArgs(TypedDict):
     vpc_cidr: pulumi.Input[str]
     """The cluster VPC's IPv4 block (the platform's `vpcCidr` output): the AWS interface
     endpoints' network interfaces are in it, so BU pods may reach it on 443."""
+    gpu_slices_per_gpu: NotRequired[pulumi.Input[int | None]]
+    """How many `nvidia.com/gpu` each physical GPU registers as: the platform's time-slicing
+    replicas (its `timeSlicingReplicas` output); None or 1 without time-slicing."""
     gpu_pool_names: NotRequired[list[str]]
     """The BU's GPU pools (their `ai-estate/pool` node label values): a GPU pod in the namespace
     must select exactly one of them (see `gpu_pool_selection_validations`)."""

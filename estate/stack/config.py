@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
 from pydantic import (
@@ -85,6 +85,9 @@ Slug = Annotated[str, AfterValidator(_slug)]
 Ident = Annotated[str, AfterValidator(_ident)]
 Email = Annotated[str, AfterValidator(_email)]
 Cidr = Annotated[str, AfterValidator(_cidr)]
+
+
+_M = TypeVar("_M", bound="_Model")
 
 
 class _Model(BaseModel):
@@ -511,7 +514,8 @@ class SageMakerEndpointConfig(_Model):
 class MonitoringConfig(_Model):
     """`ai-estate:monitoring` (BU stacks)."""
 
-    alarm_subscriptions: tuple[AlarmSubscriptionConfig, ...] = ()
+    # Named like the component arg (`BuMonitoringArgs.subscriptions`); the alias keeps the key.
+    subscriptions: tuple[AlarmSubscriptionConfig, ...] = Field((), alias="alarmSubscriptions")
     """Who hears the BU's alarms. Empty: the stack owner's email."""
     thresholds: MonitoringThresholdsConfig = MonitoringThresholdsConfig()
     """Alarm thresholds."""
@@ -557,11 +561,10 @@ class PersonaTrustConfig(_Model):
 
     def as_trust(self) -> dict[str, Any]:
         """The trust spec `components.access` takes (unset sources left out)."""
-        return {
-            k: list(v) if isinstance(v, tuple) else v
-            for k, v in self.model_dump(by_alias=False).items()
-            if v not in (None, ())
-        }
+        from components.access import PersonaTrust
+        from estate.stack.convert import to_args
+
+        return dict(to_args(self, PersonaTrust))
 
 
 class AccessConfig(_Model):
@@ -710,6 +713,39 @@ class StackConfig(_Model):
             raise ValueError(f"gpuPools names must be unique (repeated: {', '.join(dupes)})")
         return self
 
+    @model_validator(mode="after")
+    def _resolve_defaults(self) -> StackConfig:
+        """Fill in the defaults that depend on other settings, so the program and the components
+        see one resolved value per field (and the docs' "Default: ..." is decided here)."""
+        retention = 365 if self.environment == "prod" else 90
+        network_defaults = {
+            "nat_gateways": "perAz" if self.environment == "prod" else "single",
+            "flow_log_retention_days": retention,
+        }
+        resolved: dict[str, Any] = {
+            "network": _with_defaults(self.network, network_defaults),
+            "cluster": _with_defaults(self.cluster, {"log_retention_days": retention}),
+            "monitoring": self.monitoring
+            if self.monitoring.subscriptions
+            else self.monitoring.model_copy(
+                update={
+                    "subscriptions": (
+                        AlarmSubscriptionConfig(protocol="email", endpoint=self.owner),
+                    )
+                }
+            ),
+        }
+        if self.tenant.gpu_quota is None:
+            from components.gpu_pools import GpuPoolSpec, effective_max_gpus
+            from estate.stack.convert import to_args
+
+            quota = sum(effective_max_gpus(to_args(p, GpuPoolSpec)) for p in self.gpu_pools)
+            resolved["tenant"] = self.tenant.model_copy(update={"gpu_quota": quota})
+        for key, value in resolved.items():
+            # The model is frozen for its users; resolving is part of building it.
+            object.__setattr__(self, key, value)
+        return self
+
     @property
     def dedicated_cluster(self) -> bool:
         """Whether this stack builds its own EKS cluster."""
@@ -722,9 +758,14 @@ class StackConfig(_Model):
 
     @property
     def nat_mode(self) -> str:
-        if self.network.nat_gateways:
-            return self.network.nat_gateways
-        return "perAz" if self.environment == "prod" else "single"
+        """NAT gateways of the stack's VPC (resolved: perAz in prod, single elsewhere)."""
+        return str(self.network.nat_gateways)
+
+
+def _with_defaults(model: _M, defaults: dict[str, Any]) -> _M:
+    """`model` with each of `defaults` filled in where the stack file left it unset (None)."""
+    unset = {k: v for k, v in defaults.items() if getattr(model, k) is None}
+    return model.model_copy(update=unset) if unset else model
 
 
 @dataclass(frozen=True)
