@@ -14,7 +14,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.cluster import EksCluster
+from components.cluster import SYSTEM_POOL_LABELS, EksCluster
 from components.estate import (
     BuEstate,
     BuMonitoringSpec,
@@ -238,11 +238,13 @@ def build(config: StackConfig, region: str) -> dict[str, Any]:
                 **cluster_outputs(cluster, config),
             }
         )
+        outputs.update(build_serving(config, opts, platform_estate=estate))
     else:
         fs = config.feature_store
         pools = gpu_pool_specs(config)
         shared: SharedCluster | None = None
         dedicated = None
+        platform: pulumi.StackReference | None = None
         if config.cluster.mode == "dedicated":
             dedicated = (network_spec(config), cluster_spec(config))
         else:
@@ -336,6 +338,7 @@ def build(config: StackConfig, region: str) -> dict[str, Any]:
                 "budgetName": bu.monitoring.budget_name,
             }
         )
+        outputs.update(build_serving(config, opts, bu=bu, shared=shared, platform=platform))
         if bu.cluster is not None:
             outputs.update(cluster_outputs(bu.cluster, config))
         if bu.access is not None:
@@ -386,3 +389,154 @@ def cluster_outputs(cluster: EksCluster, config: StackConfig) -> dict[str, Any]:
         "gpuSoftware": config.cluster.gpu_software,
         "karpenterInterruptionQueueName": cluster.karpenter_interruption_queue_name,
     }
+
+
+# -- serving (issue 12): the serving plane on platform stacks, endpoints on BU stacks ---------
+
+
+def build_serving(
+    config: StackConfig,
+    opts: pulumi.ResourceOptions,
+    *,
+    platform_estate: PlatformEstate | None = None,
+    bu: BuEstate | None = None,
+    shared: SharedCluster | None = None,
+    platform: pulumi.StackReference | None = None,
+) -> dict[str, Any]:
+    """Build `ServingPlane` (platform) or `BuServing` (BU); returns the outputs to export."""
+    from components.network import plan_subnets
+    from components.serving import BuServing, EndpointSpec, ServingPlane
+
+    sv = config.serving
+    if platform_estate is not None:
+        if not sv.enabled:
+            return {}
+        assert sv.certificate_arn is not None  # the schema requires it when enabled
+        plane = ServingPlane(
+            f"platform-{config.environment}-serving",
+            {
+                "environment": config.environment,
+                "cluster_name": platform_estate.cluster.cluster_name,
+                "kubernetes_version": config.cluster.version,
+                "vpc_id": platform_estate.network.vpc_id,
+                "k8s_provider": platform_estate.cluster.k8s_provider,
+                "node_selector": dict(SYSTEM_POOL_LABELS),
+                "certificate_arn": sv.certificate_arn,
+                "scheme": sv.scheme,
+                "waf_acl_arn": sv.waf_acl_arn,
+                "hostname": sv.hostname,
+                "ssl_policy": sv.ssl_policy,
+                "protect": config.protect_stateful,
+                "tags": stack_tags(config),
+            },
+            pulumi.ResourceOptions.merge(
+                opts, pulumi.ResourceOptions(depends_on=[platform_estate.cluster])
+            ),
+        )
+        plans = plan_subnets(config.network.cidr, config.network.az_count)
+        public = sv.scheme == "internet-facing"
+        return {
+            "serving": {
+                "gatewayName": plane.gateway_name,
+                "gatewayNamespace": plane.gateway_namespace,
+                "loadBalancerName": plane.load_balancer_name,
+                "scheme": sv.scheme,
+                "hostname": sv.hostname,
+                "loadBalancerSubnetCidrs": [p.public_cidr if public else p.private_cidr for p in plans],
+                "vpcCidr": config.network.cidr,
+                "oidc": {
+                    "issuer": sv.oidc.issuer,
+                    "jwksEndpoint": sv.oidc.jwks_endpoint,
+                    "requiredScopes": list(sv.oidc.required_scopes),
+                }
+                if sv.oidc
+                else None,
+            }
+        }
+    if bu is None or not sv.endpoints:
+        return {}
+    assert shared is not None and platform is not None, "endpoints need the shared cluster"
+    assert bu.access is not None  # the schema requires access for endpoints
+    gateway = platform.get_output("serving")
+    endpoints: list[EndpointSpec] = []
+    for e in sv.endpoints:
+        ref = e.image[len(e.image_repository) :]
+        endpoints.append(
+            {
+                "name": e.name,
+                "model_family": e.model_family,
+                "model_version": e.model_version,
+                "image_repository": e.image_repository,
+                "image_reference": ref,
+                "gpu_pool": e.gpu_pool,
+                "gpus_per_replica": e.gpus_per_replica,
+                "cpu": e.cpu,
+                "memory": e.memory,
+                "min_replicas": e.min_replicas,
+                "max_replicas": e.max_replicas,
+                "target_requests_per_second": e.target_requests_per_second,
+                "target_latency_ms": e.target_latency_ms,
+                "latency_p99_ms": e.latency_p99_ms,
+                "route_path": e.route_path or f"/{config.business_unit}/{e.name}",
+                "auth": e.auth,
+                "port": e.port,
+                "health_path": e.health_path,
+                "online_tables": list(e.online_tables),
+                "schedule": e.schedule.model_dump() if e.schedule else None,
+            }
+        )
+    serving = BuServing(
+        f"{config.business_unit}-{config.environment}-serving",
+        {
+            "endpoints": endpoints,
+            "common": {
+                "business_unit": config.business_unit,
+                "environment": config.environment,
+                "account_id": config.account_id,
+                "cluster_name": shared["cluster_name"],
+                "k8s_provider": shared["k8s_provider"],
+                "namespace": bu.tenant.namespace,
+                "gateway": {
+                    "gateway_name": gateway.apply(lambda g: g["gatewayName"]),
+                    "gateway_namespace": gateway.apply(lambda g: g["gatewayNamespace"]),
+                    "load_balancer_name": gateway.apply(lambda g: g["loadBalancerName"]),
+                    "load_balancer_cidrs": gateway.apply(lambda g: g["loadBalancerSubnetCidrs"]),
+                    "vpc_cidr": gateway.apply(lambda g: g["vpcCidr"]),
+                    "vpc_id": platform.get_output("vpcId"),
+                    "oidc": gateway.apply(
+                        lambda g: {
+                            "issuer": g["oidc"]["issuer"],
+                            "jwks_endpoint": g["oidc"]["jwksEndpoint"],
+                            "required_scopes": g["oidc"].get("requiredScopes") or [],
+                        }
+                        if g.get("oidc")
+                        else None
+                    ),
+                },
+                "kms_key_arn": bu.key.arn,
+                "model_bucket_name": naming_bucket(config, "models"),
+                "boundary_arn": bu.access.boundary_arn,
+                "alarm_topic_arn": bu.monitoring.topic_arn,
+                "tags": stack_tags(config),
+            },
+        },
+        opts,
+    )
+    return {
+        "serving": {
+            "endpoints": {
+                name: {
+                    "routePath": spec["route_path"],
+                    "roleArn": serving.endpoints[name].role_arn,
+                    "alarmArns": serving.endpoints[name].alarm_arns,
+                }
+                for name, spec in ((e["name"], e) for e in endpoints)
+            }
+        }
+    }
+
+
+def naming_bucket(config: StackConfig, purpose: str) -> str:
+    from components import naming
+
+    return naming.bucket_name(config.business_unit, config.environment, purpose, config.account_id)
