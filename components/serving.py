@@ -481,12 +481,17 @@ def deployment_spec(
         "memory": endpoint["memory"],
         GPU_RESOURCE: str(endpoint["gpus_per_replica"]),
     }
-    source = f"s3://{bucket_name}/{model_prefix(endpoint['model_family'], endpoint['model_version'])}"
+    source = (
+        f"s3://{bucket_name}/{model_prefix(endpoint['model_family'], endpoint['model_version'])}"
+    )
     probe = {"httpGet": {"path": endpoint["health_path"], "port": "http"}, "periodSeconds": 10}
     tmp_mount = {"name": "tmp", "mountPath": "/tmp"}
     return {
         "selector": {"matchLabels": labels},
-        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+        "strategy": {
+            "type": "RollingUpdate",
+            "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+        },
         "template": {
             "metadata": {"labels": labels},
             "spec": {
@@ -512,7 +517,14 @@ def deployment_spec(
                     {
                         "name": "fetch-model",
                         "image": MODEL_FETCH_IMAGE,
-                        "args": ["s3", "cp", "--recursive", "--only-show-errors", source, MODEL_DIR],
+                        "args": [
+                            "s3",
+                            "cp",
+                            "--recursive",
+                            "--only-show-errors",
+                            source,
+                            MODEL_DIR,
+                        ],
                         "env": [
                             {"name": "AWS_REGION", "value": region},
                             {"name": "HOME", "value": "/tmp"},
@@ -539,7 +551,11 @@ def deployment_spec(
                         ],
                         "resources": {"requests": dict(resources), "limits": dict(resources)},
                         "readinessProbe": probe,
-                        "livenessProbe": {**probe, "initialDelaySeconds": 30, "failureThreshold": 6},
+                        "livenessProbe": {
+                            **probe,
+                            "initialDelaySeconds": 30,
+                            "failureThreshold": 6,
+                        },
                         "securityContext": container_security_context(),
                         "volumeMounts": [
                             {"name": "model", "mountPath": MODEL_DIR, "readOnly": True},
@@ -639,7 +655,9 @@ def http_route_spec(
     """The endpoint's route on the Gateway's HTTPS listener, forwarding to its target group."""
     rule: dict[str, Any] = {
         "matches": [{"path": {"type": "PathPrefix", "value": endpoint["route_path"]}}],
-        "backendRefs": [{"group": "", "kind": "TargetGroupName", "name": target_group, "weight": 1}],
+        "backendRefs": [
+            {"group": "", "kind": "TargetGroupName", "name": target_group, "weight": 1}
+        ],
     }
     if listener_rule:
         rule["filters"] = [
@@ -690,7 +708,9 @@ def network_policy_spec(
         ],
         "egress": [
             {
-                "to": [{"ipBlock": {"cidr": c}} for c in [vpc_cidr, *sorted(set(prefix_list_cidrs))]],
+                "to": [
+                    {"ipBlock": {"cidr": c}} for c in [vpc_cidr, *sorted(set(prefix_list_cidrs))]
+                ],
                 "ports": https,
             }
         ],
@@ -781,7 +801,11 @@ def endpoint_alarms(
             "minutes (saturated).",
             GPU_METRIC_NAMESPACE,
             GPU_UTIL_METRIC,
-            {"ClusterName": cluster_name, "BusinessUnit": business_unit, "Pool": endpoint["gpu_pool"]},
+            {
+                "ClusterName": cluster_name,
+                "BusinessUnit": business_unit,
+                "Pool": endpoint["gpu_pool"],
+            },
             "Average",
             "GreaterThanThreshold",
             90,
@@ -1028,7 +1052,10 @@ class ServingPlane(pulumi.ComponentResource):
             self, f"{name}-keda-role", "KEDA operator: CloudWatch and SQS scalers", tags
         )
         aws.iam.RolePolicy(
-            f"{name}-keda-policy", role=keda_role.id, policy=keda_operator_policy(), opts=child(self)
+            f"{name}-keda-policy",
+            role=keda_role.id,
+            policy=keda_operator_policy(),
+            opts=child(self),
         )
         keda_identity = bind_service_account(
             self,
@@ -1220,7 +1247,9 @@ class ServingEndpoint(pulumi.ComponentResource):
             ),
             opts=child(self),
         )
-        k8s.core.v1.ServiceAccount(f"{name}-service-account", metadata=meta(service_account), opts=k8s_opts)
+        k8s.core.v1.ServiceAccount(
+            f"{name}-service-account", metadata=meta(service_account), opts=k8s_opts
+        )
         aws.eks.PodIdentityAssociation(
             f"{name}-pod-identity",
             cluster_name=cluster,
@@ -1380,8 +1409,9 @@ class ServingEndpoint(pulumi.ComponentResource):
 
         # -- scaling -------------------------------------------------------------------------
         lb = aws.lb.get_load_balancer_output(name=gw["load_balancer_name"], opts=invoke)
-        self.load_balancer_dimension = lb.arn_suffix
-        self.target_group_arn_suffix = target_group.arn_suffix
+        # The CloudWatch dimensions are the resource part of each ARN (what `arn_suffix` holds).
+        self.load_balancer_dimension = lb.arn.apply(_arn_resource)
+        self.target_group_arn_suffix = target_group.arn.apply(_arn_resource)
         trigger_auth = f"{ep['name']}-keda-aws"
         auth = _crd(
             f"{name}-keda-auth",
@@ -1397,7 +1427,9 @@ class ServingEndpoint(pulumi.ComponentResource):
             "keda.sh/v1alpha1",
             "ScaledObject",
             meta(ep["name"]),
-            pulumi.Output.all(region, target_group.arn_suffix, lb.arn_suffix).apply(
+            pulumi.Output.all(
+                region, self.target_group_arn_suffix, self.load_balancer_dimension
+            ).apply(
                 lambda p: scaled_object_spec(
                     ep,
                     deployment=ep["name"],
@@ -1416,8 +1448,8 @@ class ServingEndpoint(pulumi.ComponentResource):
             bu,
             ep,
             cluster_name=cluster,
-            target_group_dimension=target_group.arn_suffix,
-            load_balancer_dimension=lb.arn_suffix,
+            target_group_dimension=self.target_group_arn_suffix,
+            load_balancer_dimension=self.load_balancer_dimension,
         ):
             stat: dict[str, Any] = (
                 {"extended_statistic": alarm.statistic}
@@ -1447,6 +1479,12 @@ class ServingEndpoint(pulumi.ComponentResource):
 
         self.role_arn = role.arn
         self.register_outputs({"roleArn": self.role_arn, "alarmArns": self.alarm_arns})
+
+
+def _arn_resource(arn: str) -> str:
+    """The CloudWatch dimension value of an ELB ARN (what the provider's `arn_suffix` holds):
+    `targetgroup/<name>/<id>` for a target group, `app/<name>/<id>` for a load balancer."""
+    return arn.split(":", 5)[5].removeprefix("loadbalancer/")
 
 
 def _require_oidc(oidc: dict[str, Any] | None) -> dict[str, Any]:

@@ -1133,6 +1133,34 @@ class EstateMocks(pulumi.runtime.Mocks):
                 "resourceRecordSetCount": 2,
                 "callerReference": stable_uuid("zone", zone_name),
             }
+        # -- serving (issue 12): the Gateway's ALB a BU looks up by name, and the gateway
+        # endpoints' prefix lists (their entries are AWS's published us-east-1 S3 ranges).
+        if token == "aws:lb/getLoadBalancer:getLoadBalancer":
+            lb_name = str(a.get("name") or "lb")
+            suffix = f"app/{lb_name}/{stable_hex('alb', lb_name, region, length=16)}"
+            return {
+                "id": self.arn("elasticloadbalancing", f"loadbalancer/{suffix}", True, region),
+                "arn": self.arn("elasticloadbalancing", f"loadbalancer/{suffix}", True, region),
+                "arnSuffix": suffix,
+                "name": lb_name,
+                "loadBalancerType": "application",
+                "internal": True,
+                "dnsName": f"internal-{lb_name}-{stable_hex('dns', lb_name, length=10)}.{region}.elb.amazonaws.com",
+            }
+        if token == "aws:ec2/getManagedPrefixList:getManagedPrefixList":
+            pl_name = str(a.get("name") or "")
+            cidrs = {
+                "s3": ["3.5.0.0/19", "16.182.0.0/16", "52.216.0.0/15", "54.231.0.0/16"],
+                "dynamodb": ["3.218.180.0/22", "35.71.64.0/22", "52.94.0.0/22"],
+            }
+            service = pl_name.rsplit(".", 1)[-1]
+            return {
+                "id": "pl-" + stable_hex("prefix-list", pl_name, length=8),
+                "name": pl_name,
+                "addressFamily": "IPv4",
+                "maxEntries": None,
+                "entries": [{"cidr": c, "description": ""} for c in cidrs.get(service, [])],
+            }
         if token == "aws:kms/getKey:getKey":
             key_id = str(a.get("keyId") or "")
             uuid = (

@@ -604,7 +604,9 @@ class WaiverConfig(_Model):
 
 _ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$")
 _WAF_ARN = re.compile(r"^arn:aws[a-z-]*:wafv2:[a-z0-9-]+:\d{12}:regional/webacl/[\w-]+/[0-9a-f-]+$")
-_IMAGE_REF = re.compile(r"^([a-z0-9]+(?:[._-][a-z0-9]+)*)(?::([\w][\w.-]{0,127})|@(sha256:[0-9a-f]{64}))$")
+_IMAGE_REF = re.compile(
+    r"^([a-z0-9]+(?:[._-][a-z0-9]+)*)(?::([\w][\w.-]{0,127})|@(sha256:[0-9a-f]{64}))$"
+)
 _ROUTE_PATH = re.compile(r"^(/[a-z0-9][a-z0-9._-]*)+$")
 _CRON = re.compile(r"^(\S+\s+){4}\S+$")
 
@@ -637,7 +639,9 @@ class ServingScheduleConfig(_Model):
     def _cron(self) -> ServingScheduleConfig:
         for key in ("start", "end"):
             if not _CRON.match(getattr(self, key)):
-                raise ValueError(f"{key} must be a 5-field cron expression (got {getattr(self, key)!r})")
+                raise ValueError(
+                    f"{key} must be a 5-field cron expression (got {getattr(self, key)!r})"
+                )
         return self
 
 
@@ -649,9 +653,12 @@ class ServingEndpointConfig(_Model):
     """Endpoint name, unique in the BU: names the Deployment, Service, route and alarms."""
     model_family: Slug
     """The model family served (must be in `modelRegistry.modelFamilies`)."""
-    model_version: Annotated[int, Field(ge=1)] | Annotated[
-        str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._=-]*(/[A-Za-z0-9][A-Za-z0-9._=-]*)*$")
-    ]
+    model_version: (
+        Annotated[int, Field(ge=1)]
+        | Annotated[
+            str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._=-]*(/[A-Za-z0-9][A-Za-z0-9._=-]*)*$")
+        ]
+    )
     """A model package version number (artifacts under `models/<family>/<version>/`) or an
     artifact key below `models/<family>/` (e.g. `2026-11-30/run-42`)."""
     image: str
@@ -705,7 +712,9 @@ class ServingEndpointConfig(_Model):
         if self.min_replicas == 0 and self.schedule is None:
             raise ValueError("minReplicas 0 needs a schedule (when the endpoint is up)")
         if self.route_path is not None and not _ROUTE_PATH.match(self.route_path):
-            raise ValueError(f"routePath must be a lowercase path like /fraud/card (got {self.route_path!r})")
+            raise ValueError(
+                f"routePath must be a lowercase path like /fraud/card (got {self.route_path!r})"
+            )
         if not self.health_path.startswith("/"):
             raise ValueError("healthPath must start with /")
         if self.auth == "iam":
@@ -737,7 +746,9 @@ class ServingConfig(_Model):
     waf_acl_arn: str | None = None
     """Platform stacks: an existing regional WAF web ACL for an internet-facing Gateway; one is
     created (AWS managed rule groups) when unset."""
-    hostname: str | None = Field(None, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$")
+    hostname: str | None = Field(
+        None, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$"
+    )
     """Platform stacks: the host name clients call (covered by the certificate)."""
     ssl_policy: str = "ELBSecurityPolicy-TLS13-1-2-2021-06"
     """Platform stacks: the HTTPS listener's ELB security policy."""
@@ -1026,11 +1037,17 @@ def serving_errors(config: StackConfig) -> list[str]:
     if not config.model_registry.enabled:
         errors.append("serving.endpoints need modelRegistry.enabled (models and images live there)")
     if not config.access.enabled:
-        errors.append("serving.endpoints need access.enabled (model servers run under the BU's boundary)")
+        errors.append(
+            "serving.endpoints need access.enabled (model servers run under the BU's boundary)"
+        )
     families = set(config.model_registry.model_families)
     images = set(config.model_registry.image_names or config.model_registry.model_families)
     pools = {p.name: p for p in config.gpu_pools}
-    tables = {t.name for t in config.feature_store.online_tables} if config.feature_store.enabled else set()
+    tables = (
+        {t.name for t in config.feature_store.online_tables}
+        if config.feature_store.enabled
+        else set()
+    )
     from components import gpu_catalog
 
     for i, ep in enumerate(sv.endpoints):
@@ -1067,5 +1084,7 @@ def serving_errors(config: StackConfig) -> list[str]:
             )
         for table in ep.online_tables:
             if table not in tables:
-                errors.append(f"{where}.onlineTables: {table!r} is not in featureStore.onlineTables")
+                errors.append(
+                    f"{where}.onlineTables: {table!r} is not in featureStore.onlineTables"
+                )
     return errors

@@ -442,7 +442,9 @@ def build_serving(
                 "loadBalancerName": plane.load_balancer_name,
                 "scheme": sv.scheme,
                 "hostname": sv.hostname,
-                "loadBalancerSubnetCidrs": [p.public_cidr if public else p.private_cidr for p in plans],
+                "loadBalancerSubnetCidrs": [
+                    p.public_cidr if public else p.private_cidr for p in plans
+                ],
                 "vpcCidr": config.network.cidr,
                 "oidc": {
                     "issuer": sv.oidc.issuer,
@@ -504,13 +506,15 @@ def build_serving(
                     "vpc_cidr": gateway.apply(lambda g: g["vpcCidr"]),
                     "vpc_id": platform.get_output("vpcId"),
                     "oidc": gateway.apply(
-                        lambda g: {
-                            "issuer": g["oidc"]["issuer"],
-                            "jwks_endpoint": g["oidc"]["jwksEndpoint"],
-                            "required_scopes": g["oidc"].get("requiredScopes") or [],
-                        }
-                        if g.get("oidc")
-                        else None
+                        lambda g: (
+                            {
+                                "issuer": g["oidc"]["issuer"],
+                                "jwks_endpoint": g["oidc"]["jwksEndpoint"],
+                                "required_scopes": g["oidc"].get("requiredScopes") or [],
+                            }
+                            if g.get("oidc")
+                            else None
+                        )
                     ),
                 },
                 "kms_key_arn": bu.key.arn,
