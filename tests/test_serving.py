@@ -308,7 +308,7 @@ def test_fraud_prod_card_scoring_endpoint(rendered):
         assert sc["seccompProfile"] == {"type": "RuntimeDefault"}
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     [fetch] = pod["initContainers"]
-    bucket = [r for r in of_type(inv, "s3/bucket:Bucket") if "models" in r.inputs["bucket"]][0]
+    bucket = next(r for r in of_type(inv, "s3/bucket:Bucket") if "models" in r.inputs["bucket"])
     assert f"s3://{bucket.inputs['bucket']}/models/card-fraud/3/" in fetch["args"]
     assert {"name": "model", "mountPath": "/models", "readOnly": True} in server["volumeMounts"]
     # identity: a dedicated service account, bound to the endpoint's role
@@ -391,7 +391,7 @@ def test_fraud_prod_endpoint_alarms_go_to_the_bu_topic(rendered):
     assert tg_dim["LoadBalancer"].startswith("app/ai-estate-prod-serving/")
     assert alarms["replicas-at-max"].inputs["threshold"] == 4
     assert alarms["gpu-util-high"].inputs["dimensions"]["Pool"] == "serve-a10g"
-    [dashboard] = of_type(inv, "cloudwatch/dashboard:Dashboard")[-1:]
+    [_dashboard] = of_type(inv, "cloudwatch/dashboard:Dashboard")[-1:]
     body = json.loads(one(inv, "cloudwatch/dashboard:Dashboard", "serving").inputs["dashboardBody"])
     assert [w["properties"]["title"] for w in body["widgets"]] == [
         "card-scoring: response time",
@@ -490,9 +490,7 @@ def test_model_server_role_reads_its_artifacts_and_nothing_else(rendered):
     boundary = json.loads(one(fraud, "iam/policy:Policy", "boundary").inputs["policy"])
     arn = f"arn:aws:iam::222222222222:role{role.inputs['path']}{role.inputs['name']}"
     who = Principal(arn=arn, identity_policies=(policy,), permissions_boundary=boundary)
-    bucket = [r for r in of_type(fraud, "s3/bucket:Bucket") if "-models-" in r.inputs["bucket"]][
-        0
-    ].inputs["bucket"]
+    bucket = next(r for r in of_type(fraud, "s3/bucket:Bucket") if "-models-" in r.inputs["bucket"]).inputs["bucket"]
     key = fraud.outputs["kmsKeyArn"]
     via_s3 = {"kms:ViaService": "s3.us-east-1.amazonaws.com"}
 
@@ -531,9 +529,9 @@ def test_model_server_role_reads_its_artifacts_and_nothing_else(rendered):
     # not another family of the BU, never a write, never another BU
     assert not can("s3:GetObject", f"arn:aws:s3:::{bucket}/models/merchant-risk/1/model.tar.gz")
     assert not can("s3:PutObject", f"arn:aws:s3:::{bucket}/models/card-fraud/3/model.tar.gz")
-    other_bucket = [
+    other_bucket = next(
         r for r in of_type(marketing, "s3/bucket:Bucket") if "-models-" in r.inputs["bucket"]
-    ][0]
+    )
     assert not can(
         "s3:GetObject", f"arn:aws:s3:::{other_bucket.inputs['bucket']}/models/propensity/x"
     )

@@ -34,6 +34,7 @@ from . import (
     network,
     observability,
     registry,
+    serving,
     storage,
     tagging,
     waiver_rules,
@@ -59,6 +60,7 @@ RULES: tuple[Rule, ...] = (
     *registry.RULES,
     *monitoring.RULES,
     *identity.RULES,
+    *serving.RULES,
 )
 
 
