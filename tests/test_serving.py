@@ -490,7 +490,9 @@ def test_model_server_role_reads_its_artifacts_and_nothing_else(rendered):
     boundary = json.loads(one(fraud, "iam/policy:Policy", "boundary").inputs["policy"])
     arn = f"arn:aws:iam::222222222222:role{role.inputs['path']}{role.inputs['name']}"
     who = Principal(arn=arn, identity_policies=(policy,), permissions_boundary=boundary)
-    bucket = next(r for r in of_type(fraud, "s3/bucket:Bucket") if "-models-" in r.inputs["bucket"]).inputs["bucket"]
+    bucket = next(
+        r for r in of_type(fraud, "s3/bucket:Bucket") if "-models-" in r.inputs["bucket"]
+    ).inputs["bucket"]
     key = fraud.outputs["kmsKeyArn"]
     via_s3 = {"kms:ViaService": "s3.us-east-1.amazonaws.com"}
 
@@ -610,3 +612,46 @@ def test_platform_serving_needs_a_certificate():
 def test_scale_to_zero_needs_a_schedule():
     lines = errors_of("marketing-dev", lambda v: _endpoint(v).pop("schedule"))
     assert any("minReplicas 0 needs a schedule" in line for line in lines), lines
+
+
+# -- cost and critical path know the new resource types ----------------------------------------
+
+
+def test_the_gateway_alb_and_a_waf_acl_are_priced(rendered):
+    from estate.analysis.cost import cost_for
+    from estate.offline.model import Inventory, Resource
+
+    estimate = cost_for(rendered("platform-prod"))
+    [alb] = [
+        i for i in estimate["items"] if i["resource"].endswith("::platform-prod-serving-gateway")
+    ]
+    assert alb["idle"] == pytest.approx(0.0225 * 730, abs=0.01)
+    assert alb["peak"] == pytest.approx((0.0225 + 0.008 * 10) * 730, abs=0.01)
+    waf = Resource(
+        urn="urn:pulumi:s::ai-estate::aws:wafv2/webAcl:WebAcl::waf",
+        type="aws:wafv2/webAcl:WebAcl",
+        name="waf",
+        custom=True,
+        inputs={"rules": [{}, {}, {}]},
+    )
+    inv = Inventory(
+        stack="s", project="ai-estate", resources=[waf], config={"aws:region": "eu-west-1"}
+    )
+    [item] = cost_for(inv)["items"]
+    assert item["idle"] == pytest.approx(5 + 3 * 1.0, abs=0.01)
+    assert item["typical"] == pytest.approx(8 + 0.6 * 10, abs=0.01)
+
+
+@pytest.mark.parametrize("stack", ["platform-prod", "fraud-prod"])
+def test_every_serving_resource_type_has_a_create_time(rendered, stack):
+    from estate.analysis.critical_path import load_create_times
+
+    times = load_create_times()
+    serving_types = {r.type for r in rendered(stack).resources if "-serving" in r.name and r.custom}
+    unknown = sorted(
+        t
+        for t in serving_types
+        if t not in times.minutes
+        and not any(__import__("fnmatch").fnmatchcase(t, p) for p, _ in times.patterns)
+    )
+    assert unknown == []
