@@ -605,8 +605,19 @@ def test_endpoint_config_errors_are_one_line_and_name_the_key(change, message):
 
 
 def test_platform_serving_needs_a_certificate():
-    lines = errors_of("platform-prod", lambda v: v["serving"].pop("certificateArn"))
+    def drop_certificate(values):
+        values["serving"].pop("certificateArn")
+        values["serving"]["enabled"] = True
+
+    lines = errors_of("platform-prod", drop_certificate)
     assert any("serving.certificateArn is required" in line for line in lines), lines
+
+
+def test_a_platform_without_a_certificate_builds_no_serving_plane():
+    values = stack_values("platform-prod")
+    values.pop("serving")
+    config = validate_config(values, "stacks/Pulumi.platform-prod.yaml")
+    assert config.serving.plane_enabled is False
 
 
 def test_scale_to_zero_needs_a_schedule():

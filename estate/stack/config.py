@@ -735,11 +735,16 @@ class ServingEndpointConfig(_Model):
 class ServingConfig(_Model):
     """`ai-estate:serving`: the Gateway (platform stacks) or the BU's endpoints (BU stacks)."""
 
-    enabled: bool = True
+    enabled: bool | None = None
     """Platform stacks: install the serving plane (load-balancer controller, Gateway, KEDA,
-    metrics-server)."""
+    metrics-server). Default: on when `certificateArn` is set."""
     certificate_arn: str | None = None
-    """Platform stacks: the ACM certificate of the Gateway's HTTPS listener (required)."""
+    """Platform stacks: the ACM certificate of the Gateway's HTTPS listener (required to serve)."""
+
+    @property
+    def plane_enabled(self) -> bool:
+        """Whether a platform stack builds the serving plane."""
+        return self.certificate_arn is not None if self.enabled is None else self.enabled
     scheme: Literal["internal", "internet-facing"] = "internal"
     """Platform stacks: `internal` (the default) or `internet-facing`, which needs a waiver of
     `serving-gateway-internal` and always gets a WAF web ACL."""
@@ -1020,13 +1025,13 @@ def serving_errors(config: StackConfig) -> list[str]:
     if config.kind == "platform":
         if sv.endpoints:
             errors.append("serving.endpoints belong in BU stacks; platform stacks run the Gateway")
-        if sv.enabled and sv.certificate_arn is None:
+        if sv.enabled is True and sv.certificate_arn is None:
             errors.append(
                 "serving.certificateArn is required: the Gateway listens on HTTPS only "
                 "(set serving.enabled: false to build no serving plane)"
             )
         return errors
-    platform_keys = ("certificate_arn", "waf_acl_arn", "hostname", "oidc")
+    platform_keys = ("enabled", "certificate_arn", "waf_acl_arn", "hostname", "oidc")
     for key in platform_keys:
         if getattr(sv, key) is not None:
             errors.append(f"serving.{to_camel(key)} belongs in the platform stack, not a BU stack")

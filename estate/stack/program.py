@@ -409,7 +409,7 @@ def build_serving(
 
     sv = config.serving
     if platform_estate is not None:
-        if not sv.enabled:
+        if not sv.plane_enabled:
             return {}
         assert sv.certificate_arn is not None  # the schema requires it when enabled
         plane = ServingPlane(
