@@ -658,9 +658,16 @@ def http_route_spec(
         "backendRefs": [
             {"group": "", "kind": "TargetGroupName", "name": target_group, "weight": 1}
         ],
+        # The model server sees `/invocations`, not the BU's prefix on the shared Gateway.
+        "filters": [
+            {
+                "type": "URLRewrite",
+                "urlRewrite": {"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/"}},
+            }
+        ],
     }
     if listener_rule:
-        rule["filters"] = [
+        rule["filters"].append(
             {
                 "type": "ExtensionRef",
                 "extensionRef": {
@@ -669,7 +676,7 @@ def http_route_spec(
                     "name": listener_rule,
                 },
             }
-        ]
+        )
     return {
         "parentRefs": [
             {

@@ -348,7 +348,12 @@ def test_fraud_prod_card_scoring_endpoint(rendered):
         "sectionName": "https",
     }
     [auth] = objs["ListenerRuleConfiguration"]
-    assert rule["filters"][0]["extensionRef"]["name"] == auth.inputs["metadata"]["name"]
+    rewrite, extension = rule["filters"]
+    assert rewrite["urlRewrite"]["path"] == {
+        "type": "ReplacePrefixMatch",
+        "replacePrefixMatch": "/",
+    }
+    assert extension["extensionRef"]["name"] == auth.inputs["metadata"]["name"]
     [action] = auth.inputs["spec"]["actions"]
     assert action["type"] == "jwt-validation"
     assert action["jwtValidationConfig"]["issuer"].startswith(
