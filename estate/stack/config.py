@@ -745,6 +745,7 @@ class ServingConfig(_Model):
     def plane_enabled(self) -> bool:
         """Whether a platform stack builds the serving plane."""
         return self.certificate_arn is not None if self.enabled is None else self.enabled
+
     scheme: Literal["internal", "internet-facing"] = "internal"
     """Platform stacks: `internal` (the default) or `internet-facing`, which needs a waiver of
     `serving-gateway-internal` and always gets a WAF web ACL."""
