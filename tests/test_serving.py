@@ -671,3 +671,25 @@ def test_every_serving_resource_type_has_a_create_time(rendered, stack):
         and not any(__import__("fnmatch").fnmatchcase(t, p) for p, _ in times.patterns)
     )
     assert unknown == []
+
+
+def test_an_internet_facing_platform_gets_a_web_acl_through_the_program():
+    """The explicit choice, rendered through the program: a WAF web ACL is created and attached."""
+    from estate.offline.engine import render
+
+    raw = read_stack_file(ROOT / "stacks" / "Pulumi.platform-prod.yaml")
+    raw = json.loads(json.dumps(raw, default=str))
+    raw["ai-estate:serving"] = {**raw["ai-estate:serving"], "scheme": "internet-facing"}
+    inv = render(ROOT, stack="platform-prod", project="ai-estate", config=raw)
+    [acl] = of_type(inv, "wafv2/webAcl:WebAcl")
+    assert acl.inputs["scope"] == "REGIONAL"
+    assert [r["name"] for r in acl.inputs["rules"]][0] == "AWSManagedRulesCommonRuleSet"
+    config = one(inv, ":LoadBalancerConfiguration").inputs["spec"]
+    assert config["scheme"] == "internet-facing"
+    assert ":wafv2:" in config["wafV2"]["webACL"]
+    assert acl.urn in one(inv, ":LoadBalancerConfiguration").dependencies
+    # public load balancers live in the public subnets: the BU's policies admit those instead
+    assert inv.outputs["serving"]["loadBalancerSubnetCidrs"] == [
+        p.public_cidr
+        for p in __import__("components.network", fromlist=["x"]).plan_subnets("10.20.0.0/16", 3)
+    ]
