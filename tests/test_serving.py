@@ -683,7 +683,11 @@ def test_an_internet_facing_platform_gets_a_web_acl_through_the_program():
     inv = render(ROOT, stack="platform-prod", project="ai-estate", config=raw)
     [acl] = of_type(inv, "wafv2/webAcl:WebAcl")
     assert acl.inputs["scope"] == "REGIONAL"
-    assert [r["name"] for r in acl.inputs["rules"]][0] == "AWSManagedRulesCommonRuleSet"
+    assert [r["name"] for r in acl.inputs["rules"]] == [
+        "AWSManagedRulesCommonRuleSet",
+        "AWSManagedRulesKnownBadInputsRuleSet",
+        "AWSManagedRulesAmazonIpReputationList",
+    ]
     config = one(inv, ":LoadBalancerConfiguration").inputs["spec"]
     assert config["scheme"] == "internet-facing"
     assert ":wafv2:" in config["wafV2"]["webACL"]
