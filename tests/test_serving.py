@@ -598,6 +598,10 @@ def _endpoint(values: dict) -> dict:
             lambda v: _endpoint(v).update(onlineTables=["nope"]),
             r"onlineTables: 'nope' is not in featureStore",
         ),
+        (
+            lambda v: v.update(cluster={"mode": "dedicated"}, network={"cidr": "10.60.0.0/16"}),
+            r"a dedicated cluster has no serving plane",
+        ),
     ],
 )
 def test_endpoint_config_errors_are_one_line_and_name_the_key(change, message):

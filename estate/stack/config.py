@@ -1040,6 +1040,11 @@ def serving_errors(config: StackConfig) -> list[str]:
         errors.append("serving.scheme belongs in the platform stack, not a BU stack")
     if not sv.endpoints:
         return errors
+    if config.cluster.mode == "dedicated":
+        errors.append(
+            "serving.endpoints need the platform's Gateway: a dedicated cluster has no serving "
+            "plane yet (serve from the shared cluster)"
+        )
     if not config.model_registry.enabled:
         errors.append("serving.endpoints need modelRegistry.enabled (models and images live there)")
     if not config.access.enabled:
