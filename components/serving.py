@@ -1138,12 +1138,17 @@ class GatewayRef(TypedDict):
     """What a BU stack knows of the platform's Gateway (the platform's `serving` output)."""
 
     gateway_name: pulumi.Input[str]
+    """The Gateway routes attach to (`serving`)."""
     gateway_namespace: pulumi.Input[str]
+    """Its namespace (`ai-estate-gateway`)."""
     load_balancer_name: pulumi.Input[str]
+    """The Gateway ALB's name, fixed by the platform (the alarms look its dimension up)."""
     load_balancer_cidrs: pulumi.Input[list[str]]
     """The subnets the Gateway's ALB lives in (its private addresses reach the pods)."""
     vpc_cidr: pulumi.Input[str]
+    """The VPC's block: the interface endpoints the model server calls on 443 live in it."""
     vpc_id: pulumi.Input[str]
+    """The VPC the endpoint's target group is created in."""
     oidc: pulumi.Input[dict[str, Any] | None]
     """`{issuer, jwks_endpoint, required_scopes}` of the platform's token issuer."""
 
