@@ -389,6 +389,10 @@ def _alarm_metrics(r: Resource) -> int:
     return max(1, len(with_metric))
 
 
+GATEWAY = "kubernetes:gateway.networking.k8s.io/v1:Gateway"
+"""A Gateway API Gateway: the AWS Load Balancer Controller provisions one ALB for it."""
+
+
 def _price_resource(r: Resource, ctx: _Context) -> None:
     book, hours, t = ctx.book, ctx.book.hours, r.type
     if t == "aws:eks/cluster:Cluster":
@@ -494,6 +498,25 @@ def _price_resource(r: Resource, ctx: _Context) -> None:
             )
     elif t == "aws:kms/key:Key":
         ctx.same(r, "customer-managed KMS key", book.price("kms", "keyMonth"))
+    # -- serving (issue 12): the Gateway's ALB (the controller provisions one per Gateway) and
+    # its WAF web ACL; target groups, routes and the controller's custom resources are free.
+    elif t == GATEWAY:
+        hourly = book.price("alb", "hour") * hours
+        per_lcu = book.price("alb", "lcuHour") * hours
+        ctx.per_scenario(
+            r,
+            "Application Load Balancer of the Gateway + LCUs (assumed load)",
+            lambda s: hourly + per_lcu * book.assume("albLcu", s),
+        )
+    elif t == "aws:wafv2/webAcl:WebAcl":
+        rules = len(r.inputs.get("rules") or [])
+        fixed = book.price("wafv2", "webAclMonth") + rules * book.price("wafv2", "ruleMonth")
+        per_million = book.price("wafv2", "perMillionRequests")
+        ctx.per_scenario(
+            r,
+            f"WAF web ACL with {rules} rule(s) + requests (assumed volume)",
+            lambda s: fixed + per_million * book.assume("wafMillionRequests", s),
+        )
 
 
 def _context(inventory: Inventory, prices_path: Path | str | None) -> _Context:

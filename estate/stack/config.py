@@ -604,6 +604,190 @@ class WaiverConfig(_Model):
         return self
 
 
+# -- serving (ai-estate:serving) --------------------------------------------------------------
+# Platform stacks set the Gateway (certificate, scheme, WAF, token issuer); BU stacks declare
+# endpoints. Cross-field rules that need the rest of the stack (model families, images, GPU
+# pools, environment) live in `StackConfig._serving_rules`.
+
+_ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$")
+_WAF_ARN = re.compile(r"^arn:aws[a-z-]*:wafv2:[a-z0-9-]+:\d{12}:regional/webacl/[\w-]+/[0-9a-f-]+$")
+_IMAGE_REF = re.compile(
+    r"^([a-z0-9]+(?:[._-][a-z0-9]+)*)(?::([\w][\w.-]{0,127})|@(sha256:[0-9a-f]{64}))$"
+)
+_ROUTE_PATH = re.compile(r"^(/[a-z0-9][a-z0-9._-]*)+$")
+_CRON = re.compile(r"^(\S+\s+){4}\S+$")
+
+
+class ServingOidcConfig(_Model):
+    """`ai-estate:serving.oidc` (platform stacks): the identity provider whose tokens the
+    Gateway's ALB validates (`jwt-validation`) in front of every `auth: oidc` route."""
+
+    issuer: HttpsUrl
+    """The token issuer (`iss` claim), e.g. a Cognito user pool's
+    `https://cognito-idp.<region>.amazonaws.com/<pool-id>`."""
+    jwks_endpoint: HttpsUrl
+    """The issuer's JSON Web Key Set URL the ALB fetches signing keys from."""
+    required_scopes: tuple[str, ...] = ()
+    """Scopes every token must carry (`scope` claim, space separated); empty checks none."""
+
+
+class ServingScheduleConfig(_Model):
+    """When a scale-to-zero endpoint is up: KEDA's cron trigger holds one replica between
+    `start` and `end`; outside them the endpoint scales to zero."""
+
+    timezone: str = "UTC"
+    """IANA time zone of the two cron expressions, e.g. `Europe/London`."""
+    start: str = "0 8 * * 1-5"
+    """Cron expression (5 fields) at which the endpoint comes up."""
+    end: str = "0 19 * * 1-5"
+    """Cron expression (5 fields) at which it may go back to zero."""
+
+    @model_validator(mode="after")
+    def _cron(self) -> ServingScheduleConfig:
+        for key in ("start", "end"):
+            if not _CRON.match(getattr(self, key)):
+                raise ValueError(
+                    f"{key} must be a 5-field cron expression (got {getattr(self, key)!r})"
+                )
+        return self
+
+
+class ServingEndpointConfig(_Model):
+    """One model endpoint of the BU (`ai-estate:serving.endpoints[]`), served on the BU's GPU
+    pool behind the platform Gateway."""
+
+    name: Slug
+    """Endpoint name, unique in the BU: names the Deployment, Service, route and alarms."""
+    model_family: Slug
+    """The model family served (must be in `modelRegistry.modelFamilies`)."""
+    model_version: (
+        Annotated[int, Field(ge=1)]
+        | Annotated[
+            str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._=-]*(/[A-Za-z0-9][A-Za-z0-9._=-]*)*$")
+        ]
+    )
+    """A model package version number (artifacts under `models/<family>/<version>/`) or an
+    artifact key below `models/<family>/` (e.g. `2026-11-30/run-42`)."""
+    image: str
+    """The runtime image: one of the BU's ECR repositories (`modelRegistry.imageNames`, or the
+    model families) by tag (`card-fraud:1.4.2`) or digest (`card-fraud@sha256:...`)."""
+    gpu_pool: Slug
+    """The BU's GPU pool the replicas run on (one of `gpuPools[].name`)."""
+    gpus_per_replica: int = Field(1, ge=1, le=8)
+    """GPUs each replica requests (requests equal limits)."""
+    cpu: str = "2"
+    """CPU each replica requests and is limited to."""
+    memory: str = "8Gi"
+    """Memory each replica requests and is limited to."""
+    min_replicas: int = Field(2, ge=0, le=100)
+    """Fewest replicas; 0 (dev only) scales the endpoint to zero outside `schedule`."""
+    max_replicas: int = Field(4, ge=1, le=100)
+    """Most replicas (the cost and quota ceiling)."""
+    target_requests_per_second: float | None = Field(None, gt=0)
+    """Scale out when requests per replica exceed this (ALB `RequestCountPerTarget`)."""
+    target_latency_ms: float | None = Field(None, gt=0)
+    """Scale out when the target group's average response time exceeds this (ms)."""
+    latency_p99_ms: float = Field(1000, gt=0)
+    """p99 response time (ms) above which the endpoint alarms (p95 alarms at 80% of it)."""
+    route_path: str | None = None
+    """Path prefix on the Gateway, under `/<bu>/` (default `/<bu>/<name>`)."""
+    auth: Literal["oidc", "iam", "none"] = "oidc"
+    """`oidc`: the ALB validates a bearer token from the platform's issuer; `none` needs a
+    waiver of `serving-route-authenticated`. `iam` (SigV4) is not available on an ALB."""
+    port: int = Field(8080, ge=1024, le=65535)
+    """The container's HTTP port (non-root, so above 1023)."""
+    health_path: str = "/health"
+    """HTTP path the load balancer and kubelet probe."""
+    online_tables: tuple[Slug, ...] = ()
+    """The BU's online tables (`featureStore.onlineTables[].name`) the model server reads."""
+    schedule: ServingScheduleConfig | None = None
+    """When a scale-to-zero endpoint (`minReplicas: 0`) is up (required with it)."""
+
+    @model_validator(mode="after")
+    def _shape(self) -> ServingEndpointConfig:
+        if not _IMAGE_REF.match(self.image):
+            raise ValueError(
+                f"image must be '<repository>:<tag>' or '<repository>@sha256:<digest>' naming one "
+                f"of the BU's ECR repositories (got {self.image!r})"
+            )
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(
+                f"minReplicas ({self.min_replicas}) must not exceed maxReplicas ({self.max_replicas})"
+            )
+        if (self.target_requests_per_second is None) == (self.target_latency_ms is None):
+            raise ValueError("set exactly one of targetRequestsPerSecond and targetLatencyMs")
+        if self.min_replicas == 0 and self.schedule is None:
+            raise ValueError("minReplicas 0 needs a schedule (when the endpoint is up)")
+        if self.route_path is not None and not _ROUTE_PATH.match(self.route_path):
+            raise ValueError(
+                f"routePath must be a lowercase path like /fraud/card (got {self.route_path!r})"
+            )
+        if not self.health_path.startswith("/"):
+            raise ValueError("healthPath must start with /")
+        if self.auth == "iam":
+            raise ValueError(
+                "auth: iam is not available: an ALB cannot verify SigV4; use auth: oidc with a "
+                "client-credentials token from the platform's issuer"
+            )
+        return self
+
+    @property
+    def image_repository(self) -> str:
+        """The repository part of `image` (`card-fraud`)."""
+        match = _IMAGE_REF.match(self.image)
+        assert match is not None
+        return match.group(1)
+
+
+class ServingConfig(_Model):
+    """`ai-estate:serving`: the Gateway (platform stacks) or the BU's endpoints (BU stacks)."""
+
+    enabled: bool | None = None
+    """Platform stacks: install the serving plane (load-balancer controller, Gateway, KEDA,
+    metrics-server). Default: on when `certificateArn` is set."""
+    certificate_arn: str | None = None
+    """Platform stacks: the ACM certificate of the Gateway's HTTPS listener (required to serve)."""
+
+    @property
+    def plane_enabled(self) -> bool:
+        """Whether a platform stack builds the serving plane."""
+        return self.certificate_arn is not None if self.enabled is None else self.enabled
+
+    scheme: Literal["internal", "internet-facing"] = "internal"
+    """Platform stacks: `internal` (the default) or `internet-facing`, which needs a waiver of
+    `serving-gateway-internal` and always gets a WAF web ACL."""
+    waf_acl_arn: str | None = None
+    """Platform stacks: an existing regional WAF web ACL for an internet-facing Gateway; one is
+    created (AWS managed rule groups) when unset."""
+    hostname: str | None = Field(
+        None, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$"
+    )
+    """Platform stacks: the host name clients call (covered by the certificate)."""
+    ssl_policy: str = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    """Platform stacks: the HTTPS listener's ELB security policy."""
+    oidc: ServingOidcConfig | None = None
+    """Platform stacks: the token issuer behind `auth: oidc` routes."""
+    endpoints: tuple[ServingEndpointConfig, ...] = ()
+    """BU stacks: the model endpoints."""
+
+    @model_validator(mode="after")
+    def _arns(self) -> ServingConfig:
+        if self.certificate_arn is not None and not _ACM_ARN.match(self.certificate_arn):
+            raise ValueError("certificateArn must be an ACM certificate ARN")
+        if self.waf_acl_arn is not None and not _WAF_ARN.match(self.waf_acl_arn):
+            raise ValueError("wafAclArn must be a regional WAFv2 web ACL ARN")
+        if self.waf_acl_arn is not None and self.scheme != "internet-facing":
+            raise ValueError("wafAclArn applies to scheme: internet-facing only")
+        for label, values in (
+            ("names", [e.name for e in self.endpoints]),
+            ("routePaths", [e.route_path for e in self.endpoints if e.route_path]),
+        ):
+            dupes = sorted({n for n in values if values.count(n) > 1})
+            if dupes:
+                raise ValueError(f"endpoints {label} must be unique (repeated: {', '.join(dupes)})")
+        return self
+
+
 class StackConfig(_Model):
     """Everything under `ai-estate:` in one stack file."""
 
@@ -647,6 +831,8 @@ class StackConfig(_Model):
     """The BU's monthly budget (BU stacks; required in staging and prod)."""
     waivers: tuple[WaiverConfig, ...] = ()
     """Time-boxed exceptions to policies, applied by the policy pack (see docs/policies.md)."""
+    serving: ServingConfig = ServingConfig()
+    """The serving plane (platform stacks) or the BU's model endpoints (BU stacks)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -744,6 +930,13 @@ class StackConfig(_Model):
         for key, value in resolved.items():
             # The model is frozen for its users; resolving is part of building it.
             object.__setattr__(self, key, value)
+        return self
+
+    @model_validator(mode="after")
+    def _serving_rules(self) -> StackConfig:
+        errors = serving_errors(self)
+        if errors:
+            raise ValueError("; ".join(errors))
         return self
 
     @property
@@ -930,3 +1123,85 @@ def platform_pool_errors(config: StackConfig, path: Path, shown: str) -> list[st
 
 
 # -- end BU pools against the referenced platform -------------------------------------------
+
+
+def serving_errors(config: StackConfig) -> list[str]:
+    """What is wrong with `ai-estate:serving` given the rest of the stack (one line each)."""
+    sv = config.serving
+    errors: list[str] = []
+    if config.kind == "platform":
+        if sv.endpoints:
+            errors.append("serving.endpoints belong in BU stacks; platform stacks run the Gateway")
+        if sv.enabled is True and sv.certificate_arn is None:
+            errors.append(
+                "serving.certificateArn is required: the Gateway listens on HTTPS only "
+                "(set serving.enabled: false to build no serving plane)"
+            )
+        return errors
+    platform_keys = ("enabled", "certificate_arn", "waf_acl_arn", "hostname", "oidc")
+    for key in platform_keys:
+        if getattr(sv, key) is not None:
+            errors.append(f"serving.{to_camel(key)} belongs in the platform stack, not a BU stack")
+    if sv.scheme != "internal":
+        errors.append("serving.scheme belongs in the platform stack, not a BU stack")
+    if not sv.endpoints:
+        return errors
+    if config.cluster.mode == "dedicated":
+        errors.append(
+            "serving.endpoints need the platform's Gateway: a dedicated cluster has no serving "
+            "plane yet (serve from the shared cluster)"
+        )
+    if not config.model_registry.enabled:
+        errors.append("serving.endpoints need modelRegistry.enabled (models and images live there)")
+    if not config.access.enabled:
+        errors.append(
+            "serving.endpoints need access.enabled (model servers run under the BU's boundary)"
+        )
+    families = set(config.model_registry.model_families)
+    images = set(config.model_registry.image_names or config.model_registry.model_families)
+    pools = {p.name: p for p in config.gpu_pools}
+    tables = (
+        {t.name for t in config.feature_store.online_tables}
+        if config.feature_store.enabled
+        else set()
+    )
+    from components import gpu_catalog
+
+    for i, ep in enumerate(sv.endpoints):
+        where = f"serving.endpoints[{i}] ({ep.name})"
+        if ep.model_family not in families:
+            errors.append(
+                f"{where}.modelFamily: {ep.model_family!r} is not in modelRegistry.modelFamilies"
+            )
+        if ep.image_repository not in images:
+            errors.append(
+                f"{where}.image: repository {ep.image_repository!r} is not one of the BU's ECR "
+                f"repositories ({', '.join(sorted(images)) or 'none'})"
+            )
+        pool = pools.get(ep.gpu_pool)
+        if pool is None:
+            errors.append(
+                f"{where}.gpuPool: {ep.gpu_pool!r} is not one of the BU's gpuPools "
+                f"({', '.join(sorted(pools)) or 'none'})"
+            )
+        else:
+            per_node = min(gpu_catalog.instance_info(t).gpus for t in pool.instance_types)
+            if ep.gpus_per_replica > per_node:
+                errors.append(
+                    f"{where}.gpusPerReplica: {ep.gpus_per_replica} GPUs do not fit one node of "
+                    f"pool {pool.name} ({per_node} per node)"
+                )
+        if ep.min_replicas == 0 and config.environment != "dev":
+            errors.append(f"{where}.minReplicas: 0 (scale to zero) is allowed in dev only")
+        path = ep.route_path or f"/{config.business_unit}/{ep.name}"
+        if not path.startswith(f"/{config.business_unit}/"):
+            errors.append(
+                f"{where}.routePath: must start with /{config.business_unit}/ (the Gateway is "
+                "shared; each BU owns its own prefix)"
+            )
+        for table in ep.online_tables:
+            if table not in tables:
+                errors.append(
+                    f"{where}.onlineTables: {table!r} is not in featureStore.onlineTables"
+                )
+    return errors

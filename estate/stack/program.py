@@ -14,7 +14,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.cluster import EksCluster, EksClusterSettings
+from components.cluster import SYSTEM_POOL_LABELS, EksCluster, EksClusterSettings
 from components.estate import (
     BuEstate,
     BuEstateArgs,
@@ -93,6 +93,7 @@ PLATFORM_CONSUMED: dict[str, str] = {
     "waivers": _WAIVERS,
     "cluster.mode": "a platform stack always builds its cluster",
     "activate_cost_allocation_tags": "removed: the schema refuses it (a management-account step)",
+    "serving": "the serving plane, built by build_serving() beside the estate",
 }
 
 BU_CONSUMED: dict[str, str] = {
@@ -104,6 +105,7 @@ BU_CONSUMED: dict[str, str] = {
     "network": "converted into `dedicated` when cluster.mode is dedicated",
     "cluster": "converted into `dedicated` when cluster.mode is dedicated",
     "activate_cost_allocation_tags": "removed: the schema refuses it (a management-account step)",
+    "serving": "the BU's endpoints, built by build_serving() on top of the estate",
     "waivers": _WAIVERS,
 }
 
@@ -147,8 +149,11 @@ def bu_args(
     )
 
 
-def shared_cluster(config: StackConfig) -> tuple[SharedCluster, dict[str, Any]]:
-    """The platform cluster of a BU on the shared estate, and what the BU re-exports of it."""
+def shared_cluster(
+    config: StackConfig,
+) -> tuple[SharedCluster, dict[str, Any], pulumi.StackReference]:
+    """The platform cluster of a BU on the shared estate, what the BU re-exports of it, and the
+    platform stack reference (serving reads the platform's Gateway from it)."""
     platform = pulumi.StackReference(str(config.platform_stack))
     # The platform's kubeconfig runs `aws eks get-token` as whoever deploys this stack:
     # the BU's deployer needs an access entry on the shared cluster, nothing more.
@@ -175,7 +180,7 @@ def shared_cluster(config: StackConfig) -> tuple[SharedCluster, dict[str, Any]]:
         # The cluster this BU runs on, so `estate verify` need not guess it.
         "clusterName": platform.get_output("clusterName"),
     }
-    return shared, outputs
+    return shared, outputs, platform
 
 
 def build(config: StackConfig, region: str) -> dict[str, Any]:
@@ -211,7 +216,9 @@ def platform_stack(
 ) -> dict[str, Any]:
     """The platform estate of an environment; returns its outputs."""
     estate = PlatformEstate(f"platform-{config.environment}", platform_args(config, tags), opts)
+    serving = build_serving(config, opts, platform_estate=estate)
     return {
+        **serving,
         "vpcId": estate.network.vpc_id,
         "privateSubnetIds": estate.network.private_subnet_ids,
         "publicSubnetIds": estate.network.public_subnet_ids,
@@ -230,12 +237,14 @@ def bu_stack(
     """One BU's estate, on the platform's cluster or its own; returns its outputs."""
     outputs: dict[str, Any] = {}
     shared: SharedCluster | None = None
+    platform: pulumi.StackReference | None = None
     if config.cluster.mode != "dedicated":
-        shared, platform_outputs = shared_cluster(config)
+        shared, platform_outputs, platform = shared_cluster(config)
         outputs.update(platform_outputs)
     args = bu_args(config, tags, shared)
     bu = BuEstate(f"{config.business_unit}-{config.environment}", args, opts)
     outputs.update(bu_outputs(bu, args))
+    outputs.update(build_serving(config, opts, bu=bu, shared=shared, platform=platform))
     if bu.cluster is not None:
         outputs.update(cluster_outputs(bu.cluster, config))
     return outputs
@@ -301,3 +310,158 @@ def cluster_outputs(cluster: EksCluster, config: StackConfig) -> dict[str, Any]:
         "gpuSoftware": config.cluster.gpu_software,
         "karpenterInterruptionQueueName": cluster.karpenter_interruption_queue_name,
     }
+
+
+# -- serving (issue 12): the serving plane on platform stacks, endpoints on BU stacks ---------
+
+
+def build_serving(
+    config: StackConfig,
+    opts: pulumi.ResourceOptions,
+    *,
+    platform_estate: PlatformEstate | None = None,
+    bu: BuEstate | None = None,
+    shared: SharedCluster | None = None,
+    platform: pulumi.StackReference | None = None,
+) -> dict[str, Any]:
+    """Build `ServingPlane` (platform) or `BuServing` (BU); returns the outputs to export."""
+    from components.network import plan_subnets
+    from components.serving import BuServing, EndpointSpec, ServingPlane
+
+    sv = config.serving
+    if platform_estate is not None:
+        if not sv.plane_enabled:
+            return {}
+        assert sv.certificate_arn is not None  # the schema requires it when enabled
+        plane = ServingPlane(
+            f"platform-{config.environment}-serving",
+            {
+                "environment": config.environment,
+                "cluster_name": platform_estate.cluster.cluster_name,
+                "kubernetes_version": config.cluster.version,
+                "vpc_id": platform_estate.network.vpc_id,
+                "k8s_provider": platform_estate.cluster.k8s_provider,
+                "node_selector": dict(SYSTEM_POOL_LABELS),
+                "certificate_arn": sv.certificate_arn,
+                "scheme": sv.scheme,
+                "waf_acl_arn": sv.waf_acl_arn,
+                "hostname": sv.hostname,
+                "ssl_policy": sv.ssl_policy,
+                "protect": config.protect_stateful,
+                "tags": stack_tags(config),
+            },
+            pulumi.ResourceOptions.merge(
+                opts, pulumi.ResourceOptions(depends_on=[platform_estate.cluster])
+            ),
+        )
+        plans = plan_subnets(config.network.cidr, config.network.az_count)
+        public = sv.scheme == "internet-facing"
+        return {
+            "serving": {
+                "gatewayName": plane.gateway_name,
+                "gatewayNamespace": plane.gateway_namespace,
+                "loadBalancerName": plane.load_balancer_name,
+                "scheme": sv.scheme,
+                "hostname": sv.hostname,
+                "loadBalancerSubnetCidrs": [
+                    p.public_cidr if public else p.private_cidr for p in plans
+                ],
+                "vpcCidr": config.network.cidr,
+                "oidc": {
+                    "issuer": sv.oidc.issuer,
+                    "jwksEndpoint": sv.oidc.jwks_endpoint,
+                    "requiredScopes": list(sv.oidc.required_scopes),
+                }
+                if sv.oidc
+                else None,
+            }
+        }
+    if bu is None or not sv.endpoints:
+        return {}
+    assert shared is not None and platform is not None, "endpoints need the shared cluster"
+    assert bu.access is not None  # the schema requires access for endpoints
+    gateway = platform.get_output("serving")
+    endpoints: list[EndpointSpec] = []
+    for e in sv.endpoints:
+        ref = e.image[len(e.image_repository) :]
+        endpoints.append(
+            {
+                "name": e.name,
+                "model_family": e.model_family,
+                "model_version": e.model_version,
+                "image_repository": e.image_repository,
+                "image_reference": ref,
+                "gpu_pool": e.gpu_pool,
+                "gpus_per_replica": e.gpus_per_replica,
+                "cpu": e.cpu,
+                "memory": e.memory,
+                "min_replicas": e.min_replicas,
+                "max_replicas": e.max_replicas,
+                "target_requests_per_second": e.target_requests_per_second,
+                "target_latency_ms": e.target_latency_ms,
+                "latency_p99_ms": e.latency_p99_ms,
+                "route_path": e.route_path or f"/{config.business_unit}/{e.name}",
+                "auth": e.auth,
+                "port": e.port,
+                "health_path": e.health_path,
+                "online_tables": list(e.online_tables),
+                "schedule": e.schedule.model_dump() if e.schedule else None,
+            }
+        )
+    serving = BuServing(
+        f"{config.business_unit}-{config.environment}-serving",
+        {
+            "endpoints": endpoints,
+            "common": {
+                "business_unit": config.business_unit,
+                "environment": config.environment,
+                "account_id": config.account_id,
+                "cluster_name": shared["cluster_name"],
+                "k8s_provider": shared["k8s_provider"],
+                "namespace": bu.tenant.namespace,
+                "gateway": {
+                    "gateway_name": gateway.apply(lambda g: g["gatewayName"]),
+                    "gateway_namespace": gateway.apply(lambda g: g["gatewayNamespace"]),
+                    "load_balancer_name": gateway.apply(lambda g: g["loadBalancerName"]),
+                    "load_balancer_cidrs": gateway.apply(lambda g: g["loadBalancerSubnetCidrs"]),
+                    "vpc_cidr": gateway.apply(lambda g: g["vpcCidr"]),
+                    "vpc_id": platform.get_output("vpcId"),
+                    "oidc": gateway.apply(
+                        lambda g: (
+                            {
+                                "issuer": g["oidc"]["issuer"],
+                                "jwks_endpoint": g["oidc"]["jwksEndpoint"],
+                                "required_scopes": g["oidc"].get("requiredScopes") or [],
+                            }
+                            if g.get("oidc")
+                            else None
+                        )
+                    ),
+                },
+                "kms_key_arn": bu.key.arn,
+                "model_bucket_name": naming_bucket(config, "models"),
+                "boundary_arn": bu.access.boundary_arn,
+                "alarm_topic_arn": bu.monitoring.topic_arn,
+                "tags": stack_tags(config),
+            },
+        },
+        opts,
+    )
+    return {
+        "serving": {
+            "endpoints": {
+                name: {
+                    "routePath": spec["route_path"],
+                    "roleArn": serving.endpoints[name].role_arn,
+                    "alarmArns": serving.endpoints[name].alarm_arns,
+                }
+                for name, spec in ((e["name"], e) for e in endpoints)
+            }
+        }
+    }
+
+
+def naming_bucket(config: StackConfig, purpose: str) -> str:
+    from components import naming
+
+    return naming.bucket_name(config.business_unit, config.environment, purpose, config.account_id)

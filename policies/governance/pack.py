@@ -35,6 +35,7 @@ from . import (
     network,
     observability,
     registry,
+    serving,
     storage,
     tagging,
     waiver_rules,
@@ -60,6 +61,7 @@ RULES: tuple[Rule, ...] = (
     *registry.RULES,
     *monitoring.RULES,
     *identity.RULES,
+    *serving.RULES,
 )
 
 

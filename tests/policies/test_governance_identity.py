@@ -467,5 +467,18 @@ def test_the_shipped_stacks_comply(rendered, stack, monkeypatch):
         "PULUMI_CONFIG",
         json.dumps({k: v for k, v in inventory.config.items() if isinstance(v, str)}),
     )
+    # As the pack judges them: violations a live waiver of the stack covers are not findings
+    # (platform stacks waive the load-balancer controller's upstream IAM policy, issue 12).
+    import datetime as dt
+
+    from governance import RULES
+    from governance.waivers import Ledger, WaiverSet, parse_waivers
+
+    waivers = WaiverSet(
+        *parse_waivers(inventory.config, [r.id for r in RULES]), dt.date.today(), Ledger()
+    )
     for rule_id in IDENTITY_RULES:
-        assert check(rule_id, inventory) == [], rule_id
+        found = [
+            v for v in check(rule_id, inventory) if not waivers.live_waiver(rule_id, v.urn or "")
+        ]
+        assert found == [], rule_id

@@ -60,3 +60,21 @@ def _get_zone(m: EstateMocks, a: dict[str, Any], region: str) -> dict[str, Any]:
         "resourceRecordSetCount": 2,
         "callerReference": stable_uuid("zone", zone_name),
     }
+
+
+@invoke("aws:lb/getLoadBalancer:getLoadBalancer")
+def _get_load_balancer(m: EstateMocks, a: dict[str, Any], region: str) -> dict[str, Any]:
+    # The serving Gateway's ALB, which a BU stack looks up by the name the platform fixes (the
+    # load-balancer controller creates it, so no stack owns it).
+    lb_name = str(a.get("name") or "lb")
+    suffix = f"app/{lb_name}/{stable_hex('alb', lb_name, region, length=16)}"
+    arn = m.arn("elasticloadbalancing", f"loadbalancer/{suffix}", True, region)
+    return {
+        "id": arn,
+        "arn": arn,
+        "arnSuffix": suffix,
+        "name": lb_name,
+        "loadBalancerType": "application",
+        "internal": True,
+        "dnsName": f"internal-{lb_name}-{stable_hex('dns', lb_name, length=10)}.{region}.elb.amazonaws.com",
+    }
