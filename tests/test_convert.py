@@ -281,7 +281,28 @@ def test_the_pairs_cover_every_config_model():
     converted = {m for m, _, _, _ in PAIRS}
     # waivers are the policy pack's, not a component's (see program.PLATFORM_CONSUMED);
     # thresholds convert to a map, checked against the component's defaults below
-    assert models - converted == {config.WaiverConfig, config.MonitoringThresholdsConfig}
+    # the serving section converts per endpoint and for the plane in program.build_serving
+    # (checked by test_serving_converts_without_hand_copies); its OIDC issuer is exported as is
+    serving = {config.ServingConfig, config.ServingEndpointConfig, config.ServingScheduleConfig}
+    assert models - converted == {
+        config.WaiverConfig,
+        config.MonitoringThresholdsConfig,
+        config.ServingOidcConfig,
+        *serving,
+    }
+
+
+def test_serving_converts_without_hand_copies():
+    from components.serving import EndpointSpec, ServingPlaneArgs
+    from estate.stack import config
+    from estate.stack.convert import key_mismatches
+
+    consumed = {"enabled": "", "oidc": "", "endpoints": ""}
+    assert not key_mismatches(config.ServingConfig, ServingPlaneArgs, consumed)
+    assert not key_mismatches(config.ServingEndpointConfig, EndpointSpec, {"image": ""})
+    fraud = load_stack(ROOT / "stacks" / "Pulumi.fraud-prod.yaml").config
+    [endpoint] = fraud.serving.endpoints
+    assert endpoint.route_path == "/fraud/card-scoring"  # resolved in the schema
 
 
 def test_threshold_fields_are_the_components_threshold_keys():

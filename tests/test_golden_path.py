@@ -33,9 +33,6 @@ under `ai-estate:serving.endpoints`: `deployment:<name>` resolves to the rendere
 pod template's labels, service account, resources; `@max` takes the HPA's or KEDA
 ScaledObject's maximum), `route:<name>` to its HTTPRoute, and `load-balancer` to an address in
 the subnets the platform's `serving.loadBalancerSubnetCidrs` output names.
-
-Known gap, marked `xfail(strict=True)` so the marks must go when it is fixed: issue 11 item 4,
-today's tenant NetworkPolicies refuse BU pods' HTTPS to S3, DynamoDB and the interface endpoints.
 """
 
 from __future__ import annotations
@@ -59,10 +56,6 @@ from estate.offline.model import Inventory, Resource
 from estate.offline.project import load_project
 from tests.conftest import ROOT, SHIPPED_STACKS
 
-ISSUE_11_ITEM_4 = (
-    "issue 11 item 4: the tenant NetworkPolicies allow only DNS, the Pod Identity agent and the "
-    "namespace itself, so BU pods cannot open HTTPS to the AWS endpoints"
-)
 S3_ADDRESS = "52.216.0.10"
 """In 52.216.0.0/15, an entry of the AWS-managed prefix list com.amazonaws.us-east-1.s3."""
 DYNAMODB_ADDRESS = "52.94.0.10"
@@ -93,7 +86,6 @@ class Flow:
     """For a denied row: words the refusal must contain (which hop, which statement)."""
     requires: tuple[str, ...] = ()
     """Features the stack must declare for the row to apply (see `features`)."""
-    xfail: str = ""
 
 
 def via(service: str) -> tuple[tuple[str, str], ...]:
@@ -133,7 +125,6 @@ FLOWS: list[Flow] = [
         "aws:dynamodb",
         "TCP/443",
         True,
-        xfail=ISSUE_11_ITEM_4,
     ),
     Flow(
         "model-publisher reaches S3 (gateway endpoint)",
@@ -142,7 +133,6 @@ FLOWS: list[Flow] = [
         "aws:s3",
         "TCP/443",
         True,
-        xfail=ISSUE_11_ITEM_4,
     ),
     Flow(
         "model-publisher reaches the SageMaker/STS interface endpoints (VPC, 443)",
@@ -151,7 +141,6 @@ FLOWS: list[Flow] = [
         "aws:interface-endpoint",
         "TCP/443",
         True,
-        xfail=ISSUE_11_ITEM_4,
     ),
     # -- network: what must stay shut -----------------------------------------------------------
     Flow(
@@ -694,9 +683,8 @@ def table() -> Iterator[Any]:
         for flow in [*FLOWS, *serving_flows(stack)]:
             if not set(flow.requires) <= have:
                 continue
-            marks = [pytest.mark.xfail(strict=True, reason=flow.xfail)] if flow.xfail else []
             verb = "allowed" if flow.expected else "denied"
-            yield pytest.param(stack, flow, id=f"{stack}: {verb}: {flow.name}", marks=marks)
+            yield pytest.param(stack, flow, id=f"{stack}: {verb}: {flow.name}")
 
 
 # -- the rendered world --------------------------------------------------------------------------

@@ -57,8 +57,13 @@ def marketing_beside_fraud() -> Inventory:
     """The shipped marketing stack file rendered into fraud-prod's account and environment, as
     an estate whose BUs share one account per environment would deploy it."""
     project = load_project(ROOT)
+    raw = project.stack_config(MARKETING)
+    # What prod asks of a stack that dev does not: pinned node AMIs; its dev endpoint (scale to
+    # zero) stays behind, since serving is proved by tests/test_golden_path.py.
+    pools = [{**pool, "amiVersion": "v20251120"} for pool in raw.get("ai-estate:gpuPools") or []]
     config = {
-        **project.stack_config(MARKETING),
+        **{k: v for k, v in raw.items() if k != "ai-estate:serving"},
+        "ai-estate:gpuPools": pools,
         "ai-estate:environment": "prod",
         "ai-estate:accountId": _render(FRAUD).config["ai-estate:accountId"],
         "ai-estate:platformStack": "acme/ai-estate/platform-prod",
@@ -365,8 +370,13 @@ def every_request(w: World, owner: World) -> Iterator[tuple[str, str, Target, di
 
 
 def test_the_shipped_bu_stacks_render_every_role_and_resource_the_proof_needs(worlds):
-    assert set(worlds[FRAUD].principals) == {*PERSONAS, *WORKLOADS}
-    assert set(worlds[MARKETING].principals) == {"data-scientist", "ml-engineer", *WORKLOADS}
+    assert set(worlds[FRAUD].principals) == {*PERSONAS, *WORKLOADS, *SERVERS[FRAUD]}
+    assert set(worlds[MARKETING].principals) == {
+        "data-scientist",
+        "ml-engineer",
+        *WORKLOADS,
+        *SERVERS[MARKETING],
+    }
     for w in worlds.values():
         kinds = {t.kind for t in w.targets}
         assert {"key", "bucket:features", "object:models", "model-package-group"} <= kinds, w.stack
@@ -503,7 +513,17 @@ EXPECTED: set[tuple[str, str, str, str]] = {
     ("model-publisher", "repository", "ecr:InitiateLayerUpload", ""),
     ("model-publisher", "key", "kms:GenerateDataKey", "s3"),
     ("model-publisher", "key", "kms:Decrypt", "s3"),
+    # model-server-<endpoint> (serving): its family's artifacts (the world's sample object is
+    # not under one family's prefix, so no object read shows here; tests/test_serving.py and
+    # tests/test_golden_path.py prove the family read), the tables it declares, the key
+    ("model-server-card-scoring", "table", "dynamodb:GetItem", ""),
+    ("model-server-card-scoring", "table", "dynamodb:Query", ""),
+    ("model-server-card-scoring", "key", "kms:Decrypt", "dynamodb"),
+    ("model-server-card-scoring", "key", "kms:Decrypt", "s3"),
+    ("model-server-propensity", "key", "kms:Decrypt", "s3"),
 }
+SERVERS = {FRAUD: {"model-server-card-scoring"}, MARKETING: {"model-server-propensity"}}
+"""The model-server roles of the endpoints each shipped BU declares."""
 
 
 def _context_label(target: Target, context: dict[str, str]) -> str:

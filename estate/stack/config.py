@@ -690,7 +690,7 @@ class ServingEndpointConfig(_Model):
     latency_p99_ms: float = Field(1000, gt=0)
     """p99 response time (ms) above which the endpoint alarms (p95 alarms at 80% of it)."""
     route_path: str | None = None
-    """Path prefix on the Gateway, under `/<bu>/` (default `/<bu>/<name>`)."""
+    """Path prefix on the Gateway, under `/<bu>/`. Default: `/<bu>/<name>`."""
     auth: Literal["oidc", "iam", "none"] = "oidc"
     """`oidc`: the ALB validates a bearer token from the platform's issuer; `none` needs a
     waiver of `serving-route-authenticated`. `iam` (SigV4) is not available on an ALB."""
@@ -921,6 +921,14 @@ class StackConfig(_Model):
                 }
             ),
         }
+        if any(e.route_path is None for e in self.serving.endpoints):
+            endpoints = tuple(
+                e
+                if e.route_path is not None
+                else e.model_copy(update={"route_path": f"/{self.business_unit}/{e.name}"})
+                for e in self.serving.endpoints
+            )
+            resolved["serving"] = self.serving.model_copy(update={"endpoints": endpoints})
         if self.tenant.gpu_quota is None:
             from components.gpu_pools import GpuPoolSpec, effective_max_gpus
             from estate.stack.convert import to_args

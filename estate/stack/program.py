@@ -326,7 +326,7 @@ def build_serving(
 ) -> dict[str, Any]:
     """Build `ServingPlane` (platform) or `BuServing` (BU); returns the outputs to export."""
     from components.network import plan_subnets
-    from components.serving import BuServing, EndpointSpec, ServingPlane
+    from components.serving import BuServing, EndpointSpec, ServingPlane, ServingPlaneArgs
 
     sv = config.serving
     if platform_estate is not None:
@@ -335,21 +335,23 @@ def build_serving(
         assert sv.certificate_arn is not None  # the schema requires it when enabled
         plane = ServingPlane(
             f"platform-{config.environment}-serving",
-            {
-                "environment": config.environment,
-                "cluster_name": platform_estate.cluster.cluster_name,
-                "kubernetes_version": config.cluster.version,
-                "vpc_id": platform_estate.network.vpc_id,
-                "k8s_provider": platform_estate.cluster.k8s_provider,
-                "node_selector": dict(SYSTEM_POOL_LABELS),
-                "certificate_arn": sv.certificate_arn,
-                "scheme": sv.scheme,
-                "waf_acl_arn": sv.waf_acl_arn,
-                "hostname": sv.hostname,
-                "ssl_policy": sv.ssl_policy,
-                "protect": config.protect_stateful,
-                "tags": stack_tags(config),
-            },
+            to_args(
+                sv,
+                ServingPlaneArgs,
+                consumed={
+                    "enabled": "decides whether the plane is built (plane_enabled)",
+                    "oidc": "exported for BU routes (serving.oidc), read by their HTTPRoutes",
+                    "endpoints": "BU stacks only (the schema refuses them on platform stacks)",
+                },
+                environment=config.environment,
+                cluster_name=platform_estate.cluster.cluster_name,
+                kubernetes_version=config.cluster.version,
+                vpc_id=platform_estate.network.vpc_id,
+                k8s_provider=platform_estate.cluster.k8s_provider,
+                node_selector=dict(SYSTEM_POOL_LABELS),
+                protect=config.protect_stateful,
+                tags=stack_tags(config),
+            ),
             pulumi.ResourceOptions.merge(
                 opts, pulumi.ResourceOptions(depends_on=[platform_estate.cluster])
             ),
@@ -381,33 +383,16 @@ def build_serving(
     assert shared is not None and platform is not None, "endpoints need the shared cluster"
     assert bu.access is not None  # the schema requires access for endpoints
     gateway = platform.get_output("serving")
-    endpoints: list[EndpointSpec] = []
-    for e in sv.endpoints:
-        ref = e.image[len(e.image_repository) :]
-        endpoints.append(
-            {
-                "name": e.name,
-                "model_family": e.model_family,
-                "model_version": e.model_version,
-                "image_repository": e.image_repository,
-                "image_reference": ref,
-                "gpu_pool": e.gpu_pool,
-                "gpus_per_replica": e.gpus_per_replica,
-                "cpu": e.cpu,
-                "memory": e.memory,
-                "min_replicas": e.min_replicas,
-                "max_replicas": e.max_replicas,
-                "target_requests_per_second": e.target_requests_per_second,
-                "target_latency_ms": e.target_latency_ms,
-                "latency_p99_ms": e.latency_p99_ms,
-                "route_path": e.route_path or f"/{config.business_unit}/{e.name}",
-                "auth": e.auth,
-                "port": e.port,
-                "health_path": e.health_path,
-                "online_tables": list(e.online_tables),
-                "schedule": e.schedule.model_dump() if e.schedule else None,
-            }
+    endpoints: list[EndpointSpec] = [
+        to_args(
+            e,
+            EndpointSpec,
+            consumed={"image": "split into image_repository and image_reference"},
+            image_repository=e.image_repository,
+            image_reference=e.image[len(e.image_repository) :],
         )
+        for e in sv.endpoints
+    ]
     serving = BuServing(
         f"{config.business_unit}-{config.environment}-serving",
         {
