@@ -34,6 +34,7 @@ import pulumi_kubernetes as k8s
 from . import naming
 from .addons import GPU_NODE_LABEL
 from .gpu_catalog import gpu_model_of, instance_info, max_gpus
+from .k8s_validation import label_key_problem, label_value_problem
 from .network import service_trust_policy
 from .options import child
 
@@ -73,9 +74,6 @@ platform grants it to the `aws-node` service account through Pod Identity, not t
 NODE_ROLE_PATH = "/ai-estate/nodes/"
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-_LABEL_PREFIX = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_RESTRICTED_LABEL_DOMAINS = ("kubernetes.io", "k8s.io", "karpenter.sh", "karpenter.k8s.aws")
 _AWS_TAG_LIMIT = 50
 
 
@@ -184,17 +182,10 @@ class BlockDevice:
 
 
 def _check_label(key: str, value: str, where: str) -> None:
-    prefix, _, name = key.rpartition("/")
-    if prefix and (len(prefix) > 253 or not _LABEL_PREFIX.match(prefix)):
-        raise ValueError(f"{where}: label key {key!r} has an invalid prefix")
-    if not name or len(name) > 63 or not _LABEL_NAME.match(name):
-        raise ValueError(f"{where}: label key {key!r} is not a valid Kubernetes label name")
-    if prefix and any(prefix == d or prefix.endswith("." + d) for d in _RESTRICTED_LABEL_DOMAINS):
-        raise ValueError(
-            f"{where}: label key {key!r} uses a domain reserved for Kubernetes/Karpenter"
-        )
-    if value and (len(value) > 63 or not _LABEL_NAME.match(value)):
-        raise ValueError(f"{where}: label value {value!r} of {key!r} is not a valid label value")
+    # The same rules the config schema applies to `gpuPools[].labels` (k8s_validation).
+    problem = label_key_problem(key) or label_value_problem(value)
+    if problem:
+        raise ValueError(f"{where}: {problem}")
 
 
 def validate_pool(

@@ -26,19 +26,15 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from .k8s_validation import namespace_problem, quantity_problem
 from .options import child
 
 PERSONAS = ("data-scientist", "ml-engineer", "model-approver", "auditor")
 RBAC_GROUP = "rbac.authorization.k8s.io"
-RESERVED_NAMESPACES = frozenset(
-    {"default", "kube-system", "kube-public", "kube-node-lease", "karpenter", "amazon-cloudwatch"}
-)
 POD_IDENTITY_AGENT_CIDRS = ("169.254.170.23/32",)
 """Where the EKS Pod Identity agent listens on every node (IPv4 link-local, port 80)."""
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_QUANTITY = re.compile(r"^\+?([0-9]+(\.[0-9]*)?|\.[0-9]+)([KMGTPE]i|[numkMGTPE]|[eE][-+]?[0-9]+)?$")
-"""A Kubernetes resource quantity (`500m`, `2`, `16Gi`, `1e3`)."""
 
 Metadata = Callable[[str], k8s.meta.v1.ObjectMetaArgs]
 """Builds the metadata of a namespaced object from its name."""
@@ -183,7 +179,8 @@ def validate_tenant(args: BuTenantArgs) -> None:
         raise ValueError(
             f"{where}: the BU name must be a lower-case DNS label (it names the namespace)"
         )
-    if bu in RESERVED_NAMESPACES:
+    if namespace_problem(bu):
+        # The same rule the config schema applies to `businessUnit` (k8s_validation).
         raise ValueError(f"{where}: {bu!r} is a system namespace and cannot be a BU")
     if args["gpu_quota"] < 0:
         raise ValueError(f"{where}: gpu_quota must not be negative (got {args['gpu_quota']})")
@@ -201,7 +198,7 @@ def validate_tenant(args: BuTenantArgs) -> None:
         },
     }
     for key, value in quantities.items():
-        if not isinstance(value, str) or not _QUANTITY.match(value):
+        if quantity_problem(value):
             raise ValueError(
                 f"{where}: {key} must be a Kubernetes quantity like '8' or '16Gi' (got {value!r})"
             )
