@@ -1106,7 +1106,9 @@ def _describe(error: dict[str, Any]) -> str:
         model = _model_at(loc[:-1])
         aliases = [f.alias or n for n, f in model.model_fields.items()] if model else []
         hint = did_you_mean(str(loc[-1]), aliases)
-        return f"is not a known key (keys are camelCase{hint or '; check the spelling'})"
+        if hint:
+            return f"is not a known key (keys are camelCase){hint}"
+        return "is not a known key (check the spelling; keys are camelCase)"
     if kind in ("literal_error", "enum"):
         expected = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
         return f"must be one of {', '.join(expected)} (got {shown(got)})"
