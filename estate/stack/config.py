@@ -338,9 +338,16 @@ class ClusterConfig(_Model):
             raise ValueError("timeSlicingReplicas applies to gpuSoftware: device-plugin only")
         nodes = self.system_nodes
         if not nodes.min_size <= nodes.desired_size <= nodes.max_size:
-            raise ValueError(
-                "systemNodes sizes must satisfy minSize <= desiredSize <= maxSize (got "
-                f"{nodes.min_size}, {nodes.desired_size}, {nodes.max_size})"
+            key = "minSize" if nodes.min_size > nodes.max_size else "desiredSize"
+            raise rules_error(
+                [
+                    (
+                        ("systemNodes", key),
+                        "sizes must satisfy minSize <= desiredSize <= maxSize (got "
+                        f"{nodes.min_size}, {nodes.desired_size}, {nodes.max_size})",
+                        _NOTHING,
+                    )
+                ]
             )
         return self
 
@@ -1035,7 +1042,7 @@ def _key_part(part: Any) -> str:
     if isinstance(part, int):
         return f"[{part}]"
     text = str(part)
-    if re.fullmatch(r"[A-Za-z][A-Za-z0-9-]*", text) and len(text) <= 64:
+    if re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", text) and len(text) <= 64:
         return f".{text}"
     return f"[{shown(text)}]"
 
@@ -1219,6 +1226,20 @@ def validate_config(values: dict[str, Any], source: str) -> StackConfig:
         return StackConfig.model_validate(decoded, by_alias=True, by_name=False)
     except ValidationError as exc:
         raise ConfigError(format_errors(source, exc)) from None
+
+
+def as_pulumi_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The config map as a Pulumi program receives it: scalars as text, structures as JSON
+    (what `estate.offline.engine.config_to_wire` sends and the Pulumi CLI sends)."""
+    wire: dict[str, Any] = {}
+    for key, value in config.items():
+        if isinstance(value, str):
+            wire[key] = value
+        elif isinstance(value, bool):
+            wire[key] = "true" if value else "false"
+        else:
+            wire[key] = json.dumps(value)
+    return wire
 
 
 def split_namespace(config: dict[str, Any]) -> dict[str, Any]:
@@ -1468,16 +1489,53 @@ def stack_name_errors(stack: str, raw: dict[str, Any], source: str) -> list[str]
     ]
 
 
-def _platform_reference_errors(config: StackConfig, stacks_dir: Path, source: str) -> list[str]:
+@dataclass(frozen=True)
+class _Facts:
+    """What the context rules need, read from the raw config even when the schema failed
+    elsewhere (so a wrong platform reference is reported with everything else at once)."""
+
+    kind: Any
+    platform_stack: Any
+    environment: Any
+    account_id: Any
+    dedicated: bool
+    network_cidr: Any
+    waiver_policies: list[tuple[int, str]]
+
+    @classmethod
+    def of(cls, raw: dict[str, Any]) -> _Facts:
+        values = {k: decode_config_value(v) for k, v in split_namespace(raw).items()}
+        cluster = values.get("cluster")
+        network = values.get("network")
+        waivers = values.get("waivers")
+        return cls(
+            kind=values.get("kind"),
+            platform_stack=values.get("platformStack"),
+            environment=values.get("environment"),
+            account_id=values.get("accountId"),
+            dedicated=isinstance(cluster, dict) and cluster.get("mode") == "dedicated",
+            network_cidr=(network.get("cidr") if isinstance(network, dict) else None)
+            or NetworkConfig().cidr,
+            waiver_policies=[
+                (i, w["policy"])
+                for i, w in enumerate(waivers if isinstance(waivers, list) else [])
+                if isinstance(w, dict) and isinstance(w.get("policy"), str)
+            ],
+        )
+
+
+def _platform_reference_errors(facts: _Facts, stacks_dir: Path, source: str) -> list[str]:
     """`platformStack` must name a platform stack of this environment and account, in the same
     stacks directory; a dedicated cluster's network must not overlap the platform's."""
     key = f"{NAMESPACE}:platformStack"
-    reference = config.platform_stack
-    if config.kind != "bu" or not reference:
+    reference = facts.platform_stack
+    if facts.kind != "bu" or not isinstance(reference, str) or not reference:
         return []
+    if len(reference) > MAX_STRING or not re.fullmatch(r"[A-Za-z0-9_./-]+", reference):
+        return []  # the schema reports it
     short = reference.rsplit("/", 1)[-1]
     path = stacks_dir / f"Pulumi.{short}.yaml"
-    dedicated = config.cluster.mode == "dedicated"
+    dedicated = facts.dedicated
     if not path.is_file():
         if dedicated:
             return []  # a dedicated cluster does not read the platform stack
@@ -1501,24 +1559,29 @@ def _platform_reference_errors(config: StackConfig, stacks_dir: Path, source: st
         )
         return errors
     env = platform.get(f"{NAMESPACE}:environment")
-    if env != config.environment:
+    if isinstance(facts.environment, str) and env != facts.environment:
         errors.append(
             f"{source}: {key}: {short} is the {env} platform; this stack's environment is "
-            f"{config.environment} (got {shown(reference)})"
+            f"{facts.environment} (got {shown(reference)})"
         )
     account = platform.get(f"{NAMESPACE}:accountId")
-    if account is not None and str(account) != config.account_id:
+    mine = facts.account_id
+    if isinstance(account, str) and isinstance(mine, str) and account != mine:
         errors.append(
-            f"{source}: {key}: {short} deploys to account {shown(str(account))[1:-1]}; this stack's "
-            f"accountId is {config.account_id} (got {shown(reference)})"
+            f"{source}: {key}: {short} deploys to account {shown(account)[1:-1]}; this stack's "
+            f"accountId is {shown(mine)[1:-1]} (got {shown(reference)})"
         )
     if dedicated:
         network = platform.get(f"{NAMESPACE}:network")
         network = decode_config_value(network) if network is not None else {}
         theirs = network.get("cidr", NetworkConfig().cidr) if isinstance(network, dict) else None
         try:
-            overlap = isinstance(theirs, str) and ipaddress.IPv4Network(theirs).overlaps(
-                ipaddress.IPv4Network(config.network.cidr)
+            overlap = (
+                isinstance(theirs, str)
+                and isinstance(facts.network_cidr, str)
+                and ipaddress.IPv4Network(theirs).overlaps(
+                    ipaddress.IPv4Network(facts.network_cidr)
+                )
             )
         except ValueError:
             overlap = False
@@ -1526,7 +1589,7 @@ def _platform_reference_errors(config: StackConfig, stacks_dir: Path, source: st
             errors.append(
                 f"{source}: {NAMESPACE}:network.cidr: overlaps the platform network {theirs} of "
                 f"{short}; a dedicated cluster needs its own range (got "
-                f"{shown(config.network.cidr)})"
+                f"{shown(facts.network_cidr)})"
             )
     return errors
 
@@ -1552,17 +1615,17 @@ def known_policies(pack_dir: Path) -> frozenset[str]:
         sys.path.remove(str(pack_dir))
 
 
-def waiver_errors(config: StackConfig, pack_dir: Path, source: str) -> list[str]:
+def waiver_errors(facts: _Facts, pack_dir: Path, source: str) -> list[str]:
     """A waiver must name a policy of the pack (the pack would refuse it, late, in `check`)."""
-    if not config.waivers:
+    if not facts.waiver_policies:
         return []
     known = known_policies(pack_dir)
     errors = []
-    for i, waiver in enumerate(config.waivers):
-        if waiver.policy not in known:
+    for i, policy in facts.waiver_policies:
+        if policy not in known and re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", policy):
             errors.append(
-                f"{source}: {NAMESPACE}:waivers[{i}].policy: no policy '{waiver.policy}' in the "
-                f"policy pack (see docs/policies.md){did_you_mean(waiver.policy, known)}"
+                f"{source}: {NAMESPACE}:waivers[{i}].policy: no policy '{policy}' in the "
+                f"policy pack (see docs/policies.md){did_you_mean(policy, known)}"
             )
     return errors
 
@@ -1581,14 +1644,17 @@ def load_stack(path: Path, display: str | None = None) -> LoadedStack:
     config: StackConfig | None = None
     try:
         config = validate_config(split_namespace(raw), shown_path)
+        # The program validates the same keys again as Pulumi hands them over (scalars as
+        # text, structures as JSON): a value that only breaks there must fail here too.
+        validate_config(split_namespace(as_pulumi_config(raw)), shown_path)
     except ConfigError as exc:
         errors.extend(exc.lines)
     region = raw.get("aws:region")
     errors.extend(region_errors(region, shown_path))
     errors.extend(stack_name_errors(name, raw, shown_path))
-    if config is not None:
-        errors.extend(_platform_reference_errors(config, path.parent, shown_path))
-        errors.extend(waiver_errors(config, _policies_dir(path.parent), shown_path))
+    facts = _Facts.of(raw)
+    errors.extend(_platform_reference_errors(facts, path.parent, shown_path))
+    errors.extend(waiver_errors(facts, _policies_dir(path.parent), shown_path))
     if errors:
         raise ConfigError(errors)
     assert config is not None
