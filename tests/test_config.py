@@ -25,6 +25,9 @@ GOOD_BU = {
 
 
 def write(tmp_path: Path, body: str, name: str = "Pulumi.fraud-prod.yaml") -> Path:
+    # BU stacks name their platform stack, which must be beside them: bring the shipped ones.
+    for platform in Path(__file__).resolve().parent.parent.glob("stacks/Pulumi.platform-*.yaml"):
+        (tmp_path / platform.name).write_text(platform.read_text())
     path = tmp_path / name
     path.write_text(textwrap.dedent(body))
     return path

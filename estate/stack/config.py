@@ -1016,6 +1016,11 @@ def _yaml_int(value: int, source: str) -> YamlInt:
     return out
 
 
+def one_line(text: str) -> str:
+    """One line per error, always: newlines and other control characters are shown escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def shown(value: Any) -> str:
     """A value as the user wrote it in YAML (`'2026-01-01'`, `false`, `012`), truncated."""
     if isinstance(value, bool):
@@ -1032,7 +1037,7 @@ def shown(value: Any) -> str:
         return f"a list of {len(value)} entries"
     if isinstance(value, dict):
         return f"a mapping of {len(value)} keys"
-    text = str(value)
+    text = one_line(str(value))
     if len(text) > MAX_SHOWN:
         return "'" + text[:MAX_SHOWN].replace("'", "''") + f"…' ({len(text)} characters)"
     return "'" + text.replace("'", "''") + "'"
@@ -1052,7 +1057,8 @@ def key_path(loc: Iterable[Any], namespace: str = NAMESPACE) -> str:
     parts = [p for p in loc if p != "[key]"]
     if not parts:
         return namespace
-    key = f"{namespace}:{parts[0]}"
+    first = one_line(str(parts[0]))
+    key = f"{namespace}:{first[:MAX_SHOWN]}"
     for part in parts[1:]:
         key += _key_part(part)
     return key
@@ -1301,6 +1307,7 @@ def _yaml_problems(node: yaml.Node, path: str) -> list[str]:
 
     def walk(n: yaml.Node, where: str, seen: set[int]) -> None:
         if id(n) in seen:
+            problems.append(f"{where or 'the file'}: contains itself (a recursive YAML alias)")
             return
         seen = seen | {id(n)}
         if isinstance(n, yaml.MappingNode):
@@ -1338,7 +1345,7 @@ def _join(where: str, name: str) -> str:
     if not where:
         return name
     if where == "config":
-        return name  # `config:` entries are shown as their full `namespace:key`
+        return one_line(name)[:MAX_SHOWN]  # `config:` entries show as their `namespace:key`
     return where + _key_part(name)
 
 
@@ -1361,11 +1368,12 @@ def _unsupported(value: Any, where: str) -> list[str]:
 
 def _parse_yaml(text: str, shown_path: str) -> tuple[Any, list[str]]:
     """The document and its structural problems, or ConfigError when it cannot be read."""
-    loader = _StackLoader(text)
+    loader: _StackLoader | None = None
     try:
+        loader = _StackLoader(text)
         node = loader.get_single_node()
         problems = [f"{shown_path}: {p}" for p in _yaml_problems(node, "")] if node else []
-        if any("expands to more than" in p for p in problems):
+        if any("expands to more than" in p or "recursive YAML alias" in p for p in problems):
             raise ConfigError(problems)
         document = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
@@ -1376,7 +1384,8 @@ def _parse_yaml(text: str, shown_path: str) -> tuple[Any, list[str]]:
     except RecursionError:
         raise ConfigError([f"{shown_path}: not valid YAML: nested too deeply"]) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return document, problems
 
 
@@ -1559,14 +1568,19 @@ def _platform_reference_errors(facts: _Facts, stacks_dir: Path, source: str) -> 
         )
         return errors
     env = platform.get(f"{NAMESPACE}:environment")
-    if isinstance(facts.environment, str) and env != facts.environment:
+    if facts.environment in ENVIRONMENTS and env != facts.environment:
         errors.append(
             f"{source}: {key}: {short} is the {env} platform; this stack's environment is "
             f"{facts.environment} (got {shown(reference)})"
         )
     account = platform.get(f"{NAMESPACE}:accountId")
     mine = facts.account_id
-    if isinstance(account, str) and isinstance(mine, str) and account != mine:
+    if (
+        isinstance(account, str)
+        and isinstance(mine, str)
+        and re.fullmatch(r"\d{12}", mine)
+        and account != mine
+    ):
         errors.append(
             f"{source}: {key}: {short} deploys to account {shown(account)[1:-1]}; this stack's "
             f"accountId is {shown(mine)[1:-1]} (got {shown(reference)})"
