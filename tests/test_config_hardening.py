@@ -603,3 +603,45 @@ def test_raw_yaml_text_in_any_top_level_key_never_crashes(scratch_project, key, 
     shipped = (ROOT / "stacks" / "Pulumi.marketing-dev.yaml").read_text()
     line = f"  ai-estate:{key}: {raw}\n"
     _validate_never_crashes(scratch_project, "marketing-dev", shipped + line)
+
+
+# -- large configs reach the policy pack --------------------------------------------------------
+
+
+def test_the_pack_reads_its_config_from_the_file_and_pulumi_config_wins(tmp_path):
+    import sys
+
+    sys.path.insert(0, str(ROOT / "policies"))
+    try:
+        from governance.profiles import CONFIG_FILE_VARIABLE, stack_config
+    finally:
+        sys.path.remove(str(ROOT / "policies"))
+    from estate.offline.runner import CONFIG_FILE_VARIABLE as RUNNER_VARIABLE
+
+    assert RUNNER_VARIABLE == CONFIG_FILE_VARIABLE
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"ai-estate:environment": "dev"}))
+    assert stack_config({CONFIG_FILE_VARIABLE: str(path)}) == {"ai-estate:environment": "dev"}
+    # The real CLI sets PULUMI_CONFIG; it is what the pack reads then.
+    both_set = {
+        "PULUMI_CONFIG": '{"ai-estate:environment": "prod"}',
+        CONFIG_FILE_VARIABLE: str(path),
+    }
+    assert stack_config(both_set) == {"ai-estate:environment": "prod"}
+    assert stack_config({CONFIG_FILE_VARIABLE: str(tmp_path / "gone.json")}) == {}
+
+
+@pytest.mark.slow
+def test_a_megabyte_of_config_does_not_break_the_pack_process_start():
+    # An environment string over 128 KB fails exec with "Argument list too long" (E2BIG) on
+    # Linux; the runner used to pass the whole config in PULUMI_CONFIG.
+    from estate.offline.runner import AnalyzerClient
+
+    config = {"ai-estate:environment": "dev", "ai-estate:owner": "a" * 1_000_000}
+    client = AnalyzerClient(pack_dir=ROOT / "policies", project="p", stack="s", config=config)
+    with client:
+        info = client.info()
+        assert client.config_file is not None and client.config_file.is_file()
+        config_file = client.config_file
+    assert "dev profile" in info.description  # the pack read the environment from the file
+    assert not config_file.exists()
