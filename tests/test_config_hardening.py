@@ -645,3 +645,32 @@ def test_a_megabyte_of_config_does_not_break_the_pack_process_start():
         config_file = client.config_file
     assert "dev profile" in info.description  # the pack read the environment from the file
     assert not config_file.exists()
+
+
+def test_the_program_entry_applies_the_same_rules_to_the_config_pulumi_hands_it(project):
+    # Under `pulumi up` the program sees every value as text (structures as JSON); the rules
+    # and the lines must be the ones `estate validate` prints for the file.
+    from estate.stack.config import (
+        ConfigError,
+        as_pulumi_config,
+        read_stack_file,
+        validate_pulumi_config,
+    )
+
+    stack = project / "stacks" / "Pulumi.fraud-prod.yaml"
+    text = stack.read_text().replace("ai-estate:monitoring:", "ai-estat:monitoring:")
+    stack.write_text(text.replace("rangeKey: window", "rangeKey: card_id"))
+    source = "stacks/Pulumi.fraud-prod.yaml"
+    with pytest.raises(ConfigError) as from_file:
+        load_stack(stack, source)
+    wire = as_pulumi_config(read_stack_file(stack))
+    with pytest.raises(ConfigError) as from_program:
+        validate_pulumi_config(wire, "fraud-prod", source, stack.parent)
+    assert from_program.value.lines == from_file.value.lines
+    assert len(from_file.value.lines) == 2
+
+
+def test_the_region_list_knows_every_region_of_the_installed_botocore():
+    from estate.stack.aws_regions import main
+
+    assert main(["--check"]) == 0, "regenerate: python -m estate.stack.aws_regions"

@@ -1644,35 +1644,57 @@ def waiver_errors(facts: _Facts, pack_dir: Path, source: str) -> list[str]:
     return errors
 
 
+def stack_errors(
+    values: dict[str, Any], stack: str, source: str, stacks_dir: Path | None
+) -> tuple[StackConfig | None, list[str]]:
+    """Every rule a stack's config map can break, as one-line errors, and the config model when
+    the schema accepts it: unknown namespaces, the schema and its cross-key rules, the region,
+    the stack name, and what the config says about its neighbours in `stacks_dir` (the platform
+    stack, the policy pack's policies for waivers)."""
+    errors = namespace_errors(values, source)
+    config: StackConfig | None = None
+    try:
+        config = validate_config(split_namespace(values), source)
+        # The program validates the same keys again as Pulumi hands them over (scalars as
+        # text, structures as JSON): a value that only breaks there must fail here too.
+        validate_config(split_namespace(as_pulumi_config(values)), source)
+    except ConfigError as exc:
+        errors.extend(exc.lines)
+    errors.extend(region_errors(values.get("aws:region"), source))
+    errors.extend(stack_name_errors(stack, values, source))
+    if stacks_dir is not None and stacks_dir.is_dir():
+        facts = _Facts.of(values)
+        errors.extend(_platform_reference_errors(facts, stacks_dir, source))
+        errors.extend(waiver_errors(facts, _policies_dir(stacks_dir), source))
+    return config, errors
+
+
+def validate_pulumi_config(
+    values: dict[str, Any], stack: str, source: str, stacks_dir: Path | None = None
+) -> tuple[StackConfig, str]:
+    """The program's entry under `pulumi up`: the config map the CLI hands it (every
+    namespace), checked by the same rules as `load_stack`; returns the model and the region."""
+    config, errors = stack_errors(values, stack, source, stacks_dir)
+    if errors:
+        raise ConfigError(errors)
+    assert config is not None
+    return config, str(values.get("aws:region"))
+
+
 def load_stack(path: Path, display: str | None = None) -> LoadedStack:
     """Read and validate one stack file; raise ConfigError naming the file and key.
 
-    Everything a stack file can get wrong is found here, all at once: YAML problems, unknown
-    namespaces, the schema and its cross-key rules, the region, the file name, and what the
-    file says about its neighbours (the platform stack, the policy pack's waivable policies).
+    Everything a stack file can get wrong is found here, all at once: YAML problems (duplicate
+    keys, unsupported values) first, then everything `stack_errors` checks.
     """
     shown_path = display or str(path)
     raw = read_stack_file(path, shown_path)
     name = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
-    errors = namespace_errors(raw, shown_path)
-    config: StackConfig | None = None
-    try:
-        config = validate_config(split_namespace(raw), shown_path)
-        # The program validates the same keys again as Pulumi hands them over (scalars as
-        # text, structures as JSON): a value that only breaks there must fail here too.
-        validate_config(split_namespace(as_pulumi_config(raw)), shown_path)
-    except ConfigError as exc:
-        errors.extend(exc.lines)
-    region = raw.get("aws:region")
-    errors.extend(region_errors(region, shown_path))
-    errors.extend(stack_name_errors(name, raw, shown_path))
-    facts = _Facts.of(raw)
-    errors.extend(_platform_reference_errors(facts, path.parent, shown_path))
-    errors.extend(waiver_errors(facts, _policies_dir(path.parent), shown_path))
+    config, errors = stack_errors(raw, name, shown_path, path.parent)
     if errors:
         raise ConfigError(errors)
     assert config is not None
-    return LoadedStack(name=name, path=path, config=config, raw=raw, region=str(region))
+    return LoadedStack(name=name, path=path, config=config, raw=raw, region=str(raw["aws:region"]))
 
 
 def _models_of(annotation: Any) -> Iterable[type[BaseModel]]:
