@@ -243,6 +243,16 @@ CASES: list[tuple] = [
         "marketing-dev",
     ),
     (
+        "feature-group-name-over-sagemaker-limit",
+        "abcdefghijklmnopqrstuvwxyzabcd-dev",
+        lambda t: t.replace(
+            "businessUnit: marketing", "businessUnit: abcdefghijklmnopqrstuvwxyzabcd"
+        ).replace("name: customer-propensity", "name: customer-propensity-scores-by-ch"),
+        "ai-estate:featureStore.featureGroups[0].name",
+        "over SageMaker's 64 characters",
+        "marketing-dev",
+    ),
+    (
         "bad-cpu-quantity",
         "marketing-dev",
         replace('cpuQuota: "32"', "cpuQuota: lots"),

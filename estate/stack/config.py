@@ -885,6 +885,17 @@ def stack_problems(config: StackConfig) -> list[Problem]:
                     family,
                 )
             )
+    for i, group in enumerate(config.feature_store.feature_groups):
+        # SageMaker's CreateFeatureGroup takes FeatureGroupName of at most 64 characters.
+        full = f"{bu}-{env}-{group.name}"
+        if len(full) > 64:
+            problems.append(
+                (
+                    ("featureStore", "featureGroups", i, "name"),
+                    f"the feature group name '{full}' is over SageMaker's 64 characters",
+                    group.name,
+                )
+            )
     names = [p.name for p in config.gpu_pools]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
