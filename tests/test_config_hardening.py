@@ -253,6 +253,20 @@ CASES: list[tuple] = [
         "marketing-dev",
     ),
     (
+        "log-retention-cloudwatch-refuses",
+        "platform-dev",
+        replace("    azCount: 3\n", "    azCount: 3\n    flowLogRetentionDays: 100\n"),
+        "ai-estate:network.flowLogRetentionDays",
+        "must be a retention CloudWatch Logs accepts",
+    ),
+    (
+        "account-id-hex",
+        "platform-dev",
+        replace('accountId: "111111111111"', "accountId: 0x1F"),
+        "ai-estate:accountId",
+        "YAML reads 0x1F as the number 31",
+    ),
+    (
         "bad-cpu-quantity",
         "marketing-dev",
         replace('cpuQuota: "32"', "cpuQuota: lots"),

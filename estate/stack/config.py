@@ -93,8 +93,8 @@ def _account(value: Any) -> str:
     # the octal reading into another account, so a number is refused with the fix spelled out.
     if isinstance(value, int) and not isinstance(value, bool):
         written = getattr(value, "yaml_source", str(value))
-        octal = written != str(value) and written.startswith("0")
-        reading = f"the octal number {int(value)}" if octal else f"the number {written}"
+        octal = re.fullmatch(r"[-+]?0(o?[0-7_]+)", written) is not None
+        reading = f"the octal number {int(value)}" if octal else f"the number {int(value)}"
         raise ValueError(
             f"must be a quoted 12-digit string: YAML reads {written} as {reading}; "
             f"write '{written}' in quotes"
@@ -136,6 +136,23 @@ class _Model(BaseModel):
     )
 
 
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096)
+LOG_RETENTION_DAYS += (1827, 2192, 2557, 2922, 3288, 3653)
+"""The retention periods CloudWatch Logs accepts (PutRetentionPolicy `retentionInDays`)."""
+
+
+def _retention(value: int) -> int:
+    if value not in LOG_RETENTION_DAYS:
+        raise ValueError(
+            "must be a retention CloudWatch Logs accepts: "
+            + ", ".join(map(str, LOG_RETENTION_DAYS))
+        )
+    return value
+
+
+LogRetentionDays = Annotated[int, AfterValidator(_retention)]
+
+
 class NetworkConfig(_Model):
     """`ai-estate:network` (platform stacks, and BU stacks with a dedicated cluster)."""
 
@@ -155,7 +172,7 @@ class NetworkConfig(_Model):
         "monitoring",
     )
     """AWS services reached through interface VPC endpoints (`com.amazonaws.<region>.<name>`)."""
-    flow_log_retention_days: int | None = Field(None, ge=1, le=3653)
+    flow_log_retention_days: LogRetentionDays | None = None
     """Retention of the VPC flow log group. Default: 365 in prod, 90 otherwise."""
 
 
@@ -327,7 +344,7 @@ class ClusterConfig(_Model):
     """Share each GPU among this many pods with device-plugin time-slicing (off when unset)."""
     mig_strategy: Literal["none", "single", "mixed"] = "none"
     """MIG partitioning strategy (gpu-operator only)."""
-    log_retention_days: int | None = Field(None, ge=1, le=3653)
+    log_retention_days: LogRetentionDays | None = None
     """Control-plane log retention. Default: 365 in prod, 90 otherwise."""
 
     @model_validator(mode="after")
