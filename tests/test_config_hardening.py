@@ -521,6 +521,34 @@ def test_the_readme_waiver_passes_check_and_is_applied(project):
     assert data["stacks"][0]["error"] in (None, "")
 
 
+def test_every_list_and_map_of_the_schema_is_bounded():
+    # Walked from StackConfig, so a list added later without a bound fails here.
+    import typing
+
+    import annotated_types
+
+    from estate.stack.config import MAX_STRING, _models_of, _unwrap
+
+    assert StackConfig.model_config.get("str_max_length") == MAX_STRING
+    todo, seen, unbounded = [StackConfig], set(), []
+    while todo:
+        model = todo.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        for name, field in model.model_fields.items():
+            annotation = _unwrap(field.annotation)
+            origin = typing.get_origin(annotation)
+            keys = typing.get_args(annotation)[0] if origin is dict else None
+            listing = (
+                origin in (tuple, list, dict) and typing.get_origin(keys) is not typing.Literal
+            )
+            if listing and not any(isinstance(m, annotated_types.MaxLen) for m in field.metadata):
+                unbounded.append(f"{model.__name__}.{name}")
+            todo.extend(_models_of(field.annotation))
+    assert unbounded == []
+
+
 def test_waiver_policies_come_from_the_pack_registry():
     known = known_policies(ROOT / "policies")
     assert {"s3-bucket-access-logging", "waiver-expired"} <= known

@@ -477,7 +477,11 @@ class TenantConfig(_Model):
     """Cap on CPU requests (and limits) in the namespace, a Kubernetes quantity (`64`, `500m`)."""
     memory_quota: Quantity = "256Gi"
     """Cap on memory requests (and limits) in the namespace (`256Gi`)."""
-    default_container_limits: Annotated[dict[str, Quantity], AfterValidator(_container_limits)] = {
+    default_container_limits: Annotated[
+        dict[str, Quantity],
+        Field(max_length=len(CONTAINER_RESOURCES)),
+        AfterValidator(_container_limits),
+    ] = {
         "cpu": "2",
         "memory": "4Gi",
     }
