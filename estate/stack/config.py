@@ -1421,8 +1421,12 @@ def _parse_yaml(text: str, shown_path: str) -> tuple[Any, list[str]]:
     return document, problems
 
 
-def read_stack_file(path: Path, display: str | None = None) -> dict[str, Any]:
-    """The `config:` map of a stack file, raising ConfigError on unreadable or malformed YAML."""
+def read_stack_file(
+    path: Path, display: str | None = None, *, require_config: bool = False
+) -> dict[str, Any]:
+    """The `config:` map of a stack file, raising ConfigError on unreadable or malformed YAML
+    (and, with `require_config`, on a file that sets nothing: an estate stack needs its keys;
+    any other program's stack may legitimately have no config)."""
     shown_path = display or str(path)
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
@@ -1437,14 +1441,22 @@ def read_stack_file(path: Path, display: str | None = None) -> dict[str, Any]:
     if not text.strip() or all(
         not line.strip() or line.lstrip().startswith("#") for line in text.splitlines()
     ):
+        if not require_config:
+            return {}
         raise ConfigError(
             [f"{shown_path}: the stack file is empty (it needs a config: mapping of keys)"]
         )
     document, problems = _parse_yaml(text, shown_path)
+    if document is None and not require_config:
+        return {}
     if not isinstance(document, dict):
         raise ConfigError([f"{shown_path}: must be a mapping with a 'config:' key"])
     config = document.get("config")
     if config is None or config == {}:
+        if not require_config and not problems:
+            return {}
+        if not require_config:
+            raise ConfigError(problems)
         raise ConfigError([f"{shown_path}: config: is empty (the stack file sets nothing)"])
     if not isinstance(config, dict):
         raise ConfigError([f"{shown_path}: config: must be a mapping of 'namespace:key' to values"])
@@ -1649,14 +1661,17 @@ def _policies_dir(stacks_dir: Path) -> Path:
 
 
 @lru_cache(maxsize=4)
-def known_policies(pack_dir: Path) -> frozenset[str]:
-    """The policy ids of a pack, from its rule registry (imported, never started)."""
+def known_policies(pack_dir: Path) -> frozenset[str] | None:
+    """The policy ids of a pack, from its rule registry (imported, never started); None for a
+    pack laid out otherwise (the pack then judges waivers itself, in `check`)."""
     import importlib
 
     sys.path.insert(0, str(pack_dir))
     try:
         pack = importlib.import_module("governance.pack")
         return frozenset(pack.known_policy_ids())
+    except (ImportError, AttributeError):
+        return None
     finally:
         sys.path.remove(str(pack_dir))
 
@@ -1666,6 +1681,8 @@ def waiver_errors(facts: _Facts, pack_dir: Path, source: str) -> list[str]:
     if not facts.waiver_policies:
         return []
     known = known_policies(pack_dir)
+    if known is None:
+        return []
     errors = []
     for i, policy in facts.waiver_policies:
         if policy not in known and re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", policy):
@@ -1720,7 +1737,7 @@ def load_stack(path: Path, display: str | None = None) -> LoadedStack:
     keys, unsupported values) first, then everything `stack_errors` checks.
     """
     shown_path = display or str(path)
-    raw = read_stack_file(path, shown_path)
+    raw = read_stack_file(path, shown_path, require_config=True)
     name = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
     config, errors = stack_errors(raw, name, shown_path, path.parent)
     if errors:
