@@ -556,6 +556,20 @@ def test_waiver_policies_come_from_the_pack_registry():
     assert len(known) > 20
 
 
+def test_two_dedicated_clusters_of_one_account_need_distinct_ranges(project):
+    fraud = project / "stacks" / "Pulumi.fraud-prod.yaml"
+    text = fraud.read_text() + DEDICATED.replace("10.20.128.0/17", "10.60.0.0/16")
+    fraud.write_text(text)
+    (project / "stacks" / "Pulumi.payments-prod.yaml").write_text(
+        text.replace("businessUnit: fraud", "businessUnit: payments").replace(
+            "10.60.0.0/16", "10.60.128.0/17"
+        )
+    )
+    [line] = both(project, "payments-prod")
+    assert line.startswith("stacks/Pulumi.payments-prod.yaml: ai-estate:network.cidr: overlaps ")
+    assert "10.60.0.0/16 of the dedicated cluster of fraud-prod" in line
+
+
 def test_dedicated_cluster_with_its_own_range_is_accepted(project):
     stack = project / "stacks" / "Pulumi.fraud-prod.yaml"
     stack.write_text(stack.read_text() + DEDICATED.replace("10.20.128.0/17", "10.60.0.0/16"))

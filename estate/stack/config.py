@@ -1652,6 +1652,49 @@ def _platform_reference_errors(facts: _Facts, stacks_dir: Path, source: str) -> 
     return errors
 
 
+def _dedicated_overlap_errors(
+    facts: _Facts, stack: str, stacks_dir: Path, source: str
+) -> list[str]:
+    """Two dedicated clusters of one account and environment need distinct VPC ranges (their
+    networks get peered or joined to one transit gateway; overlapping ranges cannot route)."""
+    if facts.kind != "bu" or not facts.dedicated or not isinstance(facts.network_cidr, str):
+        return []
+    try:
+        mine = ipaddress.IPv4Network(facts.network_cidr)
+    except ValueError:
+        return []  # the schema reports it
+    errors = []
+    for other in sorted(stacks_dir.glob("Pulumi.*.yaml")):
+        name = other.name.removeprefix("Pulumi.").removesuffix(".yaml")
+        if name == stack:
+            continue
+        theirs = _neighbour(other, other.stat().st_mtime_ns)
+        if theirs is None or theirs.kind != "bu" or not theirs.dedicated:
+            continue
+        if (theirs.account_id, theirs.environment) != (facts.account_id, facts.environment):
+            continue
+        try:
+            overlap = mine.overlaps(ipaddress.IPv4Network(str(theirs.network_cidr)))
+        except ValueError:
+            continue
+        if overlap:
+            errors.append(
+                f"{source}: {NAMESPACE}:network.cidr: overlaps {theirs.network_cidr} of the "
+                f"dedicated cluster of {name} (same account and environment) (got "
+                f"{shown(facts.network_cidr)})"
+            )
+    return errors
+
+
+@lru_cache(maxsize=1024)
+def _neighbour(path: Path, mtime_ns: int) -> _Facts | None:
+    """Another stack file's facts (cached: `validate --all` reads every file for every stack)."""
+    try:
+        return _Facts.of(read_stack_file(path))
+    except ConfigError:
+        return None
+
+
 def _policies_dir(stacks_dir: Path) -> Path:
     """The project's policy pack, or the estate's own when the project ships none."""
     own = stacks_dir.parent / "policies"
@@ -1714,6 +1757,7 @@ def stack_errors(
     if stacks_dir is not None and stacks_dir.is_dir():
         facts = _Facts.of(values)
         errors.extend(_platform_reference_errors(facts, stacks_dir, source))
+        errors.extend(_dedicated_overlap_errors(facts, stack, stacks_dir, source))
         errors.extend(waiver_errors(facts, _policies_dir(stacks_dir), source))
     return config, errors
 
