@@ -108,6 +108,13 @@ CASES: list[tuple] = [
         "did you mean ai-estate:monitoring?",
     ),
     (
+        "aws-provider-key-typo",
+        "fraud-prod",
+        replace("aws:region: us-east-1", "aws:regoin: us-east-1"),
+        "aws:regoin",
+        "is not a config key of the aws provider; did you mean aws:region?",
+    ),
+    (
         "duplicate-top-level-key",
         "fraud-prod",
         replace("  ai-estate:costCenter: CC-2100\n", "  ai-estate:costCenter: CC-2100\n" * 2),

@@ -1479,14 +1479,40 @@ PROVIDER_NAMESPACES = ("aws", "kubernetes", "pulumi")
 (`aws:region`, `kubernetes:...`) and Pulumi's own (`pulumi:tags`)."""
 
 
+@lru_cache(maxsize=1)
+def aws_provider_keys() -> frozenset[str]:
+    """The `aws:` config keys the installed pulumi-aws provider reads (from its SDK's
+    `config/vars.py`, read as text: importing pulumi_aws takes seconds)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("pulumi_aws")
+    if spec is None or not spec.submodule_search_locations:
+        return frozenset()
+    vars_py = Path(next(iter(spec.submodule_search_locations))) / "config" / "vars.py"
+    try:
+        text = vars_py.read_text(encoding="utf-8")
+    except OSError:
+        return frozenset()
+    return frozenset(re.findall(r"__config__\.get\w*\('(\w+)'", text))
+
+
 def namespace_errors(config: dict[str, Any], source: str) -> list[str]:
-    """Keys in a namespace nothing reads (`ai-estat:monitoring` would silently drop alarms)."""
+    """Keys in a namespace nothing reads (`ai-estat:monitoring` would silently drop alarms),
+    and `aws:` keys the provider does not have (`aws:regoin`)."""
     known = (NAMESPACE, *PROVIDER_NAMESPACES)
+    aws_keys = aws_provider_keys()
     errors = []
     for key in config:
         if not isinstance(key, str) or ":" not in key:
             continue
         namespace, _, rest = key.partition(":")
+        if namespace == "aws" and aws_keys and rest not in aws_keys:
+            hint = did_you_mean(rest, aws_keys)
+            errors.append(
+                f"{source}: {shown(key)[1:-1]}: is not a config key of the aws provider"
+                + (f"; did you mean aws:{hint[len('; did you mean ') : -1]}?" if hint else "")
+            )
+            continue
         if namespace in known:
             continue
         hint = did_you_mean(namespace, known)
