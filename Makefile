@@ -37,18 +37,26 @@ demo: venv
 test: venv
 	$(PY) -m pytest -n $(PYTEST_WORKERS) -q
 
-## check: lint.
+## check: lint, format, types and generated-file staleness (CI runs it before the tests; so does
+## pre-commit, see .pre-commit-config.yaml).
 check lint: venv
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(PY) -m estate.docgen.config_docs --check
+	$(PY) -m estate.docgen.policy_docs --check
+	$(PY) -m estate.docgen.pulumi_yaml --check
 
 ## bench: time `estate check --all` on the shipped stacks and on generated BU stacks.
 bench: venv
 	$(PY) benchmarks/bench_check.py --write benchmarks/RESULTS.md
 
-## docs: regenerate docs/configuration.md and docs/policies.md (tests fail when they are stale).
+## docs: regenerate docs/configuration.md, docs/policies.md and Pulumi.yaml's config: block
+## (`make check` and the tests fail when they are stale).
 docs: venv
 	$(PY) -m estate.docgen.config_docs
 	$(PY) -m estate.docgen.policy_docs
+	$(PY) -m estate.docgen.pulumi_yaml
 
 clean:
-	rm -rf $(OUT) .pytest_cache .ruff_cache
+	rm -rf $(OUT) .pytest_cache .ruff_cache .mypy_cache

@@ -1,7 +1,6 @@
-"""Access: the keys that encrypt each BU's data, and who may do what with that data.
+"""Access: who may do what with each BU's data (the keys are components.kms, the statement and
+trust helpers components.iam).
 
-- `KmsKey`: a customer-managed key per BU (and one for the platform). Its policy can name extra
-  key users and administrators, and deny every *other* BU's roles outright.
 - `PermissionBoundary`: the managed policy `<bu>-<env>-boundary` every BU role carries. It is the
   ceiling: the services the estate uses, on the BU's own ARNs, and explicit denies for IAM
   changes, infrastructure changes, leaving the boundary, and anything outside the BU.
@@ -32,9 +31,8 @@ itself the other's half.
 from __future__ import annotations
 
 import functools
-import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NotRequired, TypedDict
 
@@ -42,15 +40,28 @@ import pulumi
 import pulumi_aws as aws
 
 from . import naming
+from .feature_store import ATHENA_RESULTS_PREFIX, athena_workgroup_name
+from .iam import (
+    account_roles_trust_statement,
+    allow,
+    deny,
+    oidc_trust_statement,
+    pod_identity_trust_document,
+    policy_json,
+    policy_size,
+    saml_trust_statement,
+    service_endpoints,
+)
 from .model_registry import (
     APPROVAL_ACTION,
     IMAGE_PULL_ACTIONS,
+    MLFLOW_PREFIX,
     MODELS_PREFIX,
     PUBLISH_ACTIONS,
     READ_ACTIONS,
     self_approval_guard_statement,
 )
-from .options import child, stateful
+from .options import child
 from .storage import PolicyStatements
 from .tags import merge_tags
 from .tenant import PERSONAS
@@ -70,7 +81,6 @@ SESSION_HOURS = (1, 4)
 """Shortest and longest persona session (`max_session_duration`), in hours."""
 DEFAULT_SAML_AUDIENCE = "https://signin.aws.amazon.com/saml"
 DEFAULT_OIDC_AUDIENCE = "sts.amazonaws.com"
-POD_IDENTITY_SERVICE = "pods.eks.amazonaws.com"
 
 _DNS_LABEL = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")
 _SAML_PROVIDER = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:saml-provider/[\w+=,.@-]+$")
@@ -199,6 +209,16 @@ class BuScope:
         return self.arn("sagemaker", f"model-package/{self.prefix}-*")
 
     @property
+    def mlflow_tracking_server_pattern(self) -> str:
+        """The BU's MLflow tracking server (`<prefix>-mlflow`, components.model_registry)."""
+        return self.arn("sagemaker", f"mlflow-tracking-server/{self.prefix}-*")
+
+    @property
+    def athena_workgroup_arn(self) -> str:
+        """The BU's Athena workgroup (components.feature_store): the only one its roles use."""
+        return self.arn("athena", f"workgroup/{athena_workgroup_name(self.prefix)}")
+
+    @property
     def repository_pattern(self) -> str:
         return self.arn("ecr", f"repository/{self.prefix}/*")
 
@@ -226,7 +246,7 @@ class BuScope:
 
     def via(self, *services: str) -> list[str]:
         """`kms:ViaService` values: the regional endpoints of `services`."""
-        return [f"{s}.{self.region}.amazonaws.com" for s in services]
+        return service_endpoints(self.region, *services)
 
 
 @dataclass(frozen=True)
@@ -311,6 +331,9 @@ ACCOUNT_LEVEL_READS = (
 """List calls IAM cannot scope to a resource: they show the names and approval states of every
 BU's groups in the account (never their contents). People need them to find their own work;
 workloads do not get them."""
+MLFLOW_UI = ("sagemaker-mlflow:AccessUI",)
+"""Opening the MLflow UI: AWS authorizes it on `*` only; what the UI then shows or changes is
+authorized per action on the tracking server."""
 ECR_TOKEN = ("ecr:GetAuthorizationToken",)
 """Docker login to the registry: account-wide by design, grants no repository access."""
 IMAGE_PUSH = (
@@ -334,6 +357,23 @@ CATALOG_READ = (
     "glue:GetPartitions",
 )
 CATALOG_METADATA_READ = ("glue:GetDatabase", "glue:GetTable", "glue:GetTables")
+ATHENA_QUERY = (
+    "athena:StartQueryExecution",
+    "athena:StopQueryExecution",
+    "athena:GetQueryExecution",
+    "athena:GetQueryResults",
+    "athena:ListQueryExecutions",
+    "athena:GetWorkGroup",
+)
+"""Running and reading queries in one workgroup (Athena authorizes these on the workgroup ARN);
+the data itself is read through Glue and S3 with the caller's own rights."""
+MLFLOW_USE = ("sagemaker-mlflow:*", "sagemaker:CreatePresignedMlflowTrackingServerUrl")
+"""Experiments, runs, metrics, the model registry of MLflow and its UI, on one tracking server
+(`sagemaker-mlflow:*` is authorized on the tracking server's ARN); the presigned URL opens it."""
+MLFLOW_ARTIFACTS = (*S3_OBJECT_READ, *ARTIFACT_UPLOAD)
+"""MLflow clients upload and download run artifacts themselves, straight to the artifact store."""
+ATHENA_RESULTS = (*S3_OBJECT_READ, *ARTIFACT_UPLOAD)
+"""Athena writes query results with the caller's rights, and the caller reads them back."""
 KEY_DATA = ("kms:Decrypt", "kms:GenerateDataKey")
 KEY_CONFIG_READ = (
     "kms:DescribeKey",
@@ -452,29 +492,6 @@ BOUNDARY_IDENTITY_ACTIONS = (
     "iam:ListPolicyVersions",
 )
 
-KEY_USER_ACTIONS = (
-    "kms:Decrypt",
-    "kms:DescribeKey",
-    "kms:Encrypt",
-    "kms:GenerateDataKey*",
-    "kms:ReEncrypt*",
-)
-KEY_ADMIN_ACTIONS = (
-    "kms:CancelKeyDeletion",
-    "kms:DescribeKey",
-    "kms:EnableKey",
-    "kms:EnableKeyRotation",
-    "kms:Get*",
-    "kms:List*",
-    "kms:RotateKeyOnDemand",
-    "kms:TagResource",
-    "kms:UntagResource",
-    "kms:UpdateKeyDescription",
-)
-"""Administration without data use: no Decrypt, and no CreateGrant (a grant is data use)."""
-KEY_USER_SERVICES = ("s3", "dynamodb", "sagemaker", "ecr")
-"""Services through which named key users may use the key (`kms:ViaService`)."""
-
 BUCKET_DATA_ACTIONS = (
     "s3:GetObject*",
     "s3:PutObject*",
@@ -486,39 +503,6 @@ BUCKET_DATA_ACTIONS = (
 )
 """What `bu_only_bucket_statements` denies outsiders: the data, never the bucket's settings (the
 deployer must still be able to manage the bucket)."""
-
-
-def _allow(
-    sid: str,
-    actions: Sequence[str],
-    resources: str | Sequence[str],
-    condition: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    statement: dict[str, Any] = {
-        "Sid": sid,
-        "Effect": "Allow",
-        "Action": sorted(set(actions)),
-        "Resource": resources if isinstance(resources, str) else list(resources),
-    }
-    if condition:
-        statement["Condition"] = dict(condition)
-    return statement
-
-
-def _deny(
-    sid: str,
-    actions: Sequence[str],
-    resources: str | Sequence[str] = "*",
-    condition: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    statement = _allow(sid, actions, resources, condition)
-    statement["Effect"] = "Deny"
-    return statement
-
-
-def policy_json(statements: Sequence[Mapping[str, Any]]) -> str:
-    """A policy document, rendered the same way every time (stable diffs)."""
-    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)}, sort_keys=True)
 
 
 # -- the permission boundary ----------------------------------------------------------------
@@ -537,6 +521,8 @@ def boundary_resources(res: BuResources) -> list[str]:
         s.feature_group_pattern,
         s.model_package_group_pattern,
         s.model_package_pattern,
+        s.mlflow_tracking_server_pattern,
+        s.athena_workgroup_arn,
         s.repository_pattern,
         *s.glue_resources,
         res.kms_key_arn,
@@ -547,6 +533,28 @@ def boundary_resources(res: BuResources) -> list[str]:
     if res.cluster_name:
         inside.append(s.cluster_arn(res.cluster_name))
     return inside
+
+
+def _outside_exemptions(res: BuResources) -> list[str]:
+    """`boundary_resources` folded for the deny's NotResource: every regional resource of the
+    account named `<type>/<prefix>-...` (and the BU's roles and policies, under its path) (tables, feature groups, registry groups and versions,
+    the tracking server, the workgroup) is one pattern. It names the BU's own resources only
+    (no other BU's name can start with this prefix: `validate_business_unit`), and keeps the
+    boundary under IAM's size limit; the Allow above stays per resource type."""
+    s = res.scope
+    named = s.arn("*", f"*/{s.prefix}-*")
+    identities = s.arn("iam", f"*{s.role_path}{s.prefix}-*", regional=False)  # roles, policies
+    folded = {
+        s.role_arn_pattern,
+        s.policy_arn_pattern,
+        s.table_pattern,
+        s.feature_group_pattern,
+        s.model_package_group_pattern,
+        s.model_package_pattern,
+        s.mlflow_tracking_server_pattern,
+        s.athena_workgroup_arn,
+    }
+    return [named, identities, *(r for r in boundary_resources(res) if r not in folded)]
 
 
 BOUNDARY_ACTIONS = (
@@ -563,6 +571,8 @@ BOUNDARY_ACTIONS = (
     *KEY_CONFIG_READ,
     *LOG_READ,
     *BOUNDARY_IDENTITY_ACTIONS,
+    *ATHENA_QUERY,
+    *MLFLOW_USE,
     "eks:DescribeCluster",
 )
 """The services and actions the estate uses: the most any BU role can ever do."""
@@ -579,8 +589,8 @@ def boundary_statements(res: BuResources) -> list[dict[str, Any]]:
     s = res.scope
     inside = boundary_resources(res)
     return [
-        _allow("BusinessUnitResources", BOUNDARY_ACTIONS, inside),
-        _allow("AccountLevelReads", [*ACCOUNT_LEVEL_READS, *ECR_TOKEN], "*"),
+        allow("BusinessUnitResources", BOUNDARY_ACTIONS, inside),
+        allow("AccountLevelReads", [*ACCOUNT_LEVEL_READS, *ECR_TOKEN, *MLFLOW_UI], "*"),
         # Everything not on the BU's own resources is denied outright, so no grant anywhere
         # (another BU's resource policy naming this role's session, a wider identity policy)
         # can reach across. Only the account-level lists are exempt. This is also what denies
@@ -588,20 +598,20 @@ def boundary_statements(res: BuResources) -> list[dict[str, Any]]:
         {
             "Sid": "DenyOutsideBusinessUnit",
             "Effect": "Deny",
-            "NotAction": sorted([*ACCOUNT_LEVEL_READS, *ECR_TOKEN]),
-            "NotResource": inside,
+            "NotAction": sorted([*ACCOUNT_LEVEL_READS, *ECR_TOKEN, *MLFLOW_UI]),
+            "NotResource": _outside_exemptions(res),
         },
-        _deny("DenyIdentityChanges", IDENTITY_WRITES),
-        _deny("DenyLeavingBoundary", LEAVE_BOUNDARY),
-        _deny("DenyBoundaryChanges", CHANGE_BOUNDARY, s.boundary_arn),
-        _deny("DenyInfrastructureChanges", INFRASTRUCTURE_CHANGES),
+        deny("DenyIdentityChanges", IDENTITY_WRITES),
+        deny("DenyLeavingBoundary", LEAVE_BOUNDARY),
+        deny("DenyBoundaryChanges", CHANGE_BOUNDARY, s.boundary_arn),
+        deny("DenyInfrastructureChanges", INFRASTRUCTURE_CHANGES),
     ]
 
 
 def boundary_document(res: BuResources) -> str:
     """The boundary policy document; ValueError if IAM would refuse it for its size."""
     document = policy_json(boundary_statements(res))
-    size = len(json.dumps(json.loads(document), separators=(",", ":")))
+    size = policy_size(document)
     if size > MANAGED_POLICY_LIMIT:
         raise ValueError(
             f"the permission boundary of {res.scope.prefix} would be {size} characters, over "
@@ -614,7 +624,7 @@ def boundary_document(res: BuResources) -> str:
 
 
 def _decrypt(res: BuResources, actions: Sequence[str], *services: str) -> dict[str, Any]:
-    return _allow(
+    return allow(
         "UseKeyViaServices",
         actions,
         res.kms_key_arn,
@@ -625,11 +635,11 @@ def _decrypt(res: BuResources, actions: Sequence[str], *services: str) -> dict[s
 def _feature_reads(res: BuResources) -> list[dict[str, Any]]:
     s = res.scope
     return [
-        _allow("ReadFeatureObjects", S3_OBJECT_READ, res.objects(res.feature_bucket)),
-        _allow("ListFeatureBucket", S3_BUCKET_LIST, res.bucket(res.feature_bucket)),
-        _allow("ReadFeatureCatalog", CATALOG_READ, s.glue_resources),
-        _allow("ReadOnlineFeatures", [*FEATURE_READ, *FEATURE_DESCRIBE], s.feature_group_pattern),
-        _allow(
+        allow("ReadFeatureObjects", S3_OBJECT_READ, res.objects(res.feature_bucket)),
+        allow("ListFeatureBucket", S3_BUCKET_LIST, res.bucket(res.feature_bucket)),
+        allow("ReadFeatureCatalog", CATALOG_READ, s.glue_resources),
+        allow("ReadOnlineFeatures", [*FEATURE_READ, *FEATURE_DESCRIBE], s.feature_group_pattern),
+        allow(
             "ReadOnlineTables",
             [*TABLE_READ, *TABLE_SCAN, "dynamodb:DescribeTable"],
             s.table_pattern,
@@ -640,25 +650,41 @@ def _feature_reads(res: BuResources) -> list[dict[str, Any]]:
 def _people_common(res: BuResources) -> list[dict[str, Any]]:
     s = res.scope
     statements = [
-        _allow(
+        allow(
             "DescribeRegistry",
             REGISTRY_DESCRIBE,
             [s.model_package_group_pattern, s.model_package_pattern],
         ),
-        _allow("ListAccountLevel", ACCOUNT_LEVEL_READS, "*"),
-        _allow("DescribeKey", ["kms:DescribeKey"], res.kms_key_arn),
+        allow("ListAccountLevel", ACCOUNT_LEVEL_READS, "*"),
+        allow("DescribeKey", ["kms:DescribeKey"], res.kms_key_arn),
     ]
     if res.cluster_name:
         statements.append(
-            _allow("DescribeCluster", ["eks:DescribeCluster"], s.cluster_arn(res.cluster_name))
+            allow("DescribeCluster", ["eks:DescribeCluster"], s.cluster_arn(res.cluster_name))
         )
     return statements
 
 
+def _experiments(res: BuResources) -> list[dict[str, Any]]:
+    """MLflow on the BU's tracking server and Athena in the BU's workgroup (issue 11, item 7)."""
+    s = res.scope
+    return [
+        allow("UseMlflow", MLFLOW_USE, s.mlflow_tracking_server_pattern),
+        allow("OpenMlflowUi", MLFLOW_UI, "*"),
+        allow("MlflowArtifacts", MLFLOW_ARTIFACTS, res.objects(res.model_bucket, MLFLOW_PREFIX)),
+        allow("QueryInWorkgroup", ATHENA_QUERY, s.athena_workgroup_arn),
+        allow(
+            "AthenaResults",
+            ATHENA_RESULTS,
+            res.objects(res.feature_bucket, ATHENA_RESULTS_PREFIX),
+        ),
+    ]
+
+
 def _read_models(res: BuResources) -> list[dict[str, Any]]:
     return [
-        _allow("ReadModelArtifacts", S3_OBJECT_READ, res.objects(res.model_bucket, MODELS_PREFIX)),
-        _allow("ListModelBucket", S3_BUCKET_LIST, res.bucket(res.model_bucket)),
+        allow("ReadModelArtifacts", S3_OBJECT_READ, res.objects(res.model_bucket, MODELS_PREFIX)),
+        allow("ListModelBucket", S3_BUCKET_LIST, res.bucket(res.model_bucket)),
     ]
 
 
@@ -694,29 +720,38 @@ def persona_statements(persona: str, res: BuResources) -> list[dict[str, Any]]:
             *_people_common(res),
             *_feature_reads(res),
             *_read_models(res),
+            *_experiments(res),
+            # Data keys through S3 only: for MLflow artifacts and Athena results.
             _decrypt(res, ["kms:Decrypt"], "s3", "dynamodb", "sagemaker"),
+            allow(
+                "EncryptViaS3",
+                ["kms:GenerateDataKey"],
+                res.kms_key_arn,
+                {"StringEquals": {"kms:ViaService": s.via("s3")}},
+            ),
         ]
     if persona == "ml-engineer":
         return [
             *_people_common(res),
             *_feature_reads(res),
             *_read_models(res),
-            _allow("WriteFeatureObjects", S3_OBJECT_WRITE, res.objects(res.feature_bucket)),
-            _allow("WriteOnlineFeatures", FEATURE_WRITE, s.feature_group_pattern),
-            _allow("WriteOnlineTables", TABLE_WRITE, s.table_pattern),
-            _allow("PullImages", IMAGE_PULL_ACTIONS, s.repository_pattern),
-            _allow("RegistryLogin", ECR_TOKEN, "*"),
+            *_experiments(res),
+            allow("WriteFeatureObjects", S3_OBJECT_WRITE, res.objects(res.feature_bucket)),
+            allow("WriteOnlineFeatures", FEATURE_WRITE, s.feature_group_pattern),
+            allow("WriteOnlineTables", TABLE_WRITE, s.table_pattern),
+            allow("PullImages", IMAGE_PULL_ACTIONS, s.repository_pattern),
+            allow("RegistryLogin", ECR_TOKEN, "*"),
             _decrypt(res, KEY_DATA, "s3", "dynamodb", "sagemaker"),
         ]
     if persona == "model-approver":
         return [
             *_people_common(res),
             *_read_models(res),
-            _allow("ApproveModels", [APPROVAL_ACTION], s.model_package_pattern),
-            _allow("ReviewImages", IMAGE_REVIEW, s.repository_pattern),
+            allow("ApproveModels", [APPROVAL_ACTION], s.model_package_pattern),
+            allow("ReviewImages", IMAGE_REVIEW, s.repository_pattern),
             _decrypt(res, ["kms:Decrypt"], "s3"),
             # Separation of duties: whoever approves never publishes, whatever else is attached.
-            _deny(
+            deny(
                 "DenyPublishing",
                 ["sagemaker:CreateModelPackage", "s3:PutObject", *IMAGE_PUSH],
             ),
@@ -724,18 +759,18 @@ def persona_statements(persona: str, res: BuResources) -> list[dict[str, Any]]:
     if persona == "auditor":
         return [
             *_people_common(res),
-            _allow("ReadBucketConfiguration", S3_BUCKET_CONFIG_READ, s.bucket_pattern),
-            _allow("ReadAccessLogs", S3_OBJECT_READ, res.objects(res.access_log_bucket)),
-            _allow("ListAccessLogs", S3_BUCKET_LIST, res.bucket(res.access_log_bucket)),
-            _allow("ReadTableConfiguration", TABLE_CONFIG_READ, s.table_pattern),
-            _allow("ReadFeatureGroups", FEATURE_DESCRIBE, s.feature_group_pattern),
-            _allow("ReadCatalogMetadata", CATALOG_METADATA_READ, s.glue_resources),
-            _allow("ReadKeyConfiguration", KEY_CONFIG_READ, res.kms_key_arn),
-            _allow(
+            allow("ReadBucketConfiguration", S3_BUCKET_CONFIG_READ, s.bucket_pattern),
+            allow("ReadAccessLogs", S3_OBJECT_READ, res.objects(res.access_log_bucket)),
+            allow("ListAccessLogs", S3_BUCKET_LIST, res.bucket(res.access_log_bucket)),
+            allow("ReadTableConfiguration", TABLE_CONFIG_READ, s.table_pattern),
+            allow("ReadFeatureGroups", FEATURE_DESCRIBE, s.feature_group_pattern),
+            allow("ReadCatalogMetadata", CATALOG_METADATA_READ, s.glue_resources),
+            allow("ReadKeyConfiguration", KEY_CONFIG_READ, res.kms_key_arn),
+            allow(
                 "ReadImageConfiguration", [*IMAGE_REVIEW, *IMAGE_CONFIG_READ], s.repository_pattern
             ),
-            _allow("ReadIdentities", IDENTITY_READ, [s.role_arn_pattern, s.policy_arn_pattern]),
-            _allow("ReadLogs", LOG_READ, s.log_group_pattern),
+            allow("ReadIdentities", IDENTITY_READ, [s.role_arn_pattern, s.policy_arn_pattern]),
+            allow("ReadLogs", LOG_READ, s.log_group_pattern),
             {
                 "Sid": "DenyAllButReads",
                 "Effect": "Deny",
@@ -751,27 +786,27 @@ def workload_statements(workload: str, res: BuResources) -> list[dict[str, Any]]
     s = res.scope
     if workload == "feature-reader":
         return [
-            _allow("ReadOnlineFeatures", FEATURE_READ, s.feature_group_pattern),
-            _allow("ReadOnlineTables", TABLE_READ, s.table_pattern),
+            allow("ReadOnlineFeatures", FEATURE_READ, s.feature_group_pattern),
+            allow("ReadOnlineTables", TABLE_READ, s.table_pattern),
             _decrypt(res, ["kms:Decrypt"], "dynamodb", "sagemaker"),
         ]
     if workload == "model-publisher":
         return [
-            _allow(
+            allow(
                 "RegisterModels",
                 REGISTER_MODEL,
                 [s.model_package_group_pattern, s.model_package_pattern],
             ),
             self_approval_guard_statement([s.model_package_pattern, s.model_package_group_pattern]),
-            _deny("DenyApproval", [APPROVAL_ACTION]),
-            _allow(
+            deny("DenyApproval", [APPROVAL_ACTION]),
+            allow(
                 "UploadArtifacts",
                 [*S3_OBJECT_READ, *ARTIFACT_UPLOAD],
                 res.objects(res.model_bucket, MODELS_PREFIX),
             ),
-            _allow("ListModelBucket", S3_BUCKET_LIST, res.bucket(res.model_bucket)),
-            _allow("PushImages", [*IMAGE_PULL_ACTIONS, *IMAGE_PUSH], s.repository_pattern),
-            _allow("RegistryLogin", ECR_TOKEN, "*"),
+            allow("ListModelBucket", S3_BUCKET_LIST, res.bucket(res.model_bucket)),
+            allow("PushImages", [*IMAGE_PULL_ACTIONS, *IMAGE_PUSH], s.repository_pattern),
+            allow("RegistryLogin", ECR_TOKEN, "*"),
             _decrypt(res, KEY_DATA, "s3", "ecr"),
         ]
     raise ValueError(f"unknown workload {workload!r}; workloads are {', '.join(WORKLOADS)}")
@@ -833,15 +868,7 @@ def persona_trust_statements(
         if not _SAML_PROVIDER.match(saml):
             raise ValueError(f"{where}: saml_provider_arn {saml!r} is not an IAM SAML provider ARN")
         audience = trust.get("saml_audience") or DEFAULT_SAML_AUDIENCE
-        statements.append(
-            {
-                "Sid": "SamlFederation",
-                "Effect": "Allow",
-                "Principal": {"Federated": saml},
-                "Action": "sts:AssumeRoleWithSAML",
-                "Condition": {"StringEquals": {"SAML:aud": audience}},
-            }
-        )
+        statements.append(saml_trust_statement(saml, audience))
     center = list(trust.get("identity_center_role_arns") or [])
     if center:
         accounts = set()
@@ -861,13 +888,9 @@ def persona_trust_statements(
         # The account root, held to the named roles: a role ARN as Principal would be pinned to
         # the role's unique id and break when Identity Center re-provisions the permission set.
         statements.append(
-            {
-                "Sid": "IdentityCenterPermissionSets",
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"},
-                "Action": ["sts:AssumeRole", "sts:SetSourceIdentity"],
-                "Condition": {"ArnLike": {"aws:PrincipalArn": sorted(center)}},
-            }
+            account_roles_trust_statement(
+                "IdentityCenterPermissionSets", partition, account_id, arn_like=center
+            )
         )
     oidc = trust.get("oidc_provider_arn")
     if oidc:
@@ -879,20 +902,8 @@ def persona_trust_statements(
             raise ValueError(f"{where}: an OIDC provider needs oidc_subjects (who may assume)")
         _check_patterns(where, subjects, "oidc subject")
         host = match.group(1)
-        statements.append(
-            {
-                "Sid": "OidcFederation",
-                "Effect": "Allow",
-                "Principal": {"Federated": oidc},
-                "Action": "sts:AssumeRoleWithWebIdentity",
-                "Condition": {
-                    "StringEquals": {
-                        f"{host}:aud": trust.get("oidc_audience") or DEFAULT_OIDC_AUDIENCE
-                    },
-                    "StringLike": {f"{host}:sub": sorted(subjects)},
-                },
-            }
-        )
+        audience = trust.get("oidc_audience") or DEFAULT_OIDC_AUDIENCE
+        statements.append(oidc_trust_statement(oidc, host, audience, subjects))
     by_account: dict[str, list[str]] = {}
     for arn in trust.get("cross_account_role_arns") or []:
         match = _ROLE_ARN.match(arn)
@@ -904,13 +915,9 @@ def persona_trust_statements(
     for account, arns in sorted(by_account.items()):
         partition = arns[0].split(":")[1]
         statements.append(
-            {
-                "Sid": f"DeployAccount{account}",
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:{partition}:iam::{account}:root"},
-                "Action": ["sts:AssumeRole", "sts:SetSourceIdentity"],
-                "Condition": {"ArnEquals": {"aws:PrincipalArn": sorted(arns)}},
-            }
+            account_roles_trust_statement(
+                f"DeployAccount{account}", partition, account, arn_equals=arns
+            )
         )
     if not statements:
         raise ValueError(
@@ -934,194 +941,7 @@ def persona_trust_document(persona: str, trust: PersonaTrust, *, account_id: str
     return policy_json(persona_trust_statements(persona, trust, account_id=account_id))
 
 
-def pod_identity_trust_document(
-    *, account_id: str, cluster_name: str, namespace: str, service_account: str
-) -> str:
-    """Trust for EKS Pod Identity, held to one service account of one namespace and cluster.
-
-    The `aws:RequestTag/*` keys are the session tags Pod Identity sets (AWS: "Create IAM role with
-    trust policy required by EKS Pod Identity"); without them any Pod Identity association in
-    the account could hand this role to any pod.
-    """
-    return policy_json(
-        [
-            {
-                "Sid": "EksPodIdentity",
-                "Effect": "Allow",
-                "Principal": {"Service": POD_IDENTITY_SERVICE},
-                "Action": ["sts:AssumeRole", "sts:TagSession"],
-                "Condition": {
-                    "StringEquals": {
-                        "aws:SourceAccount": account_id,
-                        "aws:RequestTag/eks-cluster-name": cluster_name,
-                        "aws:RequestTag/kubernetes-namespace": namespace,
-                        "aws:RequestTag/kubernetes-service-account": service_account,
-                    }
-                },
-            }
-        ]
-    )
-
-
-# -- resource policies: the key and the buckets ---------------------------------------------
-
-
-def key_policy_document(
-    *,
-    partition: str,
-    account_id: str,
-    region: str,
-    log_group_prefixes: list[str],
-    service_principals: list[str],
-    ebs_for_autoscaling: bool = False,
-    user_principals: Sequence[str] = (),
-    admin_principals: Sequence[str] = (),
-    isolated_business_unit: tuple[str, str] | None = None,
-) -> str:
-    """The key policy: the account administers it (so IAM policies apply), services may use it.
-
-    CloudWatch Logs must be named in the key policy itself (it does not go through IAM), and is
-    held to log groups under `log_group_prefixes` by the encryption context. Other services
-    (DynamoDB, SageMaker, S3) use the key on a caller's behalf through IAM, so they need no
-    statement here.
-
-    `user_principals` may use the key for data through S3, DynamoDB, SageMaker and ECR;
-    `admin_principals` may administer it but not use it. Both must exist before the key (KMS
-    refuses a policy naming an unknown principal), so they suit deploy accounts and platform
-    roles, not the BU's own roles, whose policies need the key's ARN first.
-
-    With `isolated_business_unit=(bu, env)`, every AI Estate role of another BU is denied the key
-    outright. Why a deny, and why the root statement stays: without `AccountAdministersKey` no
-    IAM policy could ever manage or use the key (a key policy that loses it can lock the key for
-    good), but with it *any* principal whose IAM allows `kms:*` could use the key. For the BUs'
-    roles that gap is closed twice: their permission boundary explicitly denies KMS on every key
-    but their own, and this statement denies them here even if a boundary were detached.
-    Platform principals stay governed by IAM: they are administrators by design.
-    """
-    statements: list[dict[str, Any]] = [
-        {
-            "Sid": "AccountAdministersKey",
-            "Effect": "Allow",
-            "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"},
-            "Action": "kms:*",
-            "Resource": "*",
-        }
-    ]
-    if log_group_prefixes:
-        statements.append(
-            {
-                "Sid": "CloudWatchLogsUseKey",
-                "Effect": "Allow",
-                "Principal": {"Service": f"logs.{region}.amazonaws.com"},
-                # Only the operations that carry an encryption context: DescribeKey carries
-                # none, so the condition below could never let Logs call it anyway. The context
-                # value is a string, hence StringLike (same match as ArnLike for these
-                # patterns, whose wildcard is in the resource part only).
-                "Action": [
-                    "kms:Decrypt",
-                    "kms:Encrypt",
-                    "kms:GenerateDataKey*",
-                    "kms:ReEncrypt*",
-                ],
-                "Resource": "*",
-                "Condition": {
-                    "StringLike": {
-                        "kms:EncryptionContext:aws:logs:arn": [
-                            f"arn:{partition}:logs:{region}:{account_id}:log-group:{prefix}*"
-                            for prefix in log_group_prefixes
-                        ]
-                    }
-                },
-            }
-        )
-    if ebs_for_autoscaling:
-        # EC2 Auto Scaling launches nodes with EBS volumes encrypted by this key on the caller's
-        # behalf, through its service-linked role, which IAM policies cannot grant: only the key
-        # policy can (AWS: "Required KMS key policy for use with encrypted volumes").
-        asg_role = (
-            f"arn:{partition}:iam::{account_id}:role/aws-service-role/"
-            "autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
-        )
-        statements.append(
-            {
-                "Sid": "AutoScalingUseKeyForEbs",
-                "Effect": "Allow",
-                "Principal": {"AWS": asg_role},
-                "Action": [
-                    "kms:Decrypt",
-                    "kms:DescribeKey",
-                    "kms:Encrypt",
-                    "kms:GenerateDataKey*",
-                    "kms:ReEncrypt*",
-                ],
-                "Resource": "*",
-            }
-        )
-        statements.append(
-            {
-                "Sid": "AutoScalingGrantsForEbs",
-                "Effect": "Allow",
-                "Principal": {"AWS": asg_role},
-                "Action": "kms:CreateGrant",
-                "Resource": "*",
-                "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
-            }
-        )
-    for service in service_principals:
-        statements.append(
-            {
-                "Sid": f"{service.split('.')[0].title()}UseKey",
-                "Effect": "Allow",
-                "Principal": {"Service": service},
-                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
-                "Resource": "*",
-                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
-            }
-        )
-    if user_principals:
-        statements.append(
-            {
-                "Sid": "KeyUsers",
-                "Effect": "Allow",
-                "Principal": {"AWS": sorted(set(user_principals))},
-                "Action": list(KEY_USER_ACTIONS),
-                "Resource": "*",
-                "Condition": {
-                    "StringEquals": {
-                        "kms:ViaService": [f"{s}.{region}.amazonaws.com" for s in KEY_USER_SERVICES]
-                    }
-                },
-            }
-        )
-    if admin_principals:
-        statements.append(
-            {
-                "Sid": "KeyAdministrators",
-                "Effect": "Allow",
-                "Principal": {"AWS": sorted(set(admin_principals))},
-                "Action": list(KEY_ADMIN_ACTIONS),
-                "Resource": "*",
-            }
-        )
-    if isolated_business_unit is not None:
-        bu, env = isolated_business_unit
-        scope = BuScope(bu, env, account_id, region, partition)
-        statements.append(
-            {
-                "Sid": "DenyOtherBusinessUnitRoles",
-                "Effect": "Deny",
-                "Principal": {"AWS": "*"},
-                "Action": "kms:*",
-                "Resource": "*",
-                "Condition": {
-                    "ArnLike": {"aws:PrincipalArn": scope.estate_role_arn_pattern},
-                    "ArnNotLike": {
-                        "aws:PrincipalArn": [scope.role_arn_pattern, scope.node_role_arn_pattern]
-                    },
-                },
-            }
-        )
-    return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
+# -- resource policies: the buckets ------------------------------------------------------
 
 
 def bu_only_bucket_statements(
@@ -1178,88 +998,6 @@ def bu_only_bucket_policy(
 
 
 # -- components -----------------------------------------------------------------------------
-
-
-class KmsKeyArgs(TypedDict):
-    """Inputs of `KmsKey`."""
-
-    alias: str
-    """Alias without the `alias/` prefix, e.g. `ai-estate/fraud-prod`."""
-    description: str
-    tags: dict[str, str]
-    protect: bool
-    """Protect and retain the key (prod): losing a key loses every object encrypted with it."""
-    log_group_prefixes: NotRequired[list[str]]
-    """Let CloudWatch Logs encrypt log groups whose names start with one of these prefixes."""
-    service_principals: NotRequired[list[str]]
-    """Service principals that write encrypted data on their own (e.g. `sns.amazonaws.com`)."""
-    ebs_for_autoscaling: NotRequired[bool]
-    """Let EC2 Auto Scaling encrypt node volumes with this key (GPU and system node groups)."""
-    deletion_window_days: NotRequired[int]
-    """Waiting period before a scheduled deletion takes effect (default 30, the maximum)."""
-    user_principals: NotRequired[list[pulumi.Input[str]]]
-    """ARNs (or bare account ids) that may use the key for data through S3, DynamoDB, SageMaker or
-    ECR, e.g. the deploy accounts that read model artifacts. They must exist before the key."""
-    admin_principals: NotRequired[list[pulumi.Input[str]]]
-    """ARNs that may administer the key (rotation, tags, enable) but never use it for data."""
-    isolated_business_unit: NotRequired[tuple[str, str]]
-    """`(business unit, environment)`: deny every other BU's AI Estate roles any use of the key."""
-
-
-class KmsKey(pulumi.ComponentResource):
-    """A customer-managed symmetric KMS key with yearly rotation and an alias."""
-
-    key: aws.kms.Key
-    arn: pulumi.Output[str]
-    """The key ARN (use it wherever a `kms_key_id`/`kms_key_arn` is asked for)."""
-    alias_name: pulumi.Output[str]
-
-    def __init__(
-        self, name: str, args: KmsKeyArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__("ai-estate:access:KmsKey", name, None, opts)
-        invoke = pulumi.InvokeOutputOptions(parent=self)
-        identity = aws.get_caller_identity_output(opts=invoke)
-        partition = aws.get_partition_output(opts=invoke)
-        region = aws.get_region_output(opts=invoke)
-        users = list(args.get("user_principals") or [])
-        admins = list(args.get("admin_principals") or [])
-        isolated = args.get("isolated_business_unit")
-        if isolated is not None:
-            validate_business_unit(*isolated)
-        policy = pulumi.Output.all(
-            partition.partition, identity.account_id, region.region, *users, *admins
-        ).apply(
-            lambda parts: key_policy_document(
-                partition=parts[0],
-                account_id=parts[1],
-                region=parts[2],
-                log_group_prefixes=list(args.get("log_group_prefixes", [])),
-                service_principals=list(args.get("service_principals", [])),
-                ebs_for_autoscaling=args.get("ebs_for_autoscaling", False),
-                user_principals=parts[3 : 3 + len(users)],
-                admin_principals=parts[3 + len(users) :],
-                isolated_business_unit=isolated,
-            )
-        )
-        self.key = aws.kms.Key(
-            f"{name}-key",
-            description=args["description"],
-            enable_key_rotation=True,
-            deletion_window_in_days=args.get("deletion_window_days", 30),
-            policy=policy,
-            tags=args["tags"],
-            opts=stateful(self, args["protect"]),
-        )
-        alias = aws.kms.Alias(
-            f"{name}-alias",
-            name=f"alias/{args['alias']}",
-            target_key_id=self.key.key_id,
-            opts=child(self),
-        )
-        self.arn = self.key.arn
-        self.alias_name = alias.name
-        self.register_outputs({"arn": self.arn, "aliasName": self.alias_name})
 
 
 def _pod_trust(account_id: str, cluster_name: str, *, namespace: str, service_account: str) -> str:

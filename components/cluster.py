@@ -460,22 +460,15 @@ class BuDeployerSpec(TypedDict):
     """The BU namespaces it may deploy into (usually one: the BU's slug)."""
 
 
-class EksClusterArgs(TypedDict):
-    """Inputs of `EksCluster`."""
+class EksClusterSettings(TypedDict):
+    """The cluster settings a stack file chooses (`ai-estate:cluster`); `EksClusterArgs` adds
+    the wiring (network, key, names) the estate supplies."""
 
-    name: str
-    """Physical cluster name, e.g. `platform-prod-ai`."""
     version: str
     """Kubernetes version, e.g. `1.35` (1.30 or later)."""
-    vpc_id: pulumi.Input[str]
-    """The VPC the private subnets belong to (EKS derives it from the subnets; not sent)."""
-    private_subnet_ids: pulumi.Input[list[str]]
-    """Subnets for the control-plane ENIs and the system nodes."""
     public_access_cidrs: list[str]
     """Empty for a private endpoint only; else the public endpoint is open to these CIDRs only
     (never `0.0.0.0/0`)."""
-    kms_key_arn: pulumi.Input[str]
-    """Customer key for secrets encryption, the control-plane log group and node volumes."""
     log_retention_days: int
     """Retention of the control-plane log group."""
     system_nodes: SystemNodesSpec
@@ -490,18 +483,10 @@ class EksClusterArgs(TypedDict):
     whole GPUs."""
     mig_strategy: str
     """`none`, `single` or `mixed` (gpu-operator only)."""
-    protect: bool
-    """Prod: protect and retain the cluster and its log group, and turn on deletion protection."""
-    tags: dict[str, str]
-    """Tags for every taggable resource (ownership tags included)."""
     api_access_cidrs: NotRequired[list[str]]
     """Private networks (deploy runners, VPN, peered VPCs) allowed to reach the API endpoint on
     443. The endpoint is private: whoever runs `pulumi up` must come from one of these (or from
     `public_access_cidrs`), or every Kubernetes resource of the stack times out."""
-    deployer_role_arn: NotRequired[pulumi.Input[str] | None]
-    """The IAM role that runs `pulumi up` for this stack. It gets a cluster-admin access entry:
-    with no bootstrap admin, nothing else could install the add-ons. Default: the role of the
-    current AWS session."""
     support_type: NotRequired[str]
     """`STANDARD` (default: EKS upgrades the cluster when standard support ends, no extended
     charges) or `EXTENDED` (stays on its version, billed at the extended-support rate)."""
@@ -515,6 +500,27 @@ class EksClusterArgs(TypedDict):
     (and is installed for it on a Karpenter-only cluster)."""
     bu_deployers: NotRequired[list[BuDeployerSpec]]
     """BU pipeline roles that get namespace-scoped access (see `BuDeployerSpec`)."""
+
+
+class EksClusterArgs(EksClusterSettings):
+    """Inputs of `EksCluster`."""
+
+    name: str
+    """Physical cluster name, e.g. `platform-prod-ai`."""
+    vpc_id: pulumi.Input[str]
+    """The VPC the private subnets belong to (EKS derives it from the subnets; not sent)."""
+    private_subnet_ids: pulumi.Input[list[str]]
+    """Subnets for the control-plane ENIs and the system nodes."""
+    kms_key_arn: pulumi.Input[str]
+    """Customer key for secrets encryption, the control-plane log group and node volumes."""
+    protect: bool
+    """Prod: protect and retain the cluster and its log group, and turn on deletion protection."""
+    tags: dict[str, str]
+    """Tags for every taggable resource (ownership tags included)."""
+    deployer_role_arn: NotRequired[pulumi.Input[str] | None]
+    """The IAM role that runs `pulumi up` for this stack. It gets a cluster-admin access entry:
+    with no bootstrap admin, nothing else could install the add-ons. Default: the role of the
+    current AWS session."""
     permissions_boundary: NotRequired[pulumi.Input[str] | None]
     """Permission boundary for every IAM role this cluster creates for pods (the add-on roles).
     A BU's dedicated cluster needs one (its roles are BU roles); see

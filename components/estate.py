@@ -9,68 +9,32 @@ Pulumi replace a VPC or a cluster. A rename needs an alias (see docs/migrations.
 
 from __future__ import annotations
 
-from typing import Literal, NotRequired, TypedDict
+from typing import NamedTuple, NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from . import naming
-from .access import ROLE_PATH_ROOT, BuAccess, KmsKey, PersonaTrust, bu_only_bucket_policy
-from .cluster import (
-    SYSTEM_POOL_LABELS,
-    BuCpuNodesSpec,
-    BuDeployerSpec,
-    ClusterRolesBoundary,
-    EksCluster,
-    SystemNodesSpec,
-)
-from .feature_store import FeatureGroupSpec, FeatureStore, OnlineTableSpec
+from .access import ROLE_PATH_ROOT, BuAccess, PersonaTrust, bu_only_bucket_policy
+from .cluster import SYSTEM_POOL_LABELS, ClusterRolesBoundary, EksCluster, EksClusterSettings
+from .feature_store import FeatureStore, FeatureStoreSettings
 from .gpu_catalog import gpu_model_of
 from .gpu_pools import GpuNodePool, GpuNodeRole, GpuPoolSpec, effective_max_gpus
-from .model_registry import MlflowSpec, ModelRegistry, object_lock_for
+from .kms import KmsKey
+from .model_registry import ModelRegistry, ModelRegistrySettings
 from .monitoring import (
     ALARM_PUBLISHERS,
-    AlarmSubscription,
     BudgetSpec,
     BuMonitoring,
-    ModelMetricSpec,
+    BuMonitoringSettings,
     PlatformMonitoring,
-    SageMakerEndpointSpec,
     log_group_prefixes,
 )
-from .network import Network
+from .network import Network, NetworkSettings
 from .options import child
 from .storage import AccessLogBucket, PolicyStatements
-from .tenant import BuTenant
-
-
-class NetworkSpec(TypedDict):
-    """VPC settings of an estate that builds its own network."""
-
-    cidr: str
-    az_count: int
-    nat_gateways: Literal["single", "perAz"]
-    interface_endpoints: list[str]
-    flow_log_retention_days: int
-
-
-class ClusterSpec(TypedDict):
-    """EKS settings of an estate that builds its own cluster."""
-
-    version: str
-    public_access_cidrs: list[str]
-    api_access_cidrs: list[str]
-    system_nodes: SystemNodesSpec
-    gpu_provisioners: list[str]
-    gpu_software: str
-    time_slicing_replicas: int | None
-    mig_strategy: str
-    log_retention_days: int
-    support_type: NotRequired[str]
-    addon_versions: NotRequired[dict[str, str]]
-    bu_cpu_nodes: NotRequired[BuCpuNodesSpec | None]
-    bu_deployers: NotRequired[list[BuDeployerSpec]]
+from .tenant import BuTenant, BuTenantSettings
 
 
 def cluster_name(prefix: str) -> str:
@@ -90,108 +54,107 @@ def key_log_prefixes(prefix: str, with_cluster: bool) -> list[str]:
     return prefixes
 
 
-class _NetworkAndCluster:
-    """The VPC and EKS cluster an estate builds for itself (platform, or a dedicated BU)."""
+class _OwnCluster(NamedTuple):
+    """What an estate that builds its own cluster gets: the VPC, the cluster, its monitoring."""
 
-    def __init__(
-        self,
-        parent: pulumi.ComponentResource,
-        name: str,
-        prefix: str,
-        key: KmsKey,
-        network: NetworkSpec,
-        cluster: ClusterSpec,
-        protect: bool,
-        tags: dict[str, str],
-        activate_cost_allocation_tags: bool,
-        bounded: bool = False,
-    ) -> None:
-        boundary = (
-            ClusterRolesBoundary(
-                f"{name}-cluster-boundary",
-                {"cluster_name": cluster_name(prefix), "tags": tags},
-                child(parent),
-            )
-            if bounded
-            else None
-        )
-        self.network = Network(
-            f"{name}-network",
-            {
-                "name_prefix": prefix,
-                "cidr": network["cidr"],
-                "az_count": network["az_count"],
-                "nat_gateways": network["nat_gateways"],
-                "interface_endpoints": network["interface_endpoints"],
-                "flow_log_retention_days": network["flow_log_retention_days"],
-                "flow_log_kms_key_arn": key.arn,
-                "tags": tags,
-                "cluster_name": cluster_name(prefix),
-            },
+    network: Network
+    cluster: EksCluster
+    monitoring: PlatformMonitoring
+
+
+def _network_and_cluster(
+    parent: pulumi.ComponentResource,
+    name: str,
+    prefix: str,
+    key: KmsKey,
+    settings: DedicatedCluster,
+    protect: bool,
+    tags: dict[str, str],
+    bounded: bool = False,
+) -> _OwnCluster:
+    """The VPC and EKS cluster an estate builds for itself (platform, or a dedicated BU)."""
+    network_settings, cluster_settings = settings["network"], settings["cluster"]
+    # A BU's dedicated cluster: its add-on roles are BU roles, under a boundary (issue 11).
+    boundary = (
+        ClusterRolesBoundary(
+            f"{name}-cluster-boundary",
+            {"cluster_name": cluster_name(prefix), "tags": tags},
             child(parent),
         )
-        self.cluster = EksCluster(
-            f"{name}-cluster",
-            {
-                "name": cluster_name(prefix),
-                "version": cluster["version"],
-                "vpc_id": self.network.vpc_id,
-                "private_subnet_ids": self.network.private_subnet_ids,
-                "public_access_cidrs": cluster["public_access_cidrs"],
-                "api_access_cidrs": cluster["api_access_cidrs"],
-                "kms_key_arn": key.arn,
-                "log_retention_days": cluster["log_retention_days"],
-                "system_nodes": cluster["system_nodes"],
-                "gpu_provisioners": cluster["gpu_provisioners"],
-                "gpu_software": cluster["gpu_software"],
-                "time_slicing_replicas": cluster["time_slicing_replicas"],
-                "mig_strategy": cluster["mig_strategy"],
-                "protect": protect,
-                "tags": tags,
-                "support_type": cluster.get("support_type", "STANDARD"),
-                "addon_versions": cluster.get("addon_versions", {}),
-                "bu_cpu_nodes": cluster.get("bu_cpu_nodes"),
-                "bu_deployers": cluster.get("bu_deployers", []),
-                # A BU's dedicated cluster: its add-on roles are BU roles, under a boundary.
-                "permissions_boundary": boundary.arn if boundary is not None else None,
-            },
-            child(parent),
-        )
-        self.monitoring = PlatformMonitoring(
-            f"{name}-monitoring",
-            {
-                "name_prefix": prefix,
-                "cluster_name": self.cluster.cluster_name,
-                "kubernetes_version": cluster["version"],
-                "private_subnet_ids": self.network.private_subnet_ids,
-                "cluster_security_group_id": self.cluster.cluster_security_group_id,
-                "kms_key_arn": key.arn,
-                "log_retention_days": cluster["log_retention_days"],
-                "k8s_provider": self.cluster.k8s_provider,
-                "node_selector": SYSTEM_POOL_LABELS,
-                "permissions_boundary": boundary.arn if boundary is not None else None,
-                # only the in-cluster parts wait for the cluster (see PlatformMonitoringArgs)
-                "cluster_ready": [self.cluster],
-                # account-wide, and refused until billing has seen the tag: opt-in, platform only
-                "cost_allocation_tags": ["BusinessUnit"] if activate_cost_allocation_tags else [],
-                "protect": protect,
-                "tags": tags,
-            },
-            child(parent),
-        )
+        if bounded
+        else None
+    )
+    boundary_arn = boundary.arn if boundary is not None else None
+    network = Network(
+        f"{name}-network",
+        {
+            **network_settings,
+            "name_prefix": prefix,
+            "flow_log_kms_key_arn": key.arn,
+            "tags": tags,
+            "cluster_name": cluster_name(prefix),
+        },
+        child(parent),
+    )
+    cluster = EksCluster(
+        f"{name}-cluster",
+        {
+            **cluster_settings,
+            "name": cluster_name(prefix),
+            "vpc_id": network.vpc_id,
+            "private_subnet_ids": network.private_subnet_ids,
+            "kms_key_arn": key.arn,
+            "protect": protect,
+            "tags": tags,
+            "permissions_boundary": boundary_arn,
+        },
+        child(parent),
+    )
+    monitoring = PlatformMonitoring(
+        f"{name}-monitoring",
+        {
+            "name_prefix": prefix,
+            "cluster_name": cluster.cluster_name,
+            "kubernetes_version": cluster_settings["version"],
+            "private_subnet_ids": network.private_subnet_ids,
+            "cluster_security_group_id": cluster.cluster_security_group_id,
+            "kms_key_arn": key.arn,
+            "log_retention_days": cluster_settings["log_retention_days"],
+            "k8s_provider": cluster.k8s_provider,
+            "node_selector": SYSTEM_POOL_LABELS,
+            "permissions_boundary": boundary_arn,
+            # only the in-cluster parts wait for the cluster (see PlatformMonitoringArgs)
+            "cluster_ready": [cluster],
+            "protect": protect,
+            "tags": tags,
+        },
+        child(parent),
+    )
+    return _OwnCluster(network, cluster, monitoring)
+
+
+class DedicatedCluster(TypedDict):
+    """The network and cluster settings of an estate that builds its own cluster."""
+
+    network: NetworkSettings
+    """The VPC (`ai-estate:network`)."""
+    cluster: EksClusterSettings
+    """The EKS cluster (`ai-estate:cluster`)."""
 
 
 class PlatformEstateArgs(TypedDict):
     """Inputs of `PlatformEstate`."""
 
-    activate_cost_allocation_tags: bool
-    """Activate `BusinessUnit` as a cost-allocation tag (only once billing data has it)."""
     environment: str
-    network: NetworkSpec
-    cluster: ClusterSpec
+    """`dev`, `staging` or `prod`: names everything `platform-<env>`."""
+    network: NetworkSettings
+    """The VPC."""
+    cluster: EksClusterSettings
+    """The EKS cluster BU stacks build their tenants on."""
     protect: bool
     """Protect and retain stateful resources (prod)."""
     tags: dict[str, str]
+    """Ownership tags for every taggable resource."""
 
 
 class PlatformEstate(pulumi.ComponentResource):
@@ -201,6 +164,7 @@ class PlatformEstate(pulumi.ComponentResource):
     key: KmsKey
     network: Network
     cluster: EksCluster
+    monitoring: PlatformMonitoring
 
     def __init__(
         self, name: str, args: PlatformEstateArgs, opts: pulumi.ResourceOptions | None = None
@@ -221,19 +185,16 @@ class PlatformEstate(pulumi.ComponentResource):
             },
             child(self),
         )
-        built = _NetworkAndCluster(
+        built = _network_and_cluster(
             self,
             name,
             prefix,
             self.key,
-            args["network"],
-            args["cluster"],
+            {"network": args["network"], "cluster": args["cluster"]},
             args["protect"],
             args["tags"],
-            activate_cost_allocation_tags=args["activate_cost_allocation_tags"],
         )
-        self.network, self.cluster = built.network, built.cluster
-        self.monitoring = built.monitoring
+        self.network, self.cluster, self.monitoring = built
         self.register_outputs(
             {
                 "vpcId": self.network.vpc_id,
@@ -244,98 +205,96 @@ class PlatformEstate(pulumi.ComponentResource):
 
 
 class SharedCluster(TypedDict):
-    """The platform cluster a BU on the shared estate builds its tenant on (platform outputs)."""
+    """The cluster a BU builds its tenant on: the platform's (from its stack outputs), or the
+    BU's own dedicated one."""
 
     cluster_name: pulumi.Input[str]
     cluster_version: pulumi.Input[str]
     private_subnet_ids: pulumi.Input[list[str]]
     cluster_security_group_id: pulumi.Input[str]
     k8s_provider: k8s.Provider
-
-
-class TenantSpec(TypedDict):
-    """The BU's namespace settings."""
-
-    gpu_quota: int | None
-    """None: the sum of the pools' GPU caps."""
-    cpu_quota: str
-    memory_quota: str
-    default_container_limits: dict[str, str]
-
-
-class RegistrySpec(TypedDict):
-    """The BU's model registry settings (see components/model_registry.py)."""
-
-    model_families: list[str]
-    image_names: list[str]
-    principal_arns: list[str]
-    deploy_account_ids: list[str]
-    object_lock_mode: Literal["GOVERNANCE", "COMPLIANCE"]
-    object_lock_retention_days: int
-    noncurrent_version_retention_days: int
-    untagged_image_expiry_days: int
-    tagged_images_kept: int
-    approval_emails: list[str]
-    approval_https_endpoints: list[str]
-    mlflow: MlflowSpec | None
-
-
-class BuMonitoringSpec(TypedDict):
-    """The BU's alarm settings (see components/monitoring.py)."""
-
-    subscriptions: list[AlarmSubscription]
-    thresholds: dict[str, float]
-    model_metrics: list[ModelMetricSpec]
-    sagemaker_endpoints: list[SageMakerEndpointSpec]
-    budget: BudgetSpec | None
+    vpc_cidr: NotRequired[pulumi.Input[str]]
+    """The cluster VPC's block (platform `vpcCidr`): BU pods reach interface endpoints in it."""
+    time_slicing_replicas: NotRequired[pulumi.Input[int | None]]
+    """The platform's `timeSlicingReplicas`: what one GPU registers as in `nvidia.com/gpu`."""
+    gpu_provisioners: NotRequired[pulumi.Input[list[str]]]
+    """The platform's `gpuProvisioners`: each BU pool must use one of them."""
 
 
 class AccessSpec(TypedDict):
-    """The BU's personas and workload roles (see components/access.py)."""
+    """The BU's personas, workload roles and key administrators (`ai-estate:access`). It feeds
+    two components: `BuAccess` (roles) and the BU's `KmsKey` (key administrators)."""
 
     personas: dict[str, PersonaTrust]
+    """Trust per persona; personas left out get no role."""
     service_accounts: dict[str, str]
+    """Workload -> Kubernetes service account bound to its role."""
     key_admin_role_arns: list[str]
+    """Roles that may administer (never use) the BU's key."""
 
 
 class BuEstateArgs(TypedDict):
     """Inputs of `BuEstate`."""
 
     business_unit: str
+    """The BU slug: names, tags and isolation derive from it."""
     environment: str
+    """`dev`, `staging` or `prod`."""
     account_id: str
     """The account the BU deploys to: seeds globally unique bucket names, scopes log delivery."""
-    online_tables: list[OnlineTableSpec]
-    feature_groups: list[FeatureGroupSpec]
-    feature_store_enabled: bool
-    infrequent_access_after_days: int
-    noncurrent_version_retention_days: int
+    feature_store: FeatureStoreSettings | None
+    """The feature store; None builds none."""
     gpu_pools: list[GpuPoolSpec]
-    tenant: TenantSpec
-    registry: RegistrySpec | None
+    """The BU's GPU node pools."""
+    tenant: BuTenantSettings
+    """The BU's namespace quotas and limits."""
+    model_registry: ModelRegistrySettings | None
     """The model registry; None turns it off."""
-    monitoring: BuMonitoringSpec
+    monitoring: BuMonitoringSettings
+    """Alarm subscriptions, thresholds, model metrics and endpoints."""
+    budget: BudgetSpec | None
+    """The BU's monthly budget; None sets none."""
     access: AccessSpec | None
     """The BU's roles; None builds none (the registry then trusts tagged principals)."""
     shared_cluster: NotRequired[SharedCluster | None]
     """Run on the platform's cluster (the default)."""
-    dedicated: NotRequired[tuple[NetworkSpec, ClusterSpec] | None]
+    dedicated: NotRequired[DedicatedCluster | None]
     """Build the BU its own network and cluster instead (regulated BUs)."""
     protect: bool
+    """Protect and retain stateful resources (prod)."""
     tags: dict[str, str]
+    """Ownership tags for every taggable resource."""
 
 
-def tenant_gpu_quota(tenant: TenantSpec, pools: list[GpuPoolSpec]) -> int:
-    """The namespace GPU quota: as configured, else every pool at its cap."""
-    if tenant["gpu_quota"] is not None:
-        return tenant["gpu_quota"]
-    return sum(effective_max_gpus(p) for p in pools)
+class _Scope(NamedTuple):
+    """Who and where a BU estate is, shared by its section builders."""
+
+    name: str
+    business_unit: str
+    environment: str
+    prefix: str
+    account_id: str
+    partition: pulumi.Output[str]
+    tags: dict[str, str]
+    protect: bool
+
+    def bucket_name(self, purpose: str) -> str:
+        return naming.bucket_name(self.business_unit, self.environment, purpose, self.account_id)
+
+    def role_arn(self, path_and_name: str) -> pulumi.Output[str]:
+        return pulumi.Output.concat(
+            "arn:", self.partition, ":iam::", self.account_id, ":role", path_and_name
+        )
+
+
+class _GpuPools(NamedTuple):
+    node_role: GpuNodeRole | None
+    pools: dict[str, GpuNodePool]
 
 
 class BuEstate(pulumi.ComponentResource):
-    """One BU's tenant in one environment: its key, access-log bucket, feature store, namespace
-    with quotas and RBAC, GPU node role and GPU pools (the model registry, personas and
-    monitoring join with later issues)."""
+    """One BU's tenant in one environment: its key, access-log bucket, feature store, roles,
+    model registry, namespace with quotas and RBAC, GPU node role and pools, and monitoring."""
 
     key: KmsKey
     access_logs: AccessLogBucket
@@ -354,17 +313,89 @@ class BuEstate(pulumi.ComponentResource):
     ) -> None:
         super().__init__("ai-estate:estate:BuEstate", name, None, opts)
         bu, env = args["business_unit"], args["environment"]
-        prefix = naming.prefix(bu, env)
         dedicated = args.get("dedicated")
         shared = args.get("shared_cluster")
         if (dedicated is None) == (shared is None):
             raise ValueError(f"BuEstate {name}: give exactly one of shared_cluster and dedicated")
-        self.key = KmsKey(
-            f"{name}-key",
+        scope = _Scope(
+            name=name,
+            business_unit=bu,
+            environment=env,
+            prefix=naming.prefix(bu, env),
+            account_id=args["account_id"],
+            partition=aws.get_partition_output(
+                opts=pulumi.InvokeOutputOptions(parent=self)
+            ).partition,
+            tags=args["tags"],
+            protect=args["protect"],
+        )
+        self.key = self._key(scope, args)
+        self.access_logs = AccessLogBucket(
+            f"{name}-access-logs",
             {
-                "alias": f"ai-estate/{prefix}",
-                "description": f"AI Estate key of BU {bu} in {env}",
-                "log_group_prefixes": key_log_prefixes(prefix, with_cluster=dedicated is not None),
+                "bucket_name": scope.bucket_name("access-logs"),
+                "account_id": scope.account_id,
+                "tags": scope.tags,
+                "protect": scope.protect,
+            },
+            child(self),
+        )
+        self.feature_store = self._feature_store(scope, args)
+        target = self._cluster_target(scope, dedicated, shared)
+        # On a cluster built here, Kubernetes objects must wait for its bootstrap: the deployer's
+        # access entry, the system pool and the Karpenter chart that installs its CRDs. (A shared
+        # cluster is complete before any BU stack runs.)
+        in_cluster: list[pulumi.Resource] = [self.cluster] if self.cluster is not None else []
+        # The BU's roles exist before the registry and the tenant, which name them.
+        self.access = self._access(scope, args, target)
+        self.registry = self._registry(scope, args)
+        self.tenant = self._tenant(scope, args, target, in_cluster)
+        self.node_role, self.pools = self._gpu_pools(scope, args, target, in_cluster)
+        self.monitoring = self._monitoring(scope, args, target)
+        self.register_outputs({"keyArn": self.key.arn, "namespace": self.tenant.namespace})
+
+    # -- sections, in build order -------------------------------------------------------------
+
+    def _cluster_target(
+        self, scope: _Scope, dedicated: DedicatedCluster | None, shared: SharedCluster | None
+    ) -> SharedCluster:
+        """The cluster the tenant lands on: the platform's, or one built here (dedicated)."""
+        self.cluster, self.network = None, None
+        if dedicated is None:
+            assert shared is not None
+            return shared
+        built = _network_and_cluster(
+            self,
+            scope.name,
+            scope.prefix,
+            self.key,
+            dedicated,
+            scope.protect,
+            scope.tags,
+            bounded=True,
+        )
+        self.cluster, self.network = built.cluster, built.network
+        return SharedCluster(
+            cluster_name=built.cluster.cluster_name,
+            cluster_version=built.cluster.version,
+            private_subnet_ids=built.network.private_subnet_ids,
+            cluster_security_group_id=built.cluster.cluster_security_group_id,
+            k8s_provider=built.cluster.k8s_provider,
+            vpc_cidr=dedicated["network"]["cidr"],
+            time_slicing_replicas=dedicated["cluster"]["time_slicing_replicas"],
+            gpu_provisioners=dedicated["cluster"]["gpu_provisioners"],
+        )
+
+    def _key(self, scope: _Scope, args: BuEstateArgs) -> KmsKey:
+        """The BU key: encrypts every data store, log group, topic and volume of the BU."""
+        dedicated = args.get("dedicated") is not None
+        access = args["access"]
+        return KmsKey(
+            f"{scope.name}-key",
+            {
+                "alias": f"ai-estate/{scope.prefix}",
+                "description": f"AI Estate key of BU {scope.business_unit} in {scope.environment}",
+                "log_group_prefixes": key_log_prefixes(scope.prefix, with_cluster=dedicated),
                 "ebs_for_autoscaling": True,
                 # EventBridge publishes model approvals to the encrypted topic and, on a
                 # dedicated cluster, spot interruptions to Karpenter's encrypted queue.
@@ -372,255 +403,217 @@ class BuEstate(pulumi.ComponentResource):
                 "service_principals": [
                     *(
                         ["events.amazonaws.com"]
-                        if dedicated is not None or args["registry"] is not None
+                        if dedicated or args["model_registry"] is not None
                         else []
                     ),
                     *ALARM_PUBLISHERS,
                 ],
-                "tags": args["tags"],
-                "protect": args["protect"],
+                # Key admins from config, deploy accounts reading artifacts through S3, and a
+                # deny of every other BU's roles (components/kms.py).
+                "admin_principals": list(access["key_admin_role_arns"]) if access else [],
+                "s3_reader_accounts": list(
+                    args["model_registry"]["deploy_account_ids"] if args["model_registry"] else []
+                ),
+                "isolated_business_unit": (scope.business_unit, scope.environment),
+                "tags": scope.tags,
+                "protect": scope.protect,
             },
             child(self),
         )
-        self.access_logs = AccessLogBucket(
-            f"{name}-access-logs",
+
+    def _data_only_for(
+        self, scope: _Scope, args: BuEstateArgs, *service_roles: str
+    ) -> PolicyStatements | None:
+        """With the BU's roles in place, its data buckets refuse data access to anyone else in
+        the account (the roles live under the BU's IAM path; service roles are named). Bucket
+        settings stay manageable by the deployer; AWS services acting as themselves pass."""
+        if args["access"] is None:
+            return None
+        registry = args["model_registry"]
+        deploy_accounts = list(registry["deploy_account_ids"]) if registry else []
+        bu_roles = scope.role_arn(f"{ROLE_PATH_ROOT}{scope.business_unit}/{scope.prefix}-*")
+        return bu_only_bucket_policy(
+            [bu_roles, *(scope.role_arn(f"/{r}") for r in service_roles)],
+            allowed_account_ids=[a for a in deploy_accounts if a != scope.account_id],
+        )
+
+    def _feature_store(self, scope: _Scope, args: BuEstateArgs) -> FeatureStore | None:
+        settings = args["feature_store"]
+        if settings is None:
+            return None
+        bu, env = scope.business_unit, scope.environment
+        return FeatureStore(
+            f"{scope.name}-features",
             {
-                "bucket_name": naming.bucket_name(bu, env, "access-logs", args["account_id"]),
-                "account_id": args["account_id"],
-                "tags": args["tags"],
-                "protect": args["protect"],
+                **settings,
+                "name_prefix": scope.prefix,
+                "offline_bucket_name": scope.bucket_name("features"),
+                "glue_database_name": naming.glue_database_name(bu, env, "features"),
+                "kms_key_arn": self.key.arn,
+                "access_log_bucket": self.access_logs.bucket_name,
+                "deletion_protection": env == "prod",
+                "protect": scope.protect,
+                "tags": scope.tags,
+                "extra_policy_statements": self._data_only_for(
+                    scope, args, f"{scope.prefix}-feature-store"
+                ),
             },
             child(self),
         )
-        # With the BU's roles in place, its data buckets refuse data access to anyone else in the
-        # account (the roles live under the BU's IAM path; the two service roles are named).
-        # Bucket settings stay manageable by the deployer; AWS services acting as themselves pass.
-        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
 
-        def role_arn(path_and_name: str) -> pulumi.Output[str]:
-            return pulumi.Output.concat(
-                "arn:", partition, ":iam::", args["account_id"], ":role", path_and_name
-            )
-
-        bu_roles = role_arn(f"{ROLE_PATH_ROOT}{bu}/{prefix}-*")
-        deploy_accounts = list(args["registry"]["deploy_account_ids"]) if args["registry"] else []
-
-        def data_only_for(*service_roles: str) -> PolicyStatements | None:
-            if args["access"] is None:
-                return None
-            return bu_only_bucket_policy(
-                [bu_roles, *(role_arn(f"/{r}") for r in service_roles)],
-                allowed_account_ids=[a for a in deploy_accounts if a != args["account_id"]],
-            )
-
-        self.feature_store = None
-        if args["feature_store_enabled"]:
-            self.feature_store = FeatureStore(
-                f"{name}-features",
-                {
-                    "name_prefix": prefix,
-                    "offline_bucket_name": naming.bucket_name(
-                        bu, env, "features", args["account_id"]
-                    ),
-                    "glue_database_name": naming.glue_database_name(bu, env, "features"),
-                    "kms_key_arn": self.key.arn,
-                    "access_log_bucket": self.access_logs.bucket_name,
-                    "online_tables": args["online_tables"],
-                    "feature_groups": args["feature_groups"],
-                    "infrequent_access_after_days": args["infrequent_access_after_days"],
-                    "noncurrent_version_retention_days": args["noncurrent_version_retention_days"],
-                    "deletion_protection": env == "prod",
-                    "protect": args["protect"],
-                    "tags": args["tags"],
-                    "extra_policy_statements": data_only_for(f"{prefix}-feature-store"),
-                },
-                child(self),
-            )
-
-        self.cluster, self.network = None, None
-        if dedicated is not None:
-            built = _NetworkAndCluster(
-                self,
-                name,
-                prefix,
-                self.key,
-                dedicated[0],
-                dedicated[1],
-                args["protect"],
-                args["tags"],
-                # cost allocation tags are account-wide: the platform stack activates them
-                activate_cost_allocation_tags=False,
-                bounded=True,
-            )
-            self.cluster, self.network = built.cluster, built.network
-            target = SharedCluster(
-                cluster_name=built.cluster.cluster_name,
-                cluster_version=built.cluster.version,
-                private_subnet_ids=built.network.private_subnet_ids,
-                cluster_security_group_id=built.cluster.cluster_security_group_id,
-                k8s_provider=built.cluster.k8s_provider,
-            )
-        else:
-            assert shared is not None
-            target = shared
-        # On a cluster built here, Kubernetes objects must wait for its bootstrap: the deployer's
-        # access entry, the system pool and the Karpenter chart that installs its CRDs. (A shared
-        # cluster is complete before any BU stack runs.)
-        in_cluster: list[pulumi.Resource] = [self.cluster] if self.cluster is not None else []
-
-        self.access = None
+    def _access(self, scope: _Scope, args: BuEstateArgs, target: SharedCluster) -> BuAccess | None:
         access = args["access"]
-        if access is not None:
-            # The BU's roles exist before the registry and the tenant, which name them.
-            self.access = BuAccess(
-                f"{name}-access",
-                {
-                    "business_unit": bu,
-                    "environment": env,
-                    "account_id": args["account_id"],
-                    "kms_key_arn": self.key.arn,
-                    "personas": access["personas"],
-                    "service_accounts": access["service_accounts"],
-                    "cluster_name": target["cluster_name"],
-                    "namespace": bu,
-                    "feature_bucket_name": naming.bucket_name(
-                        bu, env, "features", args["account_id"]
-                    ),
-                    "model_bucket_name": naming.bucket_name(bu, env, "models", args["account_id"]),
-                    "access_log_bucket_name": naming.bucket_name(
-                        bu, env, "access-logs", args["account_id"]
-                    ),
-                    "tags": args["tags"],
-                },
-                child(self),
-            )
-
-        self.registry = None
-        registry = args["registry"]
-        if registry is not None:
-            self.registry = ModelRegistry(
-                f"{name}-registry",
-                {
-                    "business_unit": bu,
-                    "environment": env,
-                    "model_families": registry["model_families"],
-                    "image_names": registry["image_names"] or None,
-                    "kms_key_arn": self.key.arn,
-                    "artifact_bucket_name": naming.bucket_name(
-                        bu, env, "models", args["account_id"]
-                    ),
-                    "access_log_bucket": self.access_logs.bucket_name,
-                    "principal_arns": [
-                        *registry["principal_arns"],
-                        *(self.access.principal_arns() if self.access else []),
-                    ],
-                    "deploy_account_ids": registry["deploy_account_ids"],
-                    "object_lock": object_lock_for(
-                        env, registry["object_lock_mode"], registry["object_lock_retention_days"]
-                    ),
-                    "noncurrent_version_retention_days": registry[
-                        "noncurrent_version_retention_days"
-                    ],
-                    "untagged_image_expiry_days": registry["untagged_image_expiry_days"],
-                    "tagged_images_kept": registry["tagged_images_kept"],
-                    "approval_emails": registry["approval_emails"],
-                    "approval_https_endpoints": registry["approval_https_endpoints"],
-                    "mlflow": registry["mlflow"],
-                    "extra_policy_statements": data_only_for(f"{prefix}-mlflow"),
-                    "protect": args["protect"],
-                    "tags": args["tags"],
-                },
-                child(self),
-            )
-
-        pools = args["gpu_pools"]
-        self.tenant = BuTenant(
-            f"{name}-tenant",
+        if access is None:
+            return None
+        return BuAccess(
+            f"{scope.name}-access",
             {
-                "business_unit": bu,
-                "environment": env,
-                "gpu_quota": tenant_gpu_quota(args["tenant"], pools),
-                "cpu_quota": args["tenant"]["cpu_quota"],
-                "memory_quota": args["tenant"]["memory_quota"],
-                "default_container_limits": args["tenant"]["default_container_limits"],
+                "business_unit": scope.business_unit,
+                "environment": scope.environment,
+                "account_id": scope.account_id,
+                "kms_key_arn": self.key.arn,
+                "personas": access["personas"],
+                "service_accounts": access["service_accounts"],
+                "cluster_name": target["cluster_name"],
+                "namespace": scope.business_unit,
+                "feature_bucket_name": scope.bucket_name("features"),
+                "model_bucket_name": scope.bucket_name("models"),
+                "access_log_bucket_name": scope.bucket_name("access-logs"),
+                "tags": scope.tags,
+            },
+            child(self),
+        )
+
+    def _registry(self, scope: _Scope, args: BuEstateArgs) -> ModelRegistry | None:
+        settings = args["model_registry"]
+        if settings is None:
+            return None
+        return ModelRegistry(
+            f"{scope.name}-registry",
+            {
+                **settings,
+                "business_unit": scope.business_unit,
+                "environment": scope.environment,
+                "image_names": settings.get("image_names") or None,
+                "kms_key_arn": self.key.arn,
+                "artifact_bucket_name": scope.bucket_name("models"),
+                "access_log_bucket": self.access_logs.bucket_name,
+                "principal_arns": [
+                    *settings["principal_arns"],
+                    *(self.access.principal_arns() if self.access else []),
+                ],
+                "extra_policy_statements": self._data_only_for(
+                    scope, args, f"{scope.prefix}-mlflow"
+                ),
+                "protect": scope.protect,
+                "tags": scope.tags,
+            },
+            child(self),
+        )
+
+    def _tenant(
+        self,
+        scope: _Scope,
+        args: BuEstateArgs,
+        target: SharedCluster,
+        in_cluster: list[pulumi.Resource],
+    ) -> BuTenant:
+        return BuTenant(
+            f"{scope.name}-tenant",
+            {
+                **args["tenant"],
+                "business_unit": scope.business_unit,
+                "environment": scope.environment,
                 "persona_role_arns": dict(self.access.role_arns) if self.access else {},
                 "cluster_name": target["cluster_name"],
+                "vpc_cidr": target["vpc_cidr"],
+                "gpu_slices_per_gpu": target.get("time_slicing_replicas"),
+                "gpu_pool_names": [p["name"] for p in args["gpu_pools"]],
                 "k8s_provider": target["k8s_provider"],
-                "tags": args["tags"],
+                "tags": scope.tags,
             },
             child(self, depends_on=in_cluster),
         )
 
-        self.node_role = None
-        self.pools = {}
-        if pools:
-            self.node_role = GpuNodeRole(
-                f"{name}-gpu-node-role",
+    def _gpu_pools(
+        self,
+        scope: _Scope,
+        args: BuEstateArgs,
+        target: SharedCluster,
+        in_cluster: list[pulumi.Resource],
+    ) -> _GpuPools:
+        pools = args["gpu_pools"]
+        if not pools:
+            return _GpuPools(None, {})
+        bu, env = scope.business_unit, scope.environment
+        node_role = GpuNodeRole(
+            f"{scope.name}-gpu-node-role",
+            {
+                "business_unit": bu,
+                "environment": env,
+                "cluster_name": target["cluster_name"],
+                "karpenter": any(p["provisioner"] == "karpenter" for p in pools),
+                "tags": scope.tags,
+            },
+            child(self),
+        )
+        built: dict[str, GpuNodePool] = {}
+        for pool in pools:
+            built[pool["name"]] = GpuNodePool(
+                f"{scope.name}-gpu-{pool['name']}",
                 {
                     "business_unit": bu,
                     "environment": env,
                     "cluster_name": target["cluster_name"],
-                    "karpenter": any(p["provisioner"] == "karpenter" for p in pools),
-                    "tags": args["tags"],
+                    "cluster_version": target["cluster_version"],
+                    "subnet_ids": target["private_subnet_ids"],
+                    "node_role_arn": node_role.role_arn,
+                    "node_role_name": node_role.role_name,
+                    "kms_key_arn": self.key.arn,
+                    "security_group_ids": pulumi.Output.from_input(
+                        target["cluster_security_group_id"]
+                    ).apply(lambda sg: [sg]),
+                    "pool": pool,
+                    "gpu_slices_per_gpu": target.get("time_slicing_replicas"),
+                    "platform_provisioners": target.get("gpu_provisioners"),
+                    "k8s_provider": target["k8s_provider"],
+                    "tags": scope.tags,
                 },
-                child(self),
+                # Nodes should not join before the namespace quota that caps them exists.
+                # ...and not before the BU node role's own EC2_LINUX access entry exists, so a
+                # managed node group finds it rather than racing to create its own.
+                child(self, depends_on=[self.tenant, node_role, *in_cluster]),
             )
-            for pool in pools:
-                self.pools[pool["name"]] = GpuNodePool(
-                    f"{name}-gpu-{pool['name']}",
-                    {
-                        "business_unit": bu,
-                        "environment": env,
-                        "cluster_name": target["cluster_name"],
-                        "cluster_version": target["cluster_version"],
-                        "subnet_ids": target["private_subnet_ids"],
-                        "node_role_arn": self.node_role.role_arn,
-                        "node_role_name": self.node_role.role_name,
-                        "kms_key_arn": self.key.arn,
-                        "security_group_ids": pulumi.Output.from_input(
-                            target["cluster_security_group_id"]
-                        ).apply(lambda sg: [sg]),
-                        "pool": pool,
-                        "k8s_provider": target["k8s_provider"],
-                        "tags": args["tags"],
-                    },
-                    # Nodes should not join before the namespace quota that caps them exists.
-                    # ...and not before the BU node role's own EC2_LINUX access entry exists, so a
-                    # managed node group finds it rather than racing to create its own.
-                    child(self, depends_on=[self.tenant, self.node_role, *in_cluster]),
-                )
+        return _GpuPools(node_role, built)
+
+    def _monitoring(self, scope: _Scope, args: BuEstateArgs, target: SharedCluster) -> BuMonitoring:
         watched_buckets: dict[str, pulumi.Input[str]] = {}
         if self.feature_store is not None:
             watched_buckets["features"] = self.feature_store.offline_bucket_name
         if self.registry is not None:
             watched_buckets["artifacts"] = self.registry.artifact_bucket_name
-        mon = args["monitoring"]
-        self.monitoring = BuMonitoring(
-            f"{name}-monitoring",
+        tables = args["feature_store"]["online_tables"] if args["feature_store"] else []
+        return BuMonitoring(
+            f"{scope.name}-monitoring",
             {
-                "business_unit": bu,
-                "environment": env,
-                "account_id": args["account_id"],
+                **args["monitoring"],
+                "business_unit": scope.business_unit,
+                "environment": scope.environment,
+                "account_id": scope.account_id,
                 "cluster_name": target["cluster_name"],
                 "kms_key_arn": self.key.arn,
-                "subscriptions": mon["subscriptions"],
-                "thresholds": mon["thresholds"],
                 "gpu_pools": [
-                    {"name": p["name"], "max_gpus": effective_max_gpus(p)} for p in pools
+                    {"name": p["name"], "max_gpus": effective_max_gpus(p)}
+                    for p in args["gpu_pools"]
                 ],
-                "online_tables": {
-                    t["name"]: f"{prefix}-{t['name']}"
-                    for t in (args["online_tables"] if self.feature_store is not None else [])
-                },
+                "gpu_slices_per_gpu": target.get("time_slicing_replicas"),
+                "online_tables": {t["name"]: f"{scope.prefix}-{t['name']}" for t in tables},
                 "buckets": watched_buckets,
-                "model_metrics": mon["model_metrics"],
-                "sagemaker_endpoints": mon["sagemaker_endpoints"],
-                "budget": mon["budget"],
-                "tags": args["tags"],
+                "budget": args["budget"],
+                "tags": scope.tags,
             },
             child(self),
         )
-        self.register_outputs({"keyArn": self.key.arn, "namespace": self.tenant.namespace})
 
 
 def pool_summary(pool: GpuPoolSpec) -> dict[str, object]:

@@ -6,19 +6,34 @@
   serves itself, DynamoDB tables with PITR, the BU key, and deletion protection in prod.
 - The IAM role SageMaker Feature Store assumes, allowed exactly the bucket prefix, the Glue
   database and the key it needs.
+- An Athena workgroup `<prefix>-analytics` that queries the offline store: results go to the
+  offline bucket's `athena-results/` prefix, encrypted with the BU key, and the workgroup's
+  settings are enforced (a query cannot send its results elsewhere or unencrypted).
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 
-from .network import service_trust_policy
+from .iam import account_region_partition, policy_json, service_trust_policy
 from .options import child, stateful
-from .storage import PolicyStatements, SecureBucket
+from .storage import PolicyStatements, SecureBucket, SecureBucketArgs
+
+OFFLINE_PREFIX = "offline/"
+"""Where SageMaker writes the offline store (the feature groups' `s3_uri`)."""
+ATHENA_RESULTS_PREFIX = "athena-results/"
+"""Where the BU's Athena workgroup writes query results, in the offline bucket."""
+ATHENA_BYTES_SCANNED_CUTOFF = 1024**4
+"""Per-query scan limit of the workgroup (1 TiB, about 5 USD at Athena's list price): a runaway
+query fails instead of scanning a whole history."""
+
+
+def athena_workgroup_name(name_prefix: str) -> str:
+    """`fraud-prod-analytics`: the BU's workgroup (the boundary and personas name it)."""
+    return f"{name_prefix}-analytics"
 
 
 class FeatureDefinitionSpec(TypedDict):
@@ -50,7 +65,19 @@ class OnlineTableSpec(TypedDict):
     ttl_attribute: NotRequired[str | None]
 
 
-class FeatureStoreArgs(TypedDict):
+class FeatureStoreSettings(TypedDict):
+    """The feature store settings a stack file chooses (`ai-estate:featureStore`);
+    `FeatureStoreArgs` adds the wiring (names, key, buckets) the BU estate supplies."""
+
+    online_tables: list[OnlineTableSpec]
+    feature_groups: list[FeatureGroupSpec]
+    infrequent_access_after_days: int
+    """Move offline-store objects to S3 Standard-IA after this many days."""
+    noncurrent_version_retention_days: int
+    """Keep overwritten/deleted object versions this long."""
+
+
+class FeatureStoreArgs(FeatureStoreSettings):
     """Inputs of `FeatureStore`."""
 
     name_prefix: str
@@ -61,10 +88,6 @@ class FeatureStoreArgs(TypedDict):
     """The BU's customer-managed key: encrypts the bucket, tables and feature stores."""
     access_log_bucket: pulumi.Input[str]
     """Bucket receiving the offline bucket's server access logs."""
-    online_tables: list[OnlineTableSpec]
-    feature_groups: list[FeatureGroupSpec]
-    infrequent_access_after_days: int
-    noncurrent_version_retention_days: int
     deletion_protection: bool
     """DynamoDB deletion protection (prod)."""
     protect: bool
@@ -83,14 +106,21 @@ def feature_store_role_policy(
     region: str,
     account_id: str,
 ) -> str:
-    """Least privilege for SageMaker Feature Store's offline store writer."""
+    """Least privilege for SageMaker Feature Store's offline store writer.
+
+    AWS's documented minimum for the offline store (the managed policy
+    `AmazonSageMakerFeatureStoreAccess`, v3: s3:PutObject, s3:GetBucketAcl and s3:PutObjectAcl
+    on the bucket, s3:GetObject on its metadata, glue:GetTable/UpdateTable;
+    https://docs.aws.amazon.com/sagemaker/latest/dg/security-iam-awsmanpol-feature-store.html),
+    held to this bucket's prefix, this database and this key.
+    """
     glue_prefix = f"arn:{partition}:glue:{region}:{account_id}"
     statements: list[dict[str, Any]] = [
         {
             "Sid": "OfflineStoreObjects",
             "Effect": "Allow",
-            "Action": ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"],
-            "Resource": f"{bucket_arn}/offline/*",
+            "Action": ["s3:PutObject", "s3:PutObjectAcl", "s3:GetObject", "s3:DeleteObject"],
+            "Resource": f"{bucket_arn}/{OFFLINE_PREFIX}*",
         },
         {
             "Sid": "OfflineStoreBucket",
@@ -122,7 +152,7 @@ def feature_store_role_policy(
             ],
         },
     ]
-    return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
+    return policy_json(statements)
 
 
 class FeatureStore(pulumi.ComponentResource):
@@ -131,6 +161,8 @@ class FeatureStore(pulumi.ComponentResource):
     offline_bucket_name: pulumi.Output[str]
     offline_bucket_arn: pulumi.Output[str]
     glue_database_name: pulumi.Output[str]
+    athena_workgroup_name: pulumi.Output[str]
+    """The BU's Athena workgroup (queries must name it: the BU's roles may use no other)."""
     role_arn: pulumi.Output[str]
     table_arns: dict[str, pulumi.Output[str]]
     feature_group_arns: dict[str, pulumi.Output[str]]
@@ -140,35 +172,27 @@ class FeatureStore(pulumi.ComponentResource):
     ) -> None:
         super().__init__("ai-estate:data:FeatureStore", name, None, opts)
         prefix, tags, protect = args["name_prefix"], args["tags"], args["protect"]
-        invoke = pulumi.InvokeOutputOptions(parent=self)
-        identity = aws.get_caller_identity_output(opts=invoke)
-        partition = aws.get_partition_output(opts=invoke).partition
-        region = aws.get_region_output(opts=invoke).region
+        account_id, region, partition = account_region_partition(self)
 
-        offline = SecureBucket(
-            f"{name}-offline",
-            {
-                "bucket_name": args["offline_bucket_name"],
-                "kms_key_arn": args["kms_key_arn"],
-                "access_log_bucket": args["access_log_bucket"],
-                "access_log_prefix": f"{args['offline_bucket_name']}/",
-                "infrequent_access_after_days": args["infrequent_access_after_days"],
-                "noncurrent_version_retention_days": args["noncurrent_version_retention_days"],
-                "tags": tags,
-                "protect": protect,
-                **(
-                    {"policy_statements": args["extra_policy_statements"]}
-                    if args.get("extra_policy_statements")
-                    else {}
-                ),
-            },
-            child(self),
-        )
+        offline_args: SecureBucketArgs = {
+            "bucket_name": args["offline_bucket_name"],
+            "kms_key_arn": args["kms_key_arn"],
+            "access_log_bucket": args["access_log_bucket"],
+            "access_log_prefix": f"{args['offline_bucket_name']}/",
+            "infrequent_access_after_days": args["infrequent_access_after_days"],
+            "noncurrent_version_retention_days": args["noncurrent_version_retention_days"],
+            "tags": tags,
+            "protect": protect,
+        }
+        extra_statements = args.get("extra_policy_statements")
+        if extra_statements:
+            offline_args["policy_statements"] = extra_statements
+        offline = SecureBucket(f"{name}-offline", offline_args, child(self))
         database = aws.glue.CatalogDatabase(
             f"{name}-catalog",
             name=args["glue_database_name"],
             description=f"Offline feature store of {prefix}",
-            location_uri=offline.bucket_name.apply(lambda b: f"s3://{b}/offline/"),
+            location_uri=offline.bucket_name.apply(lambda b: f"s3://{b}/{OFFLINE_PREFIX}"),
             tags=tags,
             opts=stateful(self, protect),
         )
@@ -177,7 +201,7 @@ class FeatureStore(pulumi.ComponentResource):
             f"{name}-sagemaker-role",
             name=f"{prefix}-feature-store",
             description=f"SageMaker Feature Store writer for {prefix}",
-            assume_role_policy=identity.account_id.apply(
+            assume_role_policy=account_id.apply(
                 lambda account: service_trust_policy("sagemaker.amazonaws.com", account)
             ),
             max_session_duration=3600,
@@ -193,7 +217,7 @@ class FeatureStore(pulumi.ComponentResource):
                 database.name,
                 partition,
                 region,
-                identity.account_id,
+                account_id,
             ).apply(
                 lambda p: feature_store_role_policy(
                     bucket_arn=p[0],
@@ -204,6 +228,30 @@ class FeatureStore(pulumi.ComponentResource):
                     account_id=p[5],
                 )
             ),
+            opts=child(self),
+        )
+
+        workgroup = aws.athena.Workgroup(
+            f"{name}-athena",
+            name=athena_workgroup_name(prefix),
+            description=f"Queries over the offline feature store of {prefix}",
+            configuration=aws.athena.WorkgroupConfigurationArgs(
+                # Enforced: a client's own output location or encryption settings are ignored,
+                # so results always land in the BU's bucket under the BU key.
+                enforce_workgroup_configuration=True,
+                publish_cloudwatch_metrics_enabled=True,
+                bytes_scanned_cutoff_per_query=ATHENA_BYTES_SCANNED_CUTOFF,
+                result_configuration=aws.athena.WorkgroupConfigurationResultConfigurationArgs(
+                    output_location=offline.bucket_name.apply(
+                        lambda b: f"s3://{b}/{ATHENA_RESULTS_PREFIX}"
+                    ),
+                    encryption_configuration=aws.athena.WorkgroupConfigurationResultConfigurationEncryptionConfigurationArgs(
+                        encryption_option="SSE_KMS", kms_key_arn=args["kms_key_arn"]
+                    ),
+                ),
+            ),
+            force_destroy=False,
+            tags=tags,
             opts=child(self),
         )
 
@@ -251,7 +299,9 @@ class FeatureStore(pulumi.ComponentResource):
             offline_config = (
                 aws.sagemaker.FeatureGroupOfflineStoreConfigArgs(
                     s3_storage_config=aws.sagemaker.FeatureGroupOfflineStoreConfigS3StorageConfigArgs(
-                        s3_uri=offline.bucket_name.apply(lambda b: f"s3://{b}/offline"),
+                        s3_uri=offline.bucket_name.apply(
+                            lambda b: f"s3://{b}/{OFFLINE_PREFIX.rstrip('/')}"
+                        ),
                         kms_key_id=args["kms_key_arn"],
                     ),
                     data_catalog_config=aws.sagemaker.FeatureGroupOfflineStoreConfigDataCatalogConfigArgs(
@@ -288,11 +338,13 @@ class FeatureStore(pulumi.ComponentResource):
         self.offline_bucket_name = offline.bucket_name
         self.offline_bucket_arn = offline.arn
         self.glue_database_name = database.name
+        self.athena_workgroup_name = workgroup.name
         self.role_arn = role.arn
         self.register_outputs(
             {
                 "offlineBucketName": self.offline_bucket_name,
                 "glueDatabaseName": self.glue_database_name,
+                "athenaWorkgroupName": self.athena_workgroup_name,
                 "roleArn": self.role_arn,
             }
         )

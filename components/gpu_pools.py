@@ -31,26 +31,27 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from . import labels as keys
 from . import naming
 from .addons import (
-    GPU_NODE_LABEL,
     _depends_on_of,
     capacity_reservation_terms,
     karpenter_capacity_types,
 )
 from .gpu_catalog import gpu_model_of, instance_info, max_gpus
+from .k8s_validation import label_key_problem, label_value_problem
 from .network import service_trust_policy
 from .options import child
 
 # -- vocabulary -----------------------------------------------------------------------------
 
-LABEL_BU = "ai-estate/bu"
-LABEL_POOL = "ai-estate/pool"
-LABEL_GPU_MODEL = "ai-estate/gpu-model"
-LABEL_CAPACITY_TYPE = "ai-estate/capacity-type"
+LABEL_BU = keys.BU
+LABEL_POOL = keys.POOL
+LABEL_GPU_MODEL = keys.GPU_MODEL
+LABEL_CAPACITY_TYPE = keys.CAPACITY_TYPE
 RESERVED_LABELS = frozenset({LABEL_BU, LABEL_POOL, LABEL_GPU_MODEL, LABEL_CAPACITY_TYPE})
 
-GPU_RESOURCE = "nvidia.com/gpu"
+GPU_RESOURCE = keys.NVIDIA_GPU
 PROVISIONERS = ("managed", "karpenter")
 CAPACITY_TYPES = {"spot": "SPOT", "on-demand": "ON_DEMAND"}
 """Our capacity type -> the EKS node group's `capacityType` (Karpenter takes ours verbatim)."""
@@ -80,7 +81,16 @@ NODE_ROLE_PATH = "/ai-estate/nodes/"
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 _LABEL_PREFIX = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_RESTRICTED_LABEL_DOMAINS = ("kubernetes.io", "k8s.io", "karpenter.sh", "karpenter.k8s.aws")
+_RESTRICTED_LABEL_DOMAINS = keys.RESTRICTED_DOMAINS
+AMI_VERSION_PATTERNS = {
+    # Karpenter v1 `alias: <family>@<version>` (karpenter.sh docs, "Managing AMIs"): EKS AL2023
+    # AMIs are versioned by release date (`v20251120`), Bottlerocket by its release (`v1.26.2`).
+    "al2023": re.compile(r"^v\d{8}$"),
+    "bottlerocket": re.compile(r"^v\d+\.\d+\.\d+$"),
+}
+UNPINNED_AMI_ENVIRONMENTS = frozenset({"dev"})
+"""Where a Karpenter pool may track `latest`: elsewhere every AMI release would drift (replace)
+every node of the pool at once, untested."""
 _AWS_TAG_LIMIT = 50
 
 
@@ -115,6 +125,9 @@ class GpuPoolSpec(TypedDict):
     capacity_reservation_ids: NotRequired[list[str]]
     """Karpenter pools: EC2 capacity reservations / Capacity Blocks (`cr-...`) to launch into;
     the pool then launches reserved capacity only."""
+    ami_version: NotRequired[str]
+    """Karpenter pools: the AMI alias version (`v20251120` for AL2023, `v1.26.2` for
+    Bottlerocket), or `latest` (dev only). Default `latest`."""
 
 
 class GpuNodeRoleArgs(TypedDict):
@@ -155,9 +168,13 @@ class GpuNodePoolArgs(TypedDict):
     pool: GpuPoolSpec
     k8s_provider: k8s.Provider | None
     """Provider of the cluster's Kubernetes API; required for Karpenter pools."""
-    ami_version: NotRequired[str]
-    """Karpenter AMI alias version (default `latest`); pin it (e.g. `v20250715`) in prod so a
-    new AMI release rolls nodes only when the stack says so."""
+    gpu_slices_per_gpu: NotRequired[pulumi.Input[int | None]]
+    """How many `nvidia.com/gpu` each physical GPU registers as: the platform's time-slicing
+    replicas (`timeSlicingReplicas` output); None or 1 without time-slicing. Karpenter limits and
+    cluster-autoscaler node templates count in this unit, as the nodes do."""
+    platform_provisioners: NotRequired[pulumi.Input[list[str]] | None]
+    """The platform's `gpuProvisioners` output; the pool's provisioner must be one of them
+    (`provisioner_error`). None skips the check."""
     tags: dict[str, str]
 
 
@@ -192,17 +209,10 @@ class BlockDevice:
 
 
 def _check_label(key: str, value: str, where: str) -> None:
-    prefix, _, name = key.rpartition("/")
-    if prefix and (len(prefix) > 253 or not _LABEL_PREFIX.match(prefix)):
-        raise ValueError(f"{where}: label key {key!r} has an invalid prefix")
-    if not name or len(name) > 63 or not _LABEL_NAME.match(name):
-        raise ValueError(f"{where}: label key {key!r} is not a valid Kubernetes label name")
-    if prefix and any(prefix == d or prefix.endswith("." + d) for d in _RESTRICTED_LABEL_DOMAINS):
-        raise ValueError(
-            f"{where}: label key {key!r} uses a domain reserved for Kubernetes/Karpenter"
-        )
-    if value and (len(value) > 63 or not _LABEL_NAME.match(value)):
-        raise ValueError(f"{where}: label value {value!r} of {key!r} is not a valid label value")
+    # The same rules the config schema applies to `gpuPools[].labels` (k8s_validation).
+    problem = label_key_problem(key) or label_value_problem(value)
+    if problem:
+        raise ValueError(f"{where}: {problem}")
 
 
 def validate_pool(
@@ -292,6 +302,79 @@ def validate_pool(
         _check_label(key, value, where)
     if pool["provisioner"] == "karpenter" and not has_k8s_provider:
         raise ValueError(f"{where}: a karpenter pool needs k8s_provider to create its NodePool")
+    ami_problem = ami_version_error(pool, environment)
+    if ami_problem:
+        raise ValueError(f"{where}: {ami_problem}")
+
+
+def ami_version_error(pool: Mapping[str, Any], environment: str) -> str | None:
+    """Why a pool's Karpenter AMI version cannot be used in `environment`, or None.
+
+    `latest` follows every EKS AMI release: Karpenter sees the EC2NodeClass's resolved AMI change
+    and drifts (replaces) every node of the pool, untested, on AWS's schedule. Allowed in dev,
+    where that is how new AMIs get tried; refused elsewhere. Managed node groups take no alias.
+    """
+    if pool.get("provisioner") != "karpenter":
+        return None
+    version = str(pool.get("ami_version") or "latest")
+    family = AMI_TYPES.get(str(pool.get("ami_type")), ("al2023", ""))[0]
+    if version == "latest":
+        if environment in UNPINNED_AMI_ENVIRONMENTS:
+            return None
+        example = "v20251120" if family == "al2023" else "v1.26.2"
+        return (
+            f"amiVersion 'latest' is allowed in dev only; pin the {family} AMI release in "
+            f"{environment} (e.g. amiVersion: {example}) so nodes roll when the stack says so"
+        )
+    pattern = AMI_VERSION_PATTERNS.get(family)
+    if pattern is not None and not pattern.match(version):
+        shape = "vYYYYMMDD" if family == "al2023" else "vMAJOR.MINOR.PATCH"
+        return f"amiVersion {version!r} is not a {family} AMI release ({shape}) or 'latest'"
+    return None
+
+
+def provisioner_error(pool: Mapping[str, Any], platform_provisioners: Sequence[str]) -> str | None:
+    """Why a BU pool cannot run on a platform with `platform_provisioners`, or None.
+
+    A `managed` pool on a platform without the cluster-autoscaler (or a `karpenter` pool on one
+    without Karpenter) deploys fine and never scales: nothing watches it. That is a config
+    error, found where the BU's platform outputs (`gpuProvisioners`) are known.
+    """
+    provisioner = str(pool.get("provisioner"))
+    if provisioner in platform_provisioners:
+        return None
+    offered = ", ".join(platform_provisioners) or "none"
+    return (
+        f"provisioner {provisioner!r} is not installed on the platform (its gpuProvisioners: "
+        f"{offered}); a {provisioner} pool there would never scale"
+    )
+
+
+def slices_factor(replicas: int | float | None) -> int:
+    """What one physical GPU registers as in `nvidia.com/gpu`: time-slicing replicas, else 1.
+
+    Stack outputs carry numbers as JSON, so `4.0` arrives for 4.
+    """
+    if replicas is None:
+        return 1
+    if int(replicas) != replicas or replicas < 1:
+        raise ValueError(f"time-slicing replicas must be a whole number >= 1 (got {replicas!r})")
+    return int(replicas)
+
+
+def gpu_units(
+    physical_gpus: int, slices_per_gpu: pulumi.Input[int | None] | None = None
+) -> pulumi.Input[int]:
+    """`physical_gpus` counted in the cluster's `nvidia.com/gpu` unit (slices when time-sliced).
+
+    The one conversion every cap goes through: the namespace quota, the Karpenter NodePool limit,
+    the cluster-autoscaler node template and the at-max alarm all count what nodes advertise,
+    so with 4 replicas a pool of 4 T4s is capped at 16, not at the 4 one node already registers.
+    Plain in, plain out; an Output (a platform stack output) in, an Output out.
+    """
+    if isinstance(slices_per_gpu, pulumi.Output):
+        return slices_per_gpu.apply(lambda r: physical_gpus * slices_factor(r))
+    return physical_gpus * slices_factor(slices_per_gpu)  # type: ignore[arg-type]
 
 
 def managed_name_prefix(business_unit: str, environment: str, pool_name: str) -> str:
@@ -332,7 +415,7 @@ def node_labels(business_unit: str, pool: GpuPoolSpec) -> dict[str, str]:
         LABEL_GPU_MODEL: gpu_model_of(pool["instance_types"]),
         LABEL_CAPACITY_TYPE: pool["capacity_type"],
         # What the NVIDIA device plugin and DCGM exporter select GPU nodes by (addons.py).
-        **GPU_NODE_LABEL,
+        **keys.GPU_NODE_LABEL,
     }
 
 
@@ -349,7 +432,7 @@ def gpus_per_node(instance_types: Sequence[str]) -> int:
 def autoscaler_node_template_tags(
     labels: Mapping[str, str], taints: Sequence[Taint], gpus: int
 ) -> dict[str, str]:
-    """The `k8s.io/cluster-autoscaler/node-template/*` tags that describe a node not yet running.
+    """The `k8s.io/cluster-autoscaler/node-template/*` tags (`gpus` in registered units) that describe a node not yet running.
 
     With zero nodes CA cannot copy a live node, so it builds a template from the Auto Scaling
     group's tags; without the taint tags it would think untainted nodes could come up and scale
@@ -362,8 +445,13 @@ def autoscaler_node_template_tags(
             for t in taints
         }
     )
-    tags[f"k8s.io/cluster-autoscaler/node-template/resources/{GPU_RESOURCE}"] = str(gpus)
+    tags[GPU_TEMPLATE_TAG] = str(gpus)
     return tags
+
+
+GPU_TEMPLATE_TAG = f"k8s.io/cluster-autoscaler/node-template/resources/{GPU_RESOURCE}"
+"""The node-template tag telling cluster-autoscaler how many `nvidia.com/gpu` a new node of a
+scaled-to-zero group registers: physical GPUs x time-slicing replicas."""
 
 
 def autoscaler_tags(
@@ -457,10 +545,17 @@ def node_pool_spec(
     capacity_type: str,
     labels: Mapping[str, str],
     taints: Sequence[Taint],
-    gpu_limit: int,
+    gpu_limit: pulumi.Input[int],
     capacity_reservation_ids: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The `spec` of a Karpenter v1 `NodePool` (karpenter.sh/v1)."""
+    """The `spec` of a Karpenter v1 `NodePool` (karpenter.sh/v1).
+
+    `gpu_limit` is in the unit nodes register `nvidia.com/gpu` in (`gpu_units`): Karpenter sums
+    its nodes' registered capacity against it. Karpenter itself does not know about time-slicing
+    (kubernetes-sigs/karpenter#729, #2140): it sizes a new node for pending pods from the
+    instance type's physical GPU count, so a burst of slice-sized pods can launch more nodes than
+    they need before the first registers; consolidation removes the empty ones afterwards.
+    """
     return {
         "template": {
             "metadata": {"labels": dict(labels)},
@@ -473,19 +568,19 @@ def node_pool_spec(
                 "taints": [{"key": t.key, "value": t.value, "effect": t.effect} for t in taints],
                 "requirements": [
                     {
-                        "key": "node.kubernetes.io/instance-type",
+                        "key": keys.INSTANCE_TYPE,
                         "operator": "In",
                         "values": list(instance_types),
                     },
                     {
-                        "key": "karpenter.sh/capacity-type",
+                        "key": keys.KARPENTER_CAPACITY_TYPE,
                         "operator": "In",
                         "values": karpenter_capacity_types(
                             capacity_type, list(capacity_reservation_ids)
                         ),
                     },
                     # The AMI types are x86_64 builds; say so rather than rely on the catalog.
-                    {"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]},
+                    {"key": keys.ARCH, "operator": "In", "values": ["amd64"]},
                 ],
                 # Nodes are replaced monthly so AMI and driver fixes reach long-lived pools.
                 "expireAfter": "720h",
@@ -592,7 +687,7 @@ class GpuNodePool(pulumi.ComponentResource):
         self.taints = [{"key": t.key, "value": t.value, "effect": t.effect} for t in taints]
         self.gpu_model = self.labels[LABEL_GPU_MODEL]
         self.max_gpus = effective_max_gpus(pool)
-        tags = {**args["tags"], "ai-estate/pool": pool["name"]}
+        tags = {**args["tags"], keys.POOL: pool["name"]}
         self.node_group_name = None
         self.node_pool_name = None
 
@@ -601,8 +696,16 @@ class GpuNodePool(pulumi.ComponentResource):
         else:
             self.node_pool_name = self._karpenter(name, args, taints, tags)
 
+        provisioner_checked: pulumi.Input[str] | None = None
+        offered = args.get("platform_provisioners")
+        if offered is not None:
+            provisioner_checked = pulumi.Output.from_input(offered).apply(
+                lambda p: _require_provisioner(bu, pool, list(p or []))
+            )
         self.register_outputs(
             {
+                # Registered so the platform check's error fails the deployment.
+                "provisioner": provisioner_checked,
                 "nodeGroupName": self.node_group_name,
                 "nodePoolName": self.node_pool_name,
                 "labels": self.labels,
@@ -618,6 +721,9 @@ class GpuNodePool(pulumi.ComponentResource):
         bu, env, pool = args["business_unit"], args["environment"], args["pool"]
         prefix = managed_name_prefix(bu, env, pool["name"])
         gpus = gpus_per_node(pool["instance_types"])
+        # What a new node registers as `nvidia.com/gpu`: slices when the platform time-slices.
+        units = pulumi.Output.from_input(gpu_units(gpus, args.get("gpu_slices_per_gpu")))
+        # Keys (and the tag count) do not depend on the unit; values are set from `units`.
         template_tags = autoscaler_node_template_tags(self.labels, taints, gpus)
         # AWS allows 50 tags per node group; the CA tags below must fit beside the ownership tags.
         if len(tags) + len(template_tags) + 2 > _AWS_TAG_LIMIT:
@@ -661,8 +767,8 @@ class GpuNodePool(pulumi.ComponentResource):
             opts=child(self),
         )
 
-        node_group_tags = pulumi.Output.from_input(args["cluster_name"]).apply(
-            lambda cluster: {**tags, **autoscaler_tags(cluster, self.labels, taints, gpus)}
+        node_group_tags = pulumi.Output.all(args["cluster_name"], units).apply(
+            lambda v: {**tags, **autoscaler_tags(v[0], self.labels, taints, v[1])}
         )
         node_group = aws.eks.NodeGroup(
             f"{name}-node-group",
@@ -720,7 +826,11 @@ class GpuNodePool(pulumi.ComponentResource):
                 f"{name}-asg-{suffix}",
                 autoscaling_group_name=asg_name,
                 # Nodes get labels and taints from the node group; the tag is for CA alone.
-                tag=aws.autoscaling.TagTagArgs(key=key, value=value, propagate_at_launch=False),
+                tag=aws.autoscaling.TagTagArgs(
+                    key=key,
+                    value=units.apply(str) if key == GPU_TEMPLATE_TAG else value,
+                    propagate_at_launch=False,
+                ),
                 opts=child(self),
             )
         return node_group.node_group_name
@@ -737,7 +847,7 @@ class GpuNodePool(pulumi.ComponentResource):
             labels={
                 LABEL_BU: bu,
                 LABEL_POOL: pool["name"],
-                "app.kubernetes.io/managed-by": "pulumi",
+                keys.MANAGED_BY: "pulumi",
             },
         )
         node_class_spec = pulumi.Output.all(
@@ -748,7 +858,7 @@ class GpuNodePool(pulumi.ComponentResource):
         ).apply(
             lambda v: ec2_node_class_spec(
                 ami_type=pool["ami_type"],
-                ami_version=args.get("ami_version", "latest"),
+                ami_version=pool.get("ami_version") or "latest",
                 role_name=v[0],
                 subnet_ids=v[1],
                 security_group_ids=v[2],
@@ -766,18 +876,26 @@ class GpuNodePool(pulumi.ComponentResource):
             spec=node_class_spec,
             opts=child(self, provider=provider, depends_on=self._after),
         )
+        slices = pulumi.Output.from_input(args.get("gpu_slices_per_gpu"))
         node_pool = k8s.apiextensions.CustomResource(
             f"{name}-node-pool",
             api_version="karpenter.sh/v1",
             kind="NodePool",
-            metadata=metadata,
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=object_name,
+                labels=metadata.labels,
+                # Says what unit `limits` counts in, for readers and for the policy pack.
+                annotations={
+                    keys.GPU_SLICES_PER_GPU: slices.apply(lambda r: str(slices_factor(r)))
+                },
+            ),
             spec=node_pool_spec(
                 node_class_name=object_name,
                 instance_types=pool["instance_types"],
                 capacity_type=pool["capacity_type"],
                 labels=self.labels,
                 taints=taints,
-                gpu_limit=self.max_gpus,
+                gpu_limit=gpu_units(self.max_gpus, args.get("gpu_slices_per_gpu")),
                 capacity_reservation_ids=pool.get("capacity_reservation_ids", []),
             ),
             opts=child(self, provider=provider, depends_on=[node_class]),
@@ -792,3 +910,10 @@ def _first_autoscaling_group_name(resources: Any) -> str | None:
             if getattr(group, "name", None):
                 return group.name
     return None
+
+
+def _require_provisioner(business_unit: str, pool: GpuPoolSpec, offered: list[str]) -> str:
+    problem = provisioner_error(pool, offered)
+    if problem:
+        raise ValueError(f"GPU pool {pool['name']!r} of BU {business_unit!r}: {problem}")
+    return pool["provisioner"]

@@ -34,12 +34,12 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Sequence
-from typing import Any, ClassVar, Literal, NotRequired, TypedDict
+from typing import Any, ClassVar, Literal, NamedTuple, NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 
-from .network import service_trust_policy
+from .iam import account_root_arn, policy_json, service_trust_policy
 from .options import child, stateful
 from .storage import ObjectLockMode, ObjectLockSpec, PolicyStatements, SecureBucket
 from .tags import BUSINESS_UNIT, merge_tags
@@ -168,11 +168,6 @@ def _stable_suffix(value: str) -> str:
 # -- policy documents -------------------------------------------------------------------------
 
 
-def account_root_arn(partition: str, account_id: str) -> str:
-    """`arn:aws:iam::<account>:root`: the account as a principal (its IAM decides who)."""
-    return f"arn:{partition}:iam::{account_id}:root"
-
-
 def _reader_statements(
     *,
     partition: str,
@@ -230,7 +225,7 @@ def model_package_group_policy(
         actions=READ_ACTIONS,
         resources=[group_arn, packages],
     )
-    return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
+    return policy_json(statements)
 
 
 def repository_policy(
@@ -253,7 +248,7 @@ def repository_policy(
     )
     for statement in statements:
         statement["Sid"] = statement["Sid"].replace("Read", "Pull")
-    return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
+    return policy_json(statements)
 
 
 def lifecycle_policy(untagged_expiry_days: int, tagged_images_kept: int) -> str:
@@ -328,7 +323,8 @@ def artifact_read_statements(
 ) -> list[dict[str, Any]]:
     """Bucket-policy grants: deploy accounts may read model artifacts (`models/`), nothing else.
 
-    A deploy account also needs `kms:Decrypt` on the BU key, which only the key policy can give.
+    A deploy account also needs `kms:Decrypt` on the BU key, which only the key policy can give:
+    `KmsKey(s3_reader_accounts=...)` (components/kms.py, `OtherAccountsDecryptViaS3`).
     """
     deploy = sorted(set(deploy_account_ids) - {account_id})
     if not deploy:
@@ -373,7 +369,7 @@ def mlflow_role_policy(*, bucket_arn: str, kms_key_arn: str) -> str:
             "Resource": kms_key_arn,
         },
     ]
-    return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
+    return policy_json(statements)
 
 
 # -- the component ----------------------------------------------------------------------------
@@ -390,33 +386,24 @@ class MlflowSpec(TypedDict):
     """`TUE:03:30` (UTC); SageMaker picks one when absent."""
 
 
-class ModelRegistryArgs(TypedDict):
-    """Inputs of `ModelRegistry`."""
+class ModelRegistrySettings(TypedDict):
+    """The registry settings a stack file chooses (`ai-estate:modelRegistry`);
+    `ModelRegistryArgs` adds the wiring (names, key, buckets) the BU estate supplies."""
 
-    extra_policy_statements: NotRequired[PolicyStatements | None]
-    """More artifact-bucket policy statements, e.g. the BU-only data deny (access.py)."""
-    business_unit: str
-    """The BU slug: names, the principal-tag condition and the event filter derive from it."""
-    environment: str
-    """`dev`, `staging` or `prod`."""
     model_families: list[str]
     """One model package group per family, named `<bu>-<env>-<family>`."""
     image_names: NotRequired[list[str] | None]
     """One ECR repository per name, `<bu>-<env>/<name>` (default: one per model family)."""
-    kms_key_arn: pulumi.Input[str]
-    """The BU's customer-managed key: bucket, repositories and approval topic."""
-    artifact_bucket_name: str
-    """Physical name of the artifact bucket (`naming.bucket_name(bu, env, "models", account)`)."""
-    access_log_bucket: pulumi.Input[str]
-    """Bucket receiving the artifact bucket's server access logs."""
     principal_arns: list[pulumi.Input[str]]
     """IAM role ARNs of the BU's personas and workloads. Empty: the account root, held to
     principals tagged `BusinessUnit=<bu>` (see the module docstring for what that does)."""
     deploy_account_ids: list[str]
     """Accounts that deploy the BU's approved models: read the groups, pull images, read
     `models/` in the bucket. Never `*`."""
-    object_lock: NotRequired[ObjectLockSpec | None]
-    """Object Lock of the artifact bucket (prod: `object_lock_for`); None leaves it off."""
+    object_lock_mode: ObjectLockMode
+    """Object Lock mode of the artifact bucket in prod (`object_lock_for`; off elsewhere)."""
+    object_lock_retention_days: int
+    """Days each artifact version stays locked in prod."""
     noncurrent_version_retention_days: int
     """Days an overwritten artifact version is kept (Object Lock retention wins if longer)."""
     untagged_image_expiry_days: int
@@ -429,9 +416,40 @@ class ModelRegistryArgs(TypedDict):
     """HTTPS endpoints (chat webhooks, ticketing) notified likewise."""
     mlflow: NotRequired[MlflowSpec | None]
     """Build a SageMaker MLflow tracking server on the artifact bucket (default: none)."""
+
+
+class ModelRegistryArgs(ModelRegistrySettings):
+    """Inputs of `ModelRegistry`."""
+
+    extra_policy_statements: NotRequired[PolicyStatements | None]
+    """More artifact-bucket policy statements, e.g. the BU-only data deny (access.py)."""
+    business_unit: str
+    """The BU slug: names, the principal-tag condition and the event filter derive from it."""
+    environment: str
+    """`dev`, `staging` or `prod` (prod locks artifacts with Object Lock)."""
+    kms_key_arn: pulumi.Input[str]
+    """The BU's customer-managed key: bucket, repositories and approval topic."""
+    artifact_bucket_name: str
+    """Physical name of the artifact bucket (`naming.bucket_name(bu, env, "models", account)`)."""
+    access_log_bucket: pulumi.Input[str]
+    """Bucket receiving the artifact bucket's server access logs."""
     protect: bool
     """Protect and retain the stateful resources (prod)."""
     tags: dict[str, str]
+
+
+class _Context(NamedTuple):
+    """Where the registry is: the caller's account, partition and region, and its readers."""
+
+    account_id: pulumi.Output[str]
+    partition: pulumi.Output[str]
+    region: pulumi.Output[str]
+    principals: pulumi.Output[list[str]]
+
+
+class _Repositories(NamedTuple):
+    urls: dict[str, pulumi.Output[str]]
+    arns: dict[str, pulumi.Output[str]]
 
 
 def _unique(label: str, values: Sequence[str]) -> list[str]:
@@ -467,31 +485,57 @@ class ModelRegistry(pulumi.ComponentResource):
         self, name: str, args: ModelRegistryArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("ai-estate:registry:ModelRegistry", name, None, opts)
-        bu, env, protect = args["business_unit"], args["environment"], args["protect"]
-        prefix = f"{bu}-{env}"
-        tags = args["tags"]
+        prefix = f"{args['business_unit']}-{args['environment']}"
         families = _unique("model families", args["model_families"])
         images = _unique("image names", args.get("image_names") or families)
-        deploy_accounts = list(args["deploy_account_ids"])
-        for account in deploy_accounts:
+        for account in args["deploy_account_ids"]:
             if not _ACCOUNT.match(account):
                 raise ValueError(f"ModelRegistry deploy account {account!r} is not a 12-digit id")
         for endpoint in args["approval_https_endpoints"]:
             if not endpoint.startswith("https://"):
                 raise ValueError(f"approval endpoint {endpoint!r} must be an https:// URL")
-        group_names = {f: model_package_group_name(prefix, f) for f in families}
-        repo_names = {i: repository_name(prefix, i) for i in images}
-
         invoke = pulumi.InvokeOutputOptions(parent=self)
-        account_id = aws.get_caller_identity_output(opts=invoke).account_id
-        partition = aws.get_partition_output(opts=invoke).partition
-        region = aws.get_region_output(opts=invoke).region
-        principals = pulumi.Output.all(*args["principal_arns"])
+        ctx = _Context(
+            account_id=aws.get_caller_identity_output(opts=invoke).account_id,
+            partition=aws.get_partition_output(opts=invoke).partition,
+            region=aws.get_region_output(opts=invoke).region,
+            principals=pulumi.Output.all(*args["principal_arns"]),
+        )
 
-        # -- artifact bucket ------------------------------------------------------------------
+        artifacts = self._artifacts(name, args, ctx)
+        self.artifact_bucket_name = artifacts.bucket_name
+        self.artifact_bucket_arn = artifacts.arn
+        self.model_package_group_names = {f: model_package_group_name(prefix, f) for f in families}
+        self.model_package_group_arns = self._package_groups(
+            name, args, ctx, self.model_package_group_names
+        )
+        repositories = self._repositories(
+            name, args, ctx, {i: repository_name(prefix, i) for i in images}
+        )
+        self.repository_urls, self.repository_arns = repositories.urls, repositories.arns
+        self.approval_topic_arn = self._approvals(name, prefix, args)
+        mlflow = args.get("mlflow")
+        self.mlflow_tracking_server_arn = (
+            self._mlflow(name, prefix, args, ctx, mlflow, artifacts) if mlflow else None
+        )
+
+        self.register_outputs(
+            {
+                "modelPackageGroupArns": self.model_package_group_arns,
+                "artifactBucketName": self.artifact_bucket_name,
+                "artifactBucketArn": self.artifact_bucket_arn,
+                "repositoryUrls": self.repository_urls,
+                "approvalTopicArn": self.approval_topic_arn,
+                "mlflowTrackingServerArn": self.mlflow_tracking_server_arn,
+            }
+        )
+
+    def _artifacts(self, name: str, args: ModelRegistryArgs, ctx: _Context) -> SecureBucket:
+        """The artifact bucket: deploy accounts read `models/`; Object Lock in prod."""
         bucket_name = args["artifact_bucket_name"]
+        deploy_accounts = list(args["deploy_account_ids"])
         extra = args.get("extra_policy_statements")
-        artifacts = SecureBucket(
+        return SecureBucket(
             f"{name}-artifacts",
             {
                 "bucket_name": bucket_name,
@@ -499,31 +543,37 @@ class ModelRegistry(pulumi.ComponentResource):
                 "access_log_bucket": args["access_log_bucket"],
                 "access_log_prefix": f"{bucket_name}/",
                 "noncurrent_version_retention_days": args["noncurrent_version_retention_days"],
-                "object_lock": args.get("object_lock"),
+                "object_lock": object_lock_for(
+                    args["environment"],
+                    args["object_lock_mode"],
+                    args["object_lock_retention_days"],
+                ),
                 "policy_statements": lambda arn: pulumi.Output.all(
-                    pulumi.Output.all(arn, partition, account_id).apply(
+                    pulumi.Output.all(arn, ctx.partition, ctx.account_id).apply(
                         lambda p: artifact_read_statements(p[0], p[1], deploy_accounts, p[2])
                     ),
                     extra(arn) if extra else [],
                 ).apply(lambda parts: [*parts[0], *parts[1]]),
-                "tags": merge_tags(tags, dict([ARTIFACT_PURPOSE_TAG])),
-                "protect": protect,
+                "tags": merge_tags(args["tags"], dict([ARTIFACT_PURPOSE_TAG])),
+                "protect": args["protect"],
             },
             child(self),
         )
-        self.artifact_bucket_name = artifacts.bucket_name
-        self.artifact_bucket_arn = artifacts.arn
 
-        # -- model package groups ---------------------------------------------------------------
-        self.model_package_group_names = group_names
-        self.model_package_group_arns = {}
+    def _package_groups(
+        self, name: str, args: ModelRegistryArgs, ctx: _Context, group_names: dict[str, str]
+    ) -> dict[str, pulumi.Output[str]]:
+        """One model package group per family, each readable by the BU and the deploy accounts."""
+        bu, prefix = args["business_unit"], f"{args['business_unit']}-{args['environment']}"
+        deploy_accounts = list(args["deploy_account_ids"])
+        arns: dict[str, pulumi.Output[str]] = {}
         for family, group_name in group_names.items():
             group = aws.sagemaker.ModelPackageGroup(
                 f"{name}-{family}",
                 model_package_group_name=group_name,
                 model_package_group_description=f"{family} models of {prefix}",
-                tags=tags,
-                opts=stateful(self, protect),
+                tags=args["tags"],
+                opts=stateful(self, args["protect"]),
             )
             aws.sagemaker.ModelPackageGroupPolicy(
                 f"{name}-{family}-policy",
@@ -531,10 +581,10 @@ class ModelRegistry(pulumi.ComponentResource):
                 resource_policy=pulumi.Output.all(
                     group.model_package_group_name,
                     group.arn,
-                    partition,
-                    region,
-                    account_id,
-                    principals,
+                    ctx.partition,
+                    ctx.region,
+                    ctx.account_id,
+                    ctx.principals,
                 ).apply(
                     lambda p: model_package_group_policy(
                         group_name=p[0],
@@ -549,10 +599,16 @@ class ModelRegistry(pulumi.ComponentResource):
                 ),
                 opts=child(self),
             )
-            self.model_package_group_arns[family] = group.arn
+            arns[family] = group.arn
+        return arns
 
-        # -- image repositories -----------------------------------------------------------------
-        pull_policy = pulumi.Output.all(partition, account_id, principals).apply(
+    def _repositories(
+        self, name: str, args: ModelRegistryArgs, ctx: _Context, repo_names: dict[str, str]
+    ) -> _Repositories:
+        """One immutable, scanned, KMS-encrypted ECR repository per serving image."""
+        bu = args["business_unit"]
+        deploy_accounts = list(args["deploy_account_ids"])
+        pull_policy = pulumi.Output.all(ctx.partition, ctx.account_id, ctx.principals).apply(
             lambda p: repository_policy(
                 partition=p[0],
                 account_id=p[1],
@@ -562,7 +618,7 @@ class ModelRegistry(pulumi.ComponentResource):
             )
         )
         expiry = lifecycle_policy(args["untagged_image_expiry_days"], args["tagged_images_kept"])
-        self.repository_urls, self.repository_arns = {}, {}
+        result = _Repositories(urls={}, arns={})
         for image, repo_name in repo_names.items():
             repo = aws.ecr.Repository(
                 f"{name}-{image}-images",
@@ -577,8 +633,8 @@ class ModelRegistry(pulumi.ComponentResource):
                     )
                 ],
                 force_delete=False,
-                tags=tags,
-                opts=stateful(self, protect),
+                tags=args["tags"],
+                opts=stateful(self, args["protect"]),
             )
             aws.ecr.LifecyclePolicy(
                 f"{name}-{image}-lifecycle",
@@ -592,10 +648,13 @@ class ModelRegistry(pulumi.ComponentResource):
                 policy=pull_policy,
                 opts=child(self),
             )
-            self.repository_urls[image] = repo.repository_url
-            self.repository_arns[image] = repo.arn
+            result.urls[image] = repo.repository_url
+            result.arns[image] = repo.arn
+        return result
 
-        # -- approval flow ----------------------------------------------------------------------
+    def _approvals(self, name: str, prefix: str, args: ModelRegistryArgs) -> pulumi.Output[str]:
+        """Package state changes -> EventBridge -> the encrypted topic -> the reviewers."""
+        tags = args["tags"]
         topic = aws.sns.Topic(
             f"{name}-approvals",
             name=f"{prefix}-model-approvals",
@@ -641,57 +700,53 @@ class ModelRegistry(pulumi.ComponentResource):
                 endpoint=endpoint,
                 opts=child(self),
             )
-        self.approval_topic_arn = topic.arn
+        return topic.arn
 
-        # -- MLflow -----------------------------------------------------------------------------
-        self.mlflow_tracking_server_arn = None
-        mlflow = args.get("mlflow")
-        if mlflow:
-            role = aws.iam.Role(
-                f"{name}-mlflow-role",
-                name=f"{prefix}-mlflow",
-                description=f"SageMaker MLflow tracking server of {prefix}",
-                assume_role_policy=account_id.apply(
-                    lambda account: service_trust_policy("sagemaker.amazonaws.com", account)
-                ),
-                max_session_duration=3600,
-                tags=tags,
-                opts=child(self),
-            )
-            role_policy = aws.iam.RolePolicy(
-                f"{name}-mlflow-policy",
-                role=role.id,
-                policy=pulumi.Output.all(artifacts.arn, args["kms_key_arn"]).apply(
-                    lambda p: mlflow_role_policy(bucket_arn=p[0], kms_key_arn=p[1])
-                ),
-                opts=child(self),
-            )
-            server = aws.sagemaker.MlflowTrackingServer(
-                f"{name}-mlflow",
-                tracking_server_name=f"{prefix}-mlflow",
-                artifact_store_uri=artifacts.bucket_name.apply(
-                    lambda b: f"s3://{b}/{MLFLOW_PREFIX.rstrip('/')}"
-                ),
-                role_arn=role.arn,
-                tracking_server_size=mlflow["size"],
-                mlflow_version=mlflow.get("mlflow_version"),
-                weekly_maintenance_window_start=mlflow.get("weekly_maintenance_window_start"),
-                # Auto-registration would make the server itself a registry writer, outside the
-                # publisher/approver split; models reach the registry through the publisher role.
-                automatic_model_registration=False,
-                tags=tags,
-                # The server's runs, parameters and metrics live in its managed store: stateful.
-                opts=stateful(self, protect, depends_on=[role_policy]),
-            )
-            self.mlflow_tracking_server_arn = server.arn
-
-        self.register_outputs(
-            {
-                "modelPackageGroupArns": self.model_package_group_arns,
-                "artifactBucketName": self.artifact_bucket_name,
-                "artifactBucketArn": self.artifact_bucket_arn,
-                "repositoryUrls": self.repository_urls,
-                "approvalTopicArn": self.approval_topic_arn,
-                "mlflowTrackingServerArn": self.mlflow_tracking_server_arn,
-            }
+    def _mlflow(
+        self,
+        name: str,
+        prefix: str,
+        args: ModelRegistryArgs,
+        ctx: _Context,
+        mlflow: MlflowSpec,
+        artifacts: SecureBucket,
+    ) -> pulumi.Output[str]:
+        """The MLflow tracking server, storing artifacts under the bucket's `mlflow/`."""
+        tags = args["tags"]
+        role = aws.iam.Role(
+            f"{name}-mlflow-role",
+            name=f"{prefix}-mlflow",
+            description=f"SageMaker MLflow tracking server of {prefix}",
+            assume_role_policy=ctx.account_id.apply(
+                lambda account: service_trust_policy("sagemaker.amazonaws.com", account)
+            ),
+            max_session_duration=3600,
+            tags=tags,
+            opts=child(self),
         )
+        role_policy = aws.iam.RolePolicy(
+            f"{name}-mlflow-policy",
+            role=role.id,
+            policy=pulumi.Output.all(artifacts.arn, args["kms_key_arn"]).apply(
+                lambda p: mlflow_role_policy(bucket_arn=p[0], kms_key_arn=p[1])
+            ),
+            opts=child(self),
+        )
+        server = aws.sagemaker.MlflowTrackingServer(
+            f"{name}-mlflow",
+            tracking_server_name=f"{prefix}-mlflow",
+            artifact_store_uri=artifacts.bucket_name.apply(
+                lambda b: f"s3://{b}/{MLFLOW_PREFIX.rstrip('/')}"
+            ),
+            role_arn=role.arn,
+            tracking_server_size=mlflow["size"],
+            mlflow_version=mlflow.get("mlflow_version"),
+            weekly_maintenance_window_start=mlflow.get("weekly_maintenance_window_start"),
+            # Auto-registration would make the server itself a registry writer, outside the
+            # publisher/approver split; models reach the registry through the publisher role.
+            automatic_model_registration=False,
+            tags=tags,
+            # The server's runs, parameters and metrics live in its managed store: stateful.
+            opts=stateful(self, args["protect"], depends_on=[role_policy]),
+        )
+        return server.arn

@@ -7,9 +7,8 @@ Two components:
   AMP managed collector (`aws.amp.Scraper`, agentless) that scrapes the cluster (kubelet,
   cAdvisor, kube-state-metrics, the NVIDIA DCGM exporter, Karpenter, the API server) into it;
   the `amazon-cloudwatch-observability` EKS add-on (Container Insights and container logs) with
-  its Pod Identity role; a small CloudWatch agent Deployment (`cwagent-prometheus`) that turns
-  the DCGM exporter's GPU utilisation into the CloudWatch metric BU alarms are built on; and the
-  account's `BusinessUnit` cost allocation tag.
+  its Pod Identity role; and a small CloudWatch agent Deployment (`cwagent-prometheus`) that
+  turns the DCGM exporter's GPU utilisation into the CloudWatch metric BU alarms are built on.
 - `BuMonitoring` (BU stacks): an SNS alarm topic encrypted with the BU key; CloudWatch alarms on
   GPU idle waste and saturation, GPU pools at their cap, DynamoDB throttling and errors, S3
   errors, model quality and drift, and SageMaker endpoints, every one notifying the topic; a
@@ -52,12 +51,14 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import yaml
 
+from . import labels
 from .addons import (
     SYSTEM_POOL_TOLERATION,
     _depends_on_of,
     bind_service_account,
     pod_identity_role,
 )
+from .gpu_pools import gpu_units, slices_factor
 from .options import child, stateful
 
 # -- the metric contract and defaults -------------------------------------------------------
@@ -76,8 +77,8 @@ GPU_METRIC_INTERVAL_SECONDS = 60
 `period / interval` to count GPUs, so both components must use the same value."""
 AMP_SCRAPE_INTERVAL_SECONDS = 30
 
-NODE_LABEL_BU = "ai-estate/bu"
-NODE_LABEL_POOL = "ai-estate/pool"
+NODE_LABEL_BU = labels.BU
+NODE_LABEL_POOL = labels.POOL
 
 CLOUDWATCH_NAMESPACE = "amazon-cloudwatch"
 """Created by the amazon-cloudwatch-observability add-on; `cwagent-prometheus` lives there too."""
@@ -90,7 +91,8 @@ CLOUDWATCH_AGENT_IMAGE = "public.ecr.aws/cloudwatch-agent/cloudwatch-agent:1.300
 AGENT_POLICY = "CloudWatchAgentServerPolicy"
 
 SCRAPER_K8S_USER = "aps-collector-user"
-"""The Kubernetes user the AMP collector's role is mapped to (the name the AMP guide uses)."""
+"""The Kubernetes username of the access entry AMP creates for the collector's role (AMP user
+guide, "Configuring your Amazon EKS cluster"): what the collector's ClusterRoleBinding names."""
 
 ALARM_PUBLISHERS = ("cloudwatch.amazonaws.com", "budgets.amazonaws.com")
 """Services that publish to a BU's alarm topic. Its KMS key must let both use the key
@@ -159,9 +161,6 @@ class PlatformMonitoringArgs(TypedDict):
     Prefer this to `depends_on` on the component, which would hold back every child."""
     scrape_interval_seconds: NotRequired[int]
     """The AMP collector's scrape interval (default 30)."""
-    cost_allocation_tags: NotRequired[list[str]]
-    """Tag keys to activate for cost allocation in the account (default `["BusinessUnit"]`; an
-    account-level setting, so only a platform stack makes it; `[]` to leave it alone)."""
     install_kube_state_metrics: NotRequired[bool]
     """Install the `kube-state-metrics` EKS community add-on (default True)."""
     agent_image: NotRequired[str]
@@ -228,7 +227,18 @@ class BudgetSpec(TypedDict):
     """Addresses notified directly by AWS Budgets, besides the alarm topic."""
 
 
-class BuMonitoringArgs(TypedDict):
+class BuMonitoringSettings(TypedDict):
+    """The alarm settings a stack file chooses (`ai-estate:monitoring`); `BuMonitoringArgs` adds
+    the wiring the BU estate supplies."""
+
+    subscriptions: list[AlarmSubscription]
+    thresholds: NotRequired[dict[str, float]]
+    """Overrides of `DEFAULT_THRESHOLDS`."""
+    model_metrics: list[ModelMetricSpec]
+    sagemaker_endpoints: list[SageMakerEndpointSpec]
+
+
+class BuMonitoringArgs(BuMonitoringSettings):
     """Inputs of `BuMonitoring`."""
 
     business_unit: str
@@ -239,19 +249,17 @@ class BuMonitoringArgs(TypedDict):
     """The cluster the BU's GPU pools run in (`ClusterName` dimension of the GPU metric)."""
     kms_key_arn: pulumi.Input[str]
     """The BU key: encrypts the alarm topic."""
-    subscriptions: list[AlarmSubscription]
-    thresholds: NotRequired[dict[str, float]]
-    """Overrides of `DEFAULT_THRESHOLDS`."""
     gpu_pools: list[GpuPoolAlarmSpec]
     online_tables: dict[str, pulumi.Input[str]]
     """Label -> DynamoDB table name of each online feature table."""
     buckets: dict[str, pulumi.Input[str]]
     """Label -> bucket name of the buckets to watch (the feature and artifact buckets)."""
-    model_metrics: list[ModelMetricSpec]
-    sagemaker_endpoints: list[SageMakerEndpointSpec]
     budget: NotRequired[BudgetSpec | None]
     gpu_metric_interval_seconds: NotRequired[int]
     """Must equal the platform agent's scrape interval (default 60)."""
+    gpu_slices_per_gpu: NotRequired[pulumi.Input[int | None]]
+    """The platform's time-slicing replicas: at-max alarms count GPUs in `nvidia.com/gpu`
+    (slices), the unit of the NodePool limits and the namespace quota."""
     tags: dict[str, str]
 
 
@@ -387,19 +395,6 @@ def collector_cluster_role_rules() -> list[dict[str, Any]]:
         },
         {"nonResourceURLs": ["/metrics", "/metrics/cadvisor"], "verbs": ["get"]},
     ]
-
-
-def scraper_principal_arn(role_arn: str) -> str:
-    """The collector's role ARN as an EKS access entry names it: without the IAM path.
-
-    The scraper reports its service-linked role as `.../role/aws-service-role/scraper.aps.
-    amazonaws.com/AWSServiceRoleForAmazonPrometheusScraper_<id>`; the AMP guide maps the role
-    without the path (as aws-auth requires), and so does this.
-    """
-    if not role_arn or ":role/" not in role_arn:
-        return role_arn
-    head, _, rest = role_arn.partition(":role/")
-    return f"{head}:role/{rest.rsplit('/', 1)[-1]}"
 
 
 def agent_scrape_configuration(cluster_name: str, interval_seconds: int) -> str:
@@ -551,12 +546,13 @@ class AlarmSpec:
     """Stable suffix of the logical and physical name (`gpu-util-low`); frozen once shipped."""
     description: str
     comparison: str
-    threshold: float
+    threshold: pulumi.Input[float]
+    """Plain, or an Output when it derives from a platform stack output (GPU slices)."""
     evaluation_periods: int
     datapoints_to_alarm: int
     treat_missing_data: str
     metrics: tuple[MetricRef, ...]
-    expression: str | None = None
+    expression: pulumi.Input[str] | None = None
     """Metric math over `metrics` (ids m1, m2, ...); None alarms on the single metric."""
     label: str = ""
     pool: str | None = None
@@ -590,11 +586,17 @@ def gpu_alarm_specs(
     pools: Sequence[GpuPoolAlarmSpec],
     thresholds: Mapping[str, float],
     interval_seconds: int = GPU_METRIC_INTERVAL_SECONDS,
+    slices_per_gpu: pulumi.Input[int | None] | None = None,
 ) -> list[AlarmSpec]:
     """GPU idle waste and saturation for the BU, and one "at its cap" alarm per pool.
 
     Missing data is not breaching for all three: no GPU series means no GPU nodes are up, so
     nothing idles, saturates or sits at its cap.
+
+    At-max alarms count in `nvidia.com/gpu` as nodes register it (`gpu_units`): the DCGM exporter
+    reports physical GPUs, so on a time-sliced platform the GPU count is multiplied by the
+    replicas, and the threshold is the pool's cap in slices, the same number as its NodePool
+    limit and the namespace quota.
     """
     if not pools:
         return []
@@ -634,25 +636,37 @@ def gpu_alarm_specs(
         ),
     ]
     samples_per_period = 300 / interval_seconds
+
+    def in_slices(factor: int | float | None) -> str:
+        scale = slices_factor(factor)
+        return f"m1 / {samples_per_period:g}" + (f" * {scale}" if scale != 1 else "")
+
+    expression: pulumi.Input[str] = (
+        slices_per_gpu.apply(in_slices)
+        if isinstance(slices_per_gpu, pulumi.Output)
+        else in_slices(slices_per_gpu)  # type: ignore[arg-type]  # plain here: Outputs above
+    )
     for pool in pools:
         dims = {**bu_dims, "Pool": pool["name"]}
+        cap = gpu_units(pool["max_gpus"], slices_per_gpu)
         specs.append(
             AlarmSpec(
                 key=f"gpu-pool-{pool['name']}-at-max",
                 description=(
                     f"GPU pool {pool['name']} of BU {business_unit} holds its cap of "
                     f"{pool['max_gpus']} GPUs: pending pods will not get a GPU (GPUs counted from "
-                    f"DCGM samples, one per GPU every {interval_seconds}s)."
+                    f"DCGM samples, one per GPU every {interval_seconds}s, in nvidia.com/gpu "
+                    "units: slices when the platform time-slices)."
                 ),
                 comparison="GreaterThanOrEqualToThreshold",
-                threshold=float(pool["max_gpus"]),
+                threshold=cap.apply(float) if isinstance(cap, pulumi.Output) else float(cap),  # type: ignore[arg-type]  # gpu_units: plain in, plain out
                 evaluation_periods=2,
                 datapoints_to_alarm=2,
                 treat_missing_data="notBreaching",
                 metrics=(
                     MetricRef("m1", GPU_METRIC_NAMESPACE, GPU_UTIL_METRIC, dims, "SampleCount"),
                 ),
-                expression=f"m1 / {samples_per_period:g}",
+                expression=expression,
                 label=f"GPUs reporting in {pool['name']}",
                 pool=pool["name"],
             )
@@ -963,35 +977,75 @@ class PlatformMonitoring(pulumi.ComponentResource):
         self, name: str, args: PlatformMonitoringArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("ai-estate:monitoring:PlatformMonitoring", name, None, opts)
-        after = [*_depends_on_of(opts), *args.get("cluster_ready", [])]
-        prefix, tags, protect = args["name_prefix"], args["tags"], args["protect"]
-        key, retention = args["kms_key_arn"], args["log_retention_days"]
-        provider = args["k8s_provider"]
-        account, region, partition = _account_region_partition(self)
-        cluster_name = pulumi.Output.from_input(args["cluster_name"])
-        cluster_arn = pulumi.Output.from_input(
-            args.get("cluster_arn")
-            or pulumi.Output.all(partition, region, account, cluster_name).apply(
-                lambda p: eks_cluster_arn(p[0], p[1], p[2], p[3])
-            )
+        self._name, self._args = name, args
+        self._after = [*_depends_on_of(opts), *args.get("cluster_ready", [])]
+        self._account, self._region, self._partition = _account_region_partition(self)
+        self._cluster_name = pulumi.Output.from_input(args["cluster_name"])
+        self._invoke = pulumi.InvokeOutputOptions(parent=self)
+
+        workspace, scraper = self._prometheus()
+        self._collector_rbac()
+        if args.get("install_kube_state_metrics", True):
+            self._kube_state_metrics()
+        observability = self._container_insights()
+        agent_logs = self._log_group(
+            "prometheus-agent-logs", f"/ai-estate/{args['name_prefix']}/prometheus-agent"
+        )
+        self._gpu_metric_agent(
+            name,
+            args,
+            self._cluster_name,
+            self._region,
+            self._partition,
+            agent_logs.name,
+            [*self._after, observability],
+        )
+        # Cost-allocation tag activation is not here: it only works from an Organizations
+        # management (or standalone) account, so it is a one-time step of that account's
+        # (README "Deploying for real"; docs/migrations.md).
+
+        self.workspace_arn = workspace.arn
+        self.prometheus_endpoint = workspace.prometheus_endpoint
+        self.scraper_arn = scraper.arn
+        self.agent_log_group_name = agent_logs.name
+        self.register_outputs(
+            {
+                "workspaceArn": self.workspace_arn,
+                "prometheusEndpoint": self.prometheus_endpoint,
+                "scraperArn": self.scraper_arn,
+                "gpuMetricNamespace": GPU_METRIC_NAMESPACE,
+                "agentLogGroupName": self.agent_log_group_name,
+            }
         )
 
-        def log_group(suffix: str, log_name: pulumi.Input[str]) -> aws.cloudwatch.LogGroup:
-            return aws.cloudwatch.LogGroup(
-                f"{name}-{suffix}",
-                name=log_name,
-                retention_in_days=retention,
-                kms_key_id=key,
-                tags=tags,
-                opts=stateful(self, protect),
-            )
+    # -- builders, in the order the constructor calls them ----------------------------------
 
-        # -- Amazon Managed Prometheus ------------------------------------------------------
-        amp_logs = log_group("amp-logs", f"/ai-estate/{prefix}/amp")
+    def _log_group(self, suffix: str, log_name: pulumi.Input[str]) -> aws.cloudwatch.LogGroup:
+        args = self._args
+        return aws.cloudwatch.LogGroup(
+            f"{self._name}-{suffix}",
+            name=log_name,
+            retention_in_days=args["log_retention_days"],
+            kms_key_id=args["kms_key_arn"],
+            tags=args["tags"],
+            opts=stateful(self, args["protect"]),
+        )
+
+    def _prometheus(self) -> tuple[aws.amp.Workspace, aws.amp.Scraper]:
+        """The AMP workspace and the managed collector that scrapes the cluster into it."""
+        name, args = self._name, self._args
+        prefix, tags = args["name_prefix"], args["tags"]
+        cluster_arn = pulumi.Output.from_input(
+            args.get("cluster_arn")
+            or pulumi.Output.all(
+                self._partition, self._region, self._account, self._cluster_name
+            ).apply(lambda p: eks_cluster_arn(p[0], p[1], p[2], p[3]))
+        )
+        amp_logs = self._log_group("amp-logs", f"/ai-estate/{prefix}/amp")
         workspace = aws.amp.Workspace(
             f"{name}-workspace",
             alias=f"{prefix}-metrics",
-            kms_key_arn=key,
+            kms_key_arn=args["kms_key_arn"],
             logging_configuration=aws.amp.WorkspaceLoggingConfigurationArgs(
                 # AMP vends logs to the group's streams: the ARN with `:*`.
                 log_group_arn=amp_logs.arn.apply(lambda arn: f"{arn}:*"),
@@ -999,7 +1053,7 @@ class PlatformMonitoring(pulumi.ComponentResource):
             # The collector tags its destination with this key; declaring it keeps every
             # preview from proposing to remove it (pulumi-aws amp.Scraper docs).
             tags={**tags, "AMPAgentlessScraper": ""},
-            opts=stateful(self, protect),
+            opts=stateful(self, args["protect"]),
         )
         interval = args.get("scrape_interval_seconds", AMP_SCRAPE_INTERVAL_SECONDS)
         # A scraper cannot be updated: any change here replaces it (the collector is stateless).
@@ -1024,13 +1078,22 @@ class PlatformMonitoring(pulumi.ComponentResource):
             # as they appear, so it need not wait for nodes.
             opts=child(self),
         )
-        # The collector reads the cluster as a Kubernetes user: RBAC for the user, and an access
-        # entry mapping the collector's role to it (the cluster accepts access entries only).
+        return workspace, scraper
+
+    def _collector_rbac(self) -> None:
+        """What the collector may read, bound to the Kubernetes user AMP maps it to.
+
+        No access entry here: on a cluster in API (or API_AND_CONFIG_MAP) authentication mode,
+        creating the scraper makes AMP create the access entry for its role itself, with the
+        username `aps-collector-user`, and EKS allows one access entry per principal. What the
+        AMP guide leaves to the cluster owner is this ClusterRole and its binding to that user.
+        """
+        name, provider = self._name, self._args["k8s_provider"]
         collector_role = k8s.rbac.v1.ClusterRole(
             f"{name}-collector-role",
             metadata=k8s.meta.v1.ObjectMetaArgs(name="aps-collector-role"),
             rules=collector_cluster_role_rules(),
-            opts=child(self, provider=provider, depends_on=after),
+            opts=child(self, provider=provider, depends_on=self._after),
         )
         k8s.rbac.v1.ClusterRoleBinding(
             f"{name}-collector-binding",
@@ -1045,44 +1108,35 @@ class PlatformMonitoring(pulumi.ComponentResource):
                     kind="User", name=SCRAPER_K8S_USER, api_group="rbac.authorization.k8s.io"
                 )
             ],
-            opts=child(self, provider=provider, depends_on=after),
-        )
-        aws.eks.AccessEntry(
-            f"{name}-collector-access",
-            cluster_name=cluster_name,
-            principal_arn=scraper.role_arn.apply(scraper_principal_arn),
-            type="STANDARD",
-            user_name=SCRAPER_K8S_USER,
-            tags=tags,
-            opts=child(self),
+            opts=child(self, provider=provider, depends_on=self._after),
         )
 
-        # -- kube-state-metrics for the collector --------------------------------------------
-        invoke = pulumi.InvokeOutputOptions(parent=self)
-        if args.get("install_kube_state_metrics", True):
-            aws.eks.Addon(
-                f"{name}-kube-state-metrics",
-                cluster_name=cluster_name,
+    def _kube_state_metrics(self) -> None:
+        """The EKS community add-on the collector's kube-state-metrics job scrapes."""
+        args = self._args
+        aws.eks.Addon(
+            f"{self._name}-kube-state-metrics",
+            cluster_name=self._cluster_name,
+            addon_name=KUBE_STATE_METRICS_ADDON,
+            addon_version=aws.eks.get_addon_version_output(
                 addon_name=KUBE_STATE_METRICS_ADDON,
-                addon_version=aws.eks.get_addon_version_output(
-                    addon_name=KUBE_STATE_METRICS_ADDON,
-                    kubernetes_version=args["kubernetes_version"],
-                    # EKS's default for the version, not the newest: no upgrade on every
-                    # `pulumi up` (issue 11).
-                    most_recent=False,
-                    opts=invoke,
-                ).version,
-                resolve_conflicts_on_create="OVERWRITE",
-                resolve_conflicts_on_update="OVERWRITE",
-                tags=tags,
-                opts=child(self, depends_on=after),
-            )
+                kubernetes_version=args["kubernetes_version"],
+                most_recent=False,  # EKS's default, never the newest (issue 11)
+                opts=self._invoke,
+            ).version,
+            resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="OVERWRITE",
+            tags=args["tags"],
+            opts=child(self, depends_on=self._after),
+        )
 
-        # -- CloudWatch Container Insights (EKS add-on) ---------------------------------------
+    def _container_insights(self) -> aws.eks.Addon:
+        """CloudWatch Container Insights: the observability add-on, its role and log groups."""
+        name, args, tags = self._name, self._args, self._args["tags"]
         insight_groups = [
-            log_group(
+            self._log_group(
                 f"containerinsights-{kind}",
-                cluster_name.apply(partial(container_insights_log_group, kind=kind)),
+                self._cluster_name.apply(partial(container_insights_log_group, kind=kind)),
             )
             for kind in CONTAINER_INSIGHTS_LOG_GROUPS
         ]
@@ -1096,20 +1150,18 @@ class PlatformMonitoring(pulumi.ComponentResource):
         agent_policy = aws.iam.RolePolicyAttachment(
             f"{name}-cloudwatch-agent-policy",
             role=agent_role.name,
-            policy_arn=_policy_arn(partition, AGENT_POLICY),
+            policy_arn=_policy_arn(self._partition, AGENT_POLICY),
             opts=child(self),
         )
-        observability = aws.eks.Addon(
+        return aws.eks.Addon(
             f"{name}-cloudwatch-observability",
-            cluster_name=cluster_name,
+            cluster_name=self._cluster_name,
             addon_name=OBSERVABILITY_ADDON,
             addon_version=aws.eks.get_addon_version_output(
                 addon_name=OBSERVABILITY_ADDON,
                 kubernetes_version=args["kubernetes_version"],
-                # EKS's default for the version, not the newest: no upgrade on every
-                # `pulumi up` (issue 11).
-                most_recent=False,
-                opts=invoke,
+                most_recent=False,  # EKS's default, never the newest (issue 11)
+                opts=self._invoke,
             ).version,
             configuration_values=observability_addon_configuration(),
             pod_identity_associations=[
@@ -1121,44 +1173,7 @@ class PlatformMonitoring(pulumi.ComponentResource):
             resolve_conflicts_on_update="OVERWRITE",
             tags=tags,
             # The log groups first, or the agent creates them unencrypted and kept forever.
-            opts=child(self, depends_on=[*after, *insight_groups, agent_policy]),
-        )
-
-        # -- cwagent-prometheus: the GPU metric BU alarms use ---------------------------------
-        agent_logs = log_group("prometheus-agent-logs", f"/ai-estate/{prefix}/prometheus-agent")
-        self._gpu_metric_agent(
-            name,
-            args,
-            cluster_name,
-            region,
-            partition,
-            agent_logs.name,
-            [*after, observability],
-        )
-
-        # -- cost allocation (account-level: platform stacks only) ---------------------------
-        for tag_key in args.get("cost_allocation_tags", ["BusinessUnit"]):
-            # Activation fails until the tag key has appeared in billing data (up to 24 hours
-            # after the first tagged resource is billed) and acts on the whole account.
-            aws.costexplorer.CostAllocationTag(
-                f"{name}-cost-tag-{tag_key.lower()}",
-                tag_key=tag_key,
-                status="Active",
-                opts=child(self),
-            )
-
-        self.workspace_arn = workspace.arn
-        self.prometheus_endpoint = workspace.prometheus_endpoint
-        self.scraper_arn = scraper.arn
-        self.agent_log_group_name = agent_logs.name
-        self.register_outputs(
-            {
-                "workspaceArn": self.workspace_arn,
-                "prometheusEndpoint": self.prometheus_endpoint,
-                "scraperArn": self.scraper_arn,
-                "gpuMetricNamespace": GPU_METRIC_NAMESPACE,
-                "agentLogGroupName": self.agent_log_group_name,
-            }
+            opts=child(self, depends_on=[*self._after, *insight_groups, agent_policy]),
         )
 
     def _gpu_metric_agent(
@@ -1195,16 +1210,13 @@ class PlatformMonitoring(pulumi.ComponentResource):
             tags=tags,
         )
         k8s_opts = child(self, provider=provider, depends_on=after)
-        labels = {
-            "app.kubernetes.io/name": PROMETHEUS_AGENT,
-            "app.kubernetes.io/part-of": "ai-estate",
-        }
+        agent_labels = {labels.APP_NAME: PROMETHEUS_AGENT, labels.PART_OF: "ai-estate"}
 
         def meta(object_name: str, namespaced: bool = True) -> k8s.meta.v1.ObjectMetaArgs:
             return k8s.meta.v1.ObjectMetaArgs(
                 name=object_name,
                 namespace=CLOUDWATCH_NAMESPACE if namespaced else None,
-                labels=labels,
+                labels=agent_labels,
             )
 
         account = k8s.core.v1.ServiceAccount(
@@ -1253,13 +1265,13 @@ class PlatformMonitoring(pulumi.ComponentResource):
             metadata=meta(PROMETHEUS_AGENT),
             spec=k8s.apps.v1.DeploymentSpecArgs(
                 replicas=1,
-                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=labels),
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=agent_labels),
                 template=k8s.core.v1.PodTemplateSpecArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(
-                        labels=labels,
+                        labels=agent_labels,
                         # A config change rolls the pod (ConfigMap updates are not watched).
                         annotations={
-                            "ai-estate/config-hash": pulumi.Output.all(
+                            labels.CONFIG_HASH: pulumi.Output.all(
                                 scrape.data, agent_config.data
                             ).apply(_config_hash)
                         },
@@ -1385,7 +1397,14 @@ class BuMonitoring(pulumi.ComponentResource):
         # -- alarms ------------------------------------------------------------------------
         interval = args.get("gpu_metric_interval_seconds", GPU_METRIC_INTERVAL_SECONDS)
         specs: list[AlarmSpec] = [
-            *gpu_alarm_specs(bu, args["cluster_name"], args["gpu_pools"], thresholds, interval),
+            *gpu_alarm_specs(
+                bu,
+                args["cluster_name"],
+                args["gpu_pools"],
+                thresholds,
+                interval,
+                args.get("gpu_slices_per_gpu"),
+            ),
             *(
                 s
                 for label, table in args["online_tables"].items()
@@ -1411,15 +1430,21 @@ class BuMonitoring(pulumi.ComponentResource):
         # -- dashboard ---------------------------------------------------------------------
         dimension_values = [v for s in specs for m in s.metrics for v in m.dimensions.values()]
         arns = list(self.alarm_arns.values())
+        # Thresholds and expressions too: GPU caps may come from the platform stack's outputs.
+        scalars = [s.threshold for s in specs] + [s.expression for s in specs]
         dashboard = aws.cloudwatch.Dashboard(
             f"{name}-dashboard",
             dashboard_name=f"ai-estate-{prefix}",
-            dashboard_body=pulumi.Output.all(region, *arns, *dimension_values).apply(
+            dashboard_body=pulumi.Output.all(region, *arns, *scalars, *dimension_values).apply(
                 lambda resolved: json.dumps(
                     dashboard_body(
                         f"AI Estate: {prefix}",
                         resolved[0],
-                        _resolve_specs(specs, resolved[1 + len(arns) :]),
+                        _resolve_specs(
+                            specs,
+                            resolved[1 + len(arns) + len(scalars) :],
+                            resolved[1 + len(arns) : 1 + len(arns) + len(scalars)],
+                        ),
                         resolved[1 : 1 + len(arns)],
                     ),
                     sort_keys=True,
@@ -1548,15 +1573,20 @@ def _config_hash(data: Any) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _resolve_specs(specs: Sequence[AlarmSpec], values: Sequence[Any]) -> list[AlarmSpec]:
-    """The specs with their dimension values replaced, in order, by resolved strings."""
+def _resolve_specs(
+    specs: Sequence[AlarmSpec], values: Sequence[Any], scalars: Sequence[Any] = ()
+) -> list[AlarmSpec]:
+    """The specs with their dimension values replaced, in order, by resolved strings, and (when
+    given) their thresholds then expressions by `scalars`."""
     it = iter(values)
+    count = len(specs)
     return [
         replace(
             spec,
             metrics=tuple(
                 replace(m, dimensions={k: next(it) for k in m.dimensions}) for m in spec.metrics
             ),
+            **({"threshold": scalars[i], "expression": scalars[count + i]} if scalars else {}),
         )
-        for spec in specs
+        for i, spec in enumerate(specs)
     ]

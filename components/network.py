@@ -8,11 +8,12 @@ an encrypted, retained log group, and a default security group with no rules.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import math
 from dataclasses import dataclass
-from typing import Literal, TypedDict
+from typing import Literal, NamedTuple, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -27,6 +28,11 @@ class SubnetPlan:
     az_index: int
     private_cidr: str
     public_cidr: str
+
+
+def _service_name(region: str, service: str) -> str:
+    """`com.amazonaws.<region>.<service>`: the name of an AWS service's VPC endpoint service."""
+    return f"com.amazonaws.{region}.{service}"
 
 
 def plan_subnets(vpc_cidr: str, az_count: int) -> list[SubnetPlan]:
@@ -87,11 +93,10 @@ def service_trust_policy(service: str, account_id: str | None = None) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": [statement]}, sort_keys=True)
 
 
-class NetworkArgs(TypedDict):
-    """Inputs of `Network`."""
+class NetworkSettings(TypedDict):
+    """The VPC settings a stack file chooses (`ai-estate:network`); `NetworkArgs` adds the
+    wiring the estate supplies."""
 
-    name_prefix: str
-    """Prefix of physical names and `Name` tags, e.g. `platform-prod`."""
     cidr: str
     """The VPC block (a /16 to /22 RFC 1918 range)."""
     az_count: int
@@ -101,11 +106,33 @@ class NetworkArgs(TypedDict):
     interface_endpoints: list[str]
     """Service names for interface endpoints (`ecr.api`, `sts`, ...)."""
     flow_log_retention_days: int
+    """Retention of the flow log group, in days (a CloudWatch Logs retention value)."""
+
+
+class NetworkArgs(NetworkSettings):
+    """Inputs of `Network`."""
+
+    name_prefix: str
+    """Prefix of physical names and `Name` tags, e.g. `platform-prod`."""
     flow_log_kms_key_arn: pulumi.Input[str]
     """Customer-managed key that encrypts the flow log group."""
     tags: dict[str, str]
     cluster_name: str | None
     """EKS cluster that will use the subnets; tags them for load balancer discovery."""
+
+
+_AZ_LETTERS = "abcdef"
+
+
+class _Vpc(NamedTuple):
+    vpc: aws.ec2.Vpc
+    igw: aws.ec2.InternetGateway
+    public_route_table: aws.ec2.RouteTable
+
+
+class _Subnets(NamedTuple):
+    public: list[aws.ec2.Subnet]
+    private: list[aws.ec2.Subnet]
 
 
 class Network(pulumi.ComponentResource):
@@ -121,23 +148,55 @@ class Network(pulumi.ComponentResource):
         self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("ai-estate:network:Network", name, None, opts)
-        prefix, tags = args["name_prefix"], args["tags"]
+        self._net_name, self._net_prefix, self._net_tags = name, args["name_prefix"], args["tags"]
         plan = plan_subnets(args["cidr"], args["az_count"])
-        azs = aws.get_availability_zones_output(
-            state="available", opts=pulumi.InvokeOutputOptions(parent=self)
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        region = aws.get_region_output(opts=invoke).region
+
+        vpc = self._vpc(args)
+        subnets = self._subnets(args, vpc, plan)
+        nats = self._nat_gateways(args, vpc, subnets, len(plan))
+        private_rts = self._private_routes(vpc, subnets, nats)
+        for service in ("s3", "dynamodb"):
+            aws.ec2.VpcEndpoint(
+                f"{name}-{service}-gateway",
+                vpc_id=vpc.vpc.id,
+                vpc_endpoint_type="Gateway",
+                service_name=region.apply(functools.partial(_service_name, service=service)),
+                route_table_ids=[rt.id for rt in private_rts],
+                tags=self._named(f"{service}-gateway"),
+                opts=child(self),
+            )
+        endpoint_sg = self._interface_endpoints(args, vpc, subnets, region)
+        log_group = self._flow_logs(args, vpc)
+
+        self.vpc_id = vpc.vpc.id
+        self.private_subnet_ids = pulumi.Output.all(*[s.id for s in subnets.private])
+        self.public_subnet_ids = pulumi.Output.all(*[s.id for s in subnets.public])
+        self.endpoint_security_group_id = endpoint_sg.id
+        self.flow_log_group_name = log_group.name
+        self.register_outputs(
+            {
+                "vpcId": self.vpc_id,
+                "privateSubnetIds": self.private_subnet_ids,
+                "publicSubnetIds": self.public_subnet_ids,
+                "endpointSecurityGroupId": self.endpoint_security_group_id,
+            }
         )
-        region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
-        identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
 
-        def named(suffix: str, **more: str) -> dict[str, str]:
-            return {**tags, "Name": f"{prefix}-{suffix}", **more}
+    def _named(self, suffix: str, **more: str) -> dict[str, str]:
+        """Tags with a `Name` of `<prefix>-<suffix>`."""
+        return {**self._net_tags, "Name": f"{self._net_prefix}-{suffix}", **more}
 
+    def _vpc(self, args: NetworkArgs) -> _Vpc:
+        """The VPC, its locked-down default security group, internet gateway and public routes."""
+        name = self._net_name
         vpc = aws.ec2.Vpc(
             f"{name}-vpc",
             cidr_block=args["cidr"],
             enable_dns_hostnames=True,
             enable_dns_support=True,
-            tags=named("vpc"),
+            tags=self._named("vpc"),
             opts=child(self),
         )
         # CIS AWS 5.4: the default security group must allow nothing; adopting it strips its rules.
@@ -146,115 +205,128 @@ class Network(pulumi.ComponentResource):
             vpc_id=vpc.id,
             ingress=[],
             egress=[],
-            tags=named("default-deny"),
+            tags=self._named("default-deny"),
             opts=child(self),
         )
         igw = aws.ec2.InternetGateway(
-            f"{name}-igw", vpc_id=vpc.id, tags=named("igw"), opts=child(self)
+            f"{name}-igw", vpc_id=vpc.id, tags=self._named("igw"), opts=child(self)
         )
         public_rt = aws.ec2.RouteTable(
             f"{name}-public-rt",
             vpc_id=vpc.id,
             routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", gateway_id=igw.id)],
-            tags=named("public"),
+            tags=self._named("public"),
             opts=child(self),
+        )
+        return _Vpc(vpc, igw, public_rt)
+
+    def _subnets(self, args: NetworkArgs, vpc: _Vpc, plan: list[SubnetPlan]) -> _Subnets:
+        """A public and a private subnet per AZ, tagged for load-balancer discovery."""
+        name = self._net_name
+        azs = aws.get_availability_zones_output(
+            state="available", opts=pulumi.InvokeOutputOptions(parent=self)
         )
         cluster_tags = (
             {f"kubernetes.io/cluster/{args['cluster_name']}": "shared"}
             if args["cluster_name"]
             else {}
         )
-
-        public_subnets: list[aws.ec2.Subnet] = []
-        private_subnets: list[aws.ec2.Subnet] = []
+        result = _Subnets(public=[], private=[])
         for p in plan:
             az = azs.names.apply(lambda names, i=p.az_index: names[i])
-            letter = "abcdef"[p.az_index]
+            letter = _AZ_LETTERS[p.az_index]
             pub = aws.ec2.Subnet(
                 f"{name}-public-{letter}",
-                vpc_id=vpc.id,
+                vpc_id=vpc.vpc.id,
                 cidr_block=p.public_cidr,
                 availability_zone=az,
                 map_public_ip_on_launch=False,
-                tags=named(f"public-{letter}", **{"kubernetes.io/role/elb": "1"}, **cluster_tags),
+                tags=self._named(
+                    f"public-{letter}", **{"kubernetes.io/role/elb": "1"}, **cluster_tags
+                ),
                 opts=child(self),
             )
             aws.ec2.RouteTableAssociation(
                 f"{name}-public-{letter}-rta",
                 subnet_id=pub.id,
-                route_table_id=public_rt.id,
+                route_table_id=vpc.public_route_table.id,
                 opts=child(self),
             )
             priv = aws.ec2.Subnet(
                 f"{name}-private-{letter}",
-                vpc_id=vpc.id,
+                vpc_id=vpc.vpc.id,
                 cidr_block=p.private_cidr,
                 availability_zone=az,
                 map_public_ip_on_launch=False,
-                tags=named(
+                tags=self._named(
                     f"private-{letter}",
                     **{"kubernetes.io/role/internal-elb": "1"},
                     **cluster_tags,
                 ),
                 opts=child(self),
             )
-            public_subnets.append(pub)
-            private_subnets.append(priv)
+            result.public.append(pub)
+            result.private.append(priv)
+        return result
 
-        nat_count = len(plan) if args["nat_gateways"] == "perAz" else 1
+    def _nat_gateways(
+        self, args: NetworkArgs, vpc: _Vpc, subnets: _Subnets, az_count: int
+    ) -> list[aws.ec2.NatGateway]:
+        """One NAT gateway, or one per AZ, in the public subnets."""
+        nat_count = az_count if args["nat_gateways"] == "perAz" else 1
         nats = []
         for i in range(nat_count):
-            letter = "abcdef"[i]
+            letter = _AZ_LETTERS[i]
             eip = aws.ec2.Eip(
-                f"{name}-nat-{letter}-eip",
+                f"{self._net_name}-nat-{letter}-eip",
                 domain="vpc",
-                tags=named(f"nat-{letter}"),
+                tags=self._named(f"nat-{letter}"),
                 opts=child(self),
             )
             nats.append(
                 aws.ec2.NatGateway(
-                    f"{name}-nat-{letter}",
+                    f"{self._net_name}-nat-{letter}",
                     allocation_id=eip.id,
-                    subnet_id=public_subnets[i].id,
+                    subnet_id=subnets.public[i].id,
                     connectivity_type="public",
-                    tags=named(f"nat-{letter}"),
-                    opts=child(self, depends_on=[igw]),
+                    tags=self._named(f"nat-{letter}"),
+                    opts=child(self, depends_on=[vpc.igw]),
                 )
             )
+        return nats
 
-        private_rts = []
-        for i, subnet in enumerate(private_subnets):
-            letter = "abcdef"[i]
-            nat = nats[i] if nat_count > 1 else nats[0]
+    def _private_routes(
+        self, vpc: _Vpc, subnets: _Subnets, nats: list[aws.ec2.NatGateway]
+    ) -> list[aws.ec2.RouteTable]:
+        """A route table per private subnet, out through its AZ's NAT (or the only one)."""
+        route_tables = []
+        for i, subnet in enumerate(subnets.private):
+            letter = _AZ_LETTERS[i]
+            nat = nats[i] if len(nats) > 1 else nats[0]
             rt = aws.ec2.RouteTable(
-                f"{name}-private-{letter}-rt",
-                vpc_id=vpc.id,
+                f"{self._net_name}-private-{letter}-rt",
+                vpc_id=vpc.vpc.id,
                 routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", nat_gateway_id=nat.id)],
-                tags=named(f"private-{letter}"),
+                tags=self._named(f"private-{letter}"),
                 opts=child(self),
             )
             aws.ec2.RouteTableAssociation(
-                f"{name}-private-{letter}-rta",
+                f"{self._net_name}-private-{letter}-rta",
                 subnet_id=subnet.id,
                 route_table_id=rt.id,
                 opts=child(self),
             )
-            private_rts.append(rt)
+            route_tables.append(rt)
+        return route_tables
 
-        for service in ("s3", "dynamodb"):
-            aws.ec2.VpcEndpoint(
-                f"{name}-{service}-gateway",
-                vpc_id=vpc.id,
-                vpc_endpoint_type="Gateway",
-                service_name=region.apply(lambda r, s=service: f"com.amazonaws.{r}.{s}"),
-                route_table_ids=[rt.id for rt in private_rts],
-                tags=named(f"{service}-gateway"),
-                opts=child(self),
-            )
-
+    def _interface_endpoints(
+        self, args: NetworkArgs, vpc: _Vpc, subnets: _Subnets, region: pulumi.Output[str]
+    ) -> aws.ec2.SecurityGroup:
+        """Interface endpoints for the AWS APIs, behind one HTTPS-from-the-VPC security group."""
+        name = self._net_name
         endpoint_sg = aws.ec2.SecurityGroup(
             f"{name}-endpoints-sg",
-            vpc_id=vpc.id,
+            vpc_id=vpc.vpc.id,
             description="HTTPS from inside the VPC to AWS interface endpoints",
             ingress=[
                 aws.ec2.SecurityGroupIngressArgs(
@@ -266,22 +338,27 @@ class Network(pulumi.ComponentResource):
                 )
             ],
             egress=[],
-            tags=named("endpoints"),
+            tags=self._named("endpoints"),
             opts=child(self),
         )
         for service in args["interface_endpoints"]:
             aws.ec2.VpcEndpoint(
                 f"{name}-{service.replace('.', '-')}-endpoint",
-                vpc_id=vpc.id,
+                vpc_id=vpc.vpc.id,
                 vpc_endpoint_type="Interface",
-                service_name=region.apply(lambda r, s=service: f"com.amazonaws.{r}.{s}"),
-                subnet_ids=[s.id for s in private_subnets],
+                service_name=region.apply(functools.partial(_service_name, service=service)),
+                subnet_ids=[s.id for s in subnets.private],
                 security_group_ids=[endpoint_sg.id],
                 private_dns_enabled=True,
-                tags=named(f"{service}-endpoint"),
+                tags=self._named(f"{service}-endpoint"),
                 opts=child(self),
             )
+        return endpoint_sg
 
+    def _flow_logs(self, args: NetworkArgs, vpc: _Vpc) -> aws.cloudwatch.LogGroup:
+        """All traffic of the VPC to an encrypted, retained log group."""
+        name, prefix, tags = self._net_name, self._net_prefix, self._net_tags
+        identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-flow-logs",
             name=f"/ai-estate/{prefix}/vpc-flow-logs",
@@ -307,26 +384,13 @@ class Network(pulumi.ComponentResource):
         )
         aws.ec2.FlowLog(
             f"{name}-flow-log",
-            vpc_id=vpc.id,
+            vpc_id=vpc.vpc.id,
             traffic_type="ALL",
             log_destination_type="cloud-watch-logs",
             log_destination=log_group.arn,
             iam_role_arn=flow_role.arn,
             max_aggregation_interval=60,
-            tags=named("flow-log"),
+            tags=self._named("flow-log"),
             opts=child(self),
         )
-
-        self.vpc_id = vpc.id
-        self.private_subnet_ids = pulumi.Output.all(*[s.id for s in private_subnets])
-        self.public_subnet_ids = pulumi.Output.all(*[s.id for s in public_subnets])
-        self.endpoint_security_group_id = endpoint_sg.id
-        self.flow_log_group_name = log_group.name
-        self.register_outputs(
-            {
-                "vpcId": self.vpc_id,
-                "privateSubnetIds": self.private_subnet_ids,
-                "publicSubnetIds": self.public_subnet_ids,
-                "endpointSecurityGroupId": self.endpoint_security_group_id,
-            }
-        )
+        return log_group

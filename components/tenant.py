@@ -8,8 +8,17 @@
   resources, which cannot be overcommitted (requests always equal limits).
 - LimitRange: container defaults, so pods that omit requests/limits are still admitted under a
   quota that sets them, and are sized sanely.
-- NetworkPolicy: deny all ingress and egress by default, then allow DNS to kube-dns, the EKS Pod
-  Identity agent (without it no pod gets AWS credentials), and traffic within the namespace.
+- NetworkPolicy: deny all ingress and egress by default, then allow exactly what BU workloads
+  need: DNS to kube-dns, the EKS Pod Identity agent (without it no pod gets AWS credentials),
+  traffic within the namespace, and HTTPS to AWS: the S3 and DynamoDB gateway endpoints (traffic
+  to them is addressed to the services' public CIDRs, the regional AWS-managed prefix lists) and
+  the interface endpoints (their network interfaces sit in the VPC's private subnets). Nothing
+  reaches another BU's namespace: every namespace refuses ingress from outside itself.
+- ValidatingAdmissionPolicy (+ Binding, scoped to the namespace): a pod that requests
+  `nvidia.com/gpu` must select exactly one of the BU's GPU pools by the `ai-estate/pool` node
+  label (nodeSelector, or one required node-affinity term). A GPU pod that fits both a managed
+  pool and a Karpenter pool would be provisioned for by the cluster-autoscaler and Karpenter at
+  once, each launching a node; naming the pool makes exactly one of them responsible.
 - RBAC: one Role per persona, bound to the group `ai-estate:<bu>:<persona>`; EKS access entries
   map each persona's IAM role to that group. Auditors also get the EKS view policy, scoped to
   the namespace.
@@ -17,28 +26,33 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from . import labels
+from .gpu_pools import gpu_units
+from .k8s_validation import namespace_problem, quantity_problem
 from .options import child
 
 PERSONAS = ("data-scientist", "ml-engineer", "model-approver", "auditor")
 RBAC_GROUP = "rbac.authorization.k8s.io"
-RESERVED_NAMESPACES = frozenset(
-    {"default", "kube-system", "kube-public", "kube-node-lease", "karpenter", "amazon-cloudwatch"}
-)
 POD_IDENTITY_AGENT_CIDRS = ("169.254.170.23/32",)
 """Where the EKS Pod Identity agent listens on every node (IPv4 link-local, port 80)."""
+GATEWAY_ENDPOINT_SERVICES = ("s3", "dynamodb")
+"""Services the platform VPC reaches through gateway endpoints (components/network.py). Traffic
+to them leaves the pod addressed to the service's public IPs, which AWS publishes as the
+managed prefix list `com.amazonaws.<region>.<service>`; the route table sends it to the
+endpoint."""
+HTTPS = 443
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_QUANTITY = re.compile(r"^\+?([0-9]+(\.[0-9]*)?|\.[0-9]+)([KMGTPE]i|[numkMGTPE]|[eE][-+]?[0-9]+)?$")
-"""A Kubernetes resource quantity (`500m`, `2`, `16Gi`, `1e3`)."""
 
 Metadata = Callable[[str], k8s.meta.v1.ObjectMetaArgs]
 """Builds the metadata of a namespaced object from its name."""
@@ -47,26 +61,33 @@ READ = ("get", "list", "watch")
 WRITE = ("get", "list", "watch", "create", "update", "patch", "delete")
 
 
-class BuTenantArgs(TypedDict):
+class BuTenantSettings(TypedDict):
+    """The namespace settings a stack file chooses (`ai-estate:tenant`); `BuTenantArgs` adds the
+    wiring the BU estate supplies."""
+
+    gpu_quota: int
+    """Most physical GPUs the BU's pods may hold at once. The quota item
+    (`requests.nvidia.com/gpu`) counts what nodes advertise: `gpu_quota` x `gpu_slices_per_gpu`."""
+    cpu_quota: str
+    """Total CPU requests of the namespace, e.g. `"64"` (limits default to the same)."""
+    memory_quota: str
+    """Total memory requests of the namespace, e.g. `"256Gi"` (limits default to the same)."""
+    default_container_limits: dict[str, str]
+    """LimitRange default limits, e.g. `{"cpu": "2", "memory": "4Gi"}`."""
+
+
+class BuTenantArgs(BuTenantSettings):
     """Inputs of `BuTenant`."""
 
     business_unit: str
     """The BU, a lower-case DNS label: it names the namespace."""
     environment: str
-    gpu_quota: int
-    """Most GPUs (`requests.nvidia.com/gpu`) the BU's pods may request at once."""
-    cpu_quota: str
-    """Total CPU requests of the namespace, e.g. `"64"` (limits default to the same)."""
-    memory_quota: str
-    """Total memory requests of the namespace, e.g. `"256Gi"` (limits default to the same)."""
     cpu_limit_quota: NotRequired[str]
     """Total CPU limits, when the BU may burst above its requests (default: `cpu_quota`)."""
     memory_limit_quota: NotRequired[str]
     """Total memory limits (default: `memory_quota`)."""
     pod_quota: NotRequired[int]
     """Most non-terminal pods in the namespace (default 200): each pod takes a VPC address."""
-    default_container_limits: dict[str, str]
-    """LimitRange default limits, e.g. `{"cpu": "2", "memory": "4Gi"}`."""
     default_container_requests: NotRequired[dict[str, str]]
     """LimitRange default requests (default: the default limits, as Kubernetes would)."""
     persona_role_arns: dict[str, pulumi.Input[str]]
@@ -74,6 +95,15 @@ class BuTenantArgs(TypedDict):
     May be empty until the persona roles exist; a persona without a role gets RBAC but no
     access entry."""
     cluster_name: pulumi.Input[str]
+    vpc_cidr: pulumi.Input[str]
+    """The cluster VPC's IPv4 block (the platform's `vpcCidr` output): the AWS interface
+    endpoints' network interfaces are in it, so BU pods may reach it on 443."""
+    gpu_slices_per_gpu: NotRequired[pulumi.Input[int | None]]
+    """How many `nvidia.com/gpu` each physical GPU registers as: the platform's time-slicing
+    replicas (its `timeSlicingReplicas` output); None or 1 without time-slicing."""
+    gpu_pool_names: NotRequired[list[str]]
+    """The BU's GPU pools (their `ai-estate/pool` node label values): a GPU pod in the namespace
+    must select exactly one of them (see `gpu_pool_selection_validations`)."""
     k8s_provider: k8s.Provider
     tags: dict[str, str]
 
@@ -85,6 +115,11 @@ class Rule:
     api_groups: tuple[str, ...]
     resources: tuple[str, ...]
     verbs: tuple[str, ...]
+
+
+def _prefix_list_name(parts: list[str], service: str) -> str:
+    """`com.amazonaws.<region>.<service>`: an AWS-managed prefix list's name."""
+    return f"{parts[0]}.{parts[1]}.{service}"
 
 
 def persona_group(business_unit: str, persona: str) -> str:
@@ -162,17 +197,73 @@ def persona_rules(persona: str, environment: str) -> list[Rule]:
     raise ValueError(f"unknown persona {persona!r}; personas are {', '.join(PERSONAS)}")
 
 
-def quota_hard(args: BuTenantArgs) -> dict[str, str]:
-    """The namespace ResourceQuota's `hard` map."""
+def quota_hard(args: BuTenantArgs) -> dict[str, pulumi.Input[str]]:
+    """The namespace ResourceQuota's `hard` map (the GPU item in the cluster's GPU unit)."""
+    gpus = gpu_units(args["gpu_quota"], args.get("gpu_slices_per_gpu"))
     return {
         # Extended resources take `requests.` quota only (their requests always equal limits).
-        "requests.nvidia.com/gpu": str(args["gpu_quota"]),
+        f"requests.{labels.NVIDIA_GPU}": gpus.apply(str)
+        if isinstance(gpus, pulumi.Output)
+        else str(gpus),
         "requests.cpu": args["cpu_quota"],
         "requests.memory": args["memory_quota"],
         "limits.cpu": args.get("cpu_limit_quota", args["cpu_quota"]),
         "limits.memory": args.get("memory_limit_quota", args["memory_quota"]),
         "pods": str(args.get("pod_quota", 200)),
     }
+
+
+GPU_POOL_VARIABLES: tuple[tuple[str, str], ...] = (
+    (
+        "containers",
+        "object.spec.containers + "
+        "(has(object.spec.initContainers) ? object.spec.initContainers : [])",
+    ),
+    (
+        "wantsGpu",
+        "variables.containers.exists(c, has(c.resources) && ("
+        f"(has(c.resources.requests) && '{labels.NVIDIA_GPU}' in c.resources.requests) || "
+        f"(has(c.resources.limits) && '{labels.NVIDIA_GPU}' in c.resources.limits)))",
+    ),
+    (
+        "selectorPools",
+        f"has(object.spec.nodeSelector) && '{labels.POOL}' in object.spec.nodeSelector ? "
+        f"[object.spec.nodeSelector['{labels.POOL}']] : []",
+    ),
+    (
+        "affinityTerms",
+        "has(object.spec.affinity) && has(object.spec.affinity.nodeAffinity) && "
+        "has(object.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution) ? "
+        "object.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution"
+        ".nodeSelectorTerms : []",
+    ),
+    (
+        # Terms are ORed: more than one could land the pod in two pools, so only a single term
+        # counts, and in it an `In` on the pool label with one value.
+        "affinityPools",
+        "size(variables.affinityTerms) == 1 && has(variables.affinityTerms[0].matchExpressions) ? "
+        "variables.affinityTerms[0].matchExpressions.filter(e, "
+        f"e.key == '{labels.POOL}' && e.operator == 'In' && size(e.values) == 1)"
+        ".map(e, e.values[0]) : []",
+    ),
+    ("pools", "variables.selectorPools + variables.affinityPools"),
+)
+"""CEL variables of the GPU pool-selection admission policy, in evaluation order."""
+
+
+def gpu_pool_selection_validations(pool_names: list[str]) -> list[tuple[str, str]]:
+    """(CEL expression, message) pairs: a GPU pod selects exactly one of `pool_names`."""
+    allowed = "[" + ", ".join(f"'{p}'" for p in sorted(pool_names)) + "]"
+    return [
+        (
+            "!variables.wantsGpu || (size(variables.pools) >= 1 && "
+            "variables.pools.all(p, p == variables.pools[0]) && "
+            f"variables.pools[0] in {allowed})",
+            f"a pod requesting {labels.NVIDIA_GPU} must select exactly one GPU pool of this BU "
+            f"with nodeSelector {{'{labels.POOL}': <pool>}} (or one required node-affinity term "
+            f"'{labels.POOL} In [<pool>]'); pools: {', '.join(sorted(pool_names)) or 'none'}",
+        )
+    ]
 
 
 def validate_tenant(args: BuTenantArgs) -> None:
@@ -183,7 +274,8 @@ def validate_tenant(args: BuTenantArgs) -> None:
         raise ValueError(
             f"{where}: the BU name must be a lower-case DNS label (it names the namespace)"
         )
-    if bu in RESERVED_NAMESPACES:
+    if namespace_problem(bu):
+        # The same rule the config schema applies to `businessUnit` (k8s_validation).
         raise ValueError(f"{where}: {bu!r} is a system namespace and cannot be a BU")
     if args["gpu_quota"] < 0:
         raise ValueError(f"{where}: gpu_quota must not be negative (got {args['gpu_quota']})")
@@ -201,7 +293,7 @@ def validate_tenant(args: BuTenantArgs) -> None:
         },
     }
     for key, value in quantities.items():
-        if not isinstance(value, str) or not _QUANTITY.match(value):
+        if quantity_problem(value):
             raise ValueError(
                 f"{where}: {key} must be a Kubernetes quantity like '8' or '16Gi' (got {value!r})"
             )
@@ -230,9 +322,9 @@ class BuTenant(pulumi.ComponentResource):
         bu, env = args["business_unit"], args["environment"]
         k8s_opts = child(self, provider=args["k8s_provider"])
         common_labels = {
-            "ai-estate/bu": bu,
-            "ai-estate/environment": env,
-            "app.kubernetes.io/managed-by": "pulumi",
+            labels.BU: bu,
+            labels.ENVIRONMENT: env,
+            labels.MANAGED_BY: "pulumi",
         }
 
         namespace = k8s.core.v1.Namespace(
@@ -241,9 +333,10 @@ class BuTenant(pulumi.ComponentResource):
                 name=bu,
                 labels={
                     **common_labels,
-                    "pod-security.kubernetes.io/enforce": "restricted",
-                    "pod-security.kubernetes.io/warn": "restricted",
-                    "pod-security.kubernetes.io/audit": "restricted",
+                    **{
+                        labels.pod_security(mode): "restricted"
+                        for mode in labels.POD_SECURITY_MODES
+                    },
                 },
             ),
             opts=k8s_opts,
@@ -275,7 +368,10 @@ class BuTenant(pulumi.ComponentResource):
             ),
             opts=k8s_opts,
         )
-        self._network_policies(name, meta, k8s_opts)
+        self._network_policies(name, args, meta, k8s_opts)
+        self._gpu_pool_admission(
+            name, bu, list(args.get("gpu_pool_names") or []), ns, common_labels, k8s_opts
+        )
         self._rbac(name, bu, env, meta, k8s_opts)
         self._access_entries(name, bu, ns, args)
 
@@ -283,9 +379,46 @@ class BuTenant(pulumi.ComponentResource):
         self.register_outputs({"namespace": self.namespace})
 
     def _network_policies(
-        self, name: str, meta: Metadata, k8s_opts: pulumi.ResourceOptions
+        self, name: str, args: BuTenantArgs, meta: Metadata, k8s_opts: pulumi.ResourceOptions
     ) -> None:
         every_pod = k8s.meta.v1.LabelSelectorArgs(match_labels={})
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        region = aws.get_region_output(opts=invoke).region
+        # `com.amazonaws` in the commercial partition, `cn.com.amazonaws` in China.
+        dns_prefix = aws.get_partition_output(opts=invoke).reverse_dns_prefix
+        # Looked up at every preview and update of the BU stack, so a CIDR AWS adds to a list
+        # reaches the policy with the next `pulumi up` (a stale list would block the new range).
+        prefix_lists = [
+            aws.ec2.get_managed_prefix_list_output(
+                name=pulumi.Output.all(dns_prefix, region).apply(
+                    functools.partial(_prefix_list_name, service=service)
+                ),
+                opts=invoke,
+            )
+            for service in GATEWAY_ENDPOINT_SERVICES
+        ]
+        service_cidrs = pulumi.Output.all(*[pl.entries for pl in prefix_lists]).apply(
+            _prefix_list_cidrs
+        )
+        vpc_cidr = pulumi.Output.from_input(args["vpc_cidr"])
+
+        def https_to(
+            cidrs: pulumi.Output[list[str]],
+        ) -> list[k8s.networking.v1.NetworkPolicyEgressRuleArgs]:
+            return [
+                k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                    to=cidrs.apply(
+                        lambda cs: [
+                            k8s.networking.v1.NetworkPolicyPeerArgs(
+                                ip_block=k8s.networking.v1.IPBlockArgs(cidr=c)
+                            )
+                            for c in cs
+                        ]
+                    ),
+                    ports=[k8s.networking.v1.NetworkPolicyPortArgs(protocol="TCP", port=HTTPS)],
+                )
+            ]
+
         policies = {
             # No rules: everything not allowed by another policy is denied, both ways.
             "default-deny": k8s.networking.v1.NetworkPolicySpecArgs(
@@ -300,10 +433,10 @@ class BuTenant(pulumi.ComponentResource):
                             k8s.networking.v1.NetworkPolicyPeerArgs(
                                 # Namespaces carry this label automatically (Kubernetes >= 1.22).
                                 namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-                                    match_labels={"kubernetes.io/metadata.name": "kube-system"}
+                                    match_labels={labels.NAMESPACE_NAME: "kube-system"}
                                 ),
                                 pod_selector=k8s.meta.v1.LabelSelectorArgs(
-                                    match_labels={"k8s-app": "kube-dns"}
+                                    match_labels={labels.K8S_APP: "kube-dns"}
                                 ),
                             )
                         ],
@@ -345,6 +478,23 @@ class BuTenant(pulumi.ComponentResource):
                     )
                 ],
             ),
+            # S3 and DynamoDB through the gateway endpoints: HTTPS to the services' regional
+            # prefix-list CIDRs. vpc-cni enforces NetworkPolicy on IP addresses, and these are
+            # addresses outside the cluster, which is what `ipBlock` is for.
+            "allow-aws-gateway-endpoints": k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=every_pod, policy_types=["Egress"], egress=https_to(service_cidrs)
+            ),
+            # Interface endpoints (STS, ECR, SageMaker, Logs, ...): their network interfaces take
+            # addresses in the VPC's private subnets, so HTTPS to the VPC block. vpc-cni matches
+            # `ipBlock` against pod addresses too, and pods take addresses from the same subnets:
+            # this rule alone would let a pod open 443 to another BU's pod. Every BU namespace
+            # refuses ingress from outside itself (`default-deny` + `allow-same-namespace`), and
+            # that is the hop that keeps BUs apart.
+            "allow-aws-interface-endpoints": k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=every_pod,
+                policy_types=["Egress"],
+                egress=https_to(vpc_cidr.apply(lambda c: [c])),
+            ),
         }
         for policy_name, spec in policies.items():
             k8s.networking.v1.NetworkPolicy(
@@ -353,6 +503,57 @@ class BuTenant(pulumi.ComponentResource):
                 spec=spec,
                 opts=k8s_opts,
             )
+
+    def _gpu_pool_admission(
+        self,
+        name: str,
+        bu: str,
+        pool_names: list[str],
+        namespace: pulumi.Output[str],
+        common_labels: dict[str, str],
+        k8s_opts: pulumi.ResourceOptions,
+    ) -> None:
+        adm = k8s.admissionregistration.v1
+        # Cluster-scoped objects: the BU prefix keeps two BUs' policies apart.
+        object_name = f"ai-estate-{bu}-gpu-pool-selection"
+        policy = adm.ValidatingAdmissionPolicy(
+            f"{name}-gpu-pool-policy",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=object_name, labels=common_labels),
+            spec=adm.ValidatingAdmissionPolicySpecArgs(
+                failure_policy="Fail",
+                match_constraints=adm.MatchResourcesArgs(
+                    resource_rules=[
+                        adm.NamedRuleWithOperationsArgs(
+                            api_groups=[""],
+                            api_versions=["v1"],
+                            operations=["CREATE", "UPDATE"],
+                            resources=["pods"],
+                        )
+                    ]
+                ),
+                variables=[adm.VariableArgs(name=v, expression=e) for v, e in GPU_POOL_VARIABLES],
+                validations=[
+                    adm.ValidationArgs(expression=e, message=m, reason="Forbidden")
+                    for e, m in gpu_pool_selection_validations(pool_names)
+                ],
+            ),
+            opts=k8s_opts,
+        )
+        adm.ValidatingAdmissionPolicyBinding(
+            f"{name}-gpu-pool-binding",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=object_name, labels=common_labels),
+            spec=adm.ValidatingAdmissionPolicyBindingSpecArgs(
+                policy_name=object_name,
+                validation_actions=["Deny"],
+                match_resources=adm.MatchResourcesArgs(
+                    # Only this BU's namespace; the name comes from the Namespace (after it).
+                    namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                        match_labels={labels.NAMESPACE_NAME: namespace}
+                    )
+                ),
+            ),
+            opts=child(self, provider=k8s_opts.provider, depends_on=[policy]),
+        )
 
     def _rbac(
         self, name: str, bu: str, env: str, meta: Metadata, k8s_opts: pulumi.ResourceOptions
@@ -415,3 +616,14 @@ class BuTenant(pulumi.ComponentResource):
                     # The association needs the entry to exist first.
                     opts=child(self, depends_on=[entry]),
                 )
+
+
+def _prefix_list_cidrs(entry_lists: list[Any]) -> list[str]:
+    """The CIDRs of managed prefix lists' entries, deduplicated and sorted (stable diffs)."""
+    cidrs = set()
+    for entries in entry_lists:
+        for entry in entries or []:
+            cidr = entry.get("cidr") if isinstance(entry, dict) else getattr(entry, "cidr", None)
+            if cidr:
+                cidrs.add(str(cidr))
+    return sorted(cidrs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import warnings
 
@@ -17,18 +18,17 @@ from components.access import (
     BuAccess,
     BuResources,
     BuScope,
-    KmsKey,
     boundary_document,
     bu_only_bucket_statements,
-    key_policy_document,
     persona_policy_document,
     persona_trust_document,
     persona_trust_statements,
-    pod_identity_trust_document,
     session_seconds,
     validate_business_unit,
     workload_policy_document,
 )
+from components.iam import pod_identity_trust_document
+from components.kms import KmsKey, key_policy_document
 from estate.analysis.iam import arn_matches
 from estate.offline.engine import render
 
@@ -265,7 +265,16 @@ def test_boundary_denies_leaving_changing_and_reaching_outside():
     assert [r for r in outside["NotResource"] if ":kms:" in r] == [res.kms_key_arn]
     inside = sids["BusinessUnitResources"]
     assert "eks:DescribeCluster" in inside["Action"]
-    assert inside["Resource"] == outside["NotResource"]
+    # The deny exempts exactly the BU's resources: every allowed pattern is covered by one of
+    # its (folded) patterns, and each of those names the BU's prefix or is an allowed resource.
+    for resource in inside["Resource"]:
+        concrete = resource.replace("*", "x")
+        assert any(arn_matches(p, concrete) for p in outside["NotResource"]), resource
+    for pattern in outside["NotResource"]:
+        assert pattern in inside["Resource"] or "/fraud-prod-*" in pattern, pattern
+        assert not arn_matches(
+            pattern, "arn:aws:dynamodb:us-east-1:111122223333:table/marketing-prod-t"
+        )
     shared = {
         res.kms_key_arn,
         res.scope.arn("glue", "catalog"),
@@ -358,9 +367,41 @@ def test_key_users_admins_and_other_bus_denied():
                 f"arn:aws:iam::{ACCOUNT}:role/ai-estate/nodes/*",
             ]
         },
+        "Bool": {"aws:PrincipalIsAWSService": "false"},
     }
     # The account root statement stays: without it IAM could never manage the key.
     assert sids["AccountAdministersKey"]["Action"] == "kms:*"
+
+
+def test_key_admins_get_administration_never_data_use_or_the_policy():
+    admins = {
+        s["Sid"]: s
+        for s in key_policy(admin_principals=[f"arn:aws:iam::{ACCOUNT}:role/key-admin"])[
+            "Statement"
+        ]
+    }["KeyAdministrators"]
+    assert {"kms:ScheduleKeyDeletion", "kms:Disable*", "kms:EnableKeyRotation"} <= set(
+        admins["Action"]
+    )
+    for forbidden in ("kms:Decrypt", "kms:Encrypt", "kms:CreateGrant", "kms:PutKeyPolicy"):
+        assert not any(arn_matches(a, forbidden) for a in admins["Action"]), forbidden
+
+
+def test_s3_reader_accounts_decrypt_through_s3_only():
+    policy = key_policy(s3_reader_accounts=[OTHER, ACCOUNT])
+    [reader] = [s for s in policy["Statement"] if s["Sid"] == "OtherAccountsDecryptViaS3"]
+    # The key's own account is never a "reader": its IAM already decides.
+    assert reader["Principal"] == {"AWS": [f"arn:aws:iam::{OTHER}:root"]}
+    assert reader["Action"] == ["kms:Decrypt", "kms:DescribeKey"]
+    assert reader["Condition"] == {
+        "StringEquals": {
+            "kms:CallerAccount": [OTHER],
+            "kms:ViaService": ["s3.us-east-1.amazonaws.com"],
+        }
+    }
+    assert "OtherAccountsDecryptViaS3" not in {
+        s["Sid"] for s in key_policy(s3_reader_accounts=[ACCOUNT])["Statement"]
+    }
 
 
 def test_bu_only_bucket_statements():
@@ -391,7 +432,29 @@ def parliament_findings(document: str, resource: str | None = None) -> list[tupl
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = parliament.analyze_policy_string(json.dumps(doc), ignore_private_auditors=True)
-    return [(f.issue, parliament.enhance_finding(f).severity) for f in result.findings]
+    return [
+        (f.issue, parliament.enhance_finding(f).severity)
+        for f in result.findings
+        if not mlflow_ui_under_wildcard(f.issue, str(f.detail))
+    ]
+
+
+def mlflow_ui_under_wildcard(issue: str, detail: str) -> bool:
+    """The accepted RESOURCE_MISMATCH findings, both parliament's pattern matching and not IAM's:
+
+    - `sagemaker-mlflow:*` on the tracking server includes AccessUI, which AWS authorizes on `*`
+      only (Service Authorization Reference, "Amazon SageMaker with MLflow"): the wildcard
+      cannot grant it there, so the personas get it on `*` separately;
+    - the boundary names every SageMaker resource of the BU with one `<type>/<prefix>-*`
+      pattern (`BuScope.sagemaker_pattern`, to fit IAM's size limit), which IAM matches as a
+      glob but parliament does not recognise as a feature-group or model-package ARN.
+    """
+    if issue != "RESOURCE_MISMATCH":
+        return False
+    actions = [m["action"] for m in ast.literal_eval(detail)]
+    return all(a.startswith("sagemaker:") for a in actions) or actions == [
+        "sagemaker-mlflow:AccessUI"
+    ]
 
 
 @pytest.mark.parametrize("region", ["us-east-1", "eu-west-1"])

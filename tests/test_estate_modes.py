@@ -36,6 +36,8 @@ def dedicated_project(tmp_path: Path) -> Path:
         "addonVersions": platform["config"]["ai-estate:cluster"]["addonVersions"],
     }
     config["ai-estate:network"] = {"cidr": "10.60.0.0/16"}
+    # A dedicated cluster has no serving plane (issue 12): its endpoints are refused by the schema.
+    config.pop("ai-estate:serving", None)
     (tmp_path / "stacks" / "Pulumi.payments-prod.yaml").write_text(yaml.safe_dump(doc))
     return tmp_path
 

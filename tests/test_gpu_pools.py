@@ -63,6 +63,10 @@ def spec(**over) -> GpuPoolSpec:
         "ami_type": "AL2023_x86_64_NVIDIA",
         "labels": {"team": "risk"},
         "max_gpus": None,
+        # prod refuses `latest` (ami_version_error); these specs are prod pools
+        "ami_version": "v1.26.2"
+        if over.get("ami_type") == "BOTTLEROCKET_x86_64_NVIDIA"
+        else "v20251120",
     }
     base.update(over)  # type: ignore[typeddict-item]
     return base
@@ -619,7 +623,7 @@ def test_karpenter_node_class_imdsv2_encryption_and_identity():
     manifest = manifest_of(node_class)
     check_ec2_node_class(manifest)
     spec_ = manifest["spec"]
-    assert spec_["amiSelectorTerms"] == [{"alias": "bottlerocket@latest"}]
+    assert spec_["amiSelectorTerms"] == [{"alias": "bottlerocket@v1.26.2"}]
     assert spec_["role"] == "fraud-prod-gpu-node"
     assert spec_["subnetSelectorTerms"] == [{"id": s} for s in SUBNETS]
     assert spec_["securityGroupSelectorTerms"] == [{"id": CLUSTER_SG}]
@@ -645,7 +649,7 @@ def test_karpenter_node_class_imdsv2_encryption_and_identity():
     )
     assert one(rendered("karpenter", ami_type="AL2023_x86_64_NVIDIA")[0], NODE_CLASS).inputs[
         "spec"
-    ]["amiSelectorTerms"] == [{"alias": "al2023@latest"}]
+    ]["amiSelectorTerms"] == [{"alias": "al2023@v20251120"}]
 
 
 def test_karpenter_explicit_gpu_cap():

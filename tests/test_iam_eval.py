@@ -708,8 +708,70 @@ def test_unmodelled_parts_are_refused_not_guessed():
     )
     with pytest.raises(UnsupportedPolicyError):
         allowed(Principal(ROLE), "s3:GetObject", "arn:aws:s3:::b/k", resource_policy=not_principal)
-    with pytest.raises(UnsupportedPolicyError):
-        evaluate(Request(Principal(ROLE), "s3:GetObject", "arn:aws:s3:::b/k", resource_account="9"))
+
+
+# "Cross-account policy evaluation logic": the trusting account's resource policy and the
+# trusted account's identity policy must both allow; a deny on either side wins.
+OTHER_ROLE = "arn:aws:iam::444455556666:role/reader"
+GET_ALL = doc({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"})
+
+
+def bucket_for(principal):
+    return doc(
+        {"Effect": "Allow", "Principal": {"AWS": principal}, "Action": "s3:GetObject",
+         "Resource": "arn:aws:s3:::b/*"}
+    )  # fmt: skip
+
+
+def cross(principal, action="s3:GetObject", resource="arn:aws:s3:::b/k", policy=None, **context):
+    return evaluate(
+        Request(principal, action, resource, context, policy, resource_account="111122223333")
+    )
+
+
+def test_cross_account_needs_both_the_resource_policy_and_the_callers_identity_policy():
+    reader = Principal(OTHER_ROLE, identity_policies=(GET_ALL,))
+    for grantee in ("arn:aws:iam::444455556666:root", "444455556666", OTHER_ROLE):
+        assert cross(reader, policy=bucket_for(grantee)), grantee
+    # Only one side: refused.
+    assert not cross(Principal(OTHER_ROLE), policy=bucket_for("444455556666"))
+    assert not cross(reader, policy=None)
+    assert not cross(reader, policy=bucket_for("arn:aws:iam::999999999999:root"))
+    # Within the same account the resource policy alone would have been enough.
+    same = Principal("arn:aws:iam::111122223333:role/r")
+    assert evaluate(Request(same, "s3:GetObject", "arn:aws:s3:::b/k", {}, bucket_for(same.arn)))
+
+
+def test_cross_account_boundary_and_denies_still_apply():
+    capped = Principal(
+        OTHER_ROLE,
+        identity_policies=(GET_ALL,),
+        permissions_boundary=doc({"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}),
+    )
+    decision = cross(capped, policy=bucket_for("444455556666"))
+    assert not decision and "boundary" in decision.reason
+    denied = {
+        **bucket_for("444455556666"),
+        "Statement": [
+            *bucket_for("444455556666")["Statement"],
+            {"Sid": "No", "Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*"},
+        ],
+    }
+    decision = cross(Principal(OTHER_ROLE, identity_policies=(GET_ALL,)), policy=denied)
+    assert not decision and "(No)" in decision.reason
+
+
+def test_kms_sets_the_callers_account_for_key_policy_conditions():
+    key = doc(
+        {"Sid": "Readers", "Effect": "Allow", "Principal": {"AWS": "444455556666"},
+         "Action": "kms:Decrypt", "Resource": "*",
+         "Condition": {"StringEquals": {"kms:CallerAccount": "444455556666"}}}
+    )  # fmt: skip
+    reader = Principal(
+        OTHER_ROLE,
+        identity_policies=(doc({"Effect": "Allow", "Action": "kms:*", "Resource": "*"}),),
+    )
+    assert cross(reader, "kms:Decrypt", KEY, key)
 
 
 _PIECES = st.sampled_from(["a", "b", "-", "/", ":", "*", "?"])

@@ -20,7 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from components import naming
-from components.access import KmsKey
+from components.kms import KmsKey
 from components.model_registry import (
     APPROVAL_ACTION,
     APPROVE_ACTIONS,
@@ -97,7 +97,8 @@ def registry_program(environment: str, *, export: bool = False, **overrides: Any
             "access_log_bucket": logs.bucket_name,
             "principal_arns": [],
             "deploy_account_ids": [DEPLOY_ACCOUNT],
-            "object_lock": object_lock_for(environment, "GOVERNANCE", 365),
+            "object_lock_mode": "GOVERNANCE",
+            "object_lock_retention_days": 365,
             "noncurrent_version_retention_days": 365,
             "untagged_image_expiry_days": 14,
             "tagged_images_kept": 200,
@@ -614,7 +615,7 @@ def test_separate_image_names_get_their_own_repositories():
         ({"model_families": ["churn", "churn"]}, "model families must be unique"),
         ({"deploy_account_ids": ["*"]}, "not a 12-digit id"),
         ({"approval_https_endpoints": ["http://hooks.example.com"]}, "must be an https://"),
-        ({"object_lock": {"mode": "LEGAL_HOLD", "retention_days": 1}}, "GOVERNANCE or COMPLIANCE"),
+        ({"object_lock_mode": "LEGAL_HOLD"}, "GOVERNANCE or COMPLIANCE"),
     ],
 )
 def test_bad_args_are_refused_with_a_clear_message(overrides, message):

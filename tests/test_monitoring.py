@@ -34,7 +34,6 @@ from components.monitoring import (
     model_alarm_specs,
     observability_addon_configuration,
     scrape_configuration,
-    scraper_principal_arn,
     table_alarm_specs,
     thresholds_with_defaults,
 )
@@ -117,18 +116,6 @@ def test_observability_addon_turns_on_enhanced_insights_and_logs():
     assert kubernetes == {"enhanced_container_insights": True, "accelerated_compute_metrics": False}
     assert config["dcgmExporter"] == {"enabled": False}  # one DCGM exporter per node (issue 11)
     assert config["containerLogs"] == {"enabled": True}
-
-
-def test_scraper_principal_drops_the_service_role_path():
-    arn = (
-        "arn:aws:iam::222222222222:role/aws-service-role/scraper.aps.amazonaws.com/"
-        "AWSServiceRoleForAmazonPrometheusScraper_abc"
-    )
-    assert scraper_principal_arn(arn) == (
-        "arn:aws:iam::222222222222:role/AWSServiceRoleForAmazonPrometheusScraper_abc"
-    )
-    assert scraper_principal_arn("arn:aws:iam::1:role/plain") == "arn:aws:iam::1:role/plain"
-    assert scraper_principal_arn("") == ""
 
 
 def test_topic_policy_admits_cloudwatch_and_budgets_for_this_account_only():
@@ -280,9 +267,8 @@ def test_scraper_reads_the_cluster_into_the_workspace():
         for j in yaml.safe_load(scraper.inputs["scrapeConfiguration"])["scrape_configs"]
     }
     assert {"dcgm-exporter", "kube-state-metrics", "kubelet", "cadvisor"} <= jobs
-    entry = one(inv, "aws:eks/accessEntry:AccessEntry")
-    assert entry.inputs["userName"] == "aps-collector-user"
-    assert scraper.urn in entry.property_dependencies["principalArn"]
+    # AMP creates the collector's access entry itself (one per principal): none here
+    assert of_type(inv, "aws:eks/accessEntry:AccessEntry") == []
     binding = one(
         inv, "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding", "collector-binding"
     )
@@ -347,9 +333,11 @@ def test_only_in_cluster_work_waits_for_the_cluster_to_be_ready():
         assert ready not in one(inv, type_).dependencies
 
 
-def test_the_business_unit_tag_is_activated_for_cost_allocation():
-    tag = one(platform_inventory(), "aws:costexplorer/costAllocationTag:CostAllocationTag")
-    assert tag.inputs == {"tagKey": "BusinessUnit", "status": "Active"}
+def test_no_cost_allocation_tag_is_activated_from_a_platform_stack():
+    # only the Organizations management account may activate it (README, "Deploying for real")
+    assert (
+        of_type(platform_inventory(), "aws:costexplorer/costAllocationTag:CostAllocationTag") == []
+    )
 
 
 def test_platform_kubernetes_objects_validate_against_the_schema():

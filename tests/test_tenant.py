@@ -45,6 +45,8 @@ def tenant_args(**over) -> BuTenantArgs:
         "default_container_limits": {"cpu": "2", "memory": "4Gi"},
         "persona_role_arns": dict(ROLE_ARNS),
         "cluster_name": CLUSTER,
+        "vpc_cidr": "10.20.0.0/16",
+        "gpu_pool_names": ["serve-a10g"],
         "k8s_provider": None,
         "tags": {"BusinessUnit": "fraud", "Environment": "prod"},
     }
@@ -192,6 +194,8 @@ def test_every_kubernetes_object_validates_against_the_1_31_schema(environment):
         "ResourceQuota",
         "Role",
         "RoleBinding",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
     ]
     for resource in objects:
         try:
@@ -215,9 +219,12 @@ def test_namespace_is_the_bu_with_restricted_pod_security():
     namespaced = [
         r
         for r in inventory.resources
-        if r.type.startswith("kubernetes:") and r.custom and r.type != NAMESPACE
+        if r.type.startswith("kubernetes:")
+        and r.custom
+        and r.type != NAMESPACE
+        and "ValidatingAdmissionPolicy" not in r.type  # cluster-scoped
     ]
-    assert len(namespaced) == 1 + 1 + 4 + 4 + 4  # quota, limits, policies, roles, bindings
+    assert len(namespaced) == 1 + 1 + 6 + 4 + 4  # quota, limits, policies, roles, bindings
     for r in namespaced:
         assert r.inputs["metadata"]["namespace"] == "fraud", r.name
         assert namespace.urn in r.property_dependencies["metadata"], r.name
@@ -246,6 +253,8 @@ def test_network_policies_deny_by_default_and_allow_dns_pod_identity_and_the_nam
         "allow-dns",
         "allow-pod-identity",
         "allow-same-namespace",
+        "allow-aws-gateway-endpoints",
+        "allow-aws-interface-endpoints",
     }
     deny = policies["default-deny"]
     assert (

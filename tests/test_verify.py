@@ -465,6 +465,14 @@ PLATFORM_CLUSTER = "platform-prod-ai"
 FRAUD_ALARM_ARNS = sorted(
     json.loads((FIXTURES / "fraud-prod.json").read_text())["alarmArns"].values()
 )
+FRAUD_ENDPOINT_ALARM_ARNS = sorted(
+    arn
+    for endpoint in json.loads((FIXTURES / "fraud-prod.json").read_text())["serving"][
+        "endpoints"
+    ].values()
+    for arn in endpoint["alarmArns"].values()
+)
+"""The serving endpoints' alarms (issue 12), exported per endpoint and verified like the rest."""
 TEST_DECLARED_ALARMS = tuple(arn.rsplit(":", 1)[-1] for arn in FRAUD_ALARM_ARNS[:2])
 
 _CREATE_ORDER = (
@@ -765,7 +773,7 @@ def test_bu_stack_that_holds_passes_with_exit_0(endpoint, tmp_path):
     stack = result.report["stacks"][0]
     assert stack["source"] == "stacks/Pulumi.fraud-prod.yaml"
     # 16 declared resources besides the alarms (the shared cluster included), and every alarm
-    assert stack["resources"] == 16 + len(FRAUD_ALARM_ARNS)
+    assert stack["resources"] == 16 + len(FRAUD_ALARM_ARNS) + len(FRAUD_ENDPOINT_ALARM_ARNS)
     sarif_doc = json.loads(sarif.read_text())
     rules = {r["id"] for r in sarif_doc["runs"][0]["tool"]["driver"]["rules"]}
     assert {

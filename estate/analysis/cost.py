@@ -324,7 +324,7 @@ def node_pool_pool(r: Resource, ctx: _Context) -> Pool:
     capacities = _requirement(spec, "karpenter.sh/capacity-type") or ["on-demand"]
     capacity = "spot" if capacities == ["spot"] else "on-demand"
     limits = (r.inputs.get("spec") or {}).get("limits") or {}
-    gpu_limit = _number(limits.get(GPU_RESOURCE))
+    gpu_limit = _physical_gpu_limit(r)
     cpu_limit = _number(limits.get("cpu"))
     if gpu_limit is None and cpu_limit is None:
         raise CostError(
@@ -405,6 +405,10 @@ def _alarm_metrics(r: Resource) -> int:
     queries = r.inputs.get("metricQueries") or []
     with_metric = [q for q in queries if isinstance(q, Mapping) and "metric" in q]
     return max(1, len(with_metric))
+
+
+GATEWAY = "kubernetes:gateway.networking.k8s.io/v1:Gateway"
+"""A Gateway API Gateway: the AWS Load Balancer Controller provisions one ALB for it."""
 
 
 def _price_resource(r: Resource, ctx: _Context) -> None:
@@ -519,6 +523,25 @@ def _price_resource(r: Resource, ctx: _Context) -> None:
             )
     elif t == "aws:kms/key:Key":
         ctx.same(r, "customer-managed KMS key", book.price("kms", "keyMonth"))
+    # -- serving (issue 12): the Gateway's ALB (the controller provisions one per Gateway) and
+    # its WAF web ACL; target groups, routes and the controller's custom resources are free.
+    elif t == GATEWAY:
+        hourly = book.price("alb", "hour") * hours
+        per_lcu = book.price("alb", "lcuHour") * hours
+        ctx.per_scenario(
+            r,
+            "Application Load Balancer of the Gateway + LCUs (assumed load)",
+            lambda s: hourly + per_lcu * book.assume("albLcu", s),
+        )
+    elif t == "aws:wafv2/webAcl:WebAcl":
+        rules = len(r.inputs.get("rules") or [])
+        fixed = book.price("wafv2", "webAclMonth") + rules * book.price("wafv2", "ruleMonth")
+        per_million = book.price("wafv2", "perMillionRequests")
+        ctx.per_scenario(
+            r,
+            f"WAF web ACL with {rules} rule(s) + requests (assumed volume)",
+            lambda s: fixed + per_million * book.assume("wafMillionRequests", s),
+        )
 
 
 def _context(
@@ -593,7 +616,7 @@ def gpu_peak_monthly(inventory: Inventory, prices_path: Path | str | None = None
         elif r.type == NODE_POOL:
             spec = (r.inputs.get("spec") or {}).get("template", {}).get("spec", {})
             types = _requirement(spec, "node.kubernetes.io/instance-type")
-            limit = _number(((r.inputs.get("spec") or {}).get("limits") or {}).get(GPU_RESOURCE))
+            limit = _physical_gpu_limit(r)
             if limit is None or not any(book.gpus(t) for t in types):
                 continue
             total += (
@@ -605,3 +628,12 @@ def gpu_peak_monthly(inventory: Inventory, prices_path: Path | str | None = None
                 * book.hours
             )
     return round(total, 2)
+
+
+def _physical_gpu_limit(r: Any) -> float | None:
+    """A NodePool's `nvidia.com/gpu` limit in physical GPUs: a time-sliced pool's limit counts
+    slices, and its `ai-estate/gpu-slices-per-gpu` annotation says how many make one GPU."""
+    limit = _number(((r.inputs.get("spec") or {}).get("limits") or {}).get(GPU_RESOURCE))
+    annotations = (r.inputs.get("metadata") or {}).get("annotations") or {}
+    slices = _number(annotations.get("ai-estate/gpu-slices-per-gpu")) or 1.0
+    return None if limit is None else limit / max(slices, 1.0)

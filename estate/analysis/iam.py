@@ -27,8 +27,14 @@ The decision, in the order AWS applies it (same account only):
 Policy variables (`${aws:username}`) are substituted from the request context in Resource and
 condition values; an element whose variable is absent from the context matches nothing.
 
-Out of scope, and refused loudly rather than evaluated wrongly: cross-account requests, SCPs and
-session policies, `NotPrincipal`, and condition operators this project never emits (numeric,
+Cross-account requests ("Cross-account policy evaluation logic",
+https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic-cross-account.html)
+are allowed only when both sides allow: the caller's identity policies (capped by its boundary)
+in its own account, and the resource policy in the resource's account, naming the caller or its
+account; an explicit deny on either side wins. A resource without a policy is closed to other
+accounts.
+
+Out of scope, and refused loudly rather than evaluated wrongly: SCPs and session policies, `NotPrincipal`, and condition operators this project never emits (numeric,
 date, IP, binary). Principal `"*"` in a resource policy is
 treated as a grant to the calling session (not capped by a boundary): the generous reading, so a
 "no access" proof stays sound.
@@ -402,6 +408,9 @@ def request_context(request: Request) -> dict[str, ContextValue]:
             context["aws:username"] = principal.arn.rsplit("/", 1)[-1]
     elif principal.kind == "service":
         context["aws:PrincipalIsAWSService"] = True
+    if request.action.lower().startswith("kms:") and principal.account:
+        # KMS sets the caller's account on every request.
+        context["kms:CallerAccount"] = principal.account
     for key, value in request.context.items():
         context = {k: v for k, v in context.items() if k.lower() != key.lower()}
         context[key] = value
@@ -417,12 +426,11 @@ def _needs_resource_policy(action: str) -> bool:
 def evaluate(request: Request) -> Decision:
     """Allow or deny one same-account request; see the module docstring for the logic."""
     principal = request.principal
-    if (
+    cross_account = bool(
         request.resource_account
         and principal.account
-        and request.resource_account != (principal.account)
-    ):
-        raise UnsupportedPolicyError("cross-account requests are not modelled")
+        and request.resource_account != principal.account
+    )
     context = request_context(request)
     is_trust = any(request.action.lower() == a.lower() for a in RESOURCE_POLICY_REQUIRED_ACTIONS)
 
@@ -474,6 +482,19 @@ def evaluate(request: Request) -> Decision:
     via_identity = identity_allow is not None and boundary_allows
     granted_by = f"{identity_allow[0]} ({_sid(identity_allow[1])})" if identity_allow else ""
     capped = principal.kind == "role" and not boundary_allows
+    if cross_account:
+        # Both accounts must allow: the resource side by naming the caller (or its account),
+        # the caller's side through its own identity policies within its boundary.
+        if grant is None:
+            return Decision(
+                False, "implicit deny: the resource policy does not allow the other account"
+            )
+        if not via_identity:
+            reason = "the boundary" if identity_allow else "no identity policy"
+            return Decision(
+                False, f"implicit deny: {reason} in the caller's account allows it ({grant_sid})"
+            )
+        return Decision(True, f"allowed by {granted_by} and resource policy ({grant_sid})")
     if _needs_resource_policy(request.action):
         # Key and trust policies are the gate: without a statement covering the caller, no
         # identity policy can grant access ("they must explicitly allow access for principals").

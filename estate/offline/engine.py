@@ -103,6 +103,9 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         opts_aliases = list(request.aliasURNs) + [
             a.urn if a.urn else alias_urn(urn, a.spec) for a in request.aliases
         ]
+        dependencies = sorted(set(request.dependencies))
+        implied = {u for v in request.propertyDependencies.values() for u in v.urns}
+        timeouts = request.customTimeouts
         self.recorded.append(
             Resource(
                 urn=urn,
@@ -114,12 +117,24 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 protect=bool(request.protect),
                 retain_on_delete=bool(request.retainOnDelete),
                 # The SDK gathers these in sets: sort, or two renders of one program differ.
-                dependencies=sorted(set(request.dependencies)),
+                dependencies=dependencies,
                 property_dependencies={
                     k: sorted(set(v.urns)) for k, v in sorted(request.propertyDependencies.items())
                 },
                 provider=request.provider or None,
                 aliases=opts_aliases,
+                ignore_changes=list(request.ignoreChanges),
+                replace_on_changes=list(request.replaceOnChanges),
+                delete_before_replace=bool(request.deleteBeforeReplace)
+                if request.deleteBeforeReplaceDefined
+                else None,
+                custom_timeouts={
+                    k: getattr(timeouts, k)
+                    for k in ("create", "update", "delete")
+                    if getattr(timeouts, k)
+                },
+                depends_on=[d for d in dependencies if d not in implied],
+                deleted_with=request.deletedWith or None,
             )
         )
         return response

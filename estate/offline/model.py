@@ -29,9 +29,41 @@ class Resource:
     """Provider reference `urn::id`, or None for the default provider."""
     aliases: list[str] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
+    ignore_changes: list[str] = field(default_factory=list)
+    """`ignore_changes` property paths, as the engine receives them (`scalingConfig.desiredSize`)."""
+    replace_on_changes: list[str] = field(default_factory=list)
+    delete_before_replace: bool | None = None
+    """None when the program left it to the provider's default."""
+    custom_timeouts: dict[str, str] = field(default_factory=dict)
+    """`create` / `update` / `delete` durations (`30m`) the program set; empty when none."""
+    depends_on: list[str] = field(default_factory=list)
+    """Dependencies no input implies: the `depends_on` the program gave (the wire carries only
+    their union with input dependencies, so one also implied by an input is not listed; a
+    component in `depends_on` arrives as the resources under it)."""
+    deleted_with: str | None = None
+
+    def options(self) -> dict[str, Any]:
+        """The resource options the engine received, each only when the program set it."""
+        options: dict[str, Any] = {}
+        if self.ignore_changes:
+            options["ignoreChanges"] = self.ignore_changes
+        if self.replace_on_changes:
+            options["replaceOnChanges"] = self.replace_on_changes
+        if self.delete_before_replace is not None:
+            options["deleteBeforeReplace"] = self.delete_before_replace
+        if self.custom_timeouts:
+            options["customTimeouts"] = self.custom_timeouts
+        if self.depends_on:
+            options["dependsOn"] = self.depends_on
+        if self.deleted_with:
+            options["deletedWith"] = self.deleted_with
+        return options
 
     def to_json(self) -> dict[str, Any]:
-        """The documented inventory shape of `estate preview --format json`."""
+        """The documented inventory shape of `estate preview --format json`: inputs, and every
+        resource option the engine received (`protect`, `retainOnDelete`, `aliases`, `parent`,
+        `provider` always; `ignoreChanges`, `replaceOnChanges`, `deleteBeforeReplace`,
+        `customTimeouts`, `dependsOn`, `deletedWith` under `options` when set)."""
         return {
             "urn": self.urn,
             "type": self.type,
@@ -44,6 +76,7 @@ class Resource:
             "propertyDependencies": self.property_dependencies,
             "provider": self.provider,
             "aliases": self.aliases,
+            "options": self.options(),
         }
 
 

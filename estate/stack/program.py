@@ -8,56 +8,40 @@ stack outputs other stacks and `estate verify` read.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.cluster import EksCluster
+from components.cluster import SYSTEM_POOL_LABELS, EksCluster, EksClusterSettings
 from components.estate import (
     BuEstate,
-    BuMonitoringSpec,
-    ClusterSpec,
-    NetworkSpec,
+    BuEstateArgs,
+    DedicatedCluster,
     PlatformEstate,
-    RegistrySpec,
+    PlatformEstateArgs,
     SharedCluster,
     pool_summary,
 )
-from components.feature_store import FeatureGroupSpec, OnlineTableSpec
-from components.gpu_pools import GpuPoolSpec
-from components.monitoring import AlarmSubscription
+from components.network import NetworkSettings
 from components.tags import ownership_tags
-from estate.stack.config import (
-    ConfigError,
-    StackConfig,
-    region_errors,
-    split_namespace,
-    validate_config,
-)
+from estate.stack.config import StackConfig, validate_pulumi_config
+from estate.stack.convert import to_args
 
 PROJECT = "ai-estate"
 
 
-def config_from_pulumi() -> tuple[StackConfig, str]:
-    """Read and validate `ai-estate:*` from the running Pulumi program's config."""
+def config_from_pulumi(stacks_dir: Path | None = None) -> tuple[StackConfig, str]:
+    """Read and validate the running Pulumi program's config with every rule `estate validate`
+    runs (namespaces, schema, region, stack name; with `stacks_dir`, the referenced platform
+    stack and the waivers' policies too), so `pulumi up` refuses what `estate` refuses."""
     from pulumi.runtime import config as runtime_config
 
     values = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
-    source = f"stacks/Pulumi.{pulumi.get_stack()}.yaml"
-    region = values.get("aws:region")
-    errors: list[str] = []
-    config: StackConfig | None = None
-    try:
-        config = validate_config(split_namespace(values), source)
-    except ConfigError as exc:
-        errors.extend(exc.lines)
-    errors.extend(region_errors(region, source))
-    if errors:
-        raise ConfigError(errors)
-    assert config is not None
-    return config, str(region)
+    stack = pulumi.get_stack()
+    return validate_pulumi_config(values, stack, f"stacks/Pulumi.{stack}.yaml", stacks_dir)
 
 
 def stack_tags(config: StackConfig) -> dict[str, str]:
@@ -70,142 +54,119 @@ def stack_tags(config: StackConfig) -> dict[str, str]:
     )
 
 
-def network_spec(config: StackConfig) -> NetworkSpec:
+# -- what each kind of stack does with each top-level config field ------------------------------
+# `to_args` converts every other field into the root component's args and raises on any field the
+# args lack, so a new config section must land here (with the reason) or in the component's args.
+
+_OWNERSHIP = "ownership tags on every resource (stack_tags) and the provider's default tags"
+_WAIVERS = "read by the policy pack from the stack config, not by the program"
+
+PLATFORM_CONSUMED: dict[str, str] = {
+    "kind": "selects platform_stack()",
+    "business_unit": "always `platform` on platform stacks (ownership tags)",
+    "owner": _OWNERSHIP,
+    "cost_center": _OWNERSHIP,
+    "data_classification": _OWNERSHIP,
+    "account_id": "the provider's allowed account and the stack outputs",
+    "platform_stack": "BU stacks only",
+    "feature_store": "BU stacks only",
+    "gpu_pools": "BU stacks only (the schema refuses pools on platform stacks)",
+    "tenant": "BU stacks only",
+    "model_registry": "BU stacks only",
+    "monitoring": "BU stacks only",
+    "access": "BU stacks only",
+    "budget": "BU stacks only",
+    "waivers": _WAIVERS,
+    "cluster.mode": "a platform stack always builds its cluster",
+    "activate_cost_allocation_tags": "removed: the schema refuses it (a management-account step)",
+    "serving": "the serving plane, built by build_serving() beside the estate",
+}
+
+BU_CONSUMED: dict[str, str] = {
+    "kind": "selects bu_stack()",
+    "owner": _OWNERSHIP,
+    "cost_center": _OWNERSHIP,
+    "data_classification": _OWNERSHIP,
+    "platform_stack": "the StackReference that yields `shared_cluster`",
+    "network": "converted into `dedicated` when cluster.mode is dedicated",
+    "cluster": "converted into `dedicated` when cluster.mode is dedicated",
+    "activate_cost_allocation_tags": "removed: the schema refuses it (a management-account step)",
+    "serving": "the BU's endpoints, built by build_serving() on top of the estate",
+    "waivers": _WAIVERS,
+}
+
+
+def dedicated_settings(config: StackConfig) -> DedicatedCluster:
+    """The network and cluster of a stack that builds its own cluster."""
     return {
-        "cidr": config.network.cidr,
-        "az_count": config.network.az_count,
-        "nat_gateways": config.nat_mode,  # type: ignore[typeddict-item]
-        "interface_endpoints": list(config.network.interface_endpoints),
-        "flow_log_retention_days": config.network.flow_log_retention_days
-        or default_retention_days(config),
+        "network": to_args(config.network, NetworkSettings),
+        "cluster": to_args(
+            config.cluster,
+            EksClusterSettings,
+            consumed={"mode": "chooses between this and the platform's shared cluster"},
+        ),
     }
 
 
-def cluster_spec(config: StackConfig) -> ClusterSpec:
-    c = config.cluster
-    return {
-        "version": c.version,
-        "public_access_cidrs": list(c.public_access_cidrs),
-        "api_access_cidrs": list(c.api_access_cidrs),
-        "system_nodes": {
-            "instance_types": list(c.system_nodes.instance_types),
-            "min_size": c.system_nodes.min_size,
-            "desired_size": c.system_nodes.desired_size,
-            "max_size": c.system_nodes.max_size,
-            "disk_gib": c.system_nodes.disk_gib,
-        },
-        "gpu_provisioners": list(c.gpu_provisioners),
-        "gpu_software": c.gpu_software,
-        "time_slicing_replicas": c.time_slicing_replicas,
-        "mig_strategy": c.mig_strategy,
-        "log_retention_days": c.log_retention_days or default_retention_days(config),
-        # cluster-addons (issue 11): upgrade policy, add-on pins, BU CPU pool, BU deployers
-        "support_type": c.support_type,
-        "addon_versions": dict(c.addon_versions),
-        "bu_cpu_nodes": {
-            "enabled": c.bu_cpu_nodes.enabled,
-            "instance_types": list(c.bu_cpu_nodes.instance_types),
-            "min_size": c.bu_cpu_nodes.min_size,
-            "desired_size": c.bu_cpu_nodes.desired_size,
-            "max_size": c.bu_cpu_nodes.max_size,
-            "disk_gib": c.bu_cpu_nodes.disk_gib,
-        },
-        "bu_deployers": [
-            {"role_arn": d.role_arn, "namespaces": list(d.namespaces)} for d in c.bu_deployers
-        ],
+def platform_args(config: StackConfig, tags: dict[str, str]) -> PlatformEstateArgs:
+    """`PlatformEstate` args of a platform stack, converted from its config."""
+    return to_args(
+        config,
+        PlatformEstateArgs,
+        consumed=PLATFORM_CONSUMED,
+        protect=config.protect_stateful,
+        tags=tags,
+    )
+
+
+def bu_args(
+    config: StackConfig, tags: dict[str, str], shared: SharedCluster | None
+) -> BuEstateArgs:
+    """`BuEstate` args of a BU stack, converted from its config; `shared` is the platform's
+    cluster, or None when the BU builds its own."""
+    return to_args(
+        config,
+        BuEstateArgs,
+        consumed=BU_CONSUMED,
+        shared_cluster=shared,
+        dedicated=dedicated_settings(config) if shared is None else None,
+        protect=config.protect_stateful,
+        tags=tags,
+    )
+
+
+def shared_cluster(
+    config: StackConfig,
+) -> tuple[SharedCluster, dict[str, Any], pulumi.StackReference]:
+    """The platform cluster of a BU on the shared estate, what the BU re-exports of it, and the
+    platform stack reference (serving reads the platform's Gateway from it)."""
+    platform = pulumi.StackReference(str(config.platform_stack))
+    # The platform's kubeconfig runs `aws eks get-token` as whoever deploys this stack:
+    # the BU's deployer needs an access entry on the shared cluster, nothing more.
+    kubeconfig = platform.get_output("kubeconfig")
+    shared = SharedCluster(
+        cluster_name=platform.get_output("clusterName"),
+        cluster_version=platform.get_output("clusterVersion"),
+        private_subnet_ids=platform.get_output("privateSubnetIds"),
+        cluster_security_group_id=platform.get_output("clusterSecurityGroupId"),
+        k8s_provider=k8s.Provider(
+            "platform-cluster",
+            kubeconfig=kubeconfig.apply(lambda k: k if isinstance(k, str) else json.dumps(k)),
+            enable_server_side_apply=True,
+            opts=pulumi.ResourceOptions(parent=None),
+        ),
+        # Required: without them BU pods could not reach AWS, and quotas and GPU caps would
+        # count in the wrong unit (deploy the platform stack first).
+        vpc_cidr=platform.require_output("vpcCidr"),
+        time_slicing_replicas=platform.get_output("timeSlicingReplicas"),
+        gpu_provisioners=platform.require_output("gpuProvisioners"),
+    )
+    outputs = {
+        "platformVpcId": platform.get_output("vpcId"),
+        # The cluster this BU runs on, so `estate verify` need not guess it.
+        "clusterName": platform.get_output("clusterName"),
     }
-
-
-def default_retention_days(config: StackConfig) -> int:
-    """Log retention when a stack sets none: a year in prod (audit), 90 days elsewhere."""
-    return 365 if config.environment == "prod" else 90
-
-
-def monitoring_spec(config: StackConfig) -> BuMonitoringSpec:
-    m = config.monitoring
-    subscriptions: list[AlarmSubscription] = [
-        {"protocol": s.protocol, "endpoint": s.endpoint} for s in m.alarm_subscriptions
-    ] or [{"protocol": "email", "endpoint": config.owner}]
-    return {
-        "subscriptions": subscriptions,
-        "thresholds": m.thresholds.model_dump(),
-        "model_metrics": [
-            {
-                "model": mm.model,
-                "metric": mm.metric,
-                "threshold": mm.threshold,
-                "direction": mm.direction,
-                "period_seconds": mm.period_seconds,
-                "evaluation_periods": mm.evaluation_periods,
-                "treat_missing_data": mm.treat_missing_data,
-            }
-            for mm in m.model_metrics
-        ],
-        "sagemaker_endpoints": [
-            {
-                "name": e.name,
-                "variant": e.variant,
-                "latency_p99_ms": e.latency_p99_ms,
-                "max_5xx_per_period": e.max_5xx_per_period,
-            }
-            for e in m.sagemaker_endpoints
-        ],
-        "budget": {
-            "monthly_limit_usd": config.budget.monthly_limit_usd,
-            "notify_emails": list(config.budget.notify_emails),
-        }
-        if config.budget
-        else None,
-    }
-
-
-def registry_spec(config: StackConfig) -> RegistrySpec | None:
-    mr = config.model_registry
-    if not mr.enabled:
-        return None
-    return {
-        "model_families": list(mr.model_families),
-        "image_names": list(mr.image_names),
-        "principal_arns": list(mr.principal_arns),
-        "deploy_account_ids": list(mr.deploy_account_ids),
-        "object_lock_mode": mr.object_lock_mode,
-        "object_lock_retention_days": mr.object_lock_retention_days,
-        "noncurrent_version_retention_days": mr.noncurrent_version_retention_days,
-        "untagged_image_expiry_days": mr.untagged_image_expiry_days,
-        "tagged_images_kept": mr.tagged_images_kept,
-        "approval_emails": list(mr.approval_emails),
-        "approval_https_endpoints": list(mr.approval_https_endpoints),
-        "mlflow": {
-            "size": mr.mlflow.size,
-            "mlflow_version": mr.mlflow.mlflow_version,
-            "weekly_maintenance_window_start": mr.mlflow.weekly_maintenance_window_start,
-        }
-        if mr.mlflow.enabled
-        else None,
-    }
-
-
-def gpu_pool_specs(config: StackConfig) -> list[GpuPoolSpec]:
-    specs: list[GpuPoolSpec] = []
-    for p in config.gpu_pools:
-        spec = GpuPoolSpec(
-            name=p.name,
-            provisioner=p.provisioner,
-            instance_types=list(p.instance_types),
-            capacity_type=p.capacity_type,
-            min_size=p.min_size,
-            desired_size=p.desired_size,
-            max_size=p.max_size,
-            disk_gib=p.disk_gib,
-            ami_type=p.ami_type,
-            labels=dict(p.labels),
-        )
-        if p.max_gpus is not None:
-            spec["max_gpus"] = p.max_gpus
-        if p.capacity_reservation_ids:
-            spec["capacity_reservation_ids"] = list(p.capacity_reservation_ids)
-        specs.append(spec)
-    return specs
+    return shared, outputs, platform
 
 
 def build(config: StackConfig, region: str) -> dict[str, Any]:
@@ -228,161 +189,89 @@ def build(config: StackConfig, region: str) -> dict[str, Any]:
         "accountId": config.account_id,
     }
     if config.kind == "platform":
-        estate = PlatformEstate(
-            f"platform-{config.environment}",
-            {
-                "environment": config.environment,
-                "activate_cost_allocation_tags": config.activate_cost_allocation_tags,
-                "network": network_spec(config),
-                "cluster": cluster_spec(config),
-                "protect": config.protect_stateful,
-                "tags": tags,
-            },
-            opts,
-        )
-        cluster = estate.cluster
-        outputs.update(
-            {
-                "vpcId": estate.network.vpc_id,
-                "privateSubnetIds": estate.network.private_subnet_ids,
-                "publicSubnetIds": estate.network.public_subnet_ids,
-                "endpointSecurityGroupId": estate.network.endpoint_security_group_id,
-                "platformKeyArn": estate.key.arn,
-                "flowLogGroupName": estate.network.flow_log_group_name,
-                "prometheusWorkspaceArn": estate.monitoring.workspace_arn,
-                "prometheusEndpoint": estate.monitoring.prometheus_endpoint,
-                **cluster_outputs(cluster, config),
-            }
-        )
+        outputs.update(platform_stack(config, tags, opts))
     else:
-        fs = config.feature_store
-        pools = gpu_pool_specs(config)
-        shared: SharedCluster | None = None
-        dedicated = None
-        if config.cluster.mode == "dedicated":
-            dedicated = (network_spec(config), cluster_spec(config))
-        else:
-            platform = pulumi.StackReference(str(config.platform_stack))
-            # The platform's kubeconfig runs `aws eks get-token` as whoever deploys this stack:
-            # the BU's deployer needs an access entry on the shared cluster, nothing more.
-            kubeconfig = platform.get_output("kubeconfig")
-            shared = SharedCluster(
-                cluster_name=platform.get_output("clusterName"),
-                cluster_version=platform.get_output("clusterVersion"),
-                private_subnet_ids=platform.get_output("privateSubnetIds"),
-                cluster_security_group_id=platform.get_output("clusterSecurityGroupId"),
-                k8s_provider=k8s.Provider(
-                    "platform-cluster",
-                    kubeconfig=kubeconfig.apply(
-                        lambda k: k if isinstance(k, str) else json.dumps(k)
-                    ),
-                    enable_server_side_apply=True,
-                    opts=pulumi.ResourceOptions(parent=None),
-                ),
-            )
-            outputs["platformVpcId"] = platform.get_output("vpcId")
-            # The cluster this BU runs on, so `estate verify` need not guess it.
-            outputs["clusterName"] = platform.get_output("clusterName")
-        bu = BuEstate(
-            f"{config.business_unit}-{config.environment}",
-            {
-                "business_unit": config.business_unit,
-                "environment": config.environment,
-                "account_id": config.account_id,
-                "online_tables": [
-                    OnlineTableSpec(
-                        name=t.name,
-                        hash_key=t.hash_key,
-                        range_key=t.range_key,
-                        ttl_attribute=t.ttl_attribute,
-                    )
-                    for t in fs.online_tables
-                ],
-                "feature_groups": [
-                    FeatureGroupSpec(
-                        name=g.name,
-                        description=g.description,
-                        record_identifier=g.record_identifier,
-                        event_time=g.event_time,
-                        features=[{"name": f.name, "type": f.type} for f in g.features],
-                        online=g.online,
-                        offline=g.offline,
-                    )
-                    for g in fs.feature_groups
-                ],
-                "feature_store_enabled": fs.enabled,
-                "infrequent_access_after_days": fs.infrequent_access_after_days,
-                "noncurrent_version_retention_days": fs.noncurrent_version_retention_days,
-                "gpu_pools": pools,
-                "tenant": {
-                    "gpu_quota": config.tenant.gpu_quota,
-                    "cpu_quota": config.tenant.cpu_quota,
-                    "memory_quota": config.tenant.memory_quota,
-                    "default_container_limits": dict(config.tenant.default_container_limits),
-                },
-                "registry": registry_spec(config),
-                "monitoring": monitoring_spec(config),
-                "access": {
-                    "personas": {
-                        persona: trust.as_trust()  # type: ignore[misc]
-                        for persona, trust in config.access.personas.items()
-                    },
-                    "service_accounts": dict(config.access.service_accounts),
-                    "key_admin_role_arns": list(config.access.key_admin_role_arns),
-                }
-                if config.access.enabled
-                else None,
-                "shared_cluster": shared,
-                "dedicated": dedicated,
-                "protect": config.protect_stateful,
-                "tags": tags,
-            },
-            opts,
-        )
-        outputs.update(
-            {
-                "kmsKeyArn": bu.key.arn,
-                "accessLogBucketName": bu.access_logs.bucket_name,
-                "namespace": bu.tenant.namespace,
-                "gpuNodeRoleArn": bu.node_role.role_arn if bu.node_role else None,
-                "gpuPools": {p["name"]: pool_summary(p) for p in pools},
-                "alarmTopicArn": bu.monitoring.topic_arn,
-                "alarmArns": bu.monitoring.alarm_arns,
-                "dashboardName": bu.monitoring.dashboard_name,
-                "budgetName": bu.monitoring.budget_name,
-            }
-        )
-        if bu.cluster is not None:
-            outputs.update(cluster_outputs(bu.cluster, config))
-        if bu.access is not None:
-            outputs["access"] = {
-                "roleArns": bu.access.role_arns,
-                "workloadRoleArns": bu.access.workload_role_arns,
-                "boundaryArn": bu.access.boundary_arn,
-            }
-        if bu.registry is not None:
-            outputs["modelRegistry"] = {
-                "modelPackageGroupArns": bu.registry.model_package_group_arns,
-                "artifactBucketName": bu.registry.artifact_bucket_name,
-                "artifactBucketArn": bu.registry.artifact_bucket_arn,
-                "repositoryUrls": bu.registry.repository_urls,
-                "approvalTopicArn": bu.registry.approval_topic_arn,
-                "mlflowTrackingServerArn": bu.registry.mlflow_tracking_server_arn,
-            }
-        if bu.feature_store is not None:
-            outputs.update(
-                {
-                    "featureStore": {
-                        "offlineBucketName": bu.feature_store.offline_bucket_name,
-                        "glueDatabaseName": bu.feature_store.glue_database_name,
-                        "roleArn": bu.feature_store.role_arn,
-                        "onlineTableArns": bu.feature_store.table_arns,
-                        "featureGroupArns": bu.feature_store.feature_group_arns,
-                    }
-                }
-            )
+        outputs.update(bu_stack(config, tags, opts))
     for key, value in outputs.items():
         pulumi.export(key, value)
+    return outputs
+
+
+def platform_stack(
+    config: StackConfig, tags: dict[str, str], opts: pulumi.ResourceOptions
+) -> dict[str, Any]:
+    """The platform estate of an environment; returns its outputs."""
+    estate = PlatformEstate(f"platform-{config.environment}", platform_args(config, tags), opts)
+    serving = build_serving(config, opts, platform_estate=estate)
+    return {
+        **serving,
+        "vpcId": estate.network.vpc_id,
+        "privateSubnetIds": estate.network.private_subnet_ids,
+        "publicSubnetIds": estate.network.public_subnet_ids,
+        "endpointSecurityGroupId": estate.network.endpoint_security_group_id,
+        "platformKeyArn": estate.key.arn,
+        "flowLogGroupName": estate.network.flow_log_group_name,
+        "prometheusWorkspaceArn": estate.monitoring.workspace_arn,
+        "prometheusEndpoint": estate.monitoring.prometheus_endpoint,
+        **cluster_outputs(estate.cluster, config),
+    }
+
+
+def bu_stack(
+    config: StackConfig, tags: dict[str, str], opts: pulumi.ResourceOptions
+) -> dict[str, Any]:
+    """One BU's estate, on the platform's cluster or its own; returns its outputs."""
+    outputs: dict[str, Any] = {}
+    shared: SharedCluster | None = None
+    platform: pulumi.StackReference | None = None
+    if config.cluster.mode != "dedicated":
+        shared, platform_outputs, platform = shared_cluster(config)
+        outputs.update(platform_outputs)
+    args = bu_args(config, tags, shared)
+    bu = BuEstate(f"{config.business_unit}-{config.environment}", args, opts)
+    outputs.update(bu_outputs(bu, args))
+    outputs.update(build_serving(config, opts, bu=bu, shared=shared, platform=platform))
+    if bu.cluster is not None:
+        outputs.update(cluster_outputs(bu.cluster, config))
+    return outputs
+
+
+def bu_outputs(bu: BuEstate, args: BuEstateArgs) -> dict[str, Any]:
+    """What a BU stack exports about its estate (for dashboards, verify, cost and serving)."""
+    outputs: dict[str, Any] = {
+        "kmsKeyArn": bu.key.arn,
+        "accessLogBucketName": bu.access_logs.bucket_name,
+        "namespace": bu.tenant.namespace,
+        "gpuNodeRoleArn": bu.node_role.role_arn if bu.node_role else None,
+        "gpuPools": {p["name"]: pool_summary(p) for p in args["gpu_pools"]},
+        "alarmTopicArn": bu.monitoring.topic_arn,
+        "alarmArns": bu.monitoring.alarm_arns,
+        "dashboardName": bu.monitoring.dashboard_name,
+        "budgetName": bu.monitoring.budget_name,
+    }
+    if bu.access is not None:
+        outputs["access"] = {
+            "roleArns": bu.access.role_arns,
+            "workloadRoleArns": bu.access.workload_role_arns,
+            "boundaryArn": bu.access.boundary_arn,
+        }
+    if bu.registry is not None:
+        outputs["modelRegistry"] = {
+            "modelPackageGroupArns": bu.registry.model_package_group_arns,
+            "artifactBucketName": bu.registry.artifact_bucket_name,
+            "artifactBucketArn": bu.registry.artifact_bucket_arn,
+            "repositoryUrls": bu.registry.repository_urls,
+            "approvalTopicArn": bu.registry.approval_topic_arn,
+            "mlflowTrackingServerArn": bu.registry.mlflow_tracking_server_arn,
+        }
+    if bu.feature_store is not None:
+        outputs["featureStore"] = {
+            "offlineBucketName": bu.feature_store.offline_bucket_name,
+            "glueDatabaseName": bu.feature_store.glue_database_name,
+            "roleArn": bu.feature_store.role_arn,
+            "onlineTableArns": bu.feature_store.table_arns,
+            "featureGroupArns": bu.feature_store.feature_group_arns,
+        }
     return outputs
 
 
@@ -399,6 +288,151 @@ def cluster_outputs(cluster: EksCluster, config: StackConfig) -> dict[str, Any]:
         "kubeconfig": pulumi.Output.secret(cluster.kubeconfig),
         "nodeRolePath": cluster.node_role_path,
         "gpuProvisioners": list(config.cluster.gpu_provisioners),
+        # What one GPU registers as in `nvidia.com/gpu` (None: not time-sliced); BU stacks cap
+        # their quotas, NodePools and alarms in that unit.
+        "timeSlicingReplicas": config.cluster.time_slicing_replicas,
+        # BU NetworkPolicies allow HTTPS to the VPC block: the interface endpoints are in it.
+        "vpcCidr": config.network.cidr,
         "gpuSoftware": config.cluster.gpu_software,
         "karpenterInterruptionQueueName": cluster.karpenter_interruption_queue_name,
     }
+
+
+# -- serving (issue 12): the serving plane on platform stacks, endpoints on BU stacks ---------
+
+
+def build_serving(
+    config: StackConfig,
+    opts: pulumi.ResourceOptions,
+    *,
+    platform_estate: PlatformEstate | None = None,
+    bu: BuEstate | None = None,
+    shared: SharedCluster | None = None,
+    platform: pulumi.StackReference | None = None,
+) -> dict[str, Any]:
+    """Build `ServingPlane` (platform) or `BuServing` (BU); returns the outputs to export."""
+    from components.network import plan_subnets
+    from components.serving import BuServing, EndpointSpec, ServingPlane, ServingPlaneArgs
+
+    sv = config.serving
+    if platform_estate is not None:
+        if not sv.plane_enabled:
+            return {}
+        assert sv.certificate_arn is not None  # the schema requires it when enabled
+        plane = ServingPlane(
+            f"platform-{config.environment}-serving",
+            to_args(
+                sv,
+                ServingPlaneArgs,
+                consumed={
+                    "enabled": "decides whether the plane is built (plane_enabled)",
+                    "oidc": "exported for BU routes (serving.oidc), read by their HTTPRoutes",
+                    "endpoints": "BU stacks only (the schema refuses them on platform stacks)",
+                },
+                environment=config.environment,
+                cluster_name=platform_estate.cluster.cluster_name,
+                kubernetes_version=config.cluster.version,
+                vpc_id=platform_estate.network.vpc_id,
+                k8s_provider=platform_estate.cluster.k8s_provider,
+                node_selector=dict(SYSTEM_POOL_LABELS),
+                protect=config.protect_stateful,
+                tags=stack_tags(config),
+            ),
+            pulumi.ResourceOptions.merge(
+                opts, pulumi.ResourceOptions(depends_on=[platform_estate.cluster])
+            ),
+        )
+        plans = plan_subnets(config.network.cidr, config.network.az_count)
+        public = sv.scheme == "internet-facing"
+        return {
+            "serving": {
+                "gatewayName": plane.gateway_name,
+                "gatewayNamespace": plane.gateway_namespace,
+                "loadBalancerName": plane.load_balancer_name,
+                "scheme": sv.scheme,
+                "hostname": sv.hostname,
+                "loadBalancerSubnetCidrs": [
+                    p.public_cidr if public else p.private_cidr for p in plans
+                ],
+                "vpcCidr": config.network.cidr,
+                "oidc": {
+                    "issuer": sv.oidc.issuer,
+                    "jwksEndpoint": sv.oidc.jwks_endpoint,
+                    "requiredScopes": list(sv.oidc.required_scopes),
+                }
+                if sv.oidc
+                else None,
+            }
+        }
+    if bu is None or not sv.endpoints:
+        return {}
+    assert shared is not None and platform is not None, "endpoints need the shared cluster"
+    assert bu.access is not None  # the schema requires access for endpoints
+    gateway = platform.get_output("serving")
+    endpoints: list[EndpointSpec] = [
+        to_args(
+            e,
+            EndpointSpec,
+            consumed={"image": "split into image_repository and image_reference"},
+            image_repository=e.image_repository,
+            image_reference=e.image[len(e.image_repository) :],
+        )
+        for e in sv.endpoints
+    ]
+    serving = BuServing(
+        f"{config.business_unit}-{config.environment}-serving",
+        {
+            "endpoints": endpoints,
+            "common": {
+                "business_unit": config.business_unit,
+                "environment": config.environment,
+                "account_id": config.account_id,
+                "cluster_name": shared["cluster_name"],
+                "k8s_provider": shared["k8s_provider"],
+                "namespace": bu.tenant.namespace,
+                "gateway": {
+                    "gateway_name": gateway.apply(lambda g: g["gatewayName"]),
+                    "gateway_namespace": gateway.apply(lambda g: g["gatewayNamespace"]),
+                    "load_balancer_name": gateway.apply(lambda g: g["loadBalancerName"]),
+                    "load_balancer_cidrs": gateway.apply(lambda g: g["loadBalancerSubnetCidrs"]),
+                    "vpc_cidr": gateway.apply(lambda g: g["vpcCidr"]),
+                    "vpc_id": platform.get_output("vpcId"),
+                    "oidc": gateway.apply(
+                        lambda g: (
+                            {
+                                "issuer": g["oidc"]["issuer"],
+                                "jwks_endpoint": g["oidc"]["jwksEndpoint"],
+                                "required_scopes": g["oidc"].get("requiredScopes") or [],
+                            }
+                            if g.get("oidc")
+                            else None
+                        )
+                    ),
+                },
+                "kms_key_arn": bu.key.arn,
+                "model_bucket_name": naming_bucket(config, "models"),
+                "boundary_arn": bu.access.boundary_arn,
+                "alarm_topic_arn": bu.monitoring.topic_arn,
+                "tags": stack_tags(config),
+            },
+        },
+        opts,
+    )
+    return {
+        "serving": {
+            "endpoints": {
+                name: {
+                    "routePath": spec["route_path"],
+                    "roleArn": serving.endpoints[name].role_arn,
+                    "alarmArns": serving.endpoints[name].alarm_arns,
+                }
+                for name, spec in ((e["name"], e) for e in endpoints)
+            }
+        }
+    }
+
+
+def naming_bucket(config: StackConfig, purpose: str) -> str:
+    from components import naming
+
+    return naming.bucket_name(config.business_unit, config.environment, purpose, config.account_id)

@@ -410,7 +410,7 @@ def plan_targets(outputs: dict[str, Any], *, where: str = "outputs") -> Plan:
 def client_config(endpoint_url: str | None = None) -> Config:
     """The botocore config of every verify client: standard retry mode, `max_attempts` 10."""
     return Config(
-        retries=dict(RETRIES),  # type: ignore[arg-type]
+        retries=dict(RETRIES),
         connect_timeout=5,
         read_timeout=30,
         user_agent_extra=f"ai-estate-verify/{__version__}",
@@ -443,7 +443,7 @@ class Clients:
         with self._lock:
             if service not in self._clients:
                 self._clients[service] = self._session.client(
-                    service,  # type: ignore[call-overload]
+                    service,
                     region_name=self._region,
                     endpoint_url=self._endpoint_url,
                     config=self._config,

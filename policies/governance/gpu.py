@@ -264,8 +264,22 @@ def node_group_cap(props: Mapping[str, Any]) -> GpuCap:
     return GpuCap(max_size * max(gpus_per_instance(t) or 0 for t in types))
 
 
+GPU_SLICES_ANNOTATION = "ai-estate/gpu-slices-per-gpu"
+"""On a NodePool: how many `nvidia.com/gpu` each physical GPU registers as (time-slicing
+replicas). Its limit counts registered units; caps and costs count physical GPUs."""
+
+
+def gpu_slices_per_gpu(props: Mapping[str, Any]) -> int:
+    """The NodePool's `ai-estate/gpu-slices-per-gpu` annotation (1 when absent or not a count)."""
+    annotations = get(props, "metadata", "annotations")
+    raw = annotations.get(GPU_SLICES_ANNOTATION) if isinstance(annotations, Mapping) else None
+    value = as_int(raw)
+    return value if value is not None and value >= 1 else 1
+
+
 def node_pool_cap(props: Mapping[str, Any]) -> GpuCap:
-    """A Karpenter NodePool's `spec.limits["nvidia.com/gpu"]`."""
+    """A Karpenter NodePool's `spec.limits["nvidia.com/gpu"]`, in physical GPUs (the limit
+    divided by the time-slicing replicas its `ai-estate/gpu-slices-per-gpu` annotation names)."""
     limits = get(props, "spec", "limits")
     raw = limits.get(NVIDIA_GPU) if isinstance(limits, Mapping) else None
     if raw is None:
@@ -273,7 +287,7 @@ def node_pool_cap(props: Mapping[str, Any]) -> GpuCap:
     amount = quantity(raw)
     if amount is None:
         return GpuCap(None, f'spec.limits["{NVIDIA_GPU}"] ({raw!r}) is not a quantity')
-    return GpuCap(int(amount))
+    return GpuCap(int(amount) // gpu_slices_per_gpu(props))
 
 
 def pool_cap(resource_type: str, props: Mapping[str, Any]) -> GpuCap | None:
@@ -462,6 +476,36 @@ def _blocking(taint: Any) -> bool:
     return text(get(taint, "effect")).replace("_", "").lower() in BLOCKING_EFFECTS
 
 
+EC2_NODE_CLASSES = frozenset(
+    {
+        "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass",
+        "kubernetes:karpenter.k8s.aws/v1beta1:EC2NodeClass",
+    }
+)
+
+
+def unpinned_ami_aliases(props: Mapping[str, Any]) -> list[str]:
+    """The EC2NodeClass's `amiSelectorTerms[].alias` values that track `@latest`."""
+    return [
+        alias
+        for term in as_list(get(props, "spec", "amiSelectorTerms"))
+        if (alias := text(get(term, "alias"))) and alias.endswith("@latest")
+    ]
+
+
+def validate_ami_pinned(
+    args: ResourceValidationArgs, report: ReportViolation, settings: Settings
+) -> None:
+    if settings["allowLatestAmi"]:
+        return
+    for alias in unpinned_ami_aliases(args.props):
+        report(
+            f"EC2NodeClass '{args.name}' selects its AMI with alias {alias!r}: every AMI release "
+            "drifts (replaces) all of its nodes, untested.",
+            None,
+        )
+
+
 def validate_nvidia_taint(
     args: ResourceValidationArgs, report: ReportViolation, settings: Settings
 ) -> None:
@@ -637,6 +681,40 @@ RULES: tuple[Rule, ...] = (
         rationale=(
             "Each BU has its own stacks, so the stack total is the BU's total in that "
             "environment. Auto Scaling groups made outside EKS node groups are not counted."
+        ),
+    ),
+    Rule(
+        id="karpenter-ami-pinned",
+        title="Karpenter nodes boot a pinned AMI release",
+        description=(
+            "Every Karpenter EC2NodeClass selects its AMI by a versioned alias "
+            "(`al2023@v20251120`, `bottlerocket@v1.26.2`), not `@latest`."
+        ),
+        severity="medium",
+        enforcement=BLOCK_FROM_STAGING,
+        remediation=(
+            "Set amiVersion on the stack's Karpenter GPU pools (ai-estate:gpuPools[].amiVersion) "
+            "to the AMI release dev has run; raise it release by release."
+        ),
+        kind="resource",
+        validate=validate_ami_pinned,
+        resource_types=EC2_NODE_CLASSES,
+        settings=(
+            Setting(
+                name="allowLatestAmi",
+                description=(
+                    "Accept `@latest` aliases: dev tracks new AMI releases on purpose, so they "
+                    "are tried there before staging and prod pin them."
+                ),
+                schema={"type": "boolean"},
+                defaults={"dev": True, "staging": False, "prod": False},
+            ),
+        ),
+        domain="gpu",
+        rationale=(
+            "Karpenter recommends against `@latest` outside pre-production (karpenter.sh, "
+            "Managing AMIs): a new AMI drifts every node of the class at once. Dev tracks latest "
+            "on purpose, to try new AMIs first."
         ),
     ),
     Rule(

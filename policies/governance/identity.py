@@ -134,10 +134,17 @@ def _actions(statement: Mapping[str, Any]) -> list[str]:
     return [str(a) for a in as_list(statement.get("Action"))]
 
 
+READ_ACTIONS_WITHOUT_READ_VERB = frozenset({"sagemaker-mlflow:accessui"})
+"""Actions AWS's Service Authorization Reference lists at the Read access level whose names do
+not start with a read verb (opening the MLflow UI, which AWS authorizes on `*` only)."""
+
+
 def is_read_only(action: str) -> bool:
     """Whether an action (pattern) can only read: its name starts with a read verb."""
     if action == "*" or ":" not in action:
         return False
+    if action.lower() in READ_ACTIONS_WITHOUT_READ_VERB:
+        return True
     name = action.split(":", 1)[1]
     return any(name.startswith(verb) for verb in READ_VERBS)
 

@@ -33,6 +33,7 @@ from pulumi_policy import PolicyResource, ReportViolation, ResourceValidationArg
 from pulumi_policy.proxy import UnknownValueError
 
 from .catalog import BLOCK_FROM_STAGING, BLOCK_IN_PROD, Rule, Settings
+from .gpu import gpu_slices_per_gpu
 from .linking import of_types
 from .profiles import stack_config
 from .properties import as_int, as_list, is_true, text
@@ -288,6 +289,8 @@ def worst_case_gpu_cost(pool: PolicyResource) -> tuple[float, list[str]]:
     limit = as_int(_known(lambda: _mapping(pool.props, "spec", "limits").get(GPU_RESOURCE)))
     if not limit or limit < 0:
         return 0.0, unknown
+    # A time-sliced pool's limit counts slices; nodes are bought by the physical GPU.
+    limit //= gpu_slices_per_gpu(pool.props)
     worst = max(math.ceil(limit / GPU_PRICES[t][0]) * GPU_PRICES[t][1] for t in priced)
     return worst * HOURS_PER_MONTH, unknown
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import Any
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -34,6 +35,7 @@ from . import (
     network,
     observability,
     registry,
+    serving,
     storage,
     tagging,
     waiver_rules,
@@ -59,6 +61,7 @@ RULES: tuple[Rule, ...] = (
     *registry.RULES,
     *monitoring.RULES,
     *identity.RULES,
+    *serving.RULES,
 )
 
 
@@ -97,7 +100,7 @@ def framework(rule_: Rule) -> PolicyComplianceFramework | None:
 
 def build_policy(rule_: Rule, profile: Profile, waiver_set: object = None) -> Policy:
     """One CrossGuard policy for `rule_`, enforced and configured as `profile` says."""
-    common = {
+    common: dict[str, Any] = {
         "name": rule_.id,
         "description": rule_.description,
         "validate": bind(rule_, profile.settings(rule_), waiver_set),

@@ -6,15 +6,20 @@ rules before it suppressed for the same resource in the same request.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from .catalog import BLOCK_EVERYWHERE, Rule
+from .catalog import BLOCK_EVERYWHERE, Enforcement, Rule, Settings
 from .waivers import active
 
-ADVISORY_EVERYWHERE = {"dev": "advisory", "staging": "advisory", "prod": "advisory"}
+ADVISORY_EVERYWHERE: Mapping[str, Enforcement] = {
+    "dev": "advisory",
+    "staging": "advisory",
+    "prod": "advisory",
+}
 
 
-def _applied(args: Any, report: Any, _settings: dict[str, Any]) -> None:
+def _applied(args: Any, report: Any, _settings: Settings) -> None:
     waivers = active()
     if waivers is None:
         return
@@ -22,7 +27,7 @@ def _applied(args: Any, report: Any, _settings: dict[str, Any]) -> None:
         report(text)
 
 
-def _applied_stack(_args: Any, report: Any, _settings: dict[str, Any]) -> None:
+def _applied_stack(_args: Any, report: Any, _settings: Settings) -> None:
     waivers = active()
     if waivers is None:
         return
@@ -30,7 +35,7 @@ def _applied_stack(_args: Any, report: Any, _settings: dict[str, Any]) -> None:
         report(text, urn)
 
 
-def _expired(_args: Any, report: Any, _settings: dict[str, Any]) -> None:
+def _expired(_args: Any, report: Any, _settings: Settings) -> None:
     waivers = active()
     if waivers is None:
         return
@@ -41,7 +46,7 @@ def _expired(_args: Any, report: Any, _settings: dict[str, Any]) -> None:
         )
 
 
-def _invalid(_args: Any, report: Any, _settings: dict[str, Any]) -> None:
+def _invalid(_args: Any, report: Any, _settings: Settings) -> None:
     waivers = active()
     if waivers is None:
         return
@@ -55,7 +60,7 @@ RULES: tuple[Rule, ...] = (
         title="Waived violations (resource)",
         description="A live waiver in the stack file suppressed a violation on this resource.",
         severity="low",
-        enforcement=ADVISORY_EVERYWHERE,  # type: ignore[arg-type]
+        enforcement=ADVISORY_EVERYWHERE,
         remediation="Nothing to do before the waiver expires; fix the finding to drop the waiver.",
         kind="resource",
         validate=_applied,
@@ -66,7 +71,7 @@ RULES: tuple[Rule, ...] = (
         title="Waived violations (stack policies)",
         description="A live waiver in the stack file suppressed a stack policy's violation.",
         severity="low",
-        enforcement=ADVISORY_EVERYWHERE,  # type: ignore[arg-type]
+        enforcement=ADVISORY_EVERYWHERE,
         remediation="Nothing to do before the waiver expires; fix the finding to drop the waiver.",
         kind="stack",
         validate=_applied_stack,

@@ -368,6 +368,26 @@ def good_bu_taint() -> None:
     node_pool("general", requirements=CPU_ONLY, taints=[])
 
 
+def node_class(name: str, alias: str) -> None:
+    k8s.apiextensions.CustomResource(
+        name,
+        api_version="karpenter.k8s.aws/v1",
+        kind="EC2NodeClass",
+        metadata={"name": name},
+        spec={"amiSelectorTerms": [{"alias": alias}], "role": "node-role"},
+    )
+
+
+def bad_ami_pin() -> None:
+    node_class("tracks-al2023", "al2023@latest")
+    node_class("tracks-bottlerocket", "bottlerocket@latest")
+
+
+def good_ami_pin() -> None:
+    node_class("pinned-al2023", "al2023@v20251120")
+    node_class("pinned-bottlerocket", "bottlerocket@v1.26.2")
+
+
 COMPUTE_CASES: dict[str, Case] = {
     "eks-endpoint-not-public": Case(
         bad_endpoint, {"default", "no-cidrs", "world", "world-v6"}, good_endpoint
@@ -392,7 +412,15 @@ COMPUTE_CASES: dict[str, Case] = {
     "gpu-pool-bu-taint": Case(
         bad_bu_taint, {"shared", "blank", "mislabelled", "np-shared"}, good_bu_taint
     ),
+    "karpenter-ami-pinned": Case(
+        bad_ami_pin, {"tracks-al2023", "tracks-bottlerocket"}, good_ami_pin
+    ),
 }
+
+
+def test_latest_amis_pass_in_dev_where_new_releases_are_tried():
+    assert check("karpenter-ami-pinned", bad_ami_pin, environment="dev") == []
+    assert len(check("karpenter-ami-pinned", bad_ami_pin, environment="staging")) == 2
 
 
 def test_every_eks_and_gpu_rule_has_a_bad_and_a_good_case():
@@ -651,6 +679,7 @@ def estate_pools() -> None:
             "max_gpus": 8,
             "disk_gib": 500,
             "ami_type": "BOTTLEROCKET_x86_64_NVIDIA",
+            "ami_version": "v1.26.2",  # prod pins the AMI release
         },
     ]
     for pool in pools:

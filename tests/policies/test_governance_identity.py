@@ -373,14 +373,17 @@ def test_read_only_actions():
     assert is_read_only("s3:GetObject") and is_read_only("ec2:Describe*")
     assert not is_read_only("s3:*") and not is_read_only("s3:PutObject")
     assert not is_read_only("*") and not is_read_only("sagemaker:*Record")
+    # Read access level without a read verb (AWS Service Authorization Reference).
+    assert is_read_only("sagemaker-mlflow:AccessUI") and not is_read_only("sagemaker-mlflow:*")
 
 
 # -- the estate's own components comply ------------------------------------------------------
 
 
 def estate_access() -> None:
-    from components.access import PERSONAS, BuAccess, KmsKey
+    from components.access import PERSONAS, BuAccess
     from components.feature_store import FeatureStore
+    from components.kms import KmsKey
 
     tags = {**OWNERSHIP_TAGS, "BusinessUnit": "fraud"}
     key = KmsKey(
@@ -464,5 +467,18 @@ def test_the_shipped_stacks_comply(rendered, stack, monkeypatch):
         "PULUMI_CONFIG",
         json.dumps({k: v for k, v in inventory.config.items() if isinstance(v, str)}),
     )
+    # As the pack judges them: violations a live waiver of the stack covers are not findings
+    # (platform stacks waive the load-balancer controller's upstream IAM policy, issue 12).
+    import datetime as dt
+
+    from governance import RULES
+    from governance.waivers import Ledger, WaiverSet, parse_waivers
+
+    waivers = WaiverSet(
+        *parse_waivers(inventory.config, [r.id for r in RULES]), dt.date.today(), Ledger()
+    )
     for rule_id in IDENTITY_RULES:
-        assert check(rule_id, inventory) == [], rule_id
+        found = [
+            v for v in check(rule_id, inventory) if not waivers.live_waiver(rule_id, v.urn or "")
+        ]
+        assert found == [], rule_id
