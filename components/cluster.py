@@ -169,9 +169,30 @@ def bu_deployer_cluster_rules(namespaces: list[str]) -> list[dict[str, Any]]:
             "resources": ["ec2nodeclasses"],
             "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"],
         },
+        # Custom resources a BU's serving creates in its namespace: `admin` covers a CRD only
+        # when its chart aggregates a role into it, which these do not.
+        *(
+            {"apiGroups": [group], "resources": [resource], "verbs": ALL_VERBS}
+            for group, resource in BU_NAMESPACED_CUSTOM_KINDS
+        ),
+        # The BU's own admission policies (named `ai-estate-<bu>-...`, see BuDeployerGuard).
+        {
+            "apiGroups": ["admissionregistration.k8s.io"],
+            "resources": ["validatingadmissionpolicies", "validatingadmissionpolicybindings"],
+            "verbs": ALL_VERBS,
+        },
     ]
 
 
+ALL_VERBS = ["get", "list", "watch", "create", "update", "patch", "delete"]
+#: Namespaced custom resources BU stacks create (serving: routes, autoscaling, target groups).
+BU_NAMESPACED_CUSTOM_KINDS = (
+    ("gateway.networking.k8s.io", "httproutes"),
+    ("gateway.k8s.aws", "listenerruleconfigurations"),
+    ("elbv2.k8s.aws", "targetgroupbindings"),
+    ("keda.sh", "scaledobjects"),
+    ("keda.sh", "triggerauthentications"),
+)
 #: What `BuDeployerGuard` checks: everything a BU deployer's ClusterRole grants cluster-wide.
 BU_DEPLOYER_GUARDED = (
     ("", "namespaces"),
@@ -179,19 +200,27 @@ BU_DEPLOYER_GUARDED = (
     ("", "limitranges"),
     ("karpenter.sh", "nodepools"),
     ("karpenter.k8s.aws", "ec2nodeclasses"),
+    ("admissionregistration.k8s.io", "validatingadmissionpolicies"),
+    ("admissionregistration.k8s.io", "validatingadmissionpolicybindings"),
+    *BU_NAMESPACED_CUSTOM_KINDS,
 )
 
 
 def bu_deployer_scope_expression(namespaces: list[str]) -> str:
     """CEL: a request from a BU deployer (a member of `ai-estate:bu-deployer:<ns>`) touches only
-    its own names: the Namespace `<ns>`, objects in `<ns>`, and Karpenter objects named
-    `<ns>-...` (GPU pools name theirs `<bu>-<pool>`). RBAC cannot say "in this namespace" for a
-    grant that must exist before the namespace does; this policy can."""
+    its own names: the Namespace `<ns>`, objects in `<ns>`, Karpenter objects named `<ns>-...`
+    (GPU pools name theirs `<bu>-<pool>`) and admission policies named `ai-estate-<ns>-...`.
+    RBAC cannot say "in this namespace" for a grant that must exist before the namespace does;
+    this policy can."""
+    # The platform's own policies, whatever a BU is called (a BU `bu-deployer` would match).
+    platform = "['ai-estate-bu-toleration-guard', 'ai-estate-bu-deployer-scope']"
     clauses = [
         f"('{BU_DEPLOYER_GROUP_PREFIX}{ns}' in request.userInfo.groups && ("
         f"(request.resource.resource == 'namespaces' && request.name == '{ns}') || "
         f"(request.resource.resource != 'namespaces' && request.namespace == '{ns}') || "
-        f"(request.resource.group.startsWith('karpenter') && request.name.startsWith('{ns}-'))))"
+        f"(request.resource.group.startsWith('karpenter') && request.name.startsWith('{ns}-')) || "
+        f"(request.resource.group == 'admissionregistration.k8s.io' && "
+        f"request.name.startsWith('ai-estate-{ns}-') && !(request.name in {platform}))))"
         for ns in sorted(namespaces)
     ]
     return " || ".join(clauses) if clauses else "false"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import celpy
 import pytest
 
-from components.cluster import bu_deployer_match_condition
+from components.cluster import BU_DEPLOYER_GUARDED, bu_deployer_match_condition
 
 ACCESS_ENTRY = "aws:eks/accessEntry:AccessEntry"
 ASSOCIATION = "aws:eks/accessPolicyAssociation:AccessPolicyAssociation"
@@ -85,14 +85,9 @@ def test_rbac_covers_exactly_what_the_bu_stack_creates_beyond_its_namespace(rend
     assert {("", "namespaces"), ("", "resourcequotas"), ("karpenter.sh", "nodepools")} <= (
         beyond_admin
     )
-    # and nothing else: no RBAC, no admission, no other BU's kinds
-    assert granted == {
-        ("", "namespaces"),
-        ("", "resourcequotas"),
-        ("", "limitranges"),
-        ("karpenter.sh", "nodepools"),
-        ("karpenter.k8s.aws", "ec2nodeclasses"),
-    }
+    # and nothing else: no RBAC, no workloads cluster-wide; every grant is guarded
+    assert granted == set(BU_DEPLOYER_GUARDED)
+    assert not {r for _, r in granted} & {"clusterroles", "clusterrolebindings", "pods"}
     named = [r for r in role.inputs["rules"] if r.get("resourceNames")]
     assert named == [
         {
@@ -156,6 +151,22 @@ FRAUD = ["system:authenticated", "ai-estate:bu-deployer:fraud"]
         ("nodepools", "marketing-train-a10g", "", "karpenter.sh", False),
         ("ec2nodeclasses", "fraud-train-a10g", "", "karpenter.k8s.aws", True),
         ("ec2nodeclasses", "fraudster-x", "", "karpenter.k8s.aws", False),
+        ("httproutes", "card-fraud", "fraud", "gateway.networking.k8s.io", True),
+        ("scaledobjects", "card-fraud", "marketing", "keda.sh", False),
+        (
+            "validatingadmissionpolicies",
+            "ai-estate-fraud-gpu-pool-selection",
+            "",
+            "admissionregistration.k8s.io",
+            True,
+        ),
+        (
+            "validatingadmissionpolicies",
+            "ai-estate-bu-toleration-guard",
+            "",
+            "admissionregistration.k8s.io",
+            False,
+        ),
     ],
 )
 def test_the_guard_keeps_a_deployer_on_its_own_names(
@@ -167,6 +178,21 @@ def test_the_guard_keeps_a_deployer_on_its_own_names(
     activation = request(FRAUD, resource, name, namespace, group)
     assert bool(matches.evaluate(activation))
     assert bool(check.evaluate(activation)) is allowed
+
+
+def test_a_bu_named_like_a_platform_policy_cannot_touch_it():
+    from components.cluster import bu_deployer_scope_expression
+
+    env = celpy.Environment()
+    check = env.program(env.compile(bu_deployer_scope_expression(["bu-deployer", "bu-toleration"])))
+    for group, name in (
+        ("ai-estate:bu-deployer:bu-deployer", "ai-estate-bu-deployer-scope"),
+        ("ai-estate:bu-deployer:bu-toleration", "ai-estate-bu-toleration-guard"),
+    ):
+        activation = request(
+            [group], "validatingadmissionpolicies", name, "", "admissionregistration.k8s.io"
+        )
+        assert not bool(check.evaluate(activation)), name
 
 
 def test_the_guard_ignores_everyone_else(rendered):
