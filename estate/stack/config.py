@@ -897,7 +897,7 @@ class ServingOidcConfig(_Model):
     `https://cognito-idp.<region>.amazonaws.com/<pool-id>`."""
     jwks_endpoint: HttpsUrl
     """The issuer's JSON Web Key Set URL the ALB fetches signing keys from."""
-    required_scopes: tuple[str, ...] = ()
+    required_scopes: Annotated[tuple[str, ...], _items(20)] = ()
     """Scopes every token must carry (`scope` claim, space separated); empty checks none."""
 
 
@@ -968,7 +968,7 @@ class ServingEndpointConfig(_Model):
     """The container's HTTP port (non-root, so above 1023)."""
     health_path: str = "/health"
     """HTTP path the load balancer and kubelet probe."""
-    online_tables: tuple[Slug, ...] = ()
+    online_tables: Annotated[tuple[Slug, ...], _items(20)] = ()
     """The BU's online tables (`featureStore.onlineTables[].name`) the model server reads."""
     schedule: ServingScheduleConfig | None = None
     """When a scale-to-zero endpoint (`minReplicas: 0`) is up (required with it)."""
@@ -1037,7 +1037,7 @@ class ServingConfig(_Model):
     """Platform stacks: the HTTPS listener's ELB security policy."""
     oidc: ServingOidcConfig | None = None
     """Platform stacks: the token issuer behind `auth: oidc` routes."""
-    endpoints: tuple[ServingEndpointConfig, ...] = ()
+    endpoints: Annotated[tuple[ServingEndpointConfig, ...], _items(50)] = ()
     """BU stacks: the model endpoints."""
 
     @model_validator(mode="after")
@@ -1260,13 +1260,6 @@ def stack_problems(config: StackConfig) -> list[Problem]:
         )
     if config.kind == "bu":
         problems.extend(_bu_problems(config))
-    # GPU pool AMI pins (rule: components.gpu_pools.ami_version_error)
-    from components.gpu_pools import ami_version_error
-
-    for i, pool in enumerate(config.gpu_pools):
-        problem = ami_version_error(pool.model_dump(), env)
-        if problem:
-            problems.append((("gpuPools", i, "amiVersion"), problem, pool.ami_version))
     problems.extend(serving_problems(config))
     if config.kind == "platform":
         if bu != "platform":
