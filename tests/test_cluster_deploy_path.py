@@ -49,7 +49,7 @@ def test_prod_refuses_an_unpinned_addon_naming_the_key():
     with pytest.raises(ConfigError) as err:
         validate_config(values, "stacks/Pulumi.platform-prod.yaml")
     [line] = err.value.lines
-    assert line.startswith("stacks/Pulumi.platform-prod.yaml: ai-estate: cluster.addonVersions:")
+    assert line.startswith("stacks/Pulumi.platform-prod.yaml: ai-estate:cluster.addonVersions:")
     assert "missing coredns" in line
     values = stack_config("platform-dev")  # dev may leave one to EKS's default
     del values["cluster"]["addonVersions"]["coredns"]

@@ -95,7 +95,12 @@ def replace(old: str, new: str) -> Callable[[str], str]:
 
 
 DEDICATED = (
-    "  ai-estate:cluster:\n    mode: dedicated\n  ai-estate:network:\n    cidr: 10.20.128.0/17\n"
+    "  ai-estate:cluster:\n    mode: dedicated\n"
+    # prod pins every EKS add-on (the platform's pins)
+    "    addonVersions: {eks-pod-identity-agent: v1.3.10-eksbuild.3, vpc-cni: v1.21.1-eksbuild.3,"
+    " kube-proxy: v1.35.0-eksbuild.2, coredns: v1.13.2-eksbuild.1,"
+    " aws-ebs-csi-driver: v1.57.1-eksbuild.1}\n"
+    "  ai-estate:network:\n    cidr: 10.20.128.0/17\n"
 )
 
 
@@ -393,7 +398,7 @@ CASES: list[tuple] = [
     (
         "cluster-version-too-old",
         "platform-prod",
-        replace('version: "1.31"', 'version: "1.28"'),
+        replace('version: "1.35"', 'version: "1.28"'),
         "ai-estate:cluster.version",
         "too old",
     ),

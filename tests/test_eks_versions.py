@@ -47,6 +47,7 @@ def test_a_version_in_extended_support_needs_extended_said_explicitly():
     assert check_version("1.34", "EXTENDED", TODAY) is None
     assert "past the end of EKS extended support" in check_version("1.31", "EXTENDED", TODAY)
     assert "not in eks_versions.yaml" in check_version("1.39", "STANDARD", TODAY)
+    assert "Kubernetes 1.28 is too old" in check_version("1.28", "STANDARD", TODAY)
     assert check_version("1.35", "STANDARD", TODAY) is None
 
 
@@ -61,7 +62,7 @@ def test_schema_refuses_a_version_past_extended_support_naming_file_and_key():
     with pytest.raises(ConfigError) as err:
         validate_config(platform_values(version="1.29"), "stacks/Pulumi.platform-dev.yaml")
     [line] = err.value.lines
-    assert line.startswith("stacks/Pulumi.platform-dev.yaml: ai-estate:cluster: version: ")
+    assert line.startswith("stacks/Pulumi.platform-dev.yaml: ai-estate:cluster.version: ")
     assert "Kubernetes 1.29 is past the end of EKS extended support (2026-03-23)" in line
 
 

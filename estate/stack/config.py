@@ -348,7 +348,7 @@ class BuCpuNodesConfig(_Model):
 
     enabled: bool = True
     """Build the pool (off only if no BU runs CPU pods on this cluster)."""
-    instance_types: tuple[str, ...] = ("m6i.xlarge", "m6a.xlarge")
+    instance_types: Annotated[tuple[str, ...], _items(20)] = ("m6i.xlarge", "m6a.xlarge")
     """EC2 instance types of the BU CPU nodes."""
     min_size: int = Field(1, ge=0, le=100)
     """Minimum nodes."""
@@ -375,7 +375,7 @@ class BuDeployerConfig(_Model):
 
     role_arn: Annotated[str, AfterValidator(_role_arn)]
     """The IAM role the BU's `pulumi up` runs as, e.g. `arn:aws:iam::222222222222:role/fraud-deployer`."""
-    namespaces: tuple[Slug, ...] = Field(min_length=1)
+    namespaces: tuple[Slug, ...] = Field(min_length=1, max_length=20)
     """The BU namespaces it may deploy into (the BU's slug)."""
 
 
@@ -405,7 +405,7 @@ class ClusterConfig(_Model):
     every add-on in prod; elsewhere an add-on left out gets EKS's default for the version."""
     bu_cpu_nodes: BuCpuNodesConfig = BuCpuNodesConfig()
     """The CPU node group for BU pods that need no GPU."""
-    bu_deployers: tuple[BuDeployerConfig, ...] = ()
+    bu_deployers: Annotated[tuple[BuDeployerConfig, ...], _items(100)] = ()
     """Platform stacks: BU pipeline roles given namespace-scoped access to the shared cluster
     (EKS `AmazonEKSAdminPolicy` on their namespaces, plus RBAC for the BU's Namespace, quota
     and Karpenter objects, kept to the BU's own names by an admission policy)."""
@@ -460,7 +460,7 @@ class ClusterConfig(_Model):
 
         problem = check_version(self.version, self.support_type, dt.date.today())
         if problem:
-            raise ValueError(f"version: {problem}")
+            raise rules_error([(("version",), problem, _NOTHING)])
         return self
 
 
@@ -489,7 +489,9 @@ class GpuPoolConfig(_Model):
     """Extra node labels (the BU, pool, GPU model and capacity type labels are always set)."""
     max_gpus: int | None = Field(None, ge=1, le=100_000)
     """GPU cap for the pool (Karpenter limits). Default: maxSize x GPUs per instance."""
-    capacity_reservation_ids: tuple[Annotated[str, Field(pattern=r"^cr-[0-9a-z]+$")], ...] = ()
+    capacity_reservation_ids: Annotated[
+        tuple[Annotated[str, Field(pattern=r"^cr-[0-9a-z]+$")], ...], _items(20)
+    ] = ()
     """Karpenter pools: EC2 On-Demand Capacity Reservations or Capacity Blocks for ML
     (`cr-...`) to launch into. The pool then launches reserved capacity only
     (`karpenter.sh/capacity-type: reserved`)."""
@@ -1174,9 +1176,15 @@ class StackConfig(_Model):
 
             missing = [a for a in addon_names() if a not in self.cluster.addon_versions]
             if missing:
-                raise ValueError(
-                    f"cluster.addonVersions: prod pins every EKS add-on version (missing "
-                    f"{', '.join(missing)}); see `aws eks describe-addon-versions`"
+                raise rules_error(
+                    [
+                        (
+                            ("cluster", "addonVersions"),
+                            "prod pins every EKS add-on version (missing "
+                            f"{', '.join(missing)}); see `aws eks describe-addon-versions`",
+                            _NOTHING,
+                        )
+                    ]
                 )
         return self
 

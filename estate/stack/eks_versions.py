@@ -54,6 +54,14 @@ def support_status(version: str, on: dt.date) -> SupportStatus:
 def check_version(version: str, support_type: str, on: dt.date) -> str | None:
     """Why `version` with `support_type` is not deployable on day `on` (None when it is)."""
     known = calendar()
+    ordered = sorted(known, key=lambda v: tuple(map(int, v.split("."))))
+    if version not in known and tuple(map(int, version.split("."))) < tuple(
+        map(int, ordered[0].split("."))
+    ):
+        return (
+            f"Kubernetes {version} is too old: EKS support for it has ended "
+            f"(the oldest version in {CALENDAR_FILE.name} is {ordered[0]})"
+        )
     if version not in known:
         return (
             f"Kubernetes {version} is not in {CALENDAR_FILE.name} "
