@@ -1038,11 +1038,10 @@ class EksCluster(pulumi.ComponentResource):
         reach the API."""
         cluster = plane.cluster
         ca_data = cluster.certificate_authority.apply(lambda ca: ca.data)
-        config = pulumi.Output.secret(
-            pulumi.Output.all(cluster.name, cluster.endpoint, ca_data, ctx.region).apply(
-                lambda p: json.dumps(kubeconfig(p[0], p[1], p[2], p[3]))
-            )
-        )
+        rendered: pulumi.Output[str] = pulumi.Output.all(
+            cluster.name, cluster.endpoint, ca_data, ctx.region
+        ).apply(lambda p: json.dumps(kubeconfig(p[0], p[1], p[2], p[3])))
+        config: pulumi.Output[str] = pulumi.Output.secret(rendered)
         provider = k8s.Provider(
             f"{ctx.name}-k8s",
             kubeconfig=config,

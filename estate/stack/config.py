@@ -360,12 +360,12 @@ class BuCpuNodesConfig(_Model):
     """Root volume size (encrypted gp3)."""
 
 
-_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 
 
 def _role_arn(value: str) -> str:
     if not _ROLE_ARN.match(value):
-        raise ValueError(f"must be an IAM role ARN (got {value!r})")
+        raise ValueError("must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)")
     return value
 
 
@@ -594,15 +594,8 @@ class TenantConfig(_Model):
     """LimitRange defaults for containers that set no limits."""
 
 
-_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 MAX_ARN = 2048
 """IAM allows role ARNs up to 2,048 characters (path 512 + name 64 + the rest)."""
-
-
-def _role_arn(value: str) -> str:
-    if not _ROLE_ARN.match(value):
-        raise ValueError("must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)")
-    return value
 
 
 def _https(value: str) -> str:
