@@ -305,7 +305,10 @@ def _base_jobs(
         return []  # the project did not exist at the base ref: everything is new
     known = base_project.stacks()
     chosen = known if all_ else [n for n in names if n in known]
-    return [Job(project_path=base_path, stack=n, render_only=True) for n in chosen]
+    # This repository at the base ref carries its own estate code: render the base with it, not
+    # with today's (whose schema and module paths may have moved on).
+    own = where if (where / "estate" / "__init__.py").is_file() else None
+    return [Job(project_path=base_path, stack=n, render_only=True, code_root=own) for n in chosen]
 
 
 EXIT_INTERNAL = 3

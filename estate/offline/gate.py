@@ -8,8 +8,10 @@ stack that references it instead of being rendered again.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import multiprocessing
+import os
 import subprocess
 import sys
 import time
@@ -20,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from estate.offline.engine import ProgramError, render
-from estate.offline.model import Inventory, StackResult
+from estate.offline.model import Finding, Inventory, StackResult
 from estate.offline.project import ROOT, Project, load_project
 from estate.stack.config import ConfigError
 
@@ -37,6 +39,10 @@ class Job:
     policy_config: dict[str, Any] | None = None
     known_outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     render_only: bool = False
+    code_root: Path | None = None
+    """For a `--base` job: the base ref's tree when it carries its own `estate` package. The
+    stack is then rendered by that code (a subprocess with the tree first on `PYTHONPATH`), so
+    the comparison is base code on base config against today's code on today's config."""
 
 
 def _outputs_by_subprocess(project: Project, stack: str) -> dict[str, Any]:
@@ -60,6 +66,24 @@ def _outputs_by_subprocess(project: Project, stack: str) -> dict[str, Any]:
             f"StackReference to '{stack}': rendering it failed: {detail[-1] if detail else '?'}"
         )
     return dict(json.loads(done.stdout).get("outputs") or {})
+
+
+def render_with_own_code(code_root: Path, project_path: Path, stack: str) -> Inventory:
+    """Render a stack with the `estate` code of another tree (a base ref): that tree's own
+    program, components and schema, as its own `estate preview --format json` prints them."""
+    cmd = [sys.executable, "-m", "estate", "preview", "--project", str(project_path)]
+    cmd += ["--stack", stack, "--format", "json"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(code_root), *_pythonpath()])}
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=code_root, env=env)
+    if done.returncode != 0:
+        lines = (done.stderr or done.stdout).strip().splitlines()
+        raise ProgramError(lines[-1] if lines else f"exit {done.returncode}")
+    return Inventory.from_json(json.loads(done.stdout))
+
+
+def _pythonpath() -> list[str]:
+    current = os.environ.get("PYTHONPATH", "")
+    return [p for p in current.split(os.pathsep) if p]
 
 
 def render_stack(
@@ -98,7 +122,10 @@ def run_job(job: Job) -> StackResult:
     project = load_project(job.project_path)
     result = StackResult(stack=job.stack, source=project.source_for(job.stack))
     try:
-        inventory = render_stack(project, job.stack, job.known_outputs)
+        if job.code_root is not None:
+            inventory = render_with_own_code(job.code_root, job.project_path, job.stack)
+        else:
+            inventory = render_stack(project, job.stack, job.known_outputs)
         result.inventory = inventory
         result.resource_count = len(inventory.resources)
         if not job.render_only:
@@ -219,7 +246,10 @@ def attach_diffs(results: list[StackResult], base: list[StackResult]) -> list[St
     out = list(results)
     for result in out:
         prior = base_by_stack.get(result.stack)
-        if result.inventory is None or (prior is not None and prior.inventory is None):
+        if result.inventory is None:
+            continue
+        if prior is not None and prior.inventory is None:
+            result.findings.append(base_unrendered(result, prior))
             continue
         before = prior.inventory if prior else None
         diff = diff_inventories(result.stack, before, result.inventory)
@@ -237,6 +267,32 @@ def attach_diffs(results: list[StackResult], base: list[StackResult]) -> list[St
     return out
 
 
+BASE_UNRENDERED = "base-not-rendered"
+"""The finding a stack gets when `--base` could not render its base: the data-loss guard did
+not run for it. Blocking in prod (a reviewer must look at the change by hand, or fix the base
+render), advisory elsewhere."""
+
+
+def base_unrendered(result: StackResult, prior: StackResult) -> Finding:
+    """Say, per stack, that its `--base` comparison did not happen, and why."""
+    environment = ""
+    if result.inventory is not None:
+        environment = str(result.inventory.config.get("ai-estate:environment") or "")
+    reason = (prior.error or "it did not render").removeprefix(f"{prior.source}: ")
+    return Finding(
+        stack=result.stack,
+        policy=BASE_UNRENDERED,
+        message=(
+            f"the base ref's {prior.source} could not be rendered ({reason}); this stack was not "
+            "compared with it, so deletions and replacements were not checked"
+        ),
+        enforcement="mandatory" if environment == "prod" else "advisory",
+        severity="high",
+        description="`--base` compares every stack with its base render; this one could not be.",
+        pack="estate-data-loss-guard",
+    )
+
+
 def _with_known(job: Job, results: dict[tuple[Path, str], StackResult]) -> Job:
     """The job, told the outputs of the stacks of its project rendered so far."""
     known = {
@@ -246,11 +302,4 @@ def _with_known(job: Job, results: dict[tuple[Path, str], StackResult]) -> Job:
     }
     if not known:
         return job
-    return Job(
-        project_path=job.project_path,
-        stack=job.stack,
-        pack_dir=job.pack_dir,
-        policy_config=job.policy_config,
-        known_outputs={**known, **job.known_outputs},
-        render_only=job.render_only,
-    )
+    return dataclasses.replace(job, known_outputs={**known, **job.known_outputs})

@@ -59,6 +59,32 @@ class Resource:
             options["deletedWith"] = self.deleted_with
         return options
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Resource:
+        """The inverse of `to_json` (what `estate preview --format json` printed)."""
+        options = data.get("options") or {}
+        return cls(
+            urn=data["urn"],
+            type=data["type"],
+            name=data["name"],
+            # Components (ai-estate:*) and the stack are the only non-custom resources we render.
+            custom=data.get("custom", not data["type"].startswith(("ai-estate:", "pulumi:"))),
+            inputs=dict(data.get("inputs") or {}),
+            parent=data.get("parent"),
+            protect=bool(data.get("protect", False)),
+            retain_on_delete=bool(data.get("retainOnDelete", False)),
+            dependencies=list(data.get("dependencies") or []),
+            property_dependencies=dict(data.get("propertyDependencies") or {}),
+            provider=data.get("provider"),
+            aliases=list(data.get("aliases") or []),
+            ignore_changes=list(options.get("ignoreChanges") or []),
+            replace_on_changes=list(options.get("replaceOnChanges") or []),
+            delete_before_replace=options.get("deleteBeforeReplace"),
+            custom_timeouts=dict(options.get("customTimeouts") or {}),
+            depends_on=list(options.get("dependsOn") or []),
+            deleted_with=options.get("deletedWith"),
+        )
+
     def to_json(self) -> dict[str, Any]:
         """The documented inventory shape of `estate preview --format json`: inputs, and every
         resource option the engine received (`protect`, `retainOnDelete`, `aliases`, `parent`,
@@ -95,6 +121,16 @@ class Inventory:
 
     def by_urn(self) -> dict[str, Resource]:
         return {r.urn: r for r in self.resources}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Inventory:
+        """The inverse of `to_json`: an inventory read back from `estate preview --format json`."""
+        return cls(
+            stack=data["stack"],
+            project=data["project"],
+            resources=[Resource.from_json(r) for r in data.get("resources") or []],
+            outputs=dict(data.get("outputs") or {}),
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
