@@ -123,6 +123,16 @@ class NetworkConfig(_Model):
     flow_log_retention_days: int | None = None
     """Retention of the VPC flow log group. Default: 365 in prod, 90 otherwise."""
 
+    @model_validator(mode="after")
+    def _subnets_fit(self) -> NetworkConfig:
+        # The block must hold every AZ's private, public and load-balancer subnet (an ALB
+        # needs a /27): the same rule the program's subnet plan applies, caught here as a
+        # one-line error instead of a failing program.
+        from components.network import plan_subnets
+
+        plan_subnets(self.cidr, self.az_count)
+        return self
+
 
 FeatureType = Literal["Integral", "Fractional", "String"]
 
