@@ -34,6 +34,7 @@ import pulumi_kubernetes as k8s
 from . import labels as keys
 from . import naming
 from .gpu_catalog import gpu_model_of, instance_info, max_gpus
+from .k8s_validation import label_key_problem, label_value_problem
 from .network import service_trust_policy
 from .options import child
 
@@ -200,17 +201,10 @@ class BlockDevice:
 
 
 def _check_label(key: str, value: str, where: str) -> None:
-    prefix, _, name = key.rpartition("/")
-    if prefix and (len(prefix) > 253 or not _LABEL_PREFIX.match(prefix)):
-        raise ValueError(f"{where}: label key {key!r} has an invalid prefix")
-    if not name or len(name) > 63 or not _LABEL_NAME.match(name):
-        raise ValueError(f"{where}: label key {key!r} is not a valid Kubernetes label name")
-    if prefix and any(prefix == d or prefix.endswith("." + d) for d in _RESTRICTED_LABEL_DOMAINS):
-        raise ValueError(
-            f"{where}: label key {key!r} uses a domain reserved for Kubernetes/Karpenter"
-        )
-    if value and (len(value) > 63 or not _LABEL_NAME.match(value)):
-        raise ValueError(f"{where}: label value {value!r} of {key!r} is not a valid label value")
+    # The same rules the config schema applies to `gpuPools[].labels` (k8s_validation).
+    problem = label_key_problem(key) or label_value_problem(value)
+    if problem:
+        raise ValueError(f"{where}: {problem}")
 
 
 def validate_pool(

@@ -630,7 +630,7 @@ def gpu_alarm_specs(
     expression: pulumi.Input[str] = (
         slices_per_gpu.apply(in_slices)
         if isinstance(slices_per_gpu, pulumi.Output)
-        else in_slices(slices_per_gpu)
+        else in_slices(slices_per_gpu)  # type: ignore[arg-type]  # plain here: Outputs above
     )
     for pool in pools:
         dims = {**bu_dims, "Pool": pool["name"]}
@@ -645,7 +645,7 @@ def gpu_alarm_specs(
                     "units: slices when the platform time-slices)."
                 ),
                 comparison="GreaterThanOrEqualToThreshold",
-                threshold=cap.apply(float) if isinstance(cap, pulumi.Output) else float(cap),
+                threshold=cap.apply(float) if isinstance(cap, pulumi.Output) else float(cap),  # type: ignore[arg-type]  # gpu_units: plain in, plain out
                 evaluation_periods=2,
                 datapoints_to_alarm=2,
                 treat_missing_data="notBreaching",

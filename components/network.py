@@ -10,6 +10,7 @@ an encrypted, retained log group, and a default security group with no rules.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import math
@@ -38,6 +39,11 @@ class SubnetPlan:
 # An ALB needs subnets of at least a /27 with 8 free addresses (ELB: "Subnets for your load
 # balancer"); the controller's discovery also skips subnets with fewer than 8 free.
 _MIN_LB_PREFIX = 27
+
+
+def _service_name(region: str, service: str) -> str:
+    """`com.amazonaws.<region>.<service>`: the name of an AWS service's VPC endpoint service."""
+    return f"com.amazonaws.{region}.{service}"
 
 
 def plan_subnets(vpc_cidr: str, az_count: int) -> list[SubnetPlan]:
@@ -187,7 +193,7 @@ class Network(pulumi.ComponentResource):
                 f"{name}-{service}-gateway",
                 vpc_id=vpc.vpc.id,
                 vpc_endpoint_type="Gateway",
-                service_name=region.apply(lambda r, s=service: f"com.amazonaws.{r}.{s}"),
+                service_name=region.apply(functools.partial(_service_name, service=service)),
                 route_table_ids=[rt.id for rt in private_rts],
                 tags=self._named(f"{service}-gateway"),
                 opts=child(self),
@@ -401,7 +407,7 @@ class Network(pulumi.ComponentResource):
                 f"{name}-{service.replace('.', '-')}-endpoint",
                 vpc_id=vpc.vpc.id,
                 vpc_endpoint_type="Interface",
-                service_name=region.apply(lambda r, s=service: f"com.amazonaws.{r}.{s}"),
+                service_name=region.apply(functools.partial(_service_name, service=service)),
                 subnet_ids=[s.id for s in subnets.private],
                 security_group_ids=[endpoint_sg.id],
                 private_dns_enabled=True,

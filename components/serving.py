@@ -43,6 +43,7 @@ BU (`BuServing`, one per BU stack, a `ServingEndpoint` per endpoint):
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Sequence
@@ -832,6 +833,11 @@ def endpoint_alarms(
     ]
 
 
+def _endpoint_row(parts: list[Any], endpoint: str, y: int) -> list[dict[str, Any]]:
+    """`dashboard_row` from resolved (region, target group, load balancer) dimensions."""
+    return dashboard_row(endpoint, parts[0], y, parts[1] or "", parts[2] or "")
+
+
 def dashboard_row(
     endpoint: str, region: str, y: int, target_group_dimension: str, load_balancer_dimension: str
 ) -> list[dict[str, Any]]:
@@ -1551,7 +1557,7 @@ class BuServing(pulumi.ComponentResource):
         region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
         rows = [
             pulumi.Output.all(region, e.target_group_arn_suffix, e.load_balancer_dimension).apply(
-                lambda p, n=n, i=i: dashboard_row(n, p[0], i * 6, p[1] or "", p[2] or "")
+                functools.partial(_endpoint_row, endpoint=n, y=i * 6)
             )
             for i, (n, e) in enumerate(self.endpoints.items())
         ]

@@ -26,6 +26,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,13 +38,11 @@ import pulumi_kubernetes as k8s
 
 from . import labels
 from .gpu_pools import gpu_units
+from .k8s_validation import namespace_problem, quantity_problem
 from .options import child
 
 PERSONAS = ("data-scientist", "ml-engineer", "model-approver", "auditor")
 RBAC_GROUP = "rbac.authorization.k8s.io"
-RESERVED_NAMESPACES = frozenset(
-    {"default", "kube-system", "kube-public", "kube-node-lease", "karpenter", "amazon-cloudwatch"}
-)
 POD_IDENTITY_AGENT_CIDRS = ("169.254.170.23/32",)
 """Where the EKS Pod Identity agent listens on every node (IPv4 link-local, port 80)."""
 GATEWAY_ENDPOINT_SERVICES = ("s3", "dynamodb")
@@ -54,8 +53,6 @@ endpoint."""
 HTTPS = 443
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_QUANTITY = re.compile(r"^\+?([0-9]+(\.[0-9]*)?|\.[0-9]+)([KMGTPE]i|[numkMGTPE]|[eE][-+]?[0-9]+)?$")
-"""A Kubernetes resource quantity (`500m`, `2`, `16Gi`, `1e3`)."""
 
 Metadata = Callable[[str], k8s.meta.v1.ObjectMetaArgs]
 """Builds the metadata of a namespaced object from its name."""
@@ -118,6 +115,11 @@ class Rule:
     api_groups: tuple[str, ...]
     resources: tuple[str, ...]
     verbs: tuple[str, ...]
+
+
+def _prefix_list_name(parts: list[str], service: str) -> str:
+    """`com.amazonaws.<region>.<service>`: an AWS-managed prefix list's name."""
+    return f"{parts[0]}.{parts[1]}.{service}"
 
 
 def persona_group(business_unit: str, persona: str) -> str:
@@ -272,7 +274,8 @@ def validate_tenant(args: BuTenantArgs) -> None:
         raise ValueError(
             f"{where}: the BU name must be a lower-case DNS label (it names the namespace)"
         )
-    if bu in RESERVED_NAMESPACES:
+    if namespace_problem(bu):
+        # The same rule the config schema applies to `businessUnit` (k8s_validation).
         raise ValueError(f"{where}: {bu!r} is a system namespace and cannot be a BU")
     if args["gpu_quota"] < 0:
         raise ValueError(f"{where}: gpu_quota must not be negative (got {args['gpu_quota']})")
@@ -290,7 +293,7 @@ def validate_tenant(args: BuTenantArgs) -> None:
         },
     }
     for key, value in quantities.items():
-        if not isinstance(value, str) or not _QUANTITY.match(value):
+        if quantity_problem(value):
             raise ValueError(
                 f"{where}: {key} must be a Kubernetes quantity like '8' or '16Gi' (got {value!r})"
             )
@@ -388,7 +391,7 @@ class BuTenant(pulumi.ComponentResource):
         prefix_lists = [
             aws.ec2.get_managed_prefix_list_output(
                 name=pulumi.Output.all(dns_prefix, region).apply(
-                    lambda p, s=service: f"{p[0]}.{p[1]}.{s}"
+                    functools.partial(_prefix_list_name, service=service)
                 ),
                 opts=invoke,
             )

@@ -25,6 +25,9 @@ GOOD_BU = {
 
 
 def write(tmp_path: Path, body: str, name: str = "Pulumi.fraud-prod.yaml") -> Path:
+    # BU stacks name their platform stack, which must be beside them: bring the shipped ones.
+    for platform in Path(__file__).resolve().parent.parent.glob("stacks/Pulumi.platform-*.yaml"):
+        (tmp_path / platform.name).write_text(platform.read_text())
     path = tmp_path / name
     path.write_text(textwrap.dedent(body))
     return path
@@ -78,7 +81,7 @@ def test_unknown_key_is_a_typo_not_silence():
     lines = errors_for({**GOOD_BU, "featureStore": {"onlineTabels": []}})
     assert lines == [
         "stacks/Pulumi.x.yaml: ai-estate:featureStore.onlineTabels: is not a known key "
-        "(check the spelling; keys are camelCase)"
+        "(keys are camelCase); did you mean onlineTables?"
     ]
 
 
@@ -119,11 +122,14 @@ def test_bu_stack_needs_platform_stack():
     values = dict(GOOD_BU)
     del values["platformStack"]
     [line] = errors_for(values)
-    assert "platformStack is required" in line
+    assert line.startswith("stacks/Pulumi.x.yaml: ai-estate:platformStack: is required")
 
 
-def test_account_id_accepts_unquoted_yaml_integer_and_rejects_short_ids():
-    assert validate_config({**GOOD_BU, "accountId": 222222222222}, "f").account_id == "222222222222"
+def test_account_id_must_be_a_quoted_string_and_rejects_short_ids():
+    # Padding an unquoted number back to 12 digits turned YAML's octal reading of 012345670123
+    # into another account; a number is an error that says to quote it.
+    [line] = errors_for({**GOOD_BU, "accountId": 222222222222})
+    assert line.startswith("stacks/Pulumi.x.yaml: ai-estate:accountId: must be a quoted 12-digit")
     [line] = errors_for({**GOOD_BU, "accountId": "1234"})
     assert line.startswith("stacks/Pulumi.x.yaml: ai-estate:accountId: must be a 12-digit")
 
@@ -202,5 +208,5 @@ def test_every_config_key_is_documented_and_the_reference_is_current():
 def test_prod_bu_stack_needs_a_budget_dev_does_not():
     values = {k: v for k, v in GOOD_BU.items() if k != "budget"}
     [line] = errors_for(values)
-    assert "budget is required for bu stacks in staging and prod" in line
+    assert "ai-estate:budget: is required for bu stacks in staging and prod" in line
     assert validate_config({**values, "environment": "dev"}, "f").budget is None

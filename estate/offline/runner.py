@@ -2,7 +2,8 @@
 
 This does what the Pulumi CLI does with `--policy-pack policies`: start
 `python -u -m pulumi.policy <engine> <pack dir>` with PULUMI_PROJECT, PULUMI_STACK, PULUMI_DRY_RUN
-and PULUMI_CONFIG in its environment, read the port it prints, then call GetAnalyzerInfo,
+in its environment and the stack config (the CLI's PULUMI_CONFIG) in a file named by
+AI_ESTATE_PULUMI_CONFIG_FILE, read the port it prints, then call GetAnalyzerInfo,
 Configure, ConfigureStack, Analyze for each resource and AnalyzeStack once, over the gRPC stubs
 the Pulumi SDK ships (`pulumi.runtime.proto`). The pack cannot tell us from the CLI — which is
 the point: what passes here passes `pulumi preview --policy-pack policies`.
@@ -15,6 +16,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +30,10 @@ from estate.offline.engine import UNKNOWN_WIRE, config_to_wire
 from estate.offline.mocks import UNKNOWN
 from estate.offline.model import Finding, Inventory, PolicyInfo, Resource
 from estate.stack.config import decode_config_value
+
+CONFIG_FILE_VARIABLE = "AI_ESTATE_PULUMI_CONFIG_FILE"
+"""The variable naming the stack config file the pack reads when PULUMI_CONFIG is unset (the
+pack's `governance.profiles.CONFIG_FILE_VARIABLE`; a test pins both)."""
 
 ENFORCEMENT_NAMES = {
     analyzer_pb2.ADVISORY: "advisory",
@@ -96,6 +102,7 @@ class AnalyzerClient:
     stub: analyzer_pb2_grpc.AnalyzerStub | None = None
     channel: grpc.Channel | None = None
     stderr_lines: list[str] = field(default_factory=list)
+    config_file: Path | None = None
 
     def start(self) -> None:
         env = dict(os.environ)
@@ -104,10 +111,19 @@ class AnalyzerClient:
                 "PULUMI_PROJECT": self.project,
                 "PULUMI_STACK": self.stack,
                 "PULUMI_DRY_RUN": "true" if self.dry_run else "false",
-                "PULUMI_CONFIG": json.dumps(config_to_wire(self.config)),
                 "PULUMI_ORGANIZATION": env.get("PULUMI_ORGANIZATION", "organization"),
             }
         )
+        # The CLI puts the stack config in PULUMI_CONFIG; we hand the pack a file instead
+        # (policies/governance/profiles.py reads either), because Linux caps one environment
+        # string at 128 KB and a large config would fail exec with "Argument list too long".
+        env.pop("PULUMI_CONFIG", None)
+        with tempfile.NamedTemporaryFile(
+            "w", prefix="estate-config-", suffix=".json", delete=False, encoding="utf-8"
+        ) as handle:
+            json.dump(config_to_wire(self.config), handle)
+        self.config_file = Path(handle.name)
+        env[CONFIG_FILE_VARIABLE] = str(self.config_file)
         env.pop("PYTHONPATH", None)
         # The engine address is where the CLI's engine service listens; the Python policy host
         # parses it but never dials it, so any well-formed address will do.
@@ -164,6 +180,9 @@ class AnalyzerClient:
             self.stderr_lines.append(raw.decode(errors="replace").rstrip())
 
     def stop(self) -> None:
+        if self.config_file is not None:
+            self.config_file.unlink(missing_ok=True)
+            self.config_file = None
         if self.channel is not None:
             self.channel.close()
             self.channel = None

@@ -9,11 +9,16 @@ of them at once, so a platform team fixes a stack file in one round trip.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import ipaddress
 import json
 import re
+import sys
+import types
+import typing
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -25,10 +30,20 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    field_validator,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
-from pydantic_core import ErrorDetails
+from pydantic_core import ErrorDetails, PydanticCustomError
+
+from components.k8s_validation import (
+    CONTAINER_RESOURCES,
+    label_key_problem,
+    label_value_problem,
+    namespace_problem,
+    quantity_problem,
+    service_account_problem,
+)
 
 NAMESPACE = "ai-estate"
 ENVIRONMENTS = ("dev", "staging", "prod")
@@ -73,11 +88,20 @@ def _cidr(value: str) -> str:
 
 
 def _account(value: Any) -> str:
-    # YAML reads an unquoted account id as an integer (and drops a leading zero): take it back.
-    text = f"{value:012d}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
-    if not re.fullmatch(r"\d{12}", text):
-        raise ValueError(f"must be a 12-digit AWS account id (got {value!r})")
-    return text
+    # YAML reads an unquoted account id as a number: `012345670123` is the octal 1402433619, and
+    # `222222222222` loses nothing only by luck. Padding a number back to 12 digits would turn
+    # the octal reading into another account, so a number is refused with the fix spelled out.
+    if isinstance(value, int) and not isinstance(value, bool):
+        written = getattr(value, "yaml_source", str(value))
+        octal = re.fullmatch(r"[-+]?0(o?[0-7_]+)", written) is not None
+        reading = f"the octal number {int(value)}" if octal else f"the number {int(value)}"
+        raise ValueError(
+            f"must be a quoted 12-digit string: YAML reads {written} as {reading}; "
+            f"write '{written}' in quotes"
+        )
+    if not isinstance(value, str) or not re.fullmatch(r"\d{12}", value):
+        raise ValueError("must be a 12-digit AWS account id in quotes, e.g. '123456789012'")
+    return value
 
 
 AccountId = Annotated[str, BeforeValidator(_account)]
@@ -90,6 +114,18 @@ Cidr = Annotated[str, AfterValidator(_cidr)]
 _M = TypeVar("_M", bound="_Model")
 
 
+MAX_STRING = 256
+"""Default cap on any string of a stack file (AWS names stop at 64-255, Kubernetes at 253);
+fields that hold longer values (ARNs, URLs, descriptions) set their own."""
+MAX_ITEMS = 100
+"""Default cap on list lengths (e.g. 100 pools is already far beyond one BU's needs)."""
+
+
+def _items(limit: int = MAX_ITEMS) -> Any:
+    """A `Field` bounding a list (stack files are read by people; huge lists are mistakes)."""
+    return Field(max_length=limit)
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -97,8 +133,44 @@ class _Model(BaseModel):
         populate_by_name=True,
         frozen=True,
         str_strip_whitespace=True,
+        str_max_length=MAX_STRING,
+        allow_inf_nan=False,
         use_attribute_docstrings=True,
     )
+
+
+LOG_RETENTION_DAYS: tuple[int, ...] = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+)
+LOG_RETENTION_DAYS += (1827, 2192, 2557, 2922, 3288, 3653)
+"""The retention periods CloudWatch Logs accepts (PutRetentionPolicy `retentionInDays`)."""
+
+
+def _retention(value: int) -> int:
+    if value not in LOG_RETENTION_DAYS:
+        raise ValueError(
+            "must be a retention CloudWatch Logs accepts: "
+            + ", ".join(map(str, LOG_RETENTION_DAYS))
+        )
+    return value
+
+
+LogRetentionDays = Annotated[int, AfterValidator(_retention)]
 
 
 class NetworkConfig(_Model):
@@ -110,7 +182,7 @@ class NetworkConfig(_Model):
     """How many availability zones to spread subnets (and, in prod, NAT gateways) across."""
     nat_gateways: Literal["single", "perAz"] | None = None
     """One NAT gateway (cheap) or one per AZ (no cross-AZ dependency). Default: perAz in prod."""
-    interface_endpoints: tuple[str, ...] = (
+    interface_endpoints: Annotated[tuple[str, ...], _items(50)] = (
         "ecr.api",
         "ecr.dkr",
         "sts",
@@ -120,7 +192,7 @@ class NetworkConfig(_Model):
         "monitoring",
     )
     """AWS services reached through interface VPC endpoints (`com.amazonaws.<region>.<name>`)."""
-    flow_log_retention_days: int | None = None
+    flow_log_retention_days: LogRetentionDays | None = None
     """Retention of the VPC flow log group. Default: 365 in prod, 90 otherwise."""
 
     @model_validator(mode="after")
@@ -151,14 +223,14 @@ class FeatureGroupConfig(_Model):
 
     name: Slug
     """Short name; the group is created as `<bu>-<env>-<name>`."""
-    description: str = ""
-    """Shown in the SageMaker console and catalog."""
+    description: str = Field("", max_length=128)
+    """Shown in the SageMaker console and catalog (SageMaker allows 128 characters)."""
     record_identifier: Ident
     """The feature that identifies a record (must be one of `features`)."""
     event_time: Ident
     """The feature that holds the event time (must be one of `features`, Fractional or String)."""
-    features: tuple[FeatureDefinition, ...]
-    """The group's features, record identifier and event time included."""
+    features: tuple[FeatureDefinition, ...] = Field(min_length=1, max_length=2500)
+    """The group's features, record identifier and event time included (SageMaker: 2,500)."""
     online: bool = True
     """Keep an online store (low-latency reads at inference time)."""
     offline: bool = True
@@ -194,15 +266,30 @@ class OnlineTableConfig(_Model):
     ttl_attribute: Ident | None = None
     """Attribute holding an expiry epoch; rows expire when set."""
 
+    @model_validator(mode="after")
+    def _distinct_keys(self) -> OnlineTableConfig:
+        # DynamoDB refuses a key schema naming one attribute twice (and a TTL on a key).
+        problems: list[Problem] = []
+        if self.range_key is not None and self.range_key == self.hash_key:
+            problems.append((("rangeKey",), "must differ from hashKey", self.range_key))
+        if self.ttl_attribute is not None and self.ttl_attribute in (
+            self.hash_key,
+            self.range_key,
+        ):
+            problems.append((("ttlAttribute",), "must not be a key attribute", self.ttl_attribute))
+        if problems:
+            raise rules_error(problems)
+        return self
+
 
 class FeatureStoreConfig(_Model):
     """`ai-estate:featureStore` (BU stacks)."""
 
     enabled: bool = True
     """Build the feature store at all (off for a BU that only serves models)."""
-    online_tables: tuple[OnlineTableConfig, ...] = ()
+    online_tables: Annotated[tuple[OnlineTableConfig, ...], _items()] = ()
     """DynamoDB tables for online features the BU serves itself."""
-    feature_groups: tuple[FeatureGroupConfig, ...] = ()
+    feature_groups: Annotated[tuple[FeatureGroupConfig, ...], _items()] = ()
     """SageMaker feature groups."""
     infrequent_access_after_days: int = Field(30, ge=30, le=3650)
     """Move offline-store objects to S3 Standard-IA after this many days."""
@@ -251,8 +338,8 @@ PrivateCidr = Annotated[str, AfterValidator(_private_cidr)]
 class SystemNodesConfig(_Model):
     """The on-demand node group that runs cluster add-ons (CoreDNS, autoscalers, GPU software)."""
 
-    instance_types: tuple[str, ...] = ("m6i.large",)
-    """EC2 instance types of the system nodes."""
+    instance_types: tuple[str, ...] = Field(("m6i.large",), min_length=1, max_length=20)
+    """EC2 instance types of the system nodes (EKS allows 20 per node group)."""
     min_size: int = Field(2, ge=1, le=20)
     """Minimum system nodes (2 keeps add-ons available through a node loss)."""
     desired_size: int = Field(2, ge=1, le=20)
@@ -270,14 +357,16 @@ class ClusterConfig(_Model):
     """BU stacks: `shared` runs on the platform cluster; `dedicated` builds the BU its own."""
     version: Annotated[str, Field(pattern=r"^1\.(2[89]|3\d)$")] = "1.31"
     """Kubernetes version of the control plane."""
-    public_access_cidrs: tuple[AllowCidr, ...] = ()
+    public_access_cidrs: Annotated[tuple[AllowCidr, ...], _items(40)] = ()
     """CIDRs allowed to reach a public API endpoint; empty keeps the endpoint private only."""
-    api_access_cidrs: tuple[PrivateCidr, ...] = ()
+    api_access_cidrs: Annotated[tuple[PrivateCidr, ...], _items(60)] = ()
     """Private networks (deploy runners, VPN, peered VPCs) that reach the private API endpoint
     on 443. `pulumi up` must run from one of them, or from `publicAccessCidrs`."""
     system_nodes: SystemNodesConfig = SystemNodesConfig()
     """The add-on node group."""
-    gpu_provisioners: tuple[Literal["managed", "karpenter"], ...] = ("managed", "karpenter")
+    gpu_provisioners: Annotated[
+        tuple[Literal["managed", "karpenter"], ...], Field(max_length=2)
+    ] = ("managed", "karpenter")
     """GPU scaling machinery to install: cluster-autoscaler for managed node groups, Karpenter."""
     gpu_software: Literal["device-plugin", "gpu-operator"] = "device-plugin"
     """NVIDIA device plugin + DCGM exporter, or the NVIDIA GPU Operator (needed for MIG)."""
@@ -285,7 +374,7 @@ class ClusterConfig(_Model):
     """Share each GPU among this many pods with device-plugin time-slicing (off when unset)."""
     mig_strategy: Literal["none", "single", "mixed"] = "none"
     """MIG partitioning strategy (gpu-operator only)."""
-    log_retention_days: int | None = None
+    log_retention_days: LogRetentionDays | None = None
     """Control-plane log retention. Default: 365 in prod, 90 otherwise."""
 
     @model_validator(mode="after")
@@ -294,8 +383,19 @@ class ClusterConfig(_Model):
             raise ValueError("migStrategy needs gpuSoftware: gpu-operator")
         if self.time_slicing_replicas and self.gpu_software != "device-plugin":
             raise ValueError("timeSlicingReplicas applies to gpuSoftware: device-plugin only")
-        if self.system_nodes.min_size > self.system_nodes.max_size:
-            raise ValueError("systemNodes.minSize must not exceed systemNodes.maxSize")
+        nodes = self.system_nodes
+        if not nodes.min_size <= nodes.desired_size <= nodes.max_size:
+            key = "minSize" if nodes.min_size > nodes.max_size else "desiredSize"
+            raise rules_error(
+                [
+                    (
+                        ("systemNodes", key),
+                        "sizes must satisfy minSize <= desiredSize <= maxSize (got "
+                        f"{nodes.min_size}, {nodes.desired_size}, {nodes.max_size})",
+                        _NOTHING,
+                    )
+                ]
+            )
         return self
 
 
@@ -306,7 +406,7 @@ class GpuPoolConfig(_Model):
     """Short name, unique in the BU, e.g. `train-a100`."""
     provisioner: Literal["managed", "karpenter"] = "karpenter"
     """`managed`: an EKS managed node group scaled by cluster-autoscaler; `karpenter`: a NodePool."""
-    instance_types: tuple[str, ...] = Field(min_length=1)
+    instance_types: tuple[str, ...] = Field(min_length=1, max_length=20)
     """GPU instance types, all of one GPU model; list several for spot."""
     capacity_type: Literal["spot", "on-demand"] = "on-demand"
     """Spot (cheap, interruptible: training with checkpoints) or on-demand (serving)."""
@@ -320,48 +420,110 @@ class GpuPoolConfig(_Model):
     """Root volume size (encrypted gp3 with the BU key); model weights and images live here."""
     ami_type: Literal["AL2023_x86_64_NVIDIA", "BOTTLEROCKET_x86_64_NVIDIA"] = "AL2023_x86_64_NVIDIA"
     """NVIDIA-enabled EKS AMI family."""
-    labels: dict[str, str] = {}
+    labels: Annotated[dict[str, str], Field(max_length=32)] = {}
     """Extra node labels (the BU, pool, GPU model and capacity type labels are always set)."""
-    max_gpus: int | None = Field(None, ge=1)
+    max_gpus: int | None = Field(None, ge=1, le=100_000)
     """GPU cap for the pool (Karpenter limits). Default: maxSize x GPUs per instance."""
     ami_version: Annotated[str, Field(pattern=r"^(latest|v[0-9][0-9.]*)$")] = "latest"
     """Karpenter pools: the EKS AMI release the nodes boot (`v20251120` for AL2023, `v1.26.2` for
     Bottlerocket). `latest` (dev only) rolls every node on each AMI release."""
 
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, labels: dict[str, str]) -> dict[str, str]:
+        from components.gpu_pools import RESERVED_LABELS
+
+        for key, value in labels.items():
+            if key in RESERVED_LABELS:
+                raise ValueError(f"label '{key}' is set by AI Estate and cannot be overridden")
+            problem = label_key_problem(key) or label_value_problem(value)
+            if problem:
+                raise ValueError(problem)
+        return labels
+
     @model_validator(mode="after")
     def _sizes(self) -> GpuPoolConfig:
         if not self.min_size <= self.desired_size <= self.max_size:
-            raise ValueError(
-                f"sizes must satisfy minSize <= desiredSize <= maxSize (got {self.min_size}, "
-                f"{self.desired_size}, {self.max_size})"
+            key = "minSize" if self.min_size > self.max_size else "desiredSize"
+            raise rules_error(
+                [
+                    (
+                        (key,),
+                        "sizes must satisfy minSize <= desiredSize <= maxSize (got "
+                        f"{self.min_size}, {self.desired_size}, {self.max_size})",
+                        _NOTHING,
+                    )
+                ]
             )
         from components import gpu_catalog
 
         unknown = [t for t in self.instance_types if not gpu_catalog.is_gpu_instance(t)]
         if unknown:
-            raise ValueError(
-                f"instanceTypes: not GPU instance types known to AI Estate: {', '.join(unknown)}"
+            raise rules_error(
+                [
+                    (
+                        ("instanceTypes",),
+                        f"not GPU instance types known to AI Estate: {', '.join(unknown)}",
+                        _NOTHING,
+                    )
+                ]
             )
-        gpu_catalog.gpu_model_of(list(self.instance_types))
+        try:
+            gpu_catalog.gpu_model_of(list(self.instance_types))
+        except ValueError as exc:
+            raise rules_error([(("instanceTypes",), str(exc), _NOTHING)]) from None
         return self
+
+
+def _quantity(value: Any) -> str:
+    # An unquoted `cpuQuota: 128` is a YAML number; Kubernetes reads the same digits as a
+    # quantity, so take numbers (never booleans) as the quantity they spell.
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
+        value = str(value)
+    problem = quantity_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return str(value)
+
+
+Quantity = Annotated[str, BeforeValidator(_quantity)]
+
+
+def _container_limits(limits: dict[str, str]) -> dict[str, str]:
+    unknown = [k for k in limits if k not in CONTAINER_RESOURCES]
+    if unknown:
+        raise ValueError(
+            f"may set {', '.join(CONTAINER_RESOURCES)} only, not '{unknown[0]}' "
+            "(a default GPU would hand every pod a GPU)"
+        )
+    return limits
 
 
 class TenantConfig(_Model):
     """`ai-estate:tenant`: the BU's namespace on the cluster."""
 
-    gpu_quota: int | None = Field(None, ge=0)
+    gpu_quota: int | None = Field(None, ge=0, le=100_000)
     """Most physical GPUs the namespace's pods may hold. Default: the sum of the pools' GPU caps.
     On a time-sliced platform the `requests.nvidia.com/gpu` quota item becomes this x the
     platform's `timeSlicingReplicas` (read from its stack), as Karpenter limits and alarms do."""
-    cpu_quota: str = "64"
-    """Cap on CPU requests (and limits) in the namespace."""
-    memory_quota: str = "256Gi"
-    """Cap on memory requests (and limits) in the namespace."""
-    default_container_limits: dict[str, str] = {"cpu": "2", "memory": "4Gi"}
+    cpu_quota: Quantity = "64"
+    """Cap on CPU requests (and limits) in the namespace, a Kubernetes quantity (`64`, `500m`)."""
+    memory_quota: Quantity = "256Gi"
+    """Cap on memory requests (and limits) in the namespace (`256Gi`)."""
+    default_container_limits: Annotated[
+        dict[str, Quantity],
+        Field(max_length=len(CONTAINER_RESOURCES)),
+        AfterValidator(_container_limits),
+    ] = {
+        "cpu": "2",
+        "memory": "4Gi",
+    }
     """LimitRange defaults for containers that set no limits."""
 
 
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+MAX_ARN = 2048
+"""IAM allows role ARNs up to 2,048 characters (path 512 + name 64 + the rest)."""
 
 
 def _role_arn(value: str) -> str:
@@ -376,8 +538,9 @@ def _https(value: str) -> str:
     return value
 
 
-RoleArn = Annotated[str, AfterValidator(_role_arn)]
-HttpsUrl = Annotated[str, AfterValidator(_https)]
+RoleArn = Annotated[str, Field(max_length=MAX_ARN), AfterValidator(_role_arn)]
+HttpsUrl = Annotated[str, Field(max_length=2048), AfterValidator(_https)]
+Arn = Annotated[str, Field(max_length=MAX_ARN)]
 
 
 class MlflowConfig(_Model):
@@ -400,14 +563,14 @@ class ModelRegistryConfig(_Model):
 
     enabled: bool = True
     """Build the model registry at all."""
-    model_families: tuple[Slug, ...] = ()
+    model_families: Annotated[tuple[Slug, ...], _items()] = ()
     """Model families; each gets a SageMaker model package group `<bu>-<env>-<family>`."""
-    image_names: tuple[Slug, ...] = ()
+    image_names: Annotated[tuple[Slug, ...], _items()] = ()
     """Serving images, one ECR repository `<bu>-<env>/<name>` each. Empty: one per model family."""
-    principal_arns: tuple[RoleArn, ...] = ()
+    principal_arns: Annotated[tuple[RoleArn, ...], _items()] = ()
     """Extra roles (beyond the BU's personas) that may read the registry through its resource
     policies."""
-    deploy_account_ids: tuple[AccountId, ...] = ()
+    deploy_account_ids: Annotated[tuple[AccountId, ...], _items()] = ()
     """Accounts that deploy the BU's approved models: read the groups, pull images, read models/."""
     object_lock_mode: Literal["GOVERNANCE", "COMPLIANCE"] = "GOVERNANCE"
     """Object Lock mode of the prod artifact bucket. COMPLIANCE can never be lifted or shortened,
@@ -420,9 +583,9 @@ class ModelRegistryConfig(_Model):
     """Expire untagged images after this many days."""
     tagged_images_kept: int = Field(200, ge=1, le=10000)
     """Tagged images kept per repository: enough to cover every version you may roll back to."""
-    approval_emails: tuple[Email, ...] = ()
+    approval_emails: Annotated[tuple[Email, ...], _items()] = ()
     """Addresses notified of every model package state change (each confirms its subscription)."""
-    approval_https_endpoints: tuple[HttpsUrl, ...] = ()
+    approval_https_endpoints: Annotated[tuple[HttpsUrl, ...], _items()] = ()
     """HTTPS endpoints notified likewise (chat webhooks, ticketing)."""
     mlflow: MlflowConfig = MlflowConfig()
     """The optional MLflow tracking server."""
@@ -445,7 +608,7 @@ class AlarmSubscriptionConfig(_Model):
 
     protocol: Literal["email", "https", "sqs", "lambda"]
     """How SNS delivers: email, an HTTPS webhook, an SQS queue or a Lambda function."""
-    endpoint: str
+    endpoint: str = Field(max_length=2048)
     """The address, URL or ARN matching the protocol."""
 
     @model_validator(mode="after")
@@ -473,13 +636,13 @@ class MonitoringThresholdsConfig(_Model):
     """Average GPU utilisation above which the BU's GPUs count as saturated (risk)."""
     gpu_utilization_high_minutes: int = Field(15, ge=5, le=1440)
     """How long utilisation must stay high before the saturation alarm fires."""
-    dynamodb_throttle_events: int = Field(10, ge=1)
+    dynamodb_throttle_events: int = Field(10, ge=1, le=1_000_000_000)
     """Throttled requests per 5 minutes on an online table that page the BU."""
-    dynamodb_system_errors: int = Field(1, ge=1)
+    dynamodb_system_errors: int = Field(1, ge=1, le=1_000_000_000)
     """DynamoDB system errors per 5 minutes that page the BU."""
-    s3_5xx_errors: int = Field(5, ge=1)
+    s3_5xx_errors: int = Field(5, ge=1, le=1_000_000_000)
     """S3 5xx errors per 5 minutes on the feature or artifact bucket."""
-    s3_4xx_errors: int = Field(100, ge=1)
+    s3_4xx_errors: int = Field(100, ge=1, le=1_000_000_000)
     """S3 4xx errors per 5 minutes (access denied floods, missing keys)."""
 
     @model_validator(mode="after")
@@ -500,7 +663,7 @@ class ModelMetricConfig(_Model):
     """The alarm threshold."""
     direction: Literal["below", "above"]
     """`below` for quality (AUC dropping), `above` for drift (PSI rising)."""
-    period_seconds: int = Field(3600, ge=60, multiple_of=60)
+    period_seconds: int = Field(3600, ge=60, le=86400, multiple_of=60)
     """Aggregation period; evaluation jobs usually publish hourly or daily."""
     evaluation_periods: int = Field(1, ge=1, le=24)
     """Consecutive breaching periods before alarming."""
@@ -515,9 +678,9 @@ class SageMakerEndpointConfig(_Model):
     """The endpoint name."""
     variant: str = "AllTraffic"
     """The production variant."""
-    latency_p99_ms: float = Field(gt=0)
+    latency_p99_ms: float = Field(gt=0, le=3_600_000)
     """p99 model latency (ms) above which the endpoint alarms."""
-    max_5xx_per_period: float = Field(0, ge=0)
+    max_5xx_per_period: float = Field(0, ge=0, le=1_000_000_000)
     """5xx responses per 5 minutes tolerated before alarming."""
 
 
@@ -525,46 +688,58 @@ class MonitoringConfig(_Model):
     """`ai-estate:monitoring` (BU stacks)."""
 
     # Named like the component arg (`BuMonitoringArgs.subscriptions`); the alias keeps the key.
-    subscriptions: tuple[AlarmSubscriptionConfig, ...] = Field((), alias="alarmSubscriptions")
+    subscriptions: tuple[AlarmSubscriptionConfig, ...] = Field(
+        (), alias="alarmSubscriptions", max_length=MAX_ITEMS
+    )
     """Who hears the BU's alarms. Empty: the stack owner's email."""
     thresholds: MonitoringThresholdsConfig = MonitoringThresholdsConfig()
     """Alarm thresholds."""
-    model_metrics: tuple[ModelMetricConfig, ...] = ()
+    model_metrics: Annotated[tuple[ModelMetricConfig, ...], _items()] = ()
     """Model quality and drift metrics with thresholds."""
-    sagemaker_endpoints: tuple[SageMakerEndpointConfig, ...] = ()
+    sagemaker_endpoints: Annotated[tuple[SageMakerEndpointConfig, ...], _items()] = ()
     """SageMaker endpoints to watch."""
 
 
 class BudgetConfig(_Model):
     """`ai-estate:budget` (BU stacks; required in staging and prod)."""
 
-    monthly_limit_usd: float = Field(gt=0)
+    monthly_limit_usd: float = Field(gt=0, le=1_000_000_000)
     """The BU's monthly AWS cost limit (USD), filtered by its BusinessUnit cost-allocation tag;
     the policy pack also refuses GPU pools whose peak cost exceeds it (prod)."""
-    notify_emails: tuple[Email, ...] = ()
+    notify_emails: Annotated[tuple[Email, ...], _items(10)] = ()
     """Addresses AWS Budgets notifies directly at 80% and 100%, besides the alarm topic."""
 
 
 PersonaName = Literal["data-scientist", "ml-engineer", "model-approver", "auditor"]
+
+
+def _service_account(value: str) -> str:
+    problem = service_account_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+ServiceAccountName = Annotated[str, AfterValidator(_service_account)]
 WorkloadName = Literal["feature-reader", "model-publisher"]
 
 
 class PersonaTrustConfig(_Model):
     """`ai-estate:access.personas.<persona>`: who may assume the persona's role (never `*`)."""
 
-    saml_provider_arn: str | None = None
+    saml_provider_arn: Arn | None = None
     """IAM SAML provider whose assertions (with `samlAudience`) may assume the role."""
     saml_audience: str = "https://signin.aws.amazon.com/saml"
     """Required `SAML:aud` of the assertion."""
-    identity_center_role_arns: tuple[str, ...] = ()
+    identity_center_role_arns: Annotated[tuple[Arn, ...], _items()] = ()
     """IAM Identity Center permission-set roles of this account allowed to assume the role."""
-    oidc_provider_arn: str | None = None
+    oidc_provider_arn: Arn | None = None
     """IAM OIDC provider (e.g. a CI system) allowed to assume the role."""
     oidc_audience: str = "sts.amazonaws.com"
     """Required `<host>:aud` of the OIDC token."""
-    oidc_subjects: tuple[str, ...] = ()
+    oidc_subjects: Annotated[tuple[str, ...], _items()] = ()
     """Allowed `<host>:sub` patterns; required with an OIDC provider."""
-    cross_account_role_arns: tuple[RoleArn, ...] = ()
+    cross_account_role_arns: Annotated[tuple[RoleArn, ...], _items()] = ()
     """Roles in deploy accounts (e.g. a pipeline) allowed to assume the role."""
     max_session_hours: int = Field(1, ge=1, le=4)
     """Maximum session length of the role."""
@@ -584,13 +759,26 @@ class AccessConfig(_Model):
     """Build the BU's permission boundary, persona and workload roles."""
     personas: dict[PersonaName, PersonaTrustConfig] = {}
     """Trust per persona; personas left out get no role and no EKS access entry."""
-    service_accounts: dict[WorkloadName, str] = {
+    service_accounts: dict[WorkloadName, ServiceAccountName] = {
         "feature-reader": "feature-reader",
         "model-publisher": "model-publisher",
     }
     """Kubernetes service accounts (in the BU namespace) bound to the workload roles."""
-    key_admin_role_arns: tuple[RoleArn, ...] = ()
+    key_admin_role_arns: Annotated[tuple[RoleArn, ...], _items()] = ()
     """Roles that may administer (never use) the BU's KMS key."""
+
+
+def _iso_date(value: Any) -> dt.date:
+    # The stack loader keeps YAML dates as the text written (as the Pulumi CLI does), so a
+    # date arrives here as a string either way; a number would be read as epoch seconds.
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+        raise ValueError("must be a date YYYY-MM-DD, e.g. 2026-12-31")
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise ValueError(f"is not a real date ({exc})") from None
 
 
 class WaiverConfig(_Model):
@@ -598,14 +786,15 @@ class WaiverConfig(_Model):
 
     policy: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")
     """The policy id (see docs/policies.md)."""
-    resource: str = Field(min_length=1)
+    resource: str = Field(min_length=1, max_length=1024)
     """A resource name glob (`scratch-*`) or a full URN."""
-    reason: str = Field(min_length=10)
+    reason: str = Field(min_length=10, max_length=1024)
     """Why the exception is acceptable, for the reviewer and the auditor."""
-    ticket: str = Field(min_length=2)
+    ticket: str = Field(min_length=2, max_length=64)
     """The ticket that approved it (e.g. `SEC-1234`)."""
-    expires: dt.date
-    """The last day the waiver applies (YYYY-MM-DD); afterwards it blocks until renewed."""
+    expires: Annotated[dt.date, BeforeValidator(_iso_date)]
+    """The last day the waiver applies (YYYY-MM-DD, quoted or not); afterwards it blocks until
+    renewed."""
 
     @model_validator(mode="after")
     def _bounded(self) -> WaiverConfig:
@@ -617,7 +806,7 @@ class WaiverConfig(_Model):
 # -- serving (ai-estate:serving) --------------------------------------------------------------
 # Platform stacks set the Gateway (certificate, scheme, WAF, token issuer); BU stacks declare
 # endpoints. Cross-field rules that need the rest of the stack (model families, images, GPU
-# pools, environment) live in `StackConfig._serving_rules`.
+# pools, environment) live in `serving_problems`, run with the other cross-key rules.
 
 _ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$")
 _WAF_ARN = re.compile(r"^arn:aws[a-z-]*:wafv2:[a-z0-9-]+:\d{12}:regional/webacl/[\w-]+/[0-9a-f-]+$")
@@ -815,7 +1004,7 @@ class StackConfig(_Model):
     """The 12-digit AWS account this stack deploys to; the provider refuses any other."""
     data_classification: DataClassification
     """The most sensitive data this stack holds; tagged on every resource."""
-    platform_stack: str | None = None
+    platform_stack: str | None = Field(None, pattern=r"^([A-Za-z0-9_.-]+/){0,2}[A-Za-z0-9_.-]+$")
     """BU stacks: the fully qualified platform stack to reference (`org/ai-estate/platform-prod`)."""
     network: NetworkConfig = NetworkConfig()
     """VPC settings (platform stacks)."""
@@ -823,7 +1012,7 @@ class StackConfig(_Model):
     """Feature store settings (BU stacks)."""
     cluster: ClusterConfig = ClusterConfig()
     """EKS cluster settings (platform stacks; BU stacks choose shared or dedicated)."""
-    gpu_pools: tuple[GpuPoolConfig, ...] = ()
+    gpu_pools: Annotated[tuple[GpuPoolConfig, ...], _items()] = ()
     """The BU's GPU node pools (BU stacks)."""
     tenant: TenantConfig = TenantConfig()
     """The BU's namespace, quotas and limits on the cluster (BU stacks)."""
@@ -839,7 +1028,7 @@ class StackConfig(_Model):
     account cannot; activate `BusinessUnit` there once (README, "Deploying for real")."""
     budget: BudgetConfig | None = None
     """The BU's monthly budget (BU stacks; required in staging and prod)."""
-    waivers: tuple[WaiverConfig, ...] = ()
+    waivers: Annotated[tuple[WaiverConfig, ...], _items()] = ()
     """Time-boxed exceptions to policies, applied by the policy pack (see docs/policies.md)."""
     serving: ServingConfig = ServingConfig()
     """The serving plane (platform stacks) or the BU's model endpoints (BU stacks)."""
@@ -860,53 +1049,10 @@ class StackConfig(_Model):
         return {k: v for k, v in data.items() if not (k in optional and v in ("", {}))}
 
     @model_validator(mode="after")
-    def _kind_rules(self) -> StackConfig:
-        if self.activate_cost_allocation_tags:
-            raise ValueError(
-                "activateCostAllocationTags is no longer a stack setting: activate the "
-                "BusinessUnit cost-allocation tag once from the Organizations management account "
-                "(aws ce update-cost-allocation-tags-status, see README 'Deploying for real') and "
-                "remove the key"
-            )
-        if self.kind == "bu" and not self.platform_stack:
-            raise ValueError("platformStack is required for a bu stack")
-        if self.kind == "bu" and self.business_unit == "platform":
-            raise ValueError("businessUnit 'platform' is reserved for platform stacks")
-        if self.kind == "bu":
-            from components.access import persona_trust_statements, validate_business_unit
-
-            validate_business_unit(self.business_unit, self.environment)
-            for persona, trust in self.access.personas.items():
-                try:
-                    persona_trust_statements(persona, trust.as_trust(), account_id=self.account_id)  # type: ignore[arg-type]
-                except ValueError as exc:
-                    raise ValueError(f"access.personas.{persona}: {exc}") from None
-        if self.kind == "bu" and self.environment != "dev" and self.budget is None:
-            raise ValueError(
-                "budget is required for bu stacks in staging and prod "
-                "(ai-estate:budget: {monthlyLimitUsd: ...})"
-            )
-        if self.kind == "platform" and self.gpu_pools:
-            raise ValueError("gpuPools belong in BU stacks; platform stacks provide the machinery")
-        for family in self.model_registry.model_families:
-            group = f"{self.business_unit}-{self.environment}-{family}"
-            if len(group) > 63:
-                raise ValueError(
-                    f"modelRegistry.modelFamilies '{family}': group name {group!r} is over "
-                    "63 characters"
-                )
-        # -- GPU pool AMI pins (rule: components.gpu_pools.ami_version_error) -------------
-        from components.gpu_pools import ami_version_error
-
-        for i, pool in enumerate(self.gpu_pools):
-            problem = ami_version_error(pool.model_dump(), self.environment)
-            if problem:
-                raise ValueError(f"gpuPools[{i}] ({pool.name}): {problem}")
-        # -- end GPU pool AMI pins ------------------------------------------------------------
-        names = [p.name for p in self.gpu_pools]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"gpuPools names must be unique (repeated: {', '.join(dupes)})")
+    def _stack_rules(self) -> StackConfig:
+        problems = stack_problems(self)
+        if problems:
+            raise rules_error(problems)
         return self
 
     @model_validator(mode="after")
@@ -950,13 +1096,6 @@ class StackConfig(_Model):
             object.__setattr__(self, key, value)
         return self
 
-    @model_validator(mode="after")
-    def _serving_rules(self) -> StackConfig:
-        errors = serving_errors(self)
-        if errors:
-            raise ValueError("; ".join(errors))
-        return self
-
     @property
     def dedicated_cluster(self) -> bool:
         """Whether this stack builds its own EKS cluster."""
@@ -979,6 +1118,198 @@ def _with_defaults(model: _M, defaults: dict[str, Any]) -> _M:
     return model.model_copy(update=unset) if unset else model
 
 
+# -- rules that span keys ------------------------------------------------------------------------
+
+_NOTHING = object()
+"""`got` of a problem that shows no value."""
+
+Problem = tuple[tuple[Any, ...], str, Any]
+"""A rule broken at a key path (camelCase, relative to the model that found it): where, what is
+wrong, and the value as written (or `_NOTHING`)."""
+
+
+def rules_error(problems: list[Problem]) -> PydanticCustomError:
+    """One pydantic error that carries several located problems; `format_errors` unpacks it, so
+    a rule spanning keys still names the exact key (`ai-estate:gpuPools[1].maxGpus`)."""
+    return PydanticCustomError(
+        "config_rules", "{summary}", {"summary": problems[0][1], "problems": problems}
+    )
+
+
+def _camel_words(message: str) -> str:
+    """Component messages name their args in snake_case; users know the camelCase keys."""
+    return re.sub(
+        r"(?<![\w'])([a-z][a-z0-9]*(?:_[a-z0-9]+)+)(?![\w'])",
+        lambda m: to_camel(str(m.group(1))) if m.group(1) in _field_names() else m.group(1),
+        message,
+    )
+
+
+def _strip_where(message: str) -> str:
+    """Drop a component's `GPU pool 'x' of BU 'y': ` preamble: the key path already says it."""
+    return re.sub(r"^[A-Za-z ]+'[^']*'(?: of BU '[^']*')?: ", "", message)
+
+
+def _component_problem(loc: tuple[Any, ...], exc: ValueError, got: Any = _NOTHING) -> Problem:
+    return (loc, _camel_words(_strip_where(str(exc))), got)
+
+
+def stack_problems(config: StackConfig) -> list[Problem]:
+    """Every rule that needs more than one key (or the components' own argument checks).
+
+    The components check their arguments with the same functions (`validate_pool`,
+    `validate_business_unit`, `plan_subnets`, ...), for programmatic users; running them here
+    is what keeps `estate validate` from passing what `estate check` then rejects.
+    """
+    problems: list[Problem] = []
+    bu, env = config.business_unit, config.environment
+    if config.activate_cost_allocation_tags:
+        problems.append(
+            (
+                ("activateCostAllocationTags",),
+                "is no longer a stack setting: activate the BusinessUnit cost-allocation tag once "
+                "from the Organizations management account (aws ce "
+                "update-cost-allocation-tags-status, see README 'Deploying for real') and remove "
+                "the key",
+                True,
+            )
+        )
+    if config.kind == "bu":
+        problems.extend(_bu_problems(config))
+    # GPU pool AMI pins (rule: components.gpu_pools.ami_version_error)
+    from components.gpu_pools import ami_version_error
+
+    for i, pool in enumerate(config.gpu_pools):
+        problem = ami_version_error(pool.model_dump(), env)
+        if problem:
+            problems.append((("gpuPools", i, "amiVersion"), problem, pool.ami_version))
+    problems.extend(serving_problems(config))
+    if config.kind == "platform":
+        if bu != "platform":
+            problems.append((("businessUnit",), "must be 'platform' for a platform stack", bu))
+        if config.gpu_pools:
+            problems.append(
+                (
+                    ("gpuPools",),
+                    "belong in BU stacks; platform stacks provide the machinery",
+                    _NOTHING,
+                )
+            )
+    if config.dedicated_cluster:
+        problems.extend(_cluster_problems(config))
+    for i, family in enumerate(config.model_registry.model_families):
+        group = f"{bu}-{env}-{family}"
+        if len(group) > 63:
+            problems.append(
+                (
+                    ("modelRegistry", "modelFamilies", i),
+                    f"the model package group name '{group}' is over 63 characters",
+                    family,
+                )
+            )
+    for i, feature_group in enumerate(config.feature_store.feature_groups):
+        # SageMaker's CreateFeatureGroup takes FeatureGroupName of at most 64 characters.
+        full = f"{bu}-{env}-{feature_group.name}"
+        if len(full) > 64:
+            problems.append(
+                (
+                    ("featureStore", "featureGroups", i, "name"),
+                    f"the feature group name '{full}' is over SageMaker's 64 characters",
+                    feature_group.name,
+                )
+            )
+    names = [p.name for p in config.gpu_pools]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        problems.append(
+            (("gpuPools",), f"names must be unique (repeated: {', '.join(dupes)})", _NOTHING)
+        )
+    return problems
+
+
+def _bu_problems(config: StackConfig) -> list[Problem]:
+    from components.access import persona_trust_statements, validate_business_unit
+    from components.gpu_pools import validate_pool
+
+    problems: list[Problem] = []
+    bu, env = config.business_unit, config.environment
+    if not config.platform_stack and config.cluster.mode == "shared":
+        problems.append(
+            (
+                ("platformStack",),
+                "is required for a bu stack on the shared cluster "
+                "(the platform stack it runs on, e.g. acme/ai-estate/platform-prod)",
+                _NOTHING,
+            )
+        )
+    if bu == "platform":
+        problems.append((("businessUnit",), "'platform' is reserved for platform stacks", bu))
+    else:
+        problem = namespace_problem(bu)
+        if problem:
+            problems.append((("businessUnit",), f"names the BU's namespace: {problem}", bu))
+        else:
+            try:
+                validate_business_unit(bu, env)
+            except ValueError as exc:
+                problems.append(_component_problem(("businessUnit",), exc, bu))
+    if env != "dev" and config.budget is None:
+        problems.append(
+            (
+                ("budget",),
+                "is required for bu stacks in staging and prod "
+                "(ai-estate:budget: {monthlyLimitUsd: ...})",
+                _NOTHING,
+            )
+        )
+    for persona, trust in config.access.personas.items():
+        try:
+            persona_trust_statements(persona, trust.as_trust(), account_id=config.account_id)  # type: ignore[arg-type]
+        except ValueError as exc:
+            problems.append(_component_problem(("access", "personas", persona), exc))
+    if not problems:
+        for i, pool in enumerate(config.gpu_pools):
+            spec = {k: list(v) if isinstance(v, tuple) else v for k, v in pool.model_dump().items()}
+            if spec.get("max_gpus") is None:
+                spec.pop("max_gpus", None)
+            try:
+                validate_pool(bu, env, spec, has_k8s_provider=True)  # type: ignore[arg-type]
+            except ValueError as exc:
+                problems.append(_component_problem(("gpuPools", i), exc))
+    return problems
+
+
+def _cluster_problems(config: StackConfig) -> list[Problem]:
+    from components.addons import cluster_autoscaler_image_tag
+    from components.cluster import MIN_KUBERNETES_VERSION, kubernetes_minor
+    from components.network import plan_subnets
+
+    problems: list[Problem] = []
+    version = config.cluster.version
+    if kubernetes_minor(version) < MIN_KUBERNETES_VERSION:
+        floor = ".".join(map(str, MIN_KUBERNETES_VERSION))
+        problems.append(
+            (
+                ("cluster", "version"),
+                f"Kubernetes {version} is too old; the estate needs {floor} or later",
+                version,
+            )
+        )
+    elif "managed" in config.cluster.gpu_provisioners:
+        try:
+            cluster_autoscaler_image_tag(version)
+        except ValueError as exc:
+            problems.append(_component_problem(("cluster", "version"), exc, version))
+    try:
+        plan_subnets(config.network.cidr, config.network.az_count)
+    except ValueError as exc:
+        problems.append(_component_problem(("network", "cidr"), exc, config.network.cidr))
+    return problems
+
+
+# -- loading a stack file ------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class LoadedStack:
     """A validated stack: its name, file, config model and the raw config (for PULUMI_CONFIG)."""
@@ -998,38 +1329,222 @@ class ConfigError(Exception):
         self.lines = lines
 
 
-def _loc_to_key(loc: Iterable[Any]) -> str:
-    parts = list(loc)
+MAX_SHOWN = 200
+"""Values longer than this are shown truncated in error messages (a 1 MB value is a mistake,
+and echoing it whole buries the message)."""
+
+
+class YamlInt(int):
+    """An integer read from YAML that remembers how it was written (`012345670123`)."""
+
+    yaml_source: str
+
+    def __reduce__(self) -> Any:
+        return (_yaml_int, (int(self), self.yaml_source))
+
+
+def _yaml_int(value: int, source: str) -> YamlInt:
+    out = YamlInt(value)
+    out.yaml_source = source
+    return out
+
+
+def one_line(text: str) -> str:
+    """One line per error, always: newlines and other control characters are shown escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def shown(value: Any) -> str:
+    """A value as the user wrote it in YAML (`'2026-01-01'`, `false`, `012`), truncated."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, YamlInt):
+        return value.yaml_source
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (dt.date, dt.datetime)):
+        return f"'{value.isoformat()}'"
+    if isinstance(value, (list, tuple)):
+        return f"a list of {len(value)} entries"
+    if isinstance(value, dict):
+        return f"a mapping of {len(value)} keys"
+    text = one_line(str(value))
+    if len(text) > MAX_SHOWN:
+        return "'" + text[:MAX_SHOWN].replace("'", "''") + f"…' ({len(text)} characters)"
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _key_part(part: Any) -> str:
+    if isinstance(part, int):
+        return f"[{part}]"
+    text = str(part)
+    if re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", text) and len(text) <= 64:
+        return f".{text}"
+    return f"[{shown(text)}]"
+
+
+def key_path(loc: Iterable[Any], namespace: str = NAMESPACE) -> str:
+    """`('gpuPools', 0, 'maxSize')` -> `ai-estate:gpuPools[0].maxSize`."""
+    parts = [p for p in loc if p != "[key]"]
     if not parts:
-        return f"{NAMESPACE}"
-    key = f"{NAMESPACE}:{parts[0]}"
+        return namespace
+    first = one_line(str(parts[0]))
+    key = f"{namespace}:{first[:MAX_SHOWN]}"
     for part in parts[1:]:
-        key += f"[{part}]" if isinstance(part, int) else f".{part}"
+        key += _key_part(part)
     return key
+
+
+def _model_at(loc: Iterable[Any]) -> type[BaseModel] | None:
+    """The model class found at a key path of StackConfig (for "did you mean")."""
+    annotation: Any = StackConfig
+    for part in loc:
+        annotation = _unwrap(annotation)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            fields = {f.alias or n: f for n, f in annotation.model_fields.items()}
+            if part not in fields:
+                return None
+            annotation = fields[part].annotation
+        elif typing.get_origin(annotation) in (tuple, list, dict):
+            args = typing.get_args(annotation)
+            annotation = args[-1] if typing.get_origin(annotation) is dict else args[0]
+        else:
+            return None
+    annotation = _unwrap(annotation)
+    return (
+        annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+    )
+
+
+def _unwrap(annotation: Any) -> Any:
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(annotation) if a is not type(None)]
+            annotation = args[0] if len(args) == 1 else annotation
+            if len(args) != 1:
+                return annotation
+        else:
+            return annotation
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """`; did you mean X?` for the closest choice, or nothing."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]}?" if close else ""
+
+
+_BOOLEAN_HINT = (
+    "; YAML reads unquoted true/false/yes/no/on/off as booleans: quote the value if you meant text"
+)
 
 
 def _describe(error: ErrorDetails) -> str:
     kind, ctx, got = error["type"], error.get("ctx") or {}, error.get("input")
+    loc = error["loc"]
     if kind == "missing":
         return "is required"
     if kind == "extra_forbidden":
+        model = _model_at(loc[:-1])
+        aliases = [f.alias or n for n, f in model.model_fields.items()] if model else []
+        hint = did_you_mean(str(loc[-1]), aliases)
+        if hint:
+            return f"is not a known key (keys are camelCase){hint}"
         return "is not a known key (check the spelling; keys are camelCase)"
     if kind in ("literal_error", "enum"):
         expected = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
-        return f"must be one of {', '.join(expected)} (got {got!r})"
+        return f"must be one of {', '.join(expected)} (got {shown(got)})"
+    simple = {
+        "string_type": "must be a string",
+        "int_type": "must be a whole number",
+        "int_parsing": "must be a whole number",
+        "int_from_float": "must be a whole number",
+        "float_type": "must be a number",
+        "float_parsing": "must be a number",
+        "finite_number": "must be a finite number",
+        "bool_type": "must be true or false",
+        "bool_parsing": "must be true or false",
+        "tuple_type": "must be a list",
+        "list_type": "must be a list",
+        "dict_type": "must be a mapping",
+        "model_type": "must be a mapping",
+        "model_attributes_type": "must be a mapping",
+        "date_type": "must be a date YYYY-MM-DD",
+        "date_parsing": "must be a date YYYY-MM-DD",
+        "date_from_datetime_parsing": "must be a date YYYY-MM-DD",
+    }
+    if kind in simple:
+        message = simple[kind]
+        if kind == "string_type" and isinstance(got, bool):
+            return f"{message} (got {shown(got)}){_BOOLEAN_HINT}"
+        if kind == "string_type" and isinstance(got, (int, float)):
+            return f"{message} (got {shown(got)}); quote it to keep it as text"
+        if isinstance(got, (dict, list, tuple)):
+            return f"{message} (got {shown(got)})"
+        return f"{message} (got {shown(got)})"
+    if kind in ("too_long", "too_short"):
+        bound = ctx.get("max_length") if kind == "too_long" else ctx.get("min_length")
+        word = "at most" if kind == "too_long" else "at least"
+        count = ctx.get("actual_length", len(got) if hasattr(got, "__len__") else "?")
+        return f"must have {word} {bound} entries (got {count})"
+    if kind in ("string_too_long", "string_too_short"):
+        bound = ctx.get("max_length") if kind == "string_too_long" else ctx.get("min_length")
+        word = "at most" if kind == "string_too_long" else "at least"
+        return f"must be {word} {bound} characters (got {shown(got)})"
+    if kind == "string_pattern_mismatch":
+        return f"must match the pattern {ctx.get('pattern')} (got {shown(got)})"
+    comparisons = {
+        "greater_than": "must be greater than {gt}",
+        "greater_than_equal": "must be at least {ge}",
+        "less_than": "must be less than {lt}",
+        "less_than_equal": "must be at most {le}",
+        "multiple_of": "must be a multiple of {multiple_of}",
+    }
+    if kind in comparisons:
+        return f"{comparisons[kind].format(**ctx)} (got {shown(got)})"
     message = str(error["msg"])
     for prefix in ("Value error, ", "Assertion failed, "):
         if message.startswith(prefix):
             message = message[len(prefix) :]
     message = message[0].lower() + message[1:] if message else message
-    if kind == "value_error" or isinstance(got, dict):
+    if kind == "value_error" and isinstance(got, (dict, list, tuple)):
         return message
-    return f"{message} (got {got!r})"
+    return f"{message} (got {shown(got)})"
+
+
+def _lines(source: str, loc: tuple[Any, ...], message: str) -> str:
+    return f"{source}: {key_path(loc)}: {message}"
+
+
+def problem_lines(
+    source: str, problems: Iterable[Problem], base: tuple[Any, ...] = ()
+) -> list[str]:
+    """One `source: key: problem (got X)` line per located problem."""
+    out = []
+    for loc, message, got in problems:
+        suffix = (
+            ""
+            if got is _NOTHING or isinstance(got, (dict, list, tuple))
+            else f" (got {shown(got)})"
+        )
+        out.append(_lines(source, (*base, *loc), _camel_words(message) + suffix))
+    return out
 
 
 def format_errors(source: str, exc: ValidationError) -> list[str]:
     """One `source: key: problem` line per pydantic error."""
-    return [f"{source}: {_loc_to_key(e['loc'])}: {_describe(e)}" for e in exc.errors()]
+    lines = []
+    for e in exc.errors():
+        loc = tuple(e["loc"])
+        if e["type"] == "config_rules":
+            lines.extend(problem_lines(source, (e.get("ctx") or {})["problems"], loc))
+        else:
+            lines.append(_lines(source, loc, _describe(e)))
+    return lines
 
 
 def decode_config_value(value: Any) -> Any:
@@ -1046,9 +1561,24 @@ def validate_config(values: dict[str, Any], source: str) -> StackConfig:
     """Validate the `ai-estate:` keys (namespace stripped) of one stack; raise ConfigError."""
     decoded = {k: decode_config_value(v) for k, v in values.items()}
     try:
-        return StackConfig.model_validate(decoded)
+        # Keys by their camelCase alias only: a snake_case key in a stack file is a typo.
+        return StackConfig.model_validate(decoded, by_alias=True, by_name=False)
     except ValidationError as exc:
         raise ConfigError(format_errors(source, exc)) from None
+
+
+def as_pulumi_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The config map as a Pulumi program receives it: scalars as text, structures as JSON
+    (what `estate.offline.engine.config_to_wire` sends and the Pulumi CLI sends)."""
+    wire: dict[str, Any] = {}
+    for key, value in config.items():
+        if isinstance(value, str):
+            wire[key] = value
+        elif isinstance(value, bool):
+            wire[key] = "true" if value else "false"
+        else:
+            wire[key] = json.dumps(value)
+    return wire
 
 
 def split_namespace(config: dict[str, Any]) -> dict[str, Any]:
@@ -1057,73 +1587,579 @@ def split_namespace(config: dict[str, Any]) -> dict[str, Any]:
     return {k[len(prefix) :]: v for k, v in config.items() if k.startswith(prefix)}
 
 
-def read_stack_file(path: Path, display: str | None = None) -> dict[str, Any]:
-    """The `config:` map of a stack file, raising ConfigError on unreadable or malformed YAML."""
-    shown = display or str(path)
+# -- YAML as the Pulumi CLI reads it ---------------------------------------------------------------
+
+MAX_FILE_BYTES = 8 * 1024 * 1024
+MAX_VALUES = 1_000_000
+"""More YAML nodes than this (after alias expansion) is a mistake or an alias bomb."""
+
+
+class _StackLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, reading scalars as the Pulumi CLI (Go yaml.v3) hands them on.
+
+    yaml.v3 gives a program an unquoted `2026-12-31` as the string it is, so dates stay text
+    here too (and an impossible `2027-13-45` becomes a config error, not a crash); integers keep
+    the text they were written as, so an error can show `012345670123`, not its octal reading.
+    """
+
+
+_StackLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> YamlInt:
+    return _yaml_int(yaml.SafeLoader.construct_yaml_int(loader, node), str(node.value))
+
+
+_StackLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+
+
+def _construct_timestamp(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    # A date stays the text the user wrote, as the Pulumi CLI hands it to the program.
+    assert isinstance(node, yaml.ScalarNode)
+    return loader.construct_scalar(node)
+
+
+_StackLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
+
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def _yaml_problems(node: yaml.Node, path: str) -> list[str]:
+    """Duplicate keys at any depth (yaml.v3 refuses them; PyYAML keeps the last silently),
+    non-string keys and alias bombs, as `path: problem` strings."""
+    problems: list[str] = []
+    sizes: dict[int, int] = {}
+
+    def size(n: yaml.Node) -> int:
+        if id(n) not in sizes:
+            sizes[id(n)] = 0  # a recursive alias counts once
+            if isinstance(n, yaml.MappingNode):
+                sizes[id(n)] = 1 + sum(size(k) + size(v) for k, v in n.value)
+            elif isinstance(n, yaml.SequenceNode):
+                sizes[id(n)] = 1 + sum(size(v) for v in n.value)
+            else:
+                sizes[id(n)] = 1
+        return sizes[id(n)]
+
+    def walk(n: yaml.Node, where: str, seen: set[int]) -> None:
+        if id(n) in seen:
+            problems.append(f"{where or 'the file'}: contains itself (a recursive YAML alias)")
+            return
+        seen = seen | {id(n)}
+        if isinstance(n, yaml.MappingNode):
+            first: dict[str, int] = {}
+            for k, v in n.value:
+                if not isinstance(k, yaml.ScalarNode):
+                    problems.append(
+                        f"{where or 'the file'}: a key must be plain text (line {k.start_mark.line + 1})"
+                    )
+                    continue
+                name = str(k.value)
+                child = _join(where, name)
+                line = k.start_mark.line + 1
+                if name in first:
+                    problems.append(
+                        f"{child}: duplicate key (line {line}; first at line {first[name]}); "
+                        "YAML would keep only the last"
+                    )
+                else:
+                    first[name] = line
+                walk(v, child, seen)
+        elif isinstance(n, yaml.SequenceNode):
+            for i, v in enumerate(n.value):
+                walk(v, f"{where}[{i}]", seen)
+
+    walk(node, path, set())
+    if size(node) > MAX_VALUES:
+        problems.append(
+            f"{path or 'the file'}: expands to more than {MAX_VALUES:,} values (YAML aliases?)"
+        )
+    return problems
+
+
+def _join(where: str, name: str) -> str:
+    if not where:
+        return name
+    if where == "config":
+        return one_line(name)[:MAX_SHOWN]  # `config:` entries show as their `namespace:key`
+    return where + _key_part(name)
+
+
+def _unsupported(value: Any, where: str) -> list[str]:
+    """Values JSON (and so Pulumi config) cannot carry: binary, sets, non-text keys."""
+    if isinstance(value, dict):
+        out = []
+        for k, v in value.items():
+            if not isinstance(k, _PLAIN) or isinstance(k, (dict, list)):
+                out.append(f"{where}: keys must be plain text")
+                continue
+            out.extend(_unsupported(v, where + _key_part(k)))
+        return out
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _unsupported(v, f"{where}[{i}]")]
+    if isinstance(value, _PLAIN):
+        return []
+    return [f"{where}: a YAML {type(value).__name__} value is not supported here; use text"]
+
+
+def _parse_yaml(text: str, shown_path: str) -> tuple[Any, list[str]]:
+    """The document and its structural problems, or ConfigError when it cannot be read."""
+    loader: _StackLoader | None = None
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError([f"{shown}: cannot read the stack file ({exc.strerror})"]) from None
-    try:
-        document = yaml.safe_load(text) or {}
+        loader = _StackLoader(text)
+        node = loader.get_single_node()
+        problems = [f"{shown_path}: {p}" for p in _yaml_problems(node, "")] if node else []
+        if any("expands to more than" in p or "recursive YAML alias" in p for p in problems):
+            raise ConfigError(problems)
+        document = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError([f"{shown}: not valid YAML{where}: {problem}"]) from None
+        raise ConfigError([f"{shown_path}: not valid YAML{where}: {problem}"]) from None
+    except RecursionError:
+        raise ConfigError([f"{shown_path}: not valid YAML: nested too deeply"]) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+    return document, problems
+
+
+def read_stack_file(
+    path: Path, display: str | None = None, *, require_config: bool = False
+) -> dict[str, Any]:
+    """The `config:` map of a stack file, raising ConfigError on unreadable or malformed YAML
+    (and, with `require_config`, on a file that sets nothing: an estate stack needs its keys;
+    any other program's stack may legitimately have no config)."""
+    shown_path = display or str(path)
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise ConfigError(
+                [f"{shown_path}: the stack file is over {MAX_FILE_BYTES // (1024 * 1024)} MB"]
+            )
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"{shown_path}: cannot read the stack file ({exc.strerror})"]) from None
+    except UnicodeDecodeError:
+        raise ConfigError([f"{shown_path}: the stack file is not UTF-8 text"]) from None
+    if not text.strip() or all(
+        not line.strip() or line.lstrip().startswith("#") for line in text.splitlines()
+    ):
+        if not require_config:
+            return {}
+        raise ConfigError(
+            [f"{shown_path}: the stack file is empty (it needs a config: mapping of keys)"]
+        )
+    document, problems = _parse_yaml(text, shown_path)
+    if document is None and not require_config:
+        return {}
     if not isinstance(document, dict):
-        raise ConfigError([f"{shown}: must be a mapping with a 'config:' key"])
-    config = document.get("config") or {}
+        raise ConfigError([f"{shown_path}: must be a mapping with a 'config:' key"])
+    config = document.get("config")
+    if config is None or config == {}:
+        if not require_config and not problems:
+            return {}
+        if not require_config:
+            raise ConfigError(problems)
+        raise ConfigError([f"{shown_path}: config: is empty (the stack file sets nothing)"])
     if not isinstance(config, dict):
-        raise ConfigError([f"{shown}: config: must be a mapping of 'namespace:key' to values"])
+        raise ConfigError([f"{shown_path}: config: must be a mapping of 'namespace:key' to values"])
     for key in config:
         if not isinstance(key, str) or ":" not in key:
-            raise ConfigError(
-                [f"{shown}: config: key {key!r} must be namespaced, e.g. 'ai-estate:{key}'"]
+            problems.append(
+                f"{shown_path}: config: key {shown(key)} must be namespaced, e.g. 'ai-estate:{key}'"
             )
+        else:
+            problems.extend(f"{shown_path}: {p}" for p in _unsupported(config[key], key))
+    if problems:
+        raise ConfigError(problems)
     return config
+
+
+# -- rules a stack file can only break in context --------------------------------------------------
+
+PROVIDER_NAMESPACES = ("aws", "kubernetes", "pulumi")
+"""Config namespaces besides ours that a stack file may set: the providers the program uses
+(`aws:region`, `kubernetes:...`) and Pulumi's own (`pulumi:tags`)."""
+
+
+@lru_cache(maxsize=1)
+def aws_provider_keys() -> frozenset[str]:
+    """The `aws:` config keys the installed pulumi-aws provider reads (from its SDK's
+    `config/vars.py`, read as text: importing pulumi_aws takes seconds)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("pulumi_aws")
+    if spec is None or not spec.submodule_search_locations:
+        return frozenset()
+    vars_py = Path(next(iter(spec.submodule_search_locations))) / "config" / "vars.py"
+    try:
+        text = vars_py.read_text(encoding="utf-8")
+    except OSError:
+        return frozenset()
+    return frozenset(re.findall(r"__config__\.get\w*\('(\w+)'", text))
+
+
+def namespace_errors(config: dict[str, Any], source: str) -> list[str]:
+    """Keys in a namespace nothing reads (`ai-estat:monitoring` would silently drop alarms),
+    and `aws:` keys the provider does not have (`aws:regoin`)."""
+    known = (NAMESPACE, *PROVIDER_NAMESPACES)
+    aws_keys = aws_provider_keys()
+    errors = []
+    for key in config:
+        if not isinstance(key, str) or ":" not in key:
+            continue
+        namespace, _, rest = key.partition(":")
+        if namespace == "aws" and aws_keys and rest not in aws_keys:
+            hint = did_you_mean(rest, aws_keys)
+            errors.append(
+                f"{source}: {shown(key)[1:-1]}: is not a config key of the aws provider"
+                + (f"; did you mean aws:{hint[len('; did you mean ') : -1]}?" if hint else "")
+            )
+            continue
+        if namespace in known:
+            continue
+        hint = did_you_mean(namespace, known)
+        fix = f"; did you mean {hint[len('; did you mean ') : -1]}:{rest}?" if hint else ""
+        errors.append(
+            f"{source}: {shown(key)[1:-1]}: unknown config namespace '{namespace}' (nothing reads "
+            f"it; known: {', '.join(known)}){fix}"
+        )
+    return errors
 
 
 def region_errors(region: Any, source: str) -> list[str]:
     """What is wrong with a stack's `aws:region`, as one-line errors (none when it is fine)."""
-    if not region:
+    from estate.stack.aws_regions import known_regions
+
+    if region is None or region == "":
         return [f"{source}: aws:region: is required (the AWS region this stack deploys to)"]
-    if not re.match(r"^[a-z]{2}(-gov)?-[a-z]+-\d$", str(region)):
-        return [f"{source}: aws:region: must be an AWS region such as eu-west-1 (got {region!r})"]
+    if not isinstance(region, str):
+        return [
+            f"{source}: aws:region: must be an AWS region such as eu-west-1 (got {shown(region)})"
+        ]
+    if region not in known_regions():
+        return [
+            f"{source}: aws:region: is not an AWS region (got {shown(region)})"
+            + (did_you_mean(region, known_regions()) or "; e.g. eu-west-1")
+        ]
     return []
 
 
-def load_stack(path: Path, display: str | None = None) -> LoadedStack:
-    """Read and validate one stack file; raise ConfigError naming the file and key."""
-    shown = display or str(path)
-    raw = read_stack_file(path, shown)
-    errors: list[str] = []
+def stack_name_errors(stack: str, raw: dict[str, Any], source: str) -> list[str]:
+    """The file name must say which stack it is: `Pulumi.<bu>-<env>.yaml`,
+    `Pulumi.platform-<env>.yaml` (a BU stack named after another BU would deploy as it)."""
+    kind = raw.get(f"{NAMESPACE}:kind")
+    bu = raw.get(f"{NAMESPACE}:businessUnit")
+    env = raw.get(f"{NAMESPACE}:environment")
+    if kind not in ("bu", "platform") or not isinstance(bu, str) or env not in ENVIRONMENTS:
+        return []  # the schema reports those keys themselves
+    owner = bu if kind == "bu" else "platform"
+    expected = f"{owner}-{env}"
+    if stack == expected:
+        return []
+    file_name = f"Pulumi.{stack}.yaml"
+    if stack.endswith(f"-{env}"):
+        key, value = ("businessUnit", bu) if kind == "bu" else ("kind", kind)
+    elif stack.startswith(f"{owner}-"):
+        key, value = "environment", env
+    else:
+        key, value = ("businessUnit", bu) if kind == "bu" else ("kind", kind)
+    return [
+        f"{source}: {NAMESPACE}:{key}: disagrees with the file name {file_name} (a {kind} stack "
+        f"is Pulumi.{'<businessUnit>' if kind == 'bu' else 'platform'}-<environment>.yaml, so "
+        f"this one should be Pulumi.{expected}.yaml) (got {shown(value)})"
+    ]
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """What the context rules need, read from the raw config even when the schema failed
+    elsewhere (so a wrong platform reference is reported with everything else at once)."""
+
+    kind: Any
+    platform_stack: Any
+    environment: Any
+    account_id: Any
+    dedicated: bool
+    network_cidr: Any
+    waiver_policies: list[tuple[int, str]]
+
+    @classmethod
+    def of(cls, raw: dict[str, Any]) -> _Facts:
+        values = {k: decode_config_value(v) for k, v in split_namespace(raw).items()}
+        cluster = values.get("cluster")
+        network = values.get("network")
+        waivers = values.get("waivers")
+        return cls(
+            kind=values.get("kind"),
+            platform_stack=values.get("platformStack"),
+            environment=values.get("environment"),
+            account_id=values.get("accountId"),
+            dedicated=isinstance(cluster, dict) and cluster.get("mode") == "dedicated",
+            network_cidr=(network.get("cidr") if isinstance(network, dict) else None)
+            or NetworkConfig().cidr,
+            waiver_policies=[
+                (i, w["policy"])
+                for i, w in enumerate(waivers if isinstance(waivers, list) else [])
+                if isinstance(w, dict) and isinstance(w.get("policy"), str)
+            ],
+        )
+
+
+def _platform_reference_errors(facts: _Facts, stacks_dir: Path, source: str) -> list[str]:
+    """`platformStack` must name a platform stack of this environment and account, in the same
+    stacks directory; a dedicated cluster's network must not overlap the platform's."""
+    key = f"{NAMESPACE}:platformStack"
+    reference = facts.platform_stack
+    if facts.kind != "bu" or not isinstance(reference, str) or not reference:
+        return []
+    if len(reference) > MAX_STRING or not re.fullmatch(r"[A-Za-z0-9_./-]+", reference):
+        return []  # the schema reports it
+    short = reference.rsplit("/", 1)[-1]
+    path = stacks_dir / f"Pulumi.{short}.yaml"
+    dedicated = facts.dedicated
+    if not path.is_file():
+        if dedicated:
+            return []  # a dedicated cluster does not read the platform stack
+        return [
+            f"{source}: {key}: names no stack in {stacks_dir.name}/ (no Pulumi.{short}.yaml) "
+            f"(got {shown(reference)})"
+        ]
+    try:
+        platform = read_stack_file(path)
+    except ConfigError:
+        return [
+            f"{source}: {key}: Pulumi.{short}.yaml is not a valid stack file; run estate "
+            f"validate --stack {short} (got {shown(reference)})"
+        ]
+    errors = []
+    kind = platform.get(f"{NAMESPACE}:kind")
+    if kind != "platform":
+        errors.append(
+            f"{source}: {key}: Pulumi.{short}.yaml is a {kind or 'non-estate'} stack, not a "
+            f"platform stack (got {shown(reference)})"
+        )
+        return errors
+    env = platform.get(f"{NAMESPACE}:environment")
+    if facts.environment in ENVIRONMENTS and env != facts.environment:
+        errors.append(
+            f"{source}: {key}: {short} is the {env} platform; this stack's environment is "
+            f"{facts.environment} (got {shown(reference)})"
+        )
+    account = platform.get(f"{NAMESPACE}:accountId")
+    mine = facts.account_id
+    if (
+        isinstance(account, str)
+        and isinstance(mine, str)
+        and re.fullmatch(r"\d{12}", mine)
+        and account != mine
+    ):
+        errors.append(
+            f"{source}: {key}: {short} deploys to account {shown(account)[1:-1]}; this stack's "
+            f"accountId is {shown(mine)[1:-1]} (got {shown(reference)})"
+        )
+    if dedicated:
+        network = platform.get(f"{NAMESPACE}:network")
+        network = decode_config_value(network) if network is not None else {}
+        theirs = network.get("cidr", NetworkConfig().cidr) if isinstance(network, dict) else None
+        try:
+            overlap = (
+                isinstance(theirs, str)
+                and isinstance(facts.network_cidr, str)
+                and ipaddress.IPv4Network(theirs).overlaps(
+                    ipaddress.IPv4Network(facts.network_cidr)
+                )
+            )
+        except ValueError:
+            overlap = False
+        if overlap:
+            errors.append(
+                f"{source}: {NAMESPACE}:network.cidr: overlaps the platform network {theirs} of "
+                f"{short}; a dedicated cluster needs its own range (got "
+                f"{shown(facts.network_cidr)})"
+            )
+    return errors
+
+
+def _dedicated_overlap_errors(
+    facts: _Facts, stack: str, stacks_dir: Path, source: str
+) -> list[str]:
+    """Two dedicated clusters of one account and environment need distinct VPC ranges (their
+    networks get peered or joined to one transit gateway; overlapping ranges cannot route)."""
+    if facts.kind != "bu" or not facts.dedicated or not isinstance(facts.network_cidr, str):
+        return []
+    try:
+        mine = ipaddress.IPv4Network(facts.network_cidr)
+    except ValueError:
+        return []  # the schema reports it
+    errors = []
+    for other in sorted(stacks_dir.glob("Pulumi.*.yaml")):
+        name = other.name.removeprefix("Pulumi.").removesuffix(".yaml")
+        if name == stack:
+            continue
+        theirs = _neighbour(other, other.stat().st_mtime_ns)
+        if theirs is None or theirs.kind != "bu" or not theirs.dedicated:
+            continue
+        if (theirs.account_id, theirs.environment) != (facts.account_id, facts.environment):
+            continue
+        try:
+            overlap = mine.overlaps(ipaddress.IPv4Network(str(theirs.network_cidr)))
+        except ValueError:
+            continue
+        if overlap:
+            errors.append(
+                f"{source}: {NAMESPACE}:network.cidr: overlaps {theirs.network_cidr} of the "
+                f"dedicated cluster of {name} (same account and environment) (got "
+                f"{shown(facts.network_cidr)})"
+            )
+    return errors
+
+
+@lru_cache(maxsize=1024)
+def _neighbour(path: Path, mtime_ns: int) -> _Facts | None:
+    """Another stack file's facts (cached: `validate --all` reads every file for every stack)."""
+    try:
+        return _Facts.of(read_stack_file(path))
+    except ConfigError:
+        return None
+
+
+def _policies_dir(stacks_dir: Path) -> Path:
+    """The project's policy pack, or the estate's own when the project ships none."""
+    own = stacks_dir.parent / "policies"
+    if (own / "PulumiPolicy.yaml").is_file():
+        return own
+    return Path(__file__).resolve().parents[2] / "policies"
+
+
+@lru_cache(maxsize=4)
+def known_policies(pack_dir: Path) -> frozenset[str] | None:
+    """The policy ids of a pack, from its rule registry (imported, never started); None for a
+    pack laid out otherwise (the pack then judges waivers itself, in `check`)."""
+    import importlib
+
+    sys.path.insert(0, str(pack_dir))
+    try:
+        pack = importlib.import_module("governance.pack")
+        return frozenset(pack.known_policy_ids())
+    except (ImportError, AttributeError):
+        return None
+    finally:
+        sys.path.remove(str(pack_dir))
+
+
+def waiver_errors(facts: _Facts, pack_dir: Path, source: str) -> list[str]:
+    """A waiver must name a policy of the pack (the pack would refuse it, late, in `check`)."""
+    if not facts.waiver_policies:
+        return []
+    known = known_policies(pack_dir)
+    if known is None:
+        return []
+    errors = []
+    for i, policy in facts.waiver_policies:
+        if policy not in known and re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", policy):
+            errors.append(
+                f"{source}: {NAMESPACE}:waivers[{i}].policy: no policy '{policy}' in the "
+                f"policy pack (see docs/policies.md){did_you_mean(policy, known)}"
+            )
+    return errors
+
+
+def stack_errors(
+    values: dict[str, Any], stack: str, source: str, stacks_dir: Path | None
+) -> tuple[StackConfig | None, list[str]]:
+    """Every rule a stack's config map can break, as one-line errors, and the config model when
+    the schema accepts it: unknown namespaces, the schema and its cross-key rules, the region,
+    the stack name, and what the config says about its neighbours in `stacks_dir` (the platform
+    stack, the policy pack's policies for waivers)."""
+    errors = namespace_errors(values, source)
     config: StackConfig | None = None
     try:
-        config = validate_config(split_namespace(raw), shown)
+        config = validate_config(split_namespace(values), source)
+        # The program validates the same keys again as Pulumi hands them over (scalars as
+        # text, structures as JSON): a value that only breaks there must fail here too.
+        validate_config(split_namespace(as_pulumi_config(values)), source)
     except ConfigError as exc:
         errors.extend(exc.lines)
-    region = raw.get("aws:region")
-    errors.extend(region_errors(region, shown))
-    if config is not None:
-        errors.extend(platform_pool_errors(config, path, shown))
+    errors.extend(region_errors(values.get("aws:region"), source))
+    errors.extend(stack_name_errors(stack, values, source))
+    if stacks_dir is not None and stacks_dir.is_dir():
+        facts = _Facts.of(values)
+        errors.extend(_platform_reference_errors(facts, stacks_dir, source))
+        errors.extend(_dedicated_overlap_errors(facts, stack, stacks_dir, source))
+        errors.extend(waiver_errors(facts, _policies_dir(stacks_dir), source))
+        if config is not None:
+            errors.extend(platform_pool_errors(config, stacks_dir, source))
+    return config, errors
+
+
+def validate_pulumi_config(
+    values: dict[str, Any], stack: str, source: str, stacks_dir: Path | None = None
+) -> tuple[StackConfig, str]:
+    """The program's entry under `pulumi up`: the config map the CLI hands it (every
+    namespace), checked by the same rules as `load_stack`; returns the model and the region."""
+    config, errors = stack_errors(values, stack, source, stacks_dir)
     if errors:
         raise ConfigError(errors)
     assert config is not None
+    return config, str(values.get("aws:region"))
+
+
+def load_stack(path: Path, display: str | None = None) -> LoadedStack:
+    """Read and validate one stack file; raise ConfigError naming the file and key.
+
+    Everything a stack file can get wrong is found here, all at once: YAML problems (duplicate
+    keys, unsupported values) first, then everything `stack_errors` checks.
+    """
+    shown_path = display or str(path)
+    raw = read_stack_file(path, shown_path, require_config=True)
     name = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
-    return LoadedStack(name=name, path=path, config=config, raw=raw, region=str(region))
+    config, errors = stack_errors(raw, name, shown_path, path.parent)
+    if errors:
+        raise ConfigError(errors)
+    assert config is not None
+    return LoadedStack(name=name, path=path, config=config, raw=raw, region=str(raw["aws:region"]))
+
+
+def _models_of(annotation: Any) -> Iterable[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        yield annotation
+    for arg in typing.get_args(annotation):
+        yield from _models_of(arg)
+
+
+@lru_cache(maxsize=1)
+def _field_names() -> frozenset[str]:
+    """Every snake_case field name of the schema (walked from StackConfig, so new models count)."""
+    names: set[str] = set()
+    todo: list[type[BaseModel]] = [StackConfig]
+    seen: set[type[BaseModel]] = set()
+    while todo:
+        model = todo.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        for name, field in model.model_fields.items():
+            if "_" in name:
+                names.add(name)
+            todo.extend(_models_of(field.annotation))
+    return frozenset(names)
 
 
 # -- BU pools against the referenced platform (rule: components.gpu_pools.provisioner_error) ----
 
 
-def platform_pool_errors(config: StackConfig, path: Path, shown: str) -> list[str]:
+def platform_pool_errors(config: StackConfig, stacks_dir: Path, shown: str) -> list[str]:
     """A shared-cluster BU stack's pools checked against the platform stack it references, when
     that stack's file sits beside it (this project's layout); one line per pool that its
     platform cannot scale. A platform stack kept elsewhere is checked when the program runs."""
     if config.kind != "bu" or config.cluster.mode != "shared" or not config.platform_stack:
         return []
-    platform_file = path.parent / f"Pulumi.{config.platform_stack.rsplit('/', 1)[-1]}.yaml"
+    platform_file = stacks_dir / f"Pulumi.{config.platform_stack.rsplit('/', 1)[-1]}.yaml"
     if not platform_file.is_file():
         return []
     from components.gpu_pools import provisioner_error
@@ -1143,38 +2179,63 @@ def platform_pool_errors(config: StackConfig, path: Path, shown: str) -> list[st
 # -- end BU pools against the referenced platform -------------------------------------------
 
 
-def serving_errors(config: StackConfig) -> list[str]:
-    """What is wrong with `ai-estate:serving` given the rest of the stack (one line each)."""
+def serving_problems(config: StackConfig) -> list[Problem]:
+    """What is wrong with `ai-estate:serving` given the rest of the stack, each at its key."""
     sv = config.serving
-    errors: list[str] = []
+    problems: list[Problem] = []
     if config.kind == "platform":
         if sv.endpoints:
-            errors.append("serving.endpoints belong in BU stacks; platform stacks run the Gateway")
-        if sv.enabled is True and sv.certificate_arn is None:
-            errors.append(
-                "serving.certificateArn is required: the Gateway listens on HTTPS only "
-                "(set serving.enabled: false to build no serving plane)"
+            problems.append(
+                (
+                    ("serving", "endpoints"),
+                    "belong in BU stacks; platform stacks run the Gateway",
+                    _NOTHING,
+                )
             )
-        return errors
-    platform_keys = ("enabled", "certificate_arn", "waf_acl_arn", "hostname", "oidc")
-    for key in platform_keys:
+        if sv.enabled is True and sv.certificate_arn is None:
+            problems.append(
+                (
+                    ("serving", "certificateArn"),
+                    "is required: the Gateway listens on HTTPS only (set serving.enabled: false "
+                    "to build no serving plane)",
+                    _NOTHING,
+                )
+            )
+        return problems
+    for key in ("enabled", "certificate_arn", "waf_acl_arn", "hostname", "oidc"):
         if getattr(sv, key) is not None:
-            errors.append(f"serving.{to_camel(key)} belongs in the platform stack, not a BU stack")
+            problems.append(
+                (
+                    ("serving", to_camel(key)),
+                    "belongs in the platform stack, not a BU stack",
+                    _NOTHING,
+                )
+            )
     if sv.scheme != "internal":
-        errors.append("serving.scheme belongs in the platform stack, not a BU stack")
+        problems.append(
+            (("serving", "scheme"), "belongs in the platform stack, not a BU stack", sv.scheme)
+        )
     if not sv.endpoints:
-        return errors
-    if config.cluster.mode == "dedicated":
-        errors.append(
-            "serving.endpoints need the platform's Gateway: a dedicated cluster has no serving "
-            "plane yet (serve from the shared cluster)"
-        )
-    if not config.model_registry.enabled:
-        errors.append("serving.endpoints need modelRegistry.enabled (models and images live there)")
-    if not config.access.enabled:
-        errors.append(
-            "serving.endpoints need access.enabled (model servers run under the BU's boundary)"
-        )
+        return problems
+    needs = (
+        (
+            config.cluster.mode == "dedicated",
+            ("serving", "endpoints"),
+            "need the platform's Gateway: a dedicated cluster has no serving plane yet (serve "
+            "from the shared cluster)",
+        ),
+        (
+            not config.model_registry.enabled,
+            ("serving", "endpoints"),
+            "need modelRegistry.enabled (models and images live there)",
+        ),
+        (
+            not config.access.enabled,
+            ("serving", "endpoints"),
+            "need access.enabled (model servers run under the BU's boundary)",
+        ),
+    )
+    problems.extend((loc, message, _NOTHING) for broken, loc, message in needs if broken)
     families = set(config.model_registry.model_families)
     images = set(config.model_registry.image_names or config.model_registry.model_families)
     pools = {p.name: p for p in config.gpu_pools}
@@ -1186,40 +2247,54 @@ def serving_errors(config: StackConfig) -> list[str]:
     from components import gpu_catalog
 
     for i, ep in enumerate(sv.endpoints):
-        where = f"serving.endpoints[{i}] ({ep.name})"
+        at = ("serving", "endpoints", i)
         if ep.model_family not in families:
-            errors.append(
-                f"{where}.modelFamily: {ep.model_family!r} is not in modelRegistry.modelFamilies"
+            problems.append(
+                ((*at, "modelFamily"), "is not in modelRegistry.modelFamilies", ep.model_family)
             )
         if ep.image_repository not in images:
-            errors.append(
-                f"{where}.image: repository {ep.image_repository!r} is not one of the BU's ECR "
-                f"repositories ({', '.join(sorted(images)) or 'none'})"
+            problems.append(
+                (
+                    (*at, "image"),
+                    f"repository '{ep.image_repository}' is not one of the BU's ECR repositories "
+                    f"({', '.join(sorted(images)) or 'none'})",
+                    ep.image,
+                )
             )
         pool = pools.get(ep.gpu_pool)
         if pool is None:
-            errors.append(
-                f"{where}.gpuPool: {ep.gpu_pool!r} is not one of the BU's gpuPools "
-                f"({', '.join(sorted(pools)) or 'none'})"
+            problems.append(
+                (
+                    (*at, "gpuPool"),
+                    f"is not one of the BU's gpuPools ({', '.join(sorted(pools)) or 'none'})",
+                    ep.gpu_pool,
+                )
             )
         else:
             per_node = min(gpu_catalog.instance_info(t).gpus for t in pool.instance_types)
             if ep.gpus_per_replica > per_node:
-                errors.append(
-                    f"{where}.gpusPerReplica: {ep.gpus_per_replica} GPUs do not fit one node of "
-                    f"pool {pool.name} ({per_node} per node)"
+                problems.append(
+                    (
+                        (*at, "gpusPerReplica"),
+                        f"does not fit one node of pool {pool.name} ({per_node} GPUs per node)",
+                        ep.gpus_per_replica,
+                    )
                 )
         if ep.min_replicas == 0 and config.environment != "dev":
-            errors.append(f"{where}.minReplicas: 0 (scale to zero) is allowed in dev only")
+            problems.append(((*at, "minReplicas"), "0 (scale to zero) is allowed in dev only", 0))
         path = ep.route_path or f"/{config.business_unit}/{ep.name}"
         if not path.startswith(f"/{config.business_unit}/"):
-            errors.append(
-                f"{where}.routePath: must start with /{config.business_unit}/ (the Gateway is "
-                "shared; each BU owns its own prefix)"
-            )
-        for table in ep.online_tables:
-            if table not in tables:
-                errors.append(
-                    f"{where}.onlineTables: {table!r} is not in featureStore.onlineTables"
+            problems.append(
+                (
+                    (*at, "routePath"),
+                    f"must start with /{config.business_unit}/ (the Gateway is shared; each BU "
+                    "owns its own prefix)",
+                    path,
                 )
-    return errors
+            )
+        for j, table in enumerate(ep.online_tables):
+            if table not in tables:
+                problems.append(
+                    ((*at, "onlineTables", j), "is not in featureStore.onlineTables", table)
+                )
+    return problems

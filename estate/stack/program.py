@@ -8,6 +8,7 @@ stack outputs other stacks and `estate verify` read.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -26,36 +27,21 @@ from components.estate import (
 )
 from components.network import NetworkSettings
 from components.tags import ownership_tags
-from estate.stack.config import (
-    ConfigError,
-    StackConfig,
-    region_errors,
-    split_namespace,
-    validate_config,
-)
+from estate.stack.config import StackConfig, validate_pulumi_config
 from estate.stack.convert import to_args
 
 PROJECT = "ai-estate"
 
 
-def config_from_pulumi() -> tuple[StackConfig, str]:
-    """Read and validate `ai-estate:*` from the running Pulumi program's config."""
+def config_from_pulumi(stacks_dir: Path | None = None) -> tuple[StackConfig, str]:
+    """Read and validate the running Pulumi program's config with every rule `estate validate`
+    runs (namespaces, schema, region, stack name; with `stacks_dir`, the referenced platform
+    stack and the waivers' policies too), so `pulumi up` refuses what `estate` refuses."""
     from pulumi.runtime import config as runtime_config
 
     values = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
-    source = f"stacks/Pulumi.{pulumi.get_stack()}.yaml"
-    region = values.get("aws:region")
-    errors: list[str] = []
-    config: StackConfig | None = None
-    try:
-        config = validate_config(split_namespace(values), source)
-    except ConfigError as exc:
-        errors.extend(exc.lines)
-    errors.extend(region_errors(region, source))
-    if errors:
-        raise ConfigError(errors)
-    assert config is not None
-    return config, str(region)
+    stack = pulumi.get_stack()
+    return validate_pulumi_config(values, stack, f"stacks/Pulumi.{stack}.yaml", stacks_dir)
 
 
 def stack_tags(config: StackConfig) -> dict[str, str]:

@@ -28,9 +28,21 @@ least-governed programs get the weakest checks, so an unknown environment is jud
 """
 
 
+CONFIG_FILE_VARIABLE = "AI_ESTATE_PULUMI_CONFIG_FILE"
+"""Where `estate check` puts the stack config instead: a file holding what `PULUMI_CONFIG`
+would (an environment variable is capped by the OS, ~128 KB per string on Linux)."""
+
+
 def stack_config(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """The stack's config as the CLI passed it in `PULUMI_CONFIG` ({} when absent or garbled)."""
-    raw = (os.environ if environ is None else environ).get("PULUMI_CONFIG") or ""
+    env = os.environ if environ is None else environ
+    raw = env.get("PULUMI_CONFIG") or ""
+    if not raw.strip() and env.get(CONFIG_FILE_VARIABLE):
+        try:
+            with open(env[CONFIG_FILE_VARIABLE], encoding="utf-8") as handle:
+                raw = handle.read()
+        except OSError:
+            return {}
     if not raw.strip():
         return {}
     try:
