@@ -5,17 +5,15 @@ it offline under the Pulumi mock runtime. Config errors stop the program before 
 declared, one line per error naming the stack file and key.
 """
 
-from pathlib import Path
-
 import pulumi
 
 from estate.stack.config import ConfigError
 from estate.stack.program import build, config_from_pulumi
 
 try:
-    # The stack files beside this program: BU stacks are checked against the platform stack
-    # they reference, as `estate validate` checks them.
-    _config, _region = config_from_pulumi(Path(__file__).resolve().parent / "stacks")
+    # Every rule of `estate validate` that needs no other stack file: under `pulumi up` the
+    # platform a BU builds on is judged by its live outputs (components check them).
+    _config, _region = config_from_pulumi()
 except ConfigError as _error:
     raise pulumi.RunError(str(_error)) from None
 

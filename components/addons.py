@@ -3,10 +3,12 @@ machinery (Cluster Autoscaler for managed node groups, Karpenter), the NVIDIA GP
 (device plugin + DCGM exporter, or the GPU Operator), and the admission policy that keeps one
 BU's pods off another BU's GPU nodes.
 
-Helm charts are pinned (chart name, version, repository) in the constants below, next to the
-document each one was checked against, so an upgrade is a one-line, reviewable change. Every
-value key handed to a chart is one its documented `values.yaml` has; a misspelt key is silently
-ignored by Helm, which is why the builders are plain functions with their own tests.
+Helm charts are pinned (repository, chart, version, and where and when each version was seen
+published) in `components/charts.yaml`, so an upgrade is a one-line, reviewable change that the
+deploy workflow resolves against the live repositories before `pulumi up`. Every value key handed
+to a chart is one the pinned version's `values.yaml` has (tests/vendor/charts holds them): a
+misspelt key is silently ignored by Helm, which is why the builders are plain functions with
+their own tests.
 
 The components read nothing global: the stack program (through `EksCluster`) hands them the
 cluster name, the Kubernetes provider, and the versions.
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -26,6 +28,7 @@ from pulumi_kubernetes.admissionregistration import v1 as admission
 from pulumi_kubernetes.core import v1 as core
 from pulumi_kubernetes.meta import v1 as meta
 
+from .charts import ChartPin, chart
 from .options import child
 
 # -- pinned charts --------------------------------------------------------------------------
@@ -33,35 +36,32 @@ from .options import child
 
 @dataclass(frozen=True)
 class HelmChart:
-    """A chart pinned to one version: `repo` is a classic Helm repository, or None for OCI."""
+    """A chart pinned outside charts.yaml (`chart` is the Helm reference; `repo` a classic
+    repository, or None for OCI). Kept for components that keep their own pin file; new pins
+    belong in components/charts.yaml (`ChartPin`)."""
 
     chart: str
     version: str
     repo: str | None
 
 
-#: kubernetes/autoscaler charts/cluster-autoscaler (values: autoDiscovery.clusterName, awsRegion,
-#: extraArgs, image.tag, rbac.serviceAccount.name). The image tag is set per cluster version
+# Repository, chart and version live in charts.yaml (with where and when each was verified);
+# these names are what the builders below and the tests refer to.
+#: kubernetes/autoscaler charts/cluster-autoscaler. The image tag is set per cluster version
 #: below, because the autoscaler simulates the scheduler of its own minor version.
-CLUSTER_AUTOSCALER_CHART = HelmChart(
-    "cluster-autoscaler", "9.48.0", "https://kubernetes.github.io/autoscaler"
-)
-#: aws/karpenter-provider-aws charts/karpenter, published to ECR Public as an OCI artifact
-#: (values: settings.clusterName, settings.interruptionQueue, controller.resources, replicas).
-KARPENTER_CHART = HelmChart("oci://public.ecr.aws/karpenter/karpenter", "1.8.1", None)
-#: NVIDIA/k8s-device-plugin deployments/helm/nvidia-device-plugin (values: config.map,
-#: config.default, affinity, tolerations).
-DEVICE_PLUGIN_CHART = HelmChart(
-    "nvidia-device-plugin", "0.18.2", "https://nvidia.github.io/k8s-device-plugin"
-)
-#: NVIDIA/dcgm-exporter deployment/ (values: serviceMonitor.enabled, affinity, tolerations).
-#: Stay below 4.9.0: it renames metrics and changes the values format.
-DCGM_EXPORTER_CHART = HelmChart(
-    "dcgm-exporter", "4.8.3", "https://nvidia.github.io/dcgm-exporter/helm-charts"
-)
-#: NVIDIA GPU Operator (values: driver.enabled, toolkit.enabled, mig.strategy,
-#: dcgmExporter.enabled, devicePlugin.config, daemonsets.tolerations).
-GPU_OPERATOR_CHART = HelmChart("gpu-operator", "v25.10.1", "https://helm.ngc.nvidia.com/nvidia")
+CLUSTER_AUTOSCALER_CHART = chart("cluster-autoscaler")
+#: aws/karpenter-provider-aws charts/karpenter, an OCI artifact on ECR Public.
+KARPENTER_CHART = chart("karpenter")
+#: aws/karpenter-provider-aws charts/karpenter-crd: the CRDs as templates, so they upgrade (Helm
+#: never upgrades a chart's `crds/` directory), at the controller's version.
+KARPENTER_CRD_CHART = chart("karpenter-crd")
+#: NVIDIA/k8s-device-plugin deployments/helm/nvidia-device-plugin.
+DEVICE_PLUGIN_CHART = chart("nvidia-device-plugin")
+#: NVIDIA/dcgm-exporter deployment/. Stay below 4.9.0: it renames metrics and changes the
+#: values format.
+DCGM_EXPORTER_CHART = chart("dcgm-exporter")
+#: NVIDIA GPU Operator deployments/gpu-operator.
+GPU_OPERATOR_CHART = chart("gpu-operator")
 
 #: Cluster Autoscaler image per Kubernetes minor version (the autoscaler must match the
 #: control plane's minor version; the chart's default image follows the newest Kubernetes).
@@ -72,6 +72,9 @@ CLUSTER_AUTOSCALER_IMAGE_TAGS = {
     "1.32": "v1.32.3",
     "1.33": "v1.33.1",
     "1.34": "v1.34.0",
+    # kubernetes/autoscaler tags cluster-autoscaler-1.35.2 and -1.36.1 (read 2026-12-03).
+    "1.35": "v1.35.2",
+    "1.36": "v1.36.1",
 }
 
 # -- labels, taints and names other components rely on ---------------------------------------
@@ -82,6 +85,11 @@ BU_TAINT_KEY = "ai-estate/bu"
 GPU_NODE_LABEL = {"ai-estate/accelerator": "nvidia"}
 #: The resource NVIDIA GPUs are advertised as, and the taint GPU nodes commonly carry.
 NVIDIA_GPU = "nvidia.com/gpu"
+#: The system pool's taint: only cluster add-ons run there, never BU workloads. The key is the
+#: one Kubernetes add-ons (CoreDNS, the EBS CSI controller, Karpenter) already tolerate.
+SYSTEM_POOL_TAINT = {"key": "CriticalAddonsOnly", "value": "true", "effect": "NoSchedule"}
+#: How an add-on tolerates it (`Exists`, as the upstream charts write it).
+SYSTEM_POOL_TOLERATION = {"key": "CriticalAddonsOnly", "operator": "Exists"}
 
 GPU_SOFTWARE_MODES = ("device-plugin", "gpu-operator")
 MIG_STRATEGIES = ("none", "single", "mixed")
@@ -231,10 +239,12 @@ def karpenter_controller_policy(
                 },
             },
             {
+                # Capacity reservations and capacity blocks (`karpenter.sh/capacity-type:
+                # reserved`) are named in the launch request, as upstream v1.8 allows.
                 "Sid": "AllowScopedEC2InstanceActionsWithTags",
                 "Effect": "Allow",
                 "Action": ["ec2:RunInstances", "ec2:CreateFleet", "ec2:CreateLaunchTemplate"],
-                "Resource": launched,
+                "Resource": [*launched, f"{ec2}:*:capacity-reservation/*"],
                 "Condition": {
                     "StringEquals": {
                         f"aws:RequestTag/{owned}": "owned",
@@ -495,6 +505,7 @@ def cluster_autoscaler_values(
             "expander": "least-waste",
         },
         "nodeSelector": node_selector,
+        "tolerations": [SYSTEM_POOL_TOLERATION],
         "resources": {
             "requests": {"cpu": "100m", "memory": "300Mi"},
             "limits": {"memory": "600Mi"},
@@ -512,6 +523,8 @@ def karpenter_values(
         "serviceAccount": {"name": KARPENTER_SERVICE_ACCOUNT},
         "replicas": replicas,
         "nodeSelector": {"kubernetes.io/os": "linux", **node_selector},
+        # The chart's default, written out: the system pool is tainted for add-ons only.
+        "tolerations": [SYSTEM_POOL_TOLERATION],
         "controller": {
             "env": [{"name": "AWS_REGION", "value": region}],
             "resources": {
@@ -587,17 +600,29 @@ def dcgm_exporter_values() -> dict[str, Any]:
     }
 
 
-def gpu_operator_values(mig_strategy: str, time_slicing_replicas: int | None) -> dict[str, Any]:
+def gpu_operator_values(
+    mig_strategy: str,
+    time_slicing_replicas: int | None,
+    node_selector: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """Values for the GPU Operator on EKS NVIDIA AMIs, which already carry the driver and the
-    container toolkit: the operator adds the device plugin, DCGM, GFD and MIG management."""
+    container toolkit: the operator adds the device plugin, DCGM, GFD and MIG management. Its
+    own Deployments (the operator, NFD's master and garbage collector) run on the system pool;
+    its DaemonSets on GPU nodes."""
     tolerations = gpu_node_tolerations()
+    on_system_pool = {"nodeSelector": node_selector or {}, "tolerations": [SYSTEM_POOL_TOLERATION]}
     values: dict[str, Any] = {
+        "operator": dict(on_system_pool),
         "driver": {"enabled": False},
         "toolkit": {"enabled": False},
         "mig": {"strategy": mig_strategy},
         "dcgmExporter": {"enabled": True},
         "daemonsets": {"tolerations": tolerations},
-        "node-feature-discovery": {"worker": {"tolerations": tolerations}},
+        "node-feature-discovery": {
+            "worker": {"tolerations": tolerations},
+            "master": dict(on_system_pool),
+            "gc": dict(on_system_pool),
+        },
     }
     if time_slicing_replicas:
         values["devicePlugin"] = {"config": {"name": TIME_SLICING_CONFIG_MAP, "default": "any"}}
@@ -624,17 +649,38 @@ def validate_gpu_software(
         )
 
 
+# -- pure functions: capacity reservations ---------------------------------------------------
+
+
+def capacity_reservation_terms(reservation_ids: list[str]) -> list[dict[str, str]]:
+    """EC2NodeClass `capacityReservationSelectorTerms` (karpenter.k8s.aws/v1, Karpenter 1.8)
+    for On-Demand Capacity Reservations and Capacity Blocks for ML, by id (`cr-...`)."""
+    for rid in reservation_ids:
+        if not (rid.startswith("cr-") and rid[3:].isalnum() and rid[3:] == rid[3:].lower()):
+            raise ValueError(f"capacity reservation id must look like cr-0123abcd (got {rid!r})")
+    return [{"id": rid} for rid in reservation_ids]
+
+
+def karpenter_capacity_types(capacity_type: str, reservation_ids: list[str]) -> list[str]:
+    """The NodePool's `karpenter.sh/capacity-type` values: a pool with reservations launches
+    into them only (`reserved`; a Capacity Block cannot be used any other way), else the pool's
+    own capacity type."""
+    return ["reserved"] if reservation_ids else [capacity_type]
+
+
 # -- pure functions: admission ----------------------------------------------------------------
 
 
 def toleration_guard_expression(label_key: str = BU_TAINT_KEY) -> str:
     """CEL: every toleration names a key (a keyless `Exists` tolerates every taint, BU taints
-    included), and a toleration of the BU taint must be `Equal` to the pod's own namespace's BU
-    (an `Exists` on the BU key would tolerate every BU)."""
+    included), none tolerates the system pool's taint (BU pods never run beside the cluster's
+    controllers), and a toleration of the BU taint must be `Equal` to the pod's own namespace's
+    BU (an `Exists` on the BU key would tolerate every BU)."""
     own_bu = f"namespaceObject.metadata.labels['{label_key}']"
+    system = SYSTEM_POOL_TAINT["key"]
     return (
         "!has(object.spec.tolerations) || object.spec.tolerations.all(t, "
-        "has(t.key) && t.key != '' && "
+        f"has(t.key) && t.key != '' && t.key != '{system}' && "
         f"(t.key != '{label_key}' || "
         "((!has(t.operator) || t.operator == 'Equal') && "
         f"has(t.value) && '{label_key}' in namespaceObject.metadata.labels && "
@@ -666,13 +712,19 @@ def _depends_on_of(opts: pulumi.ResourceOptions | None) -> list[pulumi.Resource]
 
 
 def pod_identity_role(
-    parent: pulumi.Resource, name: str, description: str, tags: dict[str, str]
+    parent: pulumi.Resource,
+    name: str,
+    description: str,
+    tags: dict[str, str],
+    permissions_boundary: pulumi.Input[str] | None = None,
 ) -> aws.iam.Role:
-    """An IAM role that EKS Pod Identity can hand to one service account."""
+    """An IAM role that EKS Pod Identity can hand to one service account (under a permission
+    boundary when one is given: a BU's dedicated cluster)."""
     return aws.iam.Role(
         name,
         assume_role_policy=pod_identity_trust_policy(),
         description=description,
+        permissions_boundary=permissions_boundary,
         tags=tags,
         opts=child(parent),
     )
@@ -703,24 +755,30 @@ def bind_service_account(
 def helm_release(
     parent: pulumi.Resource,
     name: str,
-    chart: HelmChart,
+    pin: ChartPin | HelmChart,
     *,
     namespace: str,
     values: pulumi.Input[dict[str, Any]],
     provider: k8s.Provider,
     depends_on: list[pulumi.Resource],
+    skip_crds: bool = False,
 ) -> k8s.helm.v3.Release:
     """One pinned chart as a Helm release named after the chart (a stable name, so `helm ls`
     and upgrades see the same release across runs)."""
-    release_name = chart.chart.rsplit("/", 1)[-1]
+    if isinstance(pin, HelmChart):
+        release, reference, repo = pin.chart.rsplit("/", 1)[-1], pin.chart, pin.repo
+    else:
+        release, reference = pin.name, pin.reference
+        repo = None if pin.is_oci else pin.repo
     return k8s.helm.v3.Release(
         name,
-        name=release_name,
-        chart=chart.chart,
-        version=chart.version,
-        repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=chart.repo) if chart.repo else None,
+        name=release,
+        chart=reference,
+        version=pin.version,
+        repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=repo) if repo else None,
         namespace=namespace,
         values=values,
+        skip_crds=skip_crds or None,
         max_history=10,  # each revision is a Secret in the namespace; keep rollback, not all
         opts=child(parent, provider=provider, depends_on=depends_on),
     )
@@ -750,6 +808,8 @@ class ClusterAutoscalerArgs(TypedDict):
     """Labels of the nodes the autoscaler runs on (the system pool: never a pool it scales)."""
     tags: dict[str, str]
     """Tags for the IAM role and the Pod Identity association."""
+    permissions_boundary: NotRequired[pulumi.Input[str] | None]
+    """Permission boundary of the autoscaler's role (a BU's dedicated cluster); None for none."""
 
 
 class ClusterAutoscaler(pulumi.ComponentResource):
@@ -766,7 +826,11 @@ class ClusterAutoscaler(pulumi.ComponentResource):
         account, region, partition = _account_region_partition(self)
         cluster_name = pulumi.Output.from_input(args["cluster_name"])
         role = pod_identity_role(
-            self, f"{name}-role", "Cluster Autoscaler (EKS Pod Identity)", args["tags"]
+            self,
+            f"{name}-role",
+            "Cluster Autoscaler (EKS Pod Identity)",
+            args["tags"],
+            args.get("permissions_boundary"),
         )
         aws.iam.RolePolicy(
             f"{name}-policy",
@@ -821,6 +885,8 @@ class KarpenterArgs(TypedDict):
     """Labels of the nodes the controller runs on (the system pool, which Karpenter never owns)."""
     tags: dict[str, str]
     """Tags for the queue, the rules, the IAM role and the Pod Identity association."""
+    permissions_boundary: NotRequired[pulumi.Input[str] | None]
+    """Permission boundary of the controller's role (a BU's dedicated cluster); None for none."""
 
 
 class Karpenter(pulumi.ComponentResource):
@@ -879,7 +945,11 @@ class Karpenter(pulumi.ComponentResource):
             )
 
         role = pod_identity_role(
-            self, f"{name}-controller-role", "Karpenter controller (EKS Pod Identity)", tags
+            self,
+            f"{name}-controller-role",
+            "Karpenter controller (EKS Pod Identity)",
+            tags,
+            args.get("permissions_boundary"),
         )
         aws.iam.RolePolicy(
             f"{name}-controller-policy",
@@ -911,6 +981,17 @@ class Karpenter(pulumi.ComponentResource):
         values = pulumi.Output.all(cluster_name, queue.name, region).apply(
             lambda p: karpenter_values(p[0], p[1], p[2], args["replicas"], args["node_selector"])
         )
+        # The CRDs come from their own chart so that they upgrade with the controller; the
+        # controller's chart then must not install its (never upgraded) copy of them.
+        crds = helm_release(
+            self,
+            f"{name}-crd-chart",
+            KARPENTER_CRD_CHART,
+            namespace=KARPENTER_NAMESPACE,
+            values={},
+            provider=args["k8s_provider"],
+            depends_on=after,
+        )
         helm_release(
             self,
             f"{name}-chart",
@@ -918,7 +999,8 @@ class Karpenter(pulumi.ComponentResource):
             namespace=KARPENTER_NAMESPACE,
             values=values,
             provider=args["k8s_provider"],
-            depends_on=[*after, association],
+            depends_on=[*after, association, crds],
+            skip_crds=True,
         )
         self.controller_role_arn = role.arn
         self.interruption_queue_name = queue.name
@@ -943,6 +1025,8 @@ class GpuSoftwareArgs(TypedDict):
     """`none`, `single` or `mixed`; anything but `none` needs the GPU Operator."""
     k8s_provider: k8s.Provider
     """The provider for the cluster the software is installed into."""
+    node_selector: NotRequired[dict[str, str]]
+    """Labels of the system pool, where the GPU Operator's own Deployments run."""
 
 
 class GpuSoftware(pulumi.ComponentResource):
@@ -1014,7 +1098,7 @@ class GpuSoftware(pulumi.ComponentResource):
                 f"{name}-gpu-operator",
                 GPU_OPERATOR_CHART,
                 namespace=GPU_OPERATOR_NAMESPACE,
-                values=gpu_operator_values(mig, slices),
+                values=gpu_operator_values(mig, slices, args.get("node_selector")),
                 provider=provider,
                 depends_on=ready,
             )
@@ -1072,7 +1156,8 @@ class TolerationGuard(pulumi.ComponentResource):
                         expression=toleration_guard_expression(label_key),
                         message=(
                             f"pods in a BU namespace may tolerate the '{label_key}' taint only "
-                            "with their own namespace's BU, and every toleration must name a key"
+                            "with their own namespace's BU, never the system pool's "
+                            f"'{SYSTEM_POOL_TAINT['key']}', and every toleration must name a key"
                         ),
                         reason="Forbidden",
                     ),

@@ -17,7 +17,7 @@ import pulumi_kubernetes as k8s
 
 from . import naming
 from .access import ROLE_PATH_ROOT, BuAccess, PersonaTrust, bu_only_bucket_policy
-from .cluster import SYSTEM_POOL_LABELS, EksCluster, EksClusterSettings
+from .cluster import SYSTEM_POOL_LABELS, ClusterRolesBoundary, EksCluster, EksClusterSettings
 from .feature_store import FeatureStore, FeatureStoreSettings
 from .gpu_catalog import gpu_model_of
 from .gpu_pools import GpuNodePool, GpuNodeRole, GpuPoolSpec, effective_max_gpus
@@ -70,9 +70,21 @@ def _network_and_cluster(
     settings: DedicatedCluster,
     protect: bool,
     tags: dict[str, str],
+    bounded: bool = False,
 ) -> _OwnCluster:
     """The VPC and EKS cluster an estate builds for itself (platform, or a dedicated BU)."""
     network_settings, cluster_settings = settings["network"], settings["cluster"]
+    # A BU's dedicated cluster: its add-on roles are BU roles, under a boundary (issue 11).
+    boundary = (
+        ClusterRolesBoundary(
+            f"{name}-cluster-boundary",
+            {"cluster_name": cluster_name(prefix), "tags": tags},
+            child(parent),
+        )
+        if bounded
+        else None
+    )
+    boundary_arn = boundary.arn if boundary is not None else None
     network = Network(
         f"{name}-network",
         {
@@ -94,6 +106,7 @@ def _network_and_cluster(
             "kms_key_arn": key.arn,
             "protect": protect,
             "tags": tags,
+            "permissions_boundary": boundary_arn,
         },
         child(parent),
     )
@@ -109,6 +122,7 @@ def _network_and_cluster(
             "log_retention_days": cluster_settings["log_retention_days"],
             "k8s_provider": cluster.k8s_provider,
             "node_selector": SYSTEM_POOL_LABELS,
+            "permissions_boundary": boundary_arn,
             # only the in-cluster parts wait for the cluster (see PlatformMonitoringArgs)
             "cluster_ready": [cluster],
             "protect": protect,
@@ -358,6 +372,7 @@ class BuEstate(pulumi.ComponentResource):
             dedicated,
             scope.protect,
             scope.tags,
+            bounded=True,
         )
         self.cluster, self.network = built.cluster, built.network
         return SharedCluster(

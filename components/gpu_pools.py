@@ -33,6 +33,11 @@ import pulumi_kubernetes as k8s
 
 from . import labels as keys
 from . import naming
+from .addons import (
+    _depends_on_of,
+    capacity_reservation_terms,
+    karpenter_capacity_types,
+)
 from .gpu_catalog import gpu_model_of, instance_info, max_gpus
 from .k8s_validation import label_key_problem, label_value_problem
 from .network import service_trust_policy
@@ -117,6 +122,9 @@ class GpuPoolSpec(TypedDict):
     """Extra node labels; the `ai-estate/*` keys are reserved."""
     max_gpus: NotRequired[int | None]
     """GPU cap of the pool (Karpenter `limits`); default `max_size` x GPUs of the largest type."""
+    capacity_reservation_ids: NotRequired[list[str]]
+    """Karpenter pools: EC2 capacity reservations / Capacity Blocks (`cr-...`) to launch into;
+    the pool then launches reserved capacity only."""
     ami_version: NotRequired[str]
     """Karpenter pools: the AMI alias version (`v20251120` for AL2023, `v1.26.2` for
     Bottlerocket), or `latest` (dev only). Default `latest`."""
@@ -486,9 +494,20 @@ def ec2_node_class_spec(
     kms_key_arn: str,
     disk_gib: int,
     tags: Mapping[str, str],
+    capacity_reservation_ids: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The `spec` of a Karpenter v1 `EC2NodeClass` (karpenter.k8s.aws/v1)."""
+    reservations = (
+        {
+            "capacityReservationSelectorTerms": capacity_reservation_terms(
+                list(capacity_reservation_ids)
+            )
+        }
+        if capacity_reservation_ids
+        else {}
+    )
     return {
+        **reservations,
         # An alias both selects the EKS-optimised GPU AMI for the cluster version and implies the
         # AMI family, so `amiFamily` is left out (the CRD only allows the matching family).
         "amiSelectorTerms": [{"alias": karpenter_ami_alias(ami_type, ami_version)}],
@@ -527,6 +546,7 @@ def node_pool_spec(
     labels: Mapping[str, str],
     taints: Sequence[Taint],
     gpu_limit: pulumi.Input[int],
+    capacity_reservation_ids: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The `spec` of a Karpenter v1 `NodePool` (karpenter.sh/v1).
 
@@ -555,7 +575,9 @@ def node_pool_spec(
                     {
                         "key": keys.KARPENTER_CAPACITY_TYPE,
                         "operator": "In",
-                        "values": [capacity_type],
+                        "values": karpenter_capacity_types(
+                            capacity_type, list(capacity_reservation_ids)
+                        ),
                     },
                     # The AMI types are x86_64 builds; say so rather than rely on the catalog.
                     {"key": keys.ARCH, "operator": "In", "values": ["amd64"]},
@@ -649,6 +671,10 @@ class GpuNodePool(pulumi.ComponentResource):
         self, name: str, args: GpuNodePoolArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("ai-estate:compute:GpuNodePool", name, None, opts)
+        # Nodes and node classes wait for what the pool waits for (the node role's access
+        # entry among them) themselves: a component's dependencies do not reach its children,
+        # and on delete the entry must outlive the nodes that use it.
+        self._after = _depends_on_of(opts)
         bu, pool = args["business_unit"], args["pool"]
         validate_pool(
             bu, args["environment"], pool, has_k8s_provider=args.get("k8s_provider") is not None
@@ -778,7 +804,7 @@ class GpuNodePool(pulumi.ComponentResource):
             # No remote_access: no SSH keys on GPU nodes (SSM Session Manager instead).
             tags=node_group_tags,
             # The cluster-autoscaler owns desired_size once the group exists.
-            opts=child(self, ignore_changes=["scalingConfig.desiredSize"]),
+            opts=child(self, depends_on=self._after, ignore_changes=["scalingConfig.desiredSize"]),
         )
 
         # How CA learns what a node of a scaled-to-zero group looks like:
@@ -839,6 +865,7 @@ class GpuNodePool(pulumi.ComponentResource):
                 kms_key_arn=v[3],
                 disk_gib=pool["disk_gib"],
                 tags=tags,
+                capacity_reservation_ids=pool.get("capacity_reservation_ids", []),
             )
         )
         node_class = k8s.apiextensions.CustomResource(
@@ -847,7 +874,7 @@ class GpuNodePool(pulumi.ComponentResource):
             kind="EC2NodeClass",
             metadata=metadata,
             spec=node_class_spec,
-            opts=child(self, provider=provider),
+            opts=child(self, provider=provider, depends_on=self._after),
         )
         slices = pulumi.Output.from_input(args.get("gpu_slices_per_gpu"))
         node_pool = k8s.apiextensions.CustomResource(
@@ -869,6 +896,7 @@ class GpuNodePool(pulumi.ComponentResource):
                 labels=self.labels,
                 taints=taints,
                 gpu_limit=gpu_units(self.max_gpus, args.get("gpu_slices_per_gpu")),
+                capacity_reservation_ids=pool.get("capacity_reservation_ids", []),
             ),
             opts=child(self, provider=provider, depends_on=[node_class]),
         )

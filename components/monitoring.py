@@ -52,7 +52,12 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from . import labels
-from .addons import _depends_on_of, bind_service_account, pod_identity_role
+from .addons import (
+    SYSTEM_POOL_TOLERATION,
+    _depends_on_of,
+    bind_service_account,
+    pod_identity_role,
+)
 from .gpu_pools import gpu_units, slices_factor
 from .options import child, stateful
 
@@ -146,6 +151,8 @@ class PlatformMonitoringArgs(TypedDict):
     """Provider of the cluster's Kubernetes API (collector RBAC, the GPU metric agent)."""
     node_selector: NotRequired[dict[str, str]]
     """Where `cwagent-prometheus` runs (the system pool's labels)."""
+    permissions_boundary: NotRequired[pulumi.Input[str] | None]
+    """Permission boundary of the agents' Pod Identity roles (a BU's dedicated cluster)."""
     cluster_ready: NotRequired[list[pulumi.Resource]]
     """What must exist before anything is installed *in* the cluster (the `EksCluster`
     component: nodes, CoreDNS, the deployer's access). Only the add-ons and Kubernetes objects
@@ -483,7 +490,13 @@ def agent_cluster_role_rules() -> list[dict[str, Any]]:
 
 def observability_addon_configuration() -> str:
     """`configuration_values` of amazon-cloudwatch-observability: Container Insights with
-    enhanced observability (including its NVIDIA GPU metrics) and container logs."""
+    enhanced observability and container logs, without the add-on's own DCGM exporter.
+
+    One DCGM exporter per GPU node: the platform's (the dcgm-exporter chart, or the GPU
+    Operator's) is the one AMP and `cwagent-prometheus` read, at the version we pin; a second
+    one (the add-on's `dcgmExporter` DaemonSet, on by default in the add-on's chart,
+    aws-observability/helm-charts) would run a second DCGM host engine on the same GPUs, where
+    only one client can collect the profiling fields at a time."""
     return json.dumps(
         {
             "agent": {
@@ -492,13 +505,14 @@ def observability_addon_configuration() -> str:
                         "metrics_collected": {
                             "kubernetes": {
                                 "enhanced_container_insights": True,
-                                "accelerated_compute_metrics": True,
+                                "accelerated_compute_metrics": False,
                             }
                         }
                     }
                 }
             },
             "containerLogs": {"enabled": True},
+            "dcgmExporter": {"enabled": False},
         },
         sort_keys=True,
     )
@@ -1107,7 +1121,7 @@ class PlatformMonitoring(pulumi.ComponentResource):
             addon_version=aws.eks.get_addon_version_output(
                 addon_name=KUBE_STATE_METRICS_ADDON,
                 kubernetes_version=args["kubernetes_version"],
-                most_recent=True,
+                most_recent=False,  # EKS's default, never the newest (issue 11)
                 opts=self._invoke,
             ).version,
             resolve_conflicts_on_create="OVERWRITE",
@@ -1127,7 +1141,11 @@ class PlatformMonitoring(pulumi.ComponentResource):
             for kind in CONTAINER_INSIGHTS_LOG_GROUPS
         ]
         agent_role = pod_identity_role(
-            self, f"{name}-cloudwatch-agent-role", "CloudWatch observability add-on agent", tags
+            self,
+            f"{name}-cloudwatch-agent-role",
+            "CloudWatch observability add-on agent",
+            tags,
+            args.get("permissions_boundary"),
         )
         agent_policy = aws.iam.RolePolicyAttachment(
             f"{name}-cloudwatch-agent-policy",
@@ -1142,7 +1160,7 @@ class PlatformMonitoring(pulumi.ComponentResource):
             addon_version=aws.eks.get_addon_version_output(
                 addon_name=OBSERVABILITY_ADDON,
                 kubernetes_version=args["kubernetes_version"],
-                most_recent=True,
+                most_recent=False,  # EKS's default, never the newest (issue 11)
                 opts=self._invoke,
             ).version,
             configuration_values=observability_addon_configuration(),
@@ -1169,7 +1187,13 @@ class PlatformMonitoring(pulumi.ComponentResource):
         after: list[pulumi.Resource],
     ) -> None:
         provider, tags = args["k8s_provider"], args["tags"]
-        role = pod_identity_role(self, f"{name}-gpu-agent-role", "cwagent-prometheus (GPU)", tags)
+        role = pod_identity_role(
+            self,
+            f"{name}-gpu-agent-role",
+            "cwagent-prometheus (GPU)",
+            tags,
+            args.get("permissions_boundary"),
+        )
         aws.iam.RolePolicyAttachment(
             f"{name}-gpu-agent-policy",
             role=role.name,
@@ -1255,6 +1279,8 @@ class PlatformMonitoring(pulumi.ComponentResource):
                     spec=k8s.core.v1.PodSpecArgs(
                         service_account_name=PROMETHEUS_AGENT,
                         node_selector=args.get("node_selector") or None,
+                        # The system pool is tainted for add-ons only (addons.SYSTEM_POOL_TAINT).
+                        tolerations=[k8s.core.v1.TolerationArgs(**SYSTEM_POOL_TOLERATION)],
                         termination_grace_period_seconds=60,
                         containers=[
                             k8s.core.v1.ContainerArgs(

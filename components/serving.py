@@ -1112,7 +1112,7 @@ class ServingPlane(pulumi.ComponentResource):
         metrics_server_version = aws.eks.get_addon_version_output(
             addon_name="metrics-server",
             kubernetes_version=args["kubernetes_version"],
-            most_recent=True,
+            most_recent=False,  # EKS's default, never the newest (issue 11)
             opts=pulumi.InvokeOutputOptions(parent=self),
         )
         aws.eks.Addon(

@@ -127,9 +127,7 @@ def test_the_schema_refuses_latest_in_prod_and_allows_it_in_dev():
     pools[1].pop("amiVersion")
     with pytest.raises(ConfigError) as caught:
         validate_config({**values, "gpuPools": pools}, "stacks/Pulumi.fraud-prod.yaml")
-    assert "gpuPools[1] (train-a10g): amiVersion 'latest' is allowed in dev only" in str(
-        caught.value
-    )
+    assert "ai-estate:gpuPools[1]: amiVersion 'latest' is allowed in dev only" in str(caught.value)
     pools[1]["amiVersion"] = "20251120"  # no leading v
     with pytest.raises(ConfigError, match="amiVersion"):
         validate_config({**values, "gpuPools": pools}, "f")

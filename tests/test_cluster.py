@@ -42,7 +42,7 @@ from estate.offline.engine import ProgramError, render
 
 KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/0d3c1f52-7a11-4c55-9d1e-3b8f6a2e9c10"
 DEPLOYER = "arn:aws:iam::123456789012:role/platform-deployer"
-K8S_VERSION = "1.31"
+K8S_VERSION = "1.35"
 
 PROD_ARGS: dict[str, Any] = {
     "name": "platform-prod-ai",
@@ -208,6 +208,9 @@ TOLERATION_CASES = [
     ([{"key": "ai-estate/bu", "operator": "Exists"}], "fraud", False),
     ([{"key": "ai-estate/bu", "operator": "Equal"}], "fraud", False),
     ([{"operator": "Exists"}], "fraud", False),  # keyless Exists tolerates every taint
+    # the system pool is for the cluster's add-ons only (issue 11)
+    ([{"key": "CriticalAddonsOnly", "operator": "Exists"}], "fraud", False),
+    ([{"key": "CriticalAddonsOnly", "value": "true", "effect": "NoSchedule"}], "fraud", False),
     ([{"key": "", "operator": "Exists"}], "fraud", False),
     (
         [
@@ -568,7 +571,7 @@ def test_karpenter_pieces_exist_only_when_karpenter_is_enabled():
     ]
     assert passing["Resource"] == "arn:aws:iam::123456789012:role/ai-estate/nodes/*"
 
-    release = one(inv, RELEASE, "karpenter")
+    release = one(inv, RELEASE, "karpenter-chart")
     assert release.inputs["chart"] == "oci://public.ecr.aws/karpenter/karpenter"
     assert release.inputs["version"] == addons.KARPENTER_CHART.version
     assert "repositoryOpts" not in release.inputs
@@ -580,8 +583,17 @@ def test_karpenter_pieces_exist_only_when_karpenter_is_enabled():
     assert values["replicas"] == 2
     assert values["controller"]["resources"]["requests"] == {"cpu": "1", "memory": "1Gi"}
     assert association.urn in release.dependencies
+    # The CRDs come from the karpenter-crd chart at the same version, so they upgrade with the
+    # controller; the controller's chart does not install its own copy, and waits for them.
+    crds = one(inv, RELEASE, "karpenter-crd-chart")
+    assert crds.inputs["chart"] == "oci://public.ecr.aws/karpenter/karpenter-crd"
+    assert crds.inputs["name"] == "karpenter-crd"
+    assert crds.inputs["version"] == release.inputs["version"]
+    assert release.inputs["skipCrds"] is True
+    assert "skipCrds" not in crds.inputs
+    assert crds.urn in release.dependencies
 
-    assert one(rendered("karpenter"), RELEASE, "karpenter").inputs["values"]["replicas"] == 1
+    assert one(rendered("karpenter"), RELEASE, "karpenter-chart").inputs["values"]["replicas"] == 1
     dev = rendered("dev")
     for typ in (
         "aws:sqs/queue:Queue",
@@ -600,7 +612,7 @@ def test_cluster_autoscaler_only_when_managed_groups_are_enabled():
     assert release.inputs["repositoryOpts"] == {"repo": "https://kubernetes.github.io/autoscaler"}
     values = release.inputs["values"]
     assert values["autoDiscovery"] == {"clusterName": "platform-prod-ai"}
-    assert values["image"] == {"tag": "v1.31.4"}
+    assert values["image"] == {"tag": "v1.35.2"}
     assert values["extraArgs"]["balance-similar-node-groups"] is True
     assert values["extraArgs"]["skip-nodes-with-system-pods"] is False
     assert values["extraArgs"]["expander"] in ("least-waste", "priority")

@@ -95,8 +95,29 @@ def replace(old: str, new: str) -> Callable[[str], str]:
 
 
 DEDICATED = (
-    "  ai-estate:cluster:\n    mode: dedicated\n  ai-estate:network:\n    cidr: 10.20.128.0/17\n"
+    "  ai-estate:cluster:\n    mode: dedicated\n"
+    # prod pins every EKS add-on (the platform's pins)
+    "    addonVersions: {eks-pod-identity-agent: v1.3.10-eksbuild.3, vpc-cni: v1.21.1-eksbuild.3,"
+    " kube-proxy: v1.35.0-eksbuild.2, coredns: v1.13.2-eksbuild.1,"
+    " aws-ebs-csi-driver: v1.57.1-eksbuild.1}\n"
+    "  ai-estate:network:\n    cidr: 10.20.128.0/17\n"
 )
+
+
+def without_serving(text: str) -> str:
+    """A stack file without its `ai-estate:serving` block (endpoints need the shared cluster's
+    Gateway, so a dedicated-cluster copy drops them)."""
+    lines, out, skipping = text.splitlines(keepends=True), [], False
+    for line in lines:
+        if line.startswith("  ai-estate:serving:"):
+            skipping = True
+            continue
+        if skipping and line.startswith("  ") and not line.startswith("    "):
+            skipping = False
+        if not skipping:
+            out.append(line)
+    return "".join(out)
+
 
 # (id, stack, edit, key, fragment[, stack file renamed to])
 CASES: list[tuple] = [
@@ -173,7 +194,7 @@ CASES: list[tuple] = [
     (
         "deploy-account-unquoted",
         "fraud-prod",
-        replace("    modelFamilies:", "    deployAccountIds: [333333333333]\n    modelFamilies:"),
+        replace('deployAccountIds: ["333333333333"]', "deployAccountIds: [333333333333]"),
         "ai-estate:modelRegistry.deployAccountIds[0]",
         "in quotes",
     ),
@@ -377,7 +398,7 @@ CASES: list[tuple] = [
     (
         "cluster-version-too-old",
         "platform-prod",
-        replace('version: "1.31"', 'version: "1.28"'),
+        replace('version: "1.35"', 'version: "1.28"'),
         "ai-estate:cluster.version",
         "too old",
     ),
@@ -565,7 +586,7 @@ def test_waiver_policies_come_from_the_pack_registry():
 
 def test_two_dedicated_clusters_of_one_account_need_distinct_ranges(project):
     fraud = project / "stacks" / "Pulumi.fraud-prod.yaml"
-    text = fraud.read_text() + DEDICATED.replace("10.20.128.0/17", "10.60.0.0/16")
+    text = without_serving(fraud.read_text()) + DEDICATED.replace("10.20.128.0/17", "10.60.0.0/16")
     fraud.write_text(text)
     (project / "stacks" / "Pulumi.payments-prod.yaml").write_text(
         text.replace("businessUnit: fraud", "businessUnit: payments").replace(
@@ -579,7 +600,9 @@ def test_two_dedicated_clusters_of_one_account_need_distinct_ranges(project):
 
 def test_dedicated_cluster_with_its_own_range_is_accepted(project):
     stack = project / "stacks" / "Pulumi.fraud-prod.yaml"
-    stack.write_text(stack.read_text() + DEDICATED.replace("10.20.128.0/17", "10.60.0.0/16"))
+    stack.write_text(
+        without_serving(stack.read_text()) + DEDICATED.replace("10.20.128.0/17", "10.60.0.0/16")
+    )
     code, lines, _ = run("validate", "--stack", "fraud-prod", "--project", str(project))
     assert (code, lines) == (0, [])
 

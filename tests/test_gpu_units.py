@@ -49,7 +49,8 @@ def at_max_alarms(inventory) -> dict[str, dict]:
     return {
         r.inputs["tags"]["ai-estate/pool"]: r.inputs
         for r in of_type(inventory, ALARM)
-        if r.inputs["name"].endswith("-at-max")
+        # the pools' alarms (serving endpoints have replicas-at-max alarms of their own)
+        if r.inputs["name"].endswith("-at-max") and "ai-estate/pool" in r.inputs["tags"]
     }
 
 

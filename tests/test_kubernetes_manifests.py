@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import kubernetes_validate
 import pytest
 
-from tests.conftest import SHIPPED_STACKS
+from estate.offline.project import load_project
+from estate.stack.config import ClusterConfig
+from tests.conftest import ROOT, SHIPPED_STACKS
 
-KUBERNETES_VERSION = "1.31"
 # Opaque to schema validation: Helm releases are charts, providers are not objects, and
 # custom resources (Karpenter) are checked field by field in tests/test_gpu_pools.py.
 NOT_MANIFESTS = ("kubernetes:helm.sh/", "pulumi:providers:")
@@ -22,6 +25,18 @@ CORE_GROUPS = (
     "storage.k8s.io",
     "scheduling.k8s.io",
 )
+
+
+def cluster_version(stack: str) -> str:
+    """The Kubernetes version the stack's objects run on: its own cluster's, or for a BU on the
+    shared cluster, its platform stack's (`ai-estate:cluster.version`, else the default)."""
+    project = load_project(ROOT)
+    config = project.stack_config(stack)
+    cluster = config.get("ai-estate:cluster") or {}
+    cluster = json.loads(cluster) if isinstance(cluster, str) else cluster
+    if cluster.get("mode", "shared") == "shared" and config.get("ai-estate:platformStack"):
+        return cluster_version(str(config["ai-estate:platformStack"]).rsplit("/", 1)[-1])
+    return str(cluster.get("version") or ClusterConfig().version)
 
 
 def manifest(resource) -> dict:
@@ -45,11 +60,16 @@ def kubernetes_objects(inventory):
 def test_every_rendered_kubernetes_object_validates(rendered, stack):
     objects = list(kubernetes_objects(rendered(stack)))
     assert objects, f"{stack} renders no Kubernetes objects"
+    version = cluster_version(stack)
     for r in objects:
         try:
-            kubernetes_validate.validate(manifest(r), KUBERNETES_VERSION, strict=True)
+            kubernetes_validate.validate(manifest(r), version, strict=True)
         except kubernetes_validate.ValidationError as exc:  # pragma: no cover - failure path
             pytest.fail(f"{stack}: {r.type} {r.name}: {exc.message}")
+
+
+def test_objects_are_validated_for_the_configured_cluster_version():
+    assert {cluster_version(s) for s in SHIPPED_STACKS} == {"1.35"}
 
 
 def test_bu_stacks_carry_their_tenancy(rendered):

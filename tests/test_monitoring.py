@@ -113,7 +113,8 @@ def test_the_gpu_agent_publishes_the_documented_metric_contract():
 def test_observability_addon_turns_on_enhanced_insights_and_logs():
     config = json.loads(observability_addon_configuration())
     kubernetes = config["agent"]["config"]["logs"]["metrics_collected"]["kubernetes"]
-    assert kubernetes == {"enhanced_container_insights": True, "accelerated_compute_metrics": True}
+    assert kubernetes == {"enhanced_container_insights": True, "accelerated_compute_metrics": False}
+    assert config["dcgmExporter"] == {"enabled": False}  # one DCGM exporter per node (issue 11)
     assert config["containerLogs"] == {"enabled": True}
 
 

@@ -566,7 +566,7 @@ def _endpoint(values: dict) -> dict:
     [
         (
             lambda v: _endpoint(v).update(modelFamily="churn"),
-            r"modelFamily: 'churn' is not in modelRegistry",
+            r"serving.endpoints\[0\].modelFamily: is not in modelRegistry.modelFamilies \(got 'churn'\)",
         ),
         (
             lambda v: _endpoint(v).update(image="other:1.0"),
@@ -575,7 +575,7 @@ def _endpoint(values: dict) -> dict:
         (lambda v: _endpoint(v).update(image="card-fraud"), r"image must be '<repository>:<tag>'"),
         (
             lambda v: _endpoint(v).update(gpuPool="serve-h100"),
-            r"gpuPool: 'serve-h100' is not one of the BU's gpuPools",
+            r"serving.endpoints\[0\].gpuPool: is not one of the BU's gpuPools .* \(got 'serve-h100'\)",
         ),
         (
             lambda v: _endpoint(v).update(minReplicas=0, schedule={}),
@@ -588,7 +588,7 @@ def _endpoint(values: dict) -> dict:
         ),
         (
             lambda v: _endpoint(v).update(gpusPerReplica=4),
-            r"gpusPerReplica: 4 GPUs do not fit one node",
+            r"serving.endpoints\[0\].gpusPerReplica: does not fit one node of pool serve-a10g .*\(got 4\)",
         ),
         (
             lambda v: _endpoint(v).update(targetLatencyMs=100),
@@ -596,7 +596,7 @@ def _endpoint(values: dict) -> dict:
         ),
         (
             lambda v: _endpoint(v).update(onlineTables=["nope"]),
-            r"onlineTables: 'nope' is not in featureStore",
+            r"serving.endpoints\[0\].onlineTables\[0\]: is not in featureStore.onlineTables \(got 'nope'\)",
         ),
         (
             lambda v: v.update(cluster={"mode": "dedicated"}, network={"cidr": "10.60.0.0/16"}),
@@ -619,7 +619,7 @@ def test_platform_serving_needs_a_certificate():
         values["serving"]["enabled"] = True
 
     lines = errors_of("platform-prod", drop_certificate)
-    assert any("serving.certificateArn is required" in line for line in lines), lines
+    assert any("ai-estate:serving.certificateArn: is required" in line for line in lines), lines
 
 
 def test_a_platform_without_a_certificate_builds_no_serving_plane():

@@ -526,7 +526,10 @@ def build(
         elif target.kind == "ecr-repository":
             estate.repository(name, kms_key=key)
         elif target.kind == "eks-cluster":
-            estate.cluster(name, kms_key=key, **cluster)
+            # the version the stack declares (its outputs); a case may override it
+            estate.cluster(
+                name, kms_key=key, **{"version": outputs.get("clusterVersion", "1.35"), **cluster}
+            )
         elif target.kind == "eks-nodegroup":
             estate.node_group(target.role, name)
         elif target.kind == "sagemaker-feature-group":

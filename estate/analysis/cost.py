@@ -29,6 +29,7 @@ to `cost_for(..., prices_path=...)` is merged over it key by key.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
 import math
 from collections.abc import Mapping
@@ -185,10 +186,27 @@ class Item:
         }
 
 
+def eks_support_tier(cluster: Resource, on: dt.date) -> str:
+    """Which EKS rate a cluster pays on day `on`: `extended` when its version is past the end
+    of standard support (estate/data/eks_versions.yaml) and its upgrade policy keeps it there
+    (`EXTENDED`, the API's default when unset); else `standard` (a `STANDARD` cluster is
+    upgraded by EKS instead, and an unknown version is priced at the standard rate)."""
+    from estate.stack.eks_versions import calendar
+
+    entry = calendar().get(str(cluster.inputs.get("version") or ""))
+    policy = cluster.inputs.get("upgradePolicy") or {}
+    support_type = policy.get("supportType") if isinstance(policy, Mapping) else None
+    if entry is None or entry.status(on) == "standard":
+        return "standard"
+    return "extended" if (support_type or "EXTENDED") == "EXTENDED" else "standard"
+
+
 @dataclass
 class _Context:
     inventory: Inventory
     book: PriceBook
+    on: dt.date = field(default_factory=dt.date.today)
+    """The day priced (EKS extended support depends on it)."""
     by_urn: dict[str, Resource] = field(default_factory=dict)
     items: list[Item] = field(default_factory=list)
 
@@ -396,9 +414,16 @@ GATEWAY = "kubernetes:gateway.networking.k8s.io/v1:Gateway"
 def _price_resource(r: Resource, ctx: _Context) -> None:
     book, hours, t = ctx.book, ctx.book.hours, r.type
     if t == "aws:eks/cluster:Cluster":
-        ctx.same(
-            r, "EKS control plane (standard support)", book.price("eks", "clusterHour") * hours
-        )
+        if eks_support_tier(r, ctx.on) == "extended":
+            ctx.same(
+                r,
+                "EKS control plane (extended support)",
+                book.price("eks", "extendedSupportClusterHour") * hours,
+            )
+        else:
+            ctx.same(
+                r, "EKS control plane (standard support)", book.price("eks", "clusterHour") * hours
+            )
     elif t == "aws:ec2/natGateway:NatGateway":
         hourly = book.price("natGateway", "hour") * hours
         per_gb = book.price("natGateway", "perGbProcessed")
@@ -519,21 +544,27 @@ def _price_resource(r: Resource, ctx: _Context) -> None:
         )
 
 
-def _context(inventory: Inventory, prices_path: Path | str | None) -> _Context:
+def _context(
+    inventory: Inventory, prices_path: Path | str | None, on: dt.date | None = None
+) -> _Context:
     data = load_prices(prices_path)
     region = str(inventory.config.get("aws:region") or DEFAULT_REGION)
     where = "estate/data/prices.json" + (f" + {prices_path}" if prices_path else "")
     book = PriceBook.of(data, region, where)
-    return _Context(inventory=inventory, book=book, by_urn=inventory.by_urn())
+    return _Context(
+        inventory=inventory, book=book, by_urn=inventory.by_urn(), on=on or dt.date.today()
+    )
 
 
-def cost_for(inventory: Inventory, prices_path: Path | str | None = None) -> dict[str, Any]:
-    """The itemised monthly estimate of one stack.
+def cost_for(
+    inventory: Inventory, prices_path: Path | str | None = None, on: dt.date | None = None
+) -> dict[str, Any]:
+    """The itemised monthly estimate of one stack (`on`: the day priced, default today).
 
     `{"idle", "typical", "peak", "currency": "USD", "region", "items": [{"resource", "type",
     "description", "idle", "typical", "peak"}]}`, items dearest (at peak) first.
     """
-    ctx = _context(inventory, prices_path)
+    ctx = _context(inventory, prices_path, on)
     for r in inventory.resources:
         _price_resource(r, ctx)
     items = sorted(ctx.items, key=lambda i: (-i.peak, i.resource, i.description))

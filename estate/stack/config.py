@@ -352,13 +352,75 @@ class SystemNodesConfig(_Model):
     """Root volume size (encrypted gp3)."""
 
 
+class BuCpuNodesConfig(_Model):
+    """The untainted on-demand node group BU pods without GPUs run on (the system pool is
+    tainted `CriticalAddonsOnly` and GPU nodes are tainted per BU, so these are the only nodes
+    a plain BU pod fits). Cluster Autoscaler scales it; it is installed for this pool even when
+    Karpenter is the only GPU provisioner."""
+
+    enabled: bool = True
+    """Build the pool (off only if no BU runs CPU pods on this cluster)."""
+    instance_types: Annotated[tuple[str, ...], _items(20)] = ("m6i.xlarge", "m6a.xlarge")
+    """EC2 instance types of the BU CPU nodes."""
+    min_size: int = Field(1, ge=0, le=100)
+    """Minimum nodes."""
+    desired_size: int = Field(1, ge=0, le=100)
+    """Initial node count (Cluster Autoscaler owns it afterwards)."""
+    max_size: int = Field(10, ge=1, le=500)
+    """Maximum nodes: the CPU spending cap of every BU on the cluster together."""
+    disk_gib: int = Field(50, ge=20, le=2000)
+    """Root volume size (encrypted gp3)."""
+
+
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+
+
+def _role_arn(value: str) -> str:
+    if not _ROLE_ARN.match(value):
+        raise ValueError("must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)")
+    return value
+
+
+class BuDeployerConfig(_Model):
+    """A BU pipeline role that may deploy its BU's stack onto the shared cluster
+    (`ai-estate:cluster.buDeployers` entries, platform stacks)."""
+
+    role_arn: Annotated[str, AfterValidator(_role_arn)]
+    """The IAM role the BU's `pulumi up` runs as, e.g. `arn:aws:iam::222222222222:role/fraud-deployer`."""
+    namespaces: tuple[Slug, ...] = Field(min_length=1, max_length=20)
+    """The BU namespaces it may deploy into (the BU's slug)."""
+
+
+#: EKS managed add-on version strings, e.g. `v1.20.4-eksbuild.2`.
+_ADDON_VERSION = r"^v\d+\.\d+\.\d+-eksbuild\.\d+$"
+AddonName = Literal[
+    "eks-pod-identity-agent", "vpc-cni", "kube-proxy", "coredns", "aws-ebs-csi-driver"
+]
+
+
 class ClusterConfig(_Model):
     """`ai-estate:cluster`: the EKS cluster (platform stacks; BU stacks with `mode: dedicated`)."""
 
     mode: Literal["shared", "dedicated"] = "shared"
     """BU stacks: `shared` runs on the platform cluster; `dedicated` builds the BU its own."""
-    version: Annotated[str, Field(pattern=r"^1\.(2[89]|3\d)$")] = "1.31"
-    """Kubernetes version of the control plane."""
+    version: Annotated[str, Field(pattern=r"^1\.(2[89]|3\d)$")] = "1.35"
+    """Kubernetes version of the control plane; must be in estate/data/eks_versions.yaml and not
+    past the end of EKS extended support."""
+    support_type: Literal["STANDARD", "EXTENDED"] = "STANDARD"
+    """EKS upgrade policy: `STANDARD` upgrades the cluster when standard support ends (no
+    extended charges); `EXTENDED` keeps it for 12 more months at the extended-support rate
+    ($0.60 instead of $0.10 per cluster-hour). A version already in extended support needs
+    `EXTENDED`."""
+    addon_versions: dict[AddonName, Annotated[str, Field(pattern=_ADDON_VERSION)]] = {}
+    """Pinned EKS add-on versions (`vpc-cni: v1.20.4-eksbuild.2`); list them with `aws eks
+    describe-addon-versions --kubernetes-version <version> --addon-name <name>`. Required for
+    every add-on in prod; elsewhere an add-on left out gets EKS's default for the version."""
+    bu_cpu_nodes: BuCpuNodesConfig = BuCpuNodesConfig()
+    """The CPU node group for BU pods that need no GPU."""
+    bu_deployers: Annotated[tuple[BuDeployerConfig, ...], _items(100)] = ()
+    """Platform stacks: BU pipeline roles given namespace-scoped access to the shared cluster
+    (EKS `AmazonEKSAdminPolicy` on their namespaces, plus RBAC for the BU's Namespace, quota
+    and Karpenter objects, kept to the BU's own names by an admission policy)."""
     public_access_cidrs: Annotated[tuple[AllowCidr, ...], _items(40)] = ()
     """CIDRs allowed to reach a public API endpoint; empty keeps the endpoint private only."""
     api_access_cidrs: Annotated[tuple[PrivateCidr, ...], _items(60)] = ()
@@ -398,6 +460,19 @@ class ClusterConfig(_Model):
                     )
                 ]
             )
+        if self.system_nodes.min_size > self.system_nodes.max_size:
+            raise ValueError("systemNodes.minSize must not exceed systemNodes.maxSize")
+        cpu = self.bu_cpu_nodes
+        if not cpu.min_size <= cpu.desired_size <= cpu.max_size:
+            raise ValueError(
+                "buCpuNodes: need minSize <= desiredSize <= maxSize "
+                f"(got {cpu.min_size}, {cpu.desired_size}, {cpu.max_size})"
+            )
+        from estate.stack.eks_versions import check_version
+
+        problem = check_version(self.version, self.support_type, dt.date.today())
+        if problem:
+            raise rules_error([(("version",), problem, _NOTHING)])
         return self
 
 
@@ -426,6 +501,12 @@ class GpuPoolConfig(_Model):
     """Extra node labels (the BU, pool, GPU model and capacity type labels are always set)."""
     max_gpus: int | None = Field(None, ge=1, le=100_000)
     """GPU cap for the pool (Karpenter limits). Default: maxSize x GPUs per instance."""
+    capacity_reservation_ids: Annotated[
+        tuple[Annotated[str, Field(pattern=r"^cr-[0-9a-z]+$")], ...], _items(20)
+    ] = ()
+    """Karpenter pools: EC2 On-Demand Capacity Reservations or Capacity Blocks for ML
+    (`cr-...`) to launch into. The pool then launches reserved capacity only
+    (`karpenter.sh/capacity-type: reserved`)."""
     ami_version: Annotated[str, Field(pattern=r"^(latest|v[0-9][0-9.]*)$")] = "latest"
     """Karpenter pools: the EKS AMI release the nodes boot (`v20251120` for AL2023, `v1.26.2` for
     Bottlerocket). `latest` (dev only) rolls every node on each AMI release."""
@@ -459,6 +540,8 @@ class GpuPoolConfig(_Model):
             )
         from components import gpu_catalog
 
+        if self.capacity_reservation_ids and self.provisioner != "karpenter":
+            raise ValueError("capacityReservationIds needs provisioner: karpenter")
         unknown = [t for t in self.instance_types if not gpu_catalog.is_gpu_instance(t)]
         if unknown:
             raise rules_error(
@@ -523,15 +606,8 @@ class TenantConfig(_Model):
     """LimitRange defaults for containers that set no limits."""
 
 
-_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 MAX_ARN = 2048
 """IAM allows role ARNs up to 2,048 characters (path 512 + name 64 + the rest)."""
-
-
-def _role_arn(value: str) -> str:
-    if not _ROLE_ARN.match(value):
-        raise ValueError("must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)")
-    return value
 
 
 def _https(value: str) -> str:
@@ -828,7 +904,7 @@ class ServingOidcConfig(_Model):
     `https://cognito-idp.<region>.amazonaws.com/<pool-id>`."""
     jwks_endpoint: HttpsUrl
     """The issuer's JSON Web Key Set URL the ALB fetches signing keys from."""
-    required_scopes: tuple[str, ...] = ()
+    required_scopes: Annotated[tuple[str, ...], _items(20)] = ()
     """Scopes every token must carry (`scope` claim, space separated); empty checks none."""
 
 
@@ -899,7 +975,7 @@ class ServingEndpointConfig(_Model):
     """The container's HTTP port (non-root, so above 1023)."""
     health_path: str = "/health"
     """HTTP path the load balancer and kubelet probe."""
-    online_tables: tuple[Slug, ...] = ()
+    online_tables: Annotated[tuple[Slug, ...], _items(20)] = ()
     """The BU's online tables (`featureStore.onlineTables[].name`) the model server reads."""
     schedule: ServingScheduleConfig | None = None
     """When a scale-to-zero endpoint (`minReplicas: 0`) is up (required with it)."""
@@ -968,7 +1044,7 @@ class ServingConfig(_Model):
     """Platform stacks: the HTTPS listener's ELB security policy."""
     oidc: ServingOidcConfig | None = None
     """Platform stacks: the token issuer behind `auth: oidc` routes."""
-    endpoints: tuple[ServingEndpointConfig, ...] = ()
+    endpoints: Annotated[tuple[ServingEndpointConfig, ...], _items(50)] = ()
     """BU stacks: the model endpoints."""
 
     @model_validator(mode="after")
@@ -1098,6 +1174,25 @@ class StackConfig(_Model):
             object.__setattr__(self, key, value)
         return self
 
+    @model_validator(mode="after")
+    def _pinned_addons_in_prod(self) -> StackConfig:
+        if self.environment == "prod" and self.dedicated_cluster:
+            from components.cluster import addon_names
+
+            missing = [a for a in addon_names() if a not in self.cluster.addon_versions]
+            if missing:
+                raise rules_error(
+                    [
+                        (
+                            ("cluster", "addonVersions"),
+                            "prod pins every EKS add-on version (missing "
+                            f"{', '.join(missing)}); see `aws eks describe-addon-versions`",
+                            _NOTHING,
+                        )
+                    ]
+                )
+        return self
+
     @property
     def dedicated_cluster(self) -> bool:
         """Whether this stack builds its own EKS cluster."""
@@ -1178,13 +1273,6 @@ def stack_problems(config: StackConfig) -> list[Problem]:
         )
     if config.kind == "bu":
         problems.extend(_bu_problems(config))
-    # GPU pool AMI pins (rule: components.gpu_pools.ami_version_error)
-    from components.gpu_pools import ami_version_error
-
-    for i, pool in enumerate(config.gpu_pools):
-        problem = ami_version_error(pool.model_dump(), env)
-        if problem:
-            problems.append((("gpuPools", i, "amiVersion"), problem, pool.ami_version))
     problems.extend(serving_problems(config))
     if config.kind == "platform":
         if bu != "platform":
