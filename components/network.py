@@ -1,7 +1,9 @@
 """Network: the VPC every workload of an environment runs in.
 
 Private subnets for workloads (EKS nodes, SageMaker, endpoints), small public subnets only for
-NAT gateways and internet-facing load balancers, gateway endpoints for S3 and DynamoDB (free, and
+NAT gateways and internet-facing load balancers, small internal load-balancer subnets that no
+node or pod uses (so a NetworkPolicy can admit "the load balancer" by address without admitting
+every pod of the cluster: vpc-cni gives pods addresses of the private subnets), gateway endpoints for S3 and DynamoDB (free, and
 they keep data traffic off NAT), interface endpoints for the AWS APIs workloads call, flow logs to
 an encrypted, retained log group, and a default security group with no rules.
 """
@@ -27,7 +29,16 @@ class SubnetPlan:
 
     az_index: int
     private_cidr: str
+    """Nodes and pods (vpc-cni gives every pod an address here)."""
     public_cidr: str
+    """NAT gateways and internet-facing load balancers."""
+    load_balancer_cidr: str
+    """Internal load balancers only: no node, pod or endpoint interface is placed here."""
+
+
+# An ALB needs subnets of at least a /27 with 8 free addresses (ELB: "Subnets for your load
+# balancer"); the controller's discovery also skips subnets with fewer than 8 free.
+_MIN_LB_PREFIX = 27
 
 
 def _service_name(region: str, service: str) -> str:
@@ -36,13 +47,18 @@ def _service_name(region: str, service: str) -> str:
 
 
 def plan_subnets(vpc_cidr: str, az_count: int) -> list[SubnetPlan]:
-    """Split a VPC block into one large private and one small public subnet per AZ.
+    """Split a VPC block into a large private, a small public and a small internal
+    load-balancer subnet per AZ.
 
     The block is cut into the fewest equal parts that leave one spare: the first `az_count`
     parts become private subnets (EKS gives every pod a VPC address, so they must be large), and
-    the spare part is cut 16 ways for the public subnets, which only hold NAT gateways and load
-    balancers. The layout is a pure function of its inputs, so it never shifts under running
-    subnets when something else in the stack changes.
+    the spare part is cut 16 ways: its first `az_count` pieces are the public subnets, which only
+    hold NAT gateways and load balancers. The spare part's second half holds the internal
+    load-balancer subnets: cut 4 ways for up to 4 AZs (two sixteenths each), 8 ways for 5-6
+    (one sixteenth each), leaving the pieces between the public and load-balancer subnets free.
+    The layout is a pure function of its inputs, so it never shifts under running subnets when
+    something else in the stack changes; the private and public blocks are the ones this
+    function returned before the load-balancer subnets existed.
     """
     if not 2 <= az_count <= 6:
         raise ValueError(f"az_count must be between 2 and 6 (got {az_count})")
@@ -51,10 +67,20 @@ def plan_subnets(vpc_cidr: str, az_count: int) -> list[SubnetPlan]:
     parts = list(network.subnets(prefixlen_diff=bits))
     spare = parts[-1]
     public = list(spare.subnets(prefixlen_diff=4))
-    if public[0].prefixlen > 28:
-        raise ValueError(f"{vpc_cidr} is too small for {az_count} availability zones")
+    lb_half = list(spare.subnets(prefixlen_diff=1))[1]
+    load_balancer = list(lb_half.subnets(prefixlen_diff=2 if az_count <= 4 else 3))
+    if public[0].prefixlen > 28 or load_balancer[0].prefixlen > _MIN_LB_PREFIX:
+        raise ValueError(
+            f"{vpc_cidr} is too small for {az_count} availability zones (its load-balancer "
+            f"subnets would be /{load_balancer[0].prefixlen}; an ALB needs a /{_MIN_LB_PREFIX})"
+        )
     return [
-        SubnetPlan(az_index=i, private_cidr=str(parts[i]), public_cidr=str(public[i]))
+        SubnetPlan(
+            az_index=i,
+            private_cidr=str(parts[i]),
+            public_cidr=str(public[i]),
+            load_balancer_cidr=str(load_balancer[i]),
+        )
         for i in range(az_count)
     ]
 
@@ -118,7 +144,8 @@ class NetworkArgs(NetworkSettings):
     """Customer-managed key that encrypts the flow log group."""
     tags: dict[str, str]
     cluster_name: str | None
-    """EKS cluster that will use the subnets; tags them for load balancer discovery."""
+    """EKS cluster that will use the subnets; tags the public and load-balancer subnets for
+    load balancer discovery."""
 
 
 _AZ_LETTERS = "abcdef"
@@ -133,6 +160,7 @@ class _Vpc(NamedTuple):
 class _Subnets(NamedTuple):
     public: list[aws.ec2.Subnet]
     private: list[aws.ec2.Subnet]
+    load_balancer: list[aws.ec2.Subnet]
 
 
 class Network(pulumi.ComponentResource):
@@ -141,6 +169,8 @@ class Network(pulumi.ComponentResource):
     vpc_id: pulumi.Output[str]
     private_subnet_ids: pulumi.Output[list[str]]
     public_subnet_ids: pulumi.Output[list[str]]
+    load_balancer_subnet_ids: pulumi.Output[list[str]]
+    """The internal load-balancer subnets, one per AZ (no node or pod is ever placed there)."""
     endpoint_security_group_id: pulumi.Output[str]
     flow_log_group_name: pulumi.Output[str]
 
@@ -157,6 +187,7 @@ class Network(pulumi.ComponentResource):
         subnets = self._subnets(args, vpc, plan)
         nats = self._nat_gateways(args, vpc, subnets, len(plan))
         private_rts = self._private_routes(vpc, subnets, nats)
+        self._load_balancer_routes(subnets, private_rts)
         for service in ("s3", "dynamodb"):
             aws.ec2.VpcEndpoint(
                 f"{name}-{service}-gateway",
@@ -173,6 +204,7 @@ class Network(pulumi.ComponentResource):
         self.vpc_id = vpc.vpc.id
         self.private_subnet_ids = pulumi.Output.all(*[s.id for s in subnets.private])
         self.public_subnet_ids = pulumi.Output.all(*[s.id for s in subnets.public])
+        self.load_balancer_subnet_ids = pulumi.Output.all(*[s.id for s in subnets.load_balancer])
         self.endpoint_security_group_id = endpoint_sg.id
         self.flow_log_group_name = log_group.name
         self.register_outputs(
@@ -180,6 +212,7 @@ class Network(pulumi.ComponentResource):
                 "vpcId": self.vpc_id,
                 "privateSubnetIds": self.private_subnet_ids,
                 "publicSubnetIds": self.public_subnet_ids,
+                "loadBalancerSubnetIds": self.load_balancer_subnet_ids,
                 "endpointSecurityGroupId": self.endpoint_security_group_id,
             }
         )
@@ -221,7 +254,13 @@ class Network(pulumi.ComponentResource):
         return _Vpc(vpc, igw, public_rt)
 
     def _subnets(self, args: NetworkArgs, vpc: _Vpc, plan: list[SubnetPlan]) -> _Subnets:
-        """A public and a private subnet per AZ, tagged for load-balancer discovery."""
+        """A public, a private and an internal load-balancer subnet per AZ.
+
+        Only the load-balancer subnets carry `kubernetes.io/role/internal-elb`: the AWS Load
+        Balancer Controller's discovery takes only role-tagged subnets when any has the tag
+        (docs/deploy/subnet_discovery.md, v3.5.0), so an internal load balancer nobody pinned
+        still lands outside the node and pod subnets.
+        """
         name = self._net_name
         azs = aws.get_availability_zones_output(
             state="available", opts=pulumi.InvokeOutputOptions(parent=self)
@@ -231,7 +270,7 @@ class Network(pulumi.ComponentResource):
             if args["cluster_name"]
             else {}
         )
-        result = _Subnets(public=[], private=[])
+        result = _Subnets(public=[], private=[], load_balancer=[])
         for p in plan:
             az = azs.names.apply(lambda names, i=p.az_index: names[i])
             letter = _AZ_LETTERS[p.az_index]
@@ -258,15 +297,23 @@ class Network(pulumi.ComponentResource):
                 cidr_block=p.private_cidr,
                 availability_zone=az,
                 map_public_ip_on_launch=False,
+                tags=self._named(f"private-{letter}", **cluster_tags),
+                opts=child(self),
+            )
+            lb = aws.ec2.Subnet(
+                f"{name}-lb-{letter}",
+                vpc_id=vpc.vpc.id,
+                cidr_block=p.load_balancer_cidr,
+                availability_zone=az,
+                map_public_ip_on_launch=False,
                 tags=self._named(
-                    f"private-{letter}",
-                    **{"kubernetes.io/role/internal-elb": "1"},
-                    **cluster_tags,
+                    f"lb-{letter}", **{"kubernetes.io/role/internal-elb": "1"}, **cluster_tags
                 ),
                 opts=child(self),
             )
             result.public.append(pub)
             result.private.append(priv)
+            result.load_balancer.append(lb)
         return result
 
     def _nat_gateways(
@@ -318,6 +365,20 @@ class Network(pulumi.ComponentResource):
             )
             route_tables.append(rt)
         return route_tables
+
+    def _load_balancer_routes(
+        self, subnets: _Subnets, private_rts: list[aws.ec2.RouteTable]
+    ) -> None:
+        """The load-balancer subnets route like their AZ's private subnet: an internal ALB that
+        validates JWTs fetches the issuer's JWKS through NAT, and the S3/DynamoDB gateway
+        endpoints on those tables come along."""
+        for i, subnet in enumerate(subnets.load_balancer):
+            aws.ec2.RouteTableAssociation(
+                f"{self._net_name}-lb-{_AZ_LETTERS[i]}-rta",
+                subnet_id=subnet.id,
+                route_table_id=private_rts[i].id,
+                opts=child(self),
+            )
 
     def _interface_endpoints(
         self, args: NetworkArgs, vpc: _Vpc, subnets: _Subnets, region: pulumi.Output[str]

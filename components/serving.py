@@ -10,7 +10,9 @@ Platform (`ServingPlane`, one per cluster):
   one `Gateway`. The Gateway is **internal** unless the platform stack says otherwise; an
   internet-facing one always gets a WAF web ACL. TLS terminates on the ALB with an ACM
   certificate (the controller takes certificates from `LoadBalancerConfiguration`, not from
-  `certificateRefs`), and port 80 only redirects to 443. Its HTTPS listener admits routes from
+  `certificateRefs`), and port 80 only redirects to 443. The ALB is pinned to the network's
+  internal load-balancer subnets (`loadBalancerSubnets`), which no node or pod uses, so "from
+  the load balancer's subnets" admits the ALB and no pod of the cluster. Its HTTPS listener admits routes from
   BU namespaces only: namespaces carrying the `ai-estate/bu` label, which `BuTenant` sets and no
   BU persona can edit (personas have no RBAC on namespaces).
 - KEDA (Helm) for metric-driven and scheduled scaling, including scale to zero; its operator reads
@@ -44,6 +46,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -204,8 +207,13 @@ def load_balancer_configuration_spec(
     waf_acl_arn: str | None,
     deletion_protection: bool,
     tags: dict[str, str],
+    subnet_ids: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The Gateway's `LoadBalancerConfiguration` spec (docs/guide/gateway/loadbalancerconfig.md)."""
+    """The Gateway's `LoadBalancerConfiguration` spec (docs/guide/gateway/loadbalancerconfig.md).
+
+    `subnet_ids` pins the ALB's subnets (`loadBalancerSubnets`, which takes precedence over
+    tag discovery): the endpoints' NetworkPolicies admit exactly those subnets' addresses, so
+    the ALB must not be placed anywhere else, whatever else carries a role tag."""
     spec: dict[str, Any] = {
         "scheme": scheme,
         "loadBalancerName": load_balancer_name,
@@ -223,6 +231,8 @@ def load_balancer_configuration_spec(
         ],
         "tags": dict(tags),
     }
+    if subnet_ids:
+        spec["loadBalancerSubnets"] = [{"identifier": s} for s in subnet_ids]
     if scheme == "internet-facing":
         if not waf_acl_arn:
             raise ValueError("an internet-facing Gateway needs a WAF web ACL")
@@ -894,6 +904,9 @@ class ServingPlaneArgs(TypedDict):
     """The cluster's Kubernetes version (selects the metrics-server add-on version)."""
     vpc_id: pulumi.Input[str]
     """The cluster's VPC (the controller cannot discover it without IMDS)."""
+    load_balancer_subnet_ids: pulumi.Input[list[str]]
+    """The subnets the Gateway's ALB is pinned to: the network's internal load-balancer
+    subnets (no node or pod there) for `internal`, its public subnets for `internet-facing`."""
     k8s_provider: k8s.Provider
     """Provider of the cluster."""
     node_selector: dict[str, str]
@@ -1022,15 +1035,16 @@ class ServingPlane(pulumi.ComponentResource):
             f"{LBC_GATEWAY_GROUP}/v1",
             "LoadBalancerConfiguration",
             meta(GATEWAY_NAME),
-            pulumi.Output.from_input(waf_arn).apply(
-                lambda arn: load_balancer_configuration_spec(
+            pulumi.Output.all(waf_arn, args["load_balancer_subnet_ids"]).apply(
+                lambda p: load_balancer_configuration_spec(
                     scheme=args["scheme"],
                     load_balancer_name=self.load_balancer_name,
                     certificate_arn=args["certificate_arn"],
                     ssl_policy=args["ssl_policy"],
-                    waf_acl_arn=arn,
+                    waf_acl_arn=p[0],
                     deletion_protection=args["protect"],
                     tags=tags,
+                    subnet_ids=list(p[1] or []),
                 )
             ),
             k8s_opts,

@@ -122,7 +122,8 @@ def test_platform_network_layout(rendered):
     assert len(by_type(prod, "aws:ec2/natGateway:NatGateway")) == 3
     assert len(by_type(dev, "aws:ec2/natGateway:NatGateway")) == 1
     subnets = by_type(prod, "aws:ec2/subnet:Subnet")
-    assert len(subnets) == 6 and not any(s.inputs.get("mapPublicIpOnLaunch") for s in subnets)
+    # private, public and internal load-balancer subnets in each of 3 AZs
+    assert len(subnets) == 9 and not any(s.inputs.get("mapPublicIpOnLaunch") for s in subnets)
     endpoints = by_type(prod, "aws:ec2/vpcEndpoint:VpcEndpoint")
     kinds = {
         e.inputs["serviceName"].rsplit(".", 1)[-1]: e.inputs["vpcEndpointType"] for e in endpoints

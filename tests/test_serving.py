@@ -261,8 +261,8 @@ def test_platform_exports_what_bu_stacks_need(rendered):
     out = rendered("platform-prod").outputs["serving"]
     assert out["gatewayName"] == "serving" and out["gatewayNamespace"] == "ai-estate-gateway"
     assert out["loadBalancerName"] == "ai-estate-prod-serving"
-    # internal ALB: the private subnets are where its addresses come from
-    assert out["loadBalancerSubnetCidrs"] == ["10.20.0.0/18", "10.20.64.0/18", "10.20.128.0/18"]
+    # internal ALB: its own load-balancer subnets (no node or pod there), not the private ones
+    assert out["loadBalancerSubnetCidrs"] == ["10.20.224.0/21", "10.20.232.0/21", "10.20.240.0/21"]
     assert out["oidc"]["issuer"].startswith("https://cognito-idp.")
 
 

@@ -177,7 +177,9 @@ class NetworkConfig(_Model):
     """`ai-estate:network` (platform stacks, and BU stacks with a dedicated cluster)."""
 
     cidr: Cidr = "10.0.0.0/16"
-    """The VPC's IPv4 block."""
+    """The VPC's IPv4 block. Each AZ gets a large private subnet (nodes and pods), a public one
+    (NAT, internet-facing load balancers) and an internal load-balancer subnet of at least a /27
+    (an ALB's minimum), so a /22 holds at most 3 AZs and a /21 at most 4."""
     az_count: int = Field(3, ge=2, le=6)
     """How many availability zones to spread subnets (and, in prod, NAT gateways) across."""
     nat_gateways: Literal["single", "perAz"] | None = None
@@ -194,6 +196,16 @@ class NetworkConfig(_Model):
     """AWS services reached through interface VPC endpoints (`com.amazonaws.<region>.<name>`)."""
     flow_log_retention_days: LogRetentionDays | None = None
     """Retention of the VPC flow log group. Default: 365 in prod, 90 otherwise."""
+
+    @model_validator(mode="after")
+    def _subnets_fit(self) -> NetworkConfig:
+        # The block must hold every AZ's private, public and load-balancer subnet (an ALB
+        # needs a /27): the same rule the program's subnet plan applies, caught here as a
+        # one-line error instead of a failing program.
+        from components.network import plan_subnets
+
+        plan_subnets(self.cidr, self.az_count)
+        return self
 
 
 FeatureType = Literal["Integral", "Fractional", "String"]

@@ -208,6 +208,7 @@ def platform_stack(
         "vpcId": estate.network.vpc_id,
         "privateSubnetIds": estate.network.private_subnet_ids,
         "publicSubnetIds": estate.network.public_subnet_ids,
+        "loadBalancerSubnetIds": estate.network.load_balancer_subnet_ids,
         "endpointSecurityGroupId": estate.network.endpoint_security_group_id,
         "platformKeyArn": estate.key.arn,
         "flowLogGroupName": estate.network.flow_log_group_name,
@@ -319,6 +320,8 @@ def build_serving(
         if not sv.plane_enabled:
             return {}
         assert sv.certificate_arn is not None  # the schema requires it when enabled
+        plans = plan_subnets(config.network.cidr, config.network.az_count)
+        public = sv.scheme == "internet-facing"
         plane = ServingPlane(
             f"platform-{config.environment}-serving",
             to_args(
@@ -333,6 +336,13 @@ def build_serving(
                 cluster_name=platform_estate.cluster.cluster_name,
                 kubernetes_version=config.cluster.version,
                 vpc_id=platform_estate.network.vpc_id,
+                # Pinned, not discovered: the endpoints' NetworkPolicies admit exactly these
+                # subnets, and an internal ALB anywhere else would be refused.
+                load_balancer_subnet_ids=(
+                    platform_estate.network.public_subnet_ids
+                    if public
+                    else platform_estate.network.load_balancer_subnet_ids
+                ),
                 k8s_provider=platform_estate.cluster.k8s_provider,
                 node_selector=dict(SYSTEM_POOL_LABELS),
                 protect=config.protect_stateful,
@@ -342,8 +352,6 @@ def build_serving(
                 opts, pulumi.ResourceOptions(depends_on=[platform_estate.cluster])
             ),
         )
-        plans = plan_subnets(config.network.cidr, config.network.az_count)
-        public = sv.scheme == "internet-facing"
         return {
             "serving": {
                 "gatewayName": plane.gateway_name,
@@ -351,8 +359,10 @@ def build_serving(
                 "loadBalancerName": plane.load_balancer_name,
                 "scheme": sv.scheme,
                 "hostname": sv.hostname,
+                # The internal ALB's own subnets, which no node or pod uses: an ipBlock over
+                # them admits the ALB only (vpc-cni gives pods private-subnet addresses).
                 "loadBalancerSubnetCidrs": [
-                    p.public_cidr if public else p.private_cidr for p in plans
+                    p.public_cidr if public else p.load_balancer_cidr for p in plans
                 ],
                 "vpcCidr": config.network.cidr,
                 "oidc": {
