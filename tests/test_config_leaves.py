@@ -63,21 +63,36 @@ class Plan:
 
 PLANS: dict[str, Plan] = {
     # -- common keys -------------------------------------------------------------------------
+    # a platform stack turned into a BU stack: a BU name, its platform, no Gateway settings
     "kind": Plan(
         stack=PLATFORM_STACK,
         value="bu",
-        companions={"businessUnit": "research", "platformStack": "acme/ai-estate/platform-dev"},
+        companions={
+            "businessUnit": "research",
+            "platformStack": "acme/ai-estate/platform-dev",
+            "serving": {},
+        },
     ),
     "businessUnit": Plan(value="payments"),
     "owner": Plan(value="someone-else@example.com"),
     "accountId": Plan(stack="marketing-dev", value="333333333333"),
-    "platformStack": Plan(value="acme/ai-estate/platform-dev"),
+    # the same environment's platform under another organisation (another env's or another
+    # account's platform is refused, and fraud-prod's managed pool needs platform-prod's
+    # cluster-autoscaler)
+    "platformStack": Plan(stack="marketing-dev", value="acme-ml/ai-estate/platform-dev"),
     # -- platform ----------------------------------------------------------------------------
     "network.cidr": Plan(value="10.30.0.0/16"),
     "network.azCount": Plan(value=2),
-    "cluster.version": Plan(value="1.32"),
+    # 1.34 left standard support on 2026-12-02: it needs (and is billed for) extended support
+    "cluster.version": Plan(value="1.34", companions={"cluster.supportType": "EXTENDED"}),
+    "cluster.buDeployers[].namespaces": Plan(value=["marketing", "research"]),
     "cluster.publicAccessCidrs": Plan(value=["203.0.113.0/24"]),
-    "cluster.mode": Plan(stack=BU_STACK),
+    # a dedicated cluster has no serving plane yet, and its VPC must not overlap the platform's
+    "cluster.mode": Plan(
+        stack="marketing-dev",
+        value="dedicated",
+        companions={"serving.endpoints": [], "network.cidr": "10.40.0.0/16"},
+    ),
     "cluster.systemNodes.instanceTypes": Plan(value=["m6i.xlarge"]),
     "cluster.systemNodes.minSize": Plan(value=1),
     "cluster.migStrategy": Plan(
@@ -98,9 +113,26 @@ PLANS: dict[str, Plan] = {
     ),
     "featureStore.onlineTables[].hashKey": Plan(value="account_id"),
     "featureStore.onlineTables[].rangeKey": Plan(value="bucket"),
+    "featureStore.onlineTables[].name": Plan(
+        value="card-history", companions={"serving.endpoints[].onlineTables": ["card-history"]}
+    ),
     "featureStore.onlineTables[].ttlAttribute": Plan(value="ttl"),
     # -- GPU pools ---------------------------------------------------------------------------
     "gpuPools[].labels": Plan(value={"team": "scoring"}),
+    # the endpoint on the renamed pool follows it
+    "gpuPools[].name": Plan(
+        value="scoring-a10g", companions={"serving.endpoints[].gpuPool": "scoring-a10g"}
+    ),
+    # fraud-prod's managed serving pool as a Karpenter pool, which in prod pins its AMI release
+    # (on marketing-dev the reverse is refused: platform-dev installs Karpenter only)
+    "gpuPools[].provisioner": Plan(
+        value="karpenter", companions={"gpuPools[].amiVersion": "v20251120"}
+    ),
+    # reservations and pinned AMIs are Karpenter pools' (marketing-dev's first pool is one)
+    "gpuPools[].capacityReservationIds": Plan(
+        stack="marketing-dev", value=["cr-0a1b2c3d4e5f67890"]
+    ),
+    "gpuPools[].amiVersion": Plan(stack="marketing-dev", value="v20251120"),
     # a managed pool is capped by maxSize alone: the cap is a Karpenter pool's
     "gpuPools[].maxGpus": Plan(stack="marketing-dev", value=2),
     # -- tenant ------------------------------------------------------------------------------
@@ -108,7 +140,10 @@ PLANS: dict[str, Plan] = {
     "tenant.memoryQuota": Plan(value="384Gi"),
     "tenant.defaultContainerLimits": Plan(value={"cpu": "4", "memory": "8Gi"}),
     # -- model registry ----------------------------------------------------------------------
-    "modelRegistry.imageNames": Plan(value=["scoring"]),
+    # the endpoint's image repository (card-fraud) stays among them
+    "modelRegistry.imageNames": Plan(value=["card-fraud", "scoring"]),
+    # endpoints need the registry and the BU's roles: the baseline serves none
+    "modelRegistry.enabled": Plan(base={"serving.endpoints": []}, value=False),
     "modelRegistry.principalArns": Plan(value=["arn:aws:iam::222222222222:role/release-bot"]),
     "modelRegistry.deployAccountIds": Plan(value=["333333333333"]),
     "modelRegistry.approvalHttpsEndpoints": Plan(value=["https://hooks.example.com/approvals"]),
@@ -141,6 +176,7 @@ PLANS: dict[str, Plan] = {
         base={"monitoring.sagemakerEndpoints": [_ENDPOINT]}
     ),
     # -- access ------------------------------------------------------------------------------
+    "access.enabled": Plan(base={"serving.endpoints": []}, value=False),
     "access.keyAdminRoleArns": Plan(value=["arn:aws:iam::222222222222:role/key-admins"]),
     "access.serviceAccounts": Plan(
         value={"feature-reader": "scorer", "model-publisher": "model-publisher"}
@@ -174,9 +210,31 @@ PLANS: dict[str, Plan] = {
     "access.personas.*.crossAccountRoleArns": Plan(
         value=["arn:aws:iam::333333333333:role/deploy-pipeline"]
     ),
+    # -- serving -----------------------------------------------------------------------------
+    "serving.enabled": Plan(stack=PLATFORM_STACK, value=False),
+    "serving.certificateArn": Plan(
+        stack=PLATFORM_STACK,
+        value="arn:aws:acm:us-east-1:111111111111:certificate/5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b",
+    ),
+    # an existing web ACL instead of the one an internet-facing Gateway otherwise gets
+    "serving.wafAclArn": Plan(
+        stack=PLATFORM_STACK,
+        base={"serving.scheme": "internet-facing"},
+        value="arn:aws:wafv2:us-east-1:111111111111:regional/webacl/corp-edge/0a1b2c3d-4e5f-4a7b-8c9d-0e1f2a3b4c5d",
+    ),
+    "serving.endpoints[].modelFamily": Plan(value="merchant-risk"),
+    "serving.endpoints[].modelVersion": Plan(value=4),
+    "serving.endpoints[].gpuPool": Plan(value="train-a10g"),
+    # two GPUs per replica need a pool whose nodes have (at least) two
+    "serving.endpoints[].gpusPerReplica": Plan(
+        value=2, companions={"gpuPools[].instanceTypes": ["g5.12xlarge"]}
+    ),
 }
 
 DOCUMENTATION_ONLY: dict[str, str] = {
+    "activateCostAllocationTags": "removed key: the schema refuses true (AWS activates "
+    "cost-allocation tags from the Organizations management account only), so only the default "
+    "can be set",
     "waivers[].policy": "read by the policy pack (estate check), not by the program",
     "waivers[].resource": "read by the policy pack (estate check), not by the program",
     "waivers[].reason": "read by the policy pack (estate check), not by the program",
@@ -308,10 +366,15 @@ def get_resolved(model: StackConfig, path: str) -> Any:
 
 
 def validated(config: dict[str, Any]) -> StackConfig | None:
+    return validation(config)[0]
+
+
+def validation(config: dict[str, Any]) -> tuple[StackConfig | None, list[str]]:
+    """(the validated stack, or None and the schema's error lines)."""
     try:
-        return validate_config(split_namespace(config), "leaf-test")
-    except ConfigError:
-        return None
+        return validate_config(split_namespace(config), "leaf-test"), []
+    except ConfigError as exc:
+        return None, exc.lines
 
 
 def _bounds(leaf: Leaf) -> dict[str, float]:
@@ -346,6 +409,9 @@ def candidates(leaf: Leaf, current: Any) -> list[Any]:
         return [list(current[:-1])] if current else []
     if inner is str and isinstance(current, str):
         return [f"{current}x", f"{current}-2"]
+    if origin is dict and current:
+        # one entry fewer: an optional map's entries are each settings of their own
+        return [dict(list(current.items())[:-1])]
     return []
 
 
@@ -374,17 +440,20 @@ def plan_for(leaf: Leaf, stack: str | None = None) -> tuple[str, dict[str, Any],
     assert resolved is not None, f"{leaf.path}: the plan's base config is not valid on {stack}"
     current = get_resolved(resolved, leaf.path)
     values = [plan.value] if plan.value is not None else candidates(leaf, current)
+    refused: list[str] = []
     for value in values:
         variant = copy.deepcopy(base)
         set_leaf(variant, leaf.path, value)
         for path, companion in plan.companions.items():
             set_leaf(variant, path, companion)
-        model = validated(variant)
+        model, errors = validation(variant)
         if model is not None and get_resolved(model, leaf.path) != current:
             return stack, base, variant
+        # the schema's first reason, so a failing plan says which cross-key rule it broke
+        refused.append(f"{value!r}: {errors[0] if errors else 'resolves to the current value'}")
     raise AssertionError(
-        f"{leaf.path}: no valid non-default value on {stack} derived from its type; "
-        "add one to PLANS"
+        f"{leaf.path}: no valid non-default value on {stack} derived from its type "
+        f"(tried {'; '.join(refused) or 'nothing'}); add one to PLANS"
     )
 
 
@@ -452,7 +521,10 @@ def test_the_tables_name_real_leaves():
 @pytest.mark.parametrize("leaf", LEAVES, ids=[leaf.path for leaf in LEAVES])
 def test_every_leaf_reaches_the_inventory(leaf):
     if leaf.path in DOCUMENTATION_ONLY:
-        stack, base, variant = plan_for(leaf)
+        try:
+            stack, base, variant = plan_for(leaf)
+        except AssertionError:
+            return  # the schema admits no other value: nothing can reach the inventory
         assert fingerprint(_key(variant)) == fingerprint(_key(base)), (
             f"{leaf.path} is listed as documentation-only but changes the inventory of {stack}"
         )
