@@ -158,3 +158,60 @@ def test_check_base_blocks_a_stack_file_change_that_drops_a_feature_group(tmp_pa
         timeout=120,
     )
     assert bad_ref.returncode == 2 and "--base no-such-ref" in bad_ref.stderr
+
+
+def _result(stack: str, environment: str, inventory: Inventory | None, error: str | None = None):
+    from estate.offline.model import StackResult
+
+    if inventory is not None:
+        inventory.config = {"ai-estate:environment": environment}
+    result = StackResult(stack=stack, source=f"stacks/Pulumi.{stack}.yaml")
+    result.inventory, result.error = inventory, error
+    return result
+
+
+def test_a_base_that_cannot_be_rendered_is_reported_per_stack_never_skipped():
+    from estate.offline.gate import BASE_UNRENDERED, attach_diffs
+
+    now = [
+        _result("fraud-prod", "prod", Inventory(stack="fraud-prod", project="p", resources=[])),
+        _result("mkt-dev", "dev", Inventory(stack="mkt-dev", project="p", resources=[])),
+    ]
+    base = [
+        _result("fraud-prod", "prod", None, "stacks/Pulumi.fraud-prod.yaml: boom"),
+        _result("mkt-dev", "dev", None, "stacks/Pulumi.mkt-dev.yaml: boom"),
+    ]
+    fraud, mkt = attach_diffs(now, base)
+    [f] = [x for x in fraud.findings if x.policy == BASE_UNRENDERED]
+    [m] = [x for x in mkt.findings if x.policy == BASE_UNRENDERED]
+    assert f.blocking and not m.blocking  # blocking in prod, advisory elsewhere
+    assert "boom" in f.message and "were not checked" in f.message
+
+
+def test_inventories_read_back_from_preview_json_are_the_same():
+    r = Resource(
+        urn="urn:pulumi:s::p::aws:s3/bucket:Bucket::b",
+        type="aws:s3/bucket:Bucket",
+        name="b",
+        custom=True,
+        inputs={"bucket": "b"},
+        protect=True,
+        ignore_changes=["tags"],
+        delete_before_replace=True,
+    )
+    inv = Inventory(stack="s", project="p", resources=[r], outputs={"x": 1})
+    back = Inventory.from_json(json.loads(json.dumps(inv.to_json())))
+    assert back.to_json() == inv.to_json()
+
+
+def test_base_jobs_use_the_base_trees_own_code(tmp_path):
+    import contextlib
+
+    from estate.cli import _base_jobs
+    from estate.offline.project import ROOT, load_project
+
+    proj = load_project(ROOT)
+    with contextlib.ExitStack() as scratch:
+        jobs = _base_jobs(proj, "HEAD", ["platform-dev"], False, scratch)
+        [job] = jobs
+        assert job.code_root is not None and (job.code_root / "estate" / "__init__.py").is_file()
