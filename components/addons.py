@@ -17,7 +17,6 @@ cluster name, the Kubernetes provider, and the versions.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any, NotRequired, TypedDict
 
 import pulumi
@@ -32,17 +31,6 @@ from .charts import ChartPin, chart
 from .options import child
 
 # -- pinned charts --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class HelmChart:
-    """A chart pinned outside charts.yaml (`chart` is the Helm reference; `repo` a classic
-    repository, or None for OCI). Kept for components that keep their own pin file; new pins
-    belong in components/charts.yaml (`ChartPin`)."""
-
-    chart: str
-    version: str
-    repo: str | None
 
 
 # Repository, chart and version live in charts.yaml (with where and when each was verified);
@@ -755,7 +743,7 @@ def bind_service_account(
 def helm_release(
     parent: pulumi.Resource,
     name: str,
-    pin: ChartPin | HelmChart,
+    pin: ChartPin,
     *,
     namespace: str,
     values: pulumi.Input[dict[str, Any]],
@@ -765,11 +753,8 @@ def helm_release(
 ) -> k8s.helm.v3.Release:
     """One pinned chart as a Helm release named after the chart (a stable name, so `helm ls`
     and upgrades see the same release across runs)."""
-    if isinstance(pin, HelmChart):
-        release, reference, repo = pin.chart.rsplit("/", 1)[-1], pin.chart, pin.repo
-    else:
-        release, reference = pin.name, pin.reference
-        repo = None if pin.is_oci else pin.repo
+    release, reference = pin.name, pin.reference
+    repo = None if pin.is_oci else pin.repo
     return k8s.helm.v3.Release(
         name,
         name=release,

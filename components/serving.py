@@ -2,7 +2,7 @@
 
 Platform (`ServingPlane`, one per cluster):
 
-- AWS Load Balancer Controller (Helm, pinned in `serving_charts.yaml`), IAM through EKS Pod
+- AWS Load Balancer Controller (Helm, pinned in `charts.yaml`), IAM through EKS Pod
   Identity with the IAM policy upstream publishes for the pinned version (shipped verbatim in
   `components/data/`), and the Kubernetes Gateway API on it: the standard-channel CRDs at the
   version the controller is built for (v1.6.0, "The LBC is built for Gateway API version v1.6.0",
@@ -48,18 +48,17 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
-import yaml
 
 from . import naming
 from .access import BuScope, pod_identity_trust_document
-from .addons import HelmChart, bind_service_account, helm_release, pod_identity_role
+from .addons import bind_service_account, helm_release, pod_identity_role
+from .charts import chart
 from .gpu_pools import GPU_RESOURCE, LABEL_BU, LABEL_POOL
 from .monitoring import GPU_METRIC_NAMESPACE, GPU_UTIL_METRIC
 from .options import child
@@ -67,7 +66,6 @@ from .options import child
 # -- pinned versions and the files shipped with them ----------------------------------------
 
 DATA_DIR = Path(__file__).with_name("data")
-CHARTS_FILE = Path(__file__).with_name("serving_charts.yaml")
 LBC_VERSION = "v3.5.0"
 """The controller version the IAM policy and CRDs belong to (chart 3.5.0 ships appVersion v3.5.0)."""
 GATEWAY_API_VERSION = "v1.6.0"
@@ -76,21 +74,6 @@ GATEWAY_API_CRDS = f"components/data/gateway-api-{GATEWAY_API_VERSION}-standard-
 LBC_IAM_POLICY_FILE = DATA_DIR / f"aws-load-balancer-controller-{LBC_VERSION}-iam-policy.json"
 MODEL_FETCH_IMAGE = "public.ecr.aws/aws-cli/aws-cli:2.17.0"
 """The init container that copies the model from S3 (AWS CLI v2, pinned by tag)."""
-
-_CHART_FIELDS = ("name", "repo", "chart", "version", "source", "verified_on")
-
-
-@cache
-def serving_charts() -> dict[str, HelmChart]:
-    """The charts pinned in `serving_charts.yaml`, by name; ValueError on a malformed entry."""
-    document = yaml.safe_load(CHARTS_FILE.read_text(encoding="utf-8")) or {}
-    charts: dict[str, HelmChart] = {}
-    for entry in document.get("charts") or []:
-        missing = [f for f in _CHART_FIELDS if not entry.get(f)]
-        if missing:
-            raise ValueError(f"{CHARTS_FILE.name}: chart entry {entry!r} lacks {missing}")
-        charts[entry["name"]] = HelmChart(entry["chart"], str(entry["version"]), entry["repo"])
-    return charts
 
 
 def lbc_iam_policy() -> str:
@@ -940,7 +923,6 @@ class ServingPlane(pulumi.ComponentResource):
         self, name: str, args: ServingPlaneArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("ai-estate:serving:ServingPlane", name, None, opts)
-        charts = serving_charts()
         provider = args["k8s_provider"]
         deps = _depends_on_of(opts)
         tags = args["tags"]
@@ -984,7 +966,7 @@ class ServingPlane(pulumi.ComponentResource):
         lbc = helm_release(
             self,
             f"{name}-lbc",
-            charts["aws-load-balancer-controller"],
+            chart("aws-load-balancer-controller"),
             namespace=LBC_NAMESPACE,
             values=pulumi.Output.all(cluster, region, args["vpc_id"]).apply(
                 lambda p: lbc_values(
@@ -1103,7 +1085,7 @@ class ServingPlane(pulumi.ComponentResource):
         helm_release(
             self,
             f"{name}-keda",
-            charts["keda"],
+            chart("keda"),
             namespace=KEDA_NAMESPACE,
             values=keda_values(args["node_selector"]),
             provider=provider,
