@@ -28,6 +28,7 @@ from pulumi_kubernetes.core import v1 as core
 from pulumi_kubernetes.meta import v1 as meta
 
 from .charts import ChartPin, chart
+from .iam import account_region_partition, minified_policy_json, pod_identity_trust_policy
 from .options import child
 
 # -- pinned charts --------------------------------------------------------------------------
@@ -110,31 +111,10 @@ KARPENTER_INTERRUPTION_EVENTS: dict[str, dict[str, list[str]]] = {
 # -- pure functions: IAM -------------------------------------------------------------------------
 
 
-def _policy(statements: list[dict[str, Any]]) -> str:
-    """A policy document, minified: IAM counts characters against per-role size limits."""
-    return json.dumps(
-        {"Version": "2012-10-17", "Statement": statements}, sort_keys=True, separators=(",", ":")
-    )
-
-
-def pod_identity_trust_policy() -> str:
-    """Trust for EKS Pod Identity: the agent assumes the role and tags the session with the
-    cluster, namespace and service account (so policies can key on them)."""
-    return _policy(
-        [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "pods.eks.amazonaws.com"},
-                "Action": ["sts:AssumeRole", "sts:TagSession"],
-            }
-        ]
-    )
-
-
 def cluster_autoscaler_policy(partition: str, region: str, account_id: str, cluster: str) -> str:
     """What Cluster Autoscaler may do: read groups and instance types anywhere (the APIs do not
     support resource scoping), but resize or terminate only this cluster's node groups."""
-    return _policy(
+    return minified_policy_json(
         [
             {
                 "Sid": "ScaleOnlyThisClustersGroups",
@@ -202,7 +182,7 @@ def karpenter_controller_policy(
     ]
     profiles = f"arn:{partition}:iam::{account_id}:instance-profile/*"
     path = "/" + node_role_path.strip("/") + "/"
-    return _policy(
+    return minified_policy_json(
         [
             {
                 "Sid": "AllowScopedEC2InstanceAccessActions",
@@ -439,7 +419,7 @@ def karpenter_controller_policy(
 def interruption_queue_policy(queue_arn: str) -> str:
     """Who may write to the interruption queue: EventBridge (and SQS itself); nobody over
     plain HTTP."""
-    return _policy(
+    return minified_policy_json(
         [
             {
                 "Sid": "EventBridgeWrites",
@@ -769,17 +749,6 @@ def helm_release(
     )
 
 
-def _account_region_partition(
-    parent: pulumi.Resource,
-) -> tuple[pulumi.Output[str], pulumi.Output[str], pulumi.Output[str]]:
-    invoke = pulumi.InvokeOutputOptions(parent=parent)
-    return (
-        aws.get_caller_identity_output(opts=invoke).account_id,
-        aws.get_region_output(opts=invoke).region,
-        aws.get_partition_output(opts=invoke).partition,
-    )
-
-
 class ClusterAutoscalerArgs(TypedDict):
     """Inputs of `ClusterAutoscaler`."""
 
@@ -808,7 +777,7 @@ class ClusterAutoscaler(pulumi.ComponentResource):
     ) -> None:
         super().__init__("ai-estate:compute:ClusterAutoscaler", name, None, opts)
         after = _depends_on_of(opts)
-        account, region, partition = _account_region_partition(self)
+        account, region, partition = account_region_partition(self)
         cluster_name = pulumi.Output.from_input(args["cluster_name"])
         role = pod_identity_role(
             self,
@@ -891,7 +860,7 @@ class Karpenter(pulumi.ComponentResource):
     ) -> None:
         super().__init__("ai-estate:compute:Karpenter", name, None, opts)
         after = _depends_on_of(opts)
-        account, region, partition = _account_region_partition(self)
+        account, region, partition = account_region_partition(self)
         cluster_name = pulumi.Output.from_input(args["cluster_name"])
         tags = args["tags"]
 

@@ -45,7 +45,7 @@ from .addons import (
     pod_identity_role,
     validate_gpu_software,
 )
-from .network import service_trust_policy
+from .iam import managed_policy_arn, service_trust_policy
 from .options import child, stateful
 
 #: IAM path of every role a GPU node may run with; Karpenter's PassRole is limited to it.
@@ -390,11 +390,6 @@ def validate_node_sizes(min_size: int, desired_size: int, max_size: int) -> None
             "system_nodes: need 0 <= min_size <= desired_size <= max_size and max_size >= 1 "
             f"(got {min_size}/{desired_size}/{max_size})"
         )
-
-
-def managed_policy_arn(partition: str, name: str) -> str:
-    """The ARN of an AWS managed IAM policy."""
-    return f"arn:{partition}:iam::aws:policy/{name}"
 
 
 def cluster_encryption_policy(key_arn: str) -> str:

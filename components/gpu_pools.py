@@ -39,8 +39,8 @@ from .addons import (
     karpenter_capacity_types,
 )
 from .gpu_catalog import gpu_model_of, instance_info, max_gpus
+from .iam import managed_policy_arn_output, service_trust_policy
 from .k8s_validation import label_key_problem, label_value_problem
-from .network import service_trust_policy
 from .options import child
 
 # -- vocabulary -----------------------------------------------------------------------------
@@ -598,10 +598,6 @@ def node_pool_spec(
     }
 
 
-def _policy_arn(partition: pulumi.Input[str], policy: str) -> pulumi.Output[str]:
-    return pulumi.Output.from_input(partition).apply(lambda p: f"arn:{p}:iam::aws:policy/{policy}")
-
-
 # -- components -----------------------------------------------------------------------------
 
 
@@ -635,7 +631,7 @@ class GpuNodeRole(pulumi.ComponentResource):
             aws.iam.RolePolicyAttachment(
                 f"{name}-{policy}",
                 role=role.name,
-                policy_arn=_policy_arn(partition, policy),
+                policy_arn=managed_policy_arn_output(partition, policy),
                 opts=child(self),
             )
         if args["karpenter"]:

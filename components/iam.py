@@ -88,6 +88,11 @@ def managed_policy_arn(partition: str, name: str) -> str:
     return f"arn:{partition}:iam::aws:policy/{name}"
 
 
+def managed_policy_arn_output(partition: pulumi.Input[str], name: str) -> pulumi.Output[str]:
+    """`managed_policy_arn` for a partition that is an Output (an invoke's result)."""
+    return pulumi.Output.from_input(partition).apply(lambda p: managed_policy_arn(p, name))
+
+
 def account_root_arn(partition: str, account_id: str) -> str:
     """`arn:aws:iam::<account>:root`: the account as a principal (its IAM decides who)."""
     return f"arn:{partition}:iam::{account_id}:root"

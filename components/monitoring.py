@@ -59,6 +59,7 @@ from .addons import (
     pod_identity_role,
 )
 from .gpu_pools import gpu_units, slices_factor
+from .iam import account_region_partition, managed_policy_arn_output
 from .options import child, stateful
 
 # -- the metric contract and defaults -------------------------------------------------------
@@ -950,21 +951,6 @@ def dashboard_body(
 # -- PlatformMonitoring ------------------------------------------------------------------------
 
 
-def _account_region_partition(
-    parent: pulumi.Resource,
-) -> tuple[pulumi.Output[str], pulumi.Output[str], pulumi.Output[str]]:
-    invoke = pulumi.InvokeOutputOptions(parent=parent)
-    return (
-        aws.get_caller_identity_output(opts=invoke).account_id,
-        aws.get_region_output(opts=invoke).region,
-        aws.get_partition_output(opts=invoke).partition,
-    )
-
-
-def _policy_arn(partition: pulumi.Output[str], name: str) -> pulumi.Output[str]:
-    return partition.apply(lambda p: f"arn:{p}:iam::aws:policy/{name}")
-
-
 class PlatformMonitoring(pulumi.ComponentResource):
     """The platform's metrics and logs; see the module docstring."""
 
@@ -979,7 +965,7 @@ class PlatformMonitoring(pulumi.ComponentResource):
         super().__init__("ai-estate:monitoring:PlatformMonitoring", name, None, opts)
         self._name, self._args = name, args
         self._after = [*_depends_on_of(opts), *args.get("cluster_ready", [])]
-        self._account, self._region, self._partition = _account_region_partition(self)
+        self._account, self._region, self._partition = account_region_partition(self)
         self._cluster_name = pulumi.Output.from_input(args["cluster_name"])
         self._invoke = pulumi.InvokeOutputOptions(parent=self)
 
@@ -1150,7 +1136,7 @@ class PlatformMonitoring(pulumi.ComponentResource):
         agent_policy = aws.iam.RolePolicyAttachment(
             f"{name}-cloudwatch-agent-policy",
             role=agent_role.name,
-            policy_arn=_policy_arn(self._partition, AGENT_POLICY),
+            policy_arn=managed_policy_arn_output(self._partition, AGENT_POLICY),
             opts=child(self),
         )
         return aws.eks.Addon(
@@ -1197,7 +1183,7 @@ class PlatformMonitoring(pulumi.ComponentResource):
         aws.iam.RolePolicyAttachment(
             f"{name}-gpu-agent-policy",
             role=role.name,
-            policy_arn=_policy_arn(partition, AGENT_POLICY),
+            policy_arn=managed_policy_arn_output(partition, AGENT_POLICY),
             opts=child(self),
         )
         identity = bind_service_account(

@@ -20,6 +20,7 @@ from typing import Literal, NamedTuple, TypedDict
 import pulumi
 import pulumi_aws as aws
 
+from .iam import service_trust_policy
 from .options import child
 
 
@@ -105,18 +106,6 @@ def flow_log_role_policy(log_group_arn: str) -> str:
         },
         sort_keys=True,
     )
-
-
-def service_trust_policy(service: str, account_id: str | None = None) -> str:
-    """A trust policy for one AWS service principal, held to this account when given."""
-    statement: dict[str, object] = {
-        "Effect": "Allow",
-        "Principal": {"Service": service},
-        "Action": "sts:AssumeRole",
-    }
-    if account_id is not None:
-        statement["Condition"] = {"StringEquals": {"aws:SourceAccount": account_id}}
-    return json.dumps({"Version": "2012-10-17", "Statement": [statement]}, sort_keys=True)
 
 
 class NetworkSettings(TypedDict):
