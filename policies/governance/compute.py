@@ -38,6 +38,15 @@ def validate_imdsv2(
             "must be 'required').",
             None,
         )
+    hops = get(options, "httpPutResponseHopLimit")
+    if isinstance(hops, int | float) and not isinstance(hops, bool) and hops > 1:
+        # A second hop lets every pod behind the CNI reach the node role's credentials; EKS
+        # workloads get theirs from Pod Identity instead.
+        report(
+            f"'{args.name}' lets containers reach IMDS (metadataOptions.httpPutResponseHopLimit "
+            f"is {int(hops)}; must be 1).",
+            None,
+        )
 
 
 def _unencrypted_devices(args: ResourceValidationArgs) -> list[str]:
@@ -76,13 +85,15 @@ RULES: tuple[Rule, ...] = (
         title="EC2 instance metadata requires IMDSv2",
         description=(
             "Every EC2 instance, launch template and launch configuration requires IMDSv2 "
-            "session tokens (metadataOptions.httpTokens = required)."
+            "session tokens (metadataOptions.httpTokens = required) and sets no PUT response "
+            "hop limit above 1 (so containers cannot reach the node's credentials)."
         ),
         severity="high",
         enforcement=BLOCK_EVERYWHERE,
         remediation=(
-            "Set metadata_options={'http_tokens': 'required', 'http_put_response_hop_limit': 2} "
-            "(hop limit 2 lets pods on EKS nodes reach IMDS through the node)."
+            "Set metadata_options={'http_tokens': 'required', 'http_put_response_hop_limit': 1}: "
+            "the node reaches IMDS, pods behind the CNI do not (they get AWS credentials from EKS "
+            "Pod Identity, and add-ons take the region from their config)."
         ),
         kind="resource",
         validate=validate_imdsv2,

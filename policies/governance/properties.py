@@ -157,6 +157,57 @@ def principal_is_everyone(principal: Any) -> bool:
     return False
 
 
+# Condition keys that narrow *who* may use a statement: the calling principal, its account or
+# organisation, or the AWS resource, account or network it acts for. A condition on anything else
+# (`aws:SecureTransport`, `aws:CurrentTime`, `s3:prefix`…) still admits every principal in the
+# world, so it is no guard against a public `Principal: "*"`.
+WHO_CONDITION_KEYS = frozenset(
+    {
+        "aws:principalarn",
+        "aws:principalaccount",
+        "aws:principalorgid",
+        "aws:principalorgpaths",
+        "aws:principalservicename",
+        "aws:principalservicenameslist",
+        "aws:userid",
+        "aws:sourcearn",
+        "aws:sourceaccount",
+        "aws:sourceorgid",
+        "aws:sourceorgpaths",
+        "aws:sourcevpc",
+        "aws:sourcevpce",
+        "aws:sourceowner",
+        "kms:calleraccount",
+    }
+)
+
+
+def condition_restricts_who(condition: Any) -> bool:
+    """Whether a statement's Condition limits who it admits.
+
+    Only a positive operator (`StringEquals`, `ArnLike`, …) on a key of `WHO_CONDITION_KEYS` with
+    at least one value that is not a bare wildcard counts. Negated operators (`StringNotEquals`:
+    everyone but X), `…IfExists` (a request without the key matches) and `Null` admit callers the
+    owner never named, so they do not count; neither does any other key (`aws:SecureTransport`
+    restricts how, not who).
+    """
+    if not isinstance(condition, Mapping):
+        return False
+    for operator, block in condition.items():
+        op = str(operator).lower()
+        if op.startswith("forallvalues:"):
+            continue  # true for a request that has no value for the key at all
+        op = op.removeprefix("foranyvalue:")
+        if "not" in op or op.endswith("ifexists") or op == "null" or not isinstance(block, Mapping):
+            continue
+        for key, values in block.items():
+            if str(key).lower() not in WHO_CONDITION_KEYS:
+                continue
+            if any(text(v).strip("*?") for v in as_list(values)):
+                return True
+    return False
+
+
 def actions(statement: Mapping[str, Any]) -> list[str]:
     """A statement's actions, lower-cased."""
     return [str(a).lower() for a in as_list(statement.get("Action"))]

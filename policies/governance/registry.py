@@ -42,6 +42,7 @@ from .catalog import (
 from .linking import group_by_target, known_names, of_types
 from .properties import (
     as_int,
+    condition_restricts_who,
     get,
     is_true,
     json_document,
@@ -243,7 +244,8 @@ def validate_group_policy_present(
 
 
 def public_statement_problems(document: Mapping[str, Any] | None) -> list[str]:
-    """The Allow statements of a resource policy that admit anyone without a condition."""
+    """The Allow statements of a resource policy that admit anyone: `Principal: "*"` with no
+    condition restricting who (see `condition_restricts_who`), or `NotPrincipal`."""
     problems = []
     for statement in statements(document):
         if text(statement.get("Effect")).lower() != "allow":
@@ -252,8 +254,10 @@ def public_statement_problems(document: Mapping[str, Any] | None) -> list[str]:
         which = f"statement {sid!r}" if sid else "a statement"
         if statement.get("NotPrincipal") is not None:
             problems.append(f"{which} allows everyone but a NotPrincipal")
-        elif principal_is_everyone(statement.get("Principal")) and not statement.get("Condition"):
-            problems.append(f"{which} allows Principal '*' without a condition")
+        elif principal_is_everyone(statement.get("Principal")) and not condition_restricts_who(
+            statement.get("Condition")
+        ):
+            problems.append(f"{which} allows Principal '*' without a condition on who may call")
     return problems
 
 
@@ -367,7 +371,8 @@ RULES: tuple[Rule, ...] = (
         title="Registry resource policies admit no one anonymously",
         description=(
             "No model package group policy or ECR repository policy allows Principal '*' "
-            "(or uses NotPrincipal) without a condition."
+            "(or uses NotPrincipal) without a condition on who may call (principal, account, "
+            "organisation, source ARN or account, VPC or VPC endpoint)."
         ),
         severity="critical",
         enforcement=BLOCK_EVERYWHERE,

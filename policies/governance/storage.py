@@ -37,6 +37,7 @@ from .linking import group_by_target, known_names, linked, of_types
 from .properties import (
     actions,
     as_list,
+    condition_restricts_who,
     get,
     is_customer_managed_key,
     is_true,
@@ -317,12 +318,14 @@ def _public_policy_problems(policy: Any) -> list[str]:
     for statement in statements(json_document(policy)):
         if text(statement.get("Effect")).lower() != "allow":
             continue
-        if principal_is_everyone(statement.get("Principal")) and not statement.get("Condition"):
+        if principal_is_everyone(statement.get("Principal")) and not condition_restricts_who(
+            statement.get("Condition")
+        ):
             sid = text(statement.get("Sid"))
             problems.append(
-                f"policy statement {sid!r} allows Principal '*' without a condition"
+                f"policy statement {sid!r} allows Principal '*' without a condition on who may call"
                 if sid
-                else "a policy statement allows Principal '*' without a condition"
+                else "a policy statement allows Principal '*' without a condition on who may call"
             )
     return problems
 
@@ -448,7 +451,7 @@ RULES: tuple[Rule, ...] = (
         title="S3 ACLs and bucket policies grant nothing to the public",
         description=(
             "No S3 bucket ACL grants access to AllUsers or AuthenticatedUsers, and no bucket "
-            "policy allows Principal '*' without a condition."
+            "policy allows Principal '*' without a condition on who may call."
         ),
         severity="critical",
         enforcement=BLOCK_EVERYWHERE,

@@ -14,7 +14,7 @@ from typing import Any
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pytest
-from governance import eks, gpu, kubernetes
+from governance import compute, eks, gpu, kubernetes
 from governance.catalog import ENVIRONMENTS
 from policy_harness import POLICIES_DIR, check, names, render_program
 from policy_programs import KEY_ARN, unknown
@@ -480,6 +480,29 @@ def test_imdsv2_rule_already_covers_launch_template_metadata_options():
         )
 
     assert sorted(names(check("ec2-imdsv2-required", program))) == ["optional", "unset"]
+
+
+def test_imds_hop_limit_above_one_is_refused_and_the_fix_says_one():
+    def program():
+        aws.ec2.LaunchTemplate(
+            "two-hops",
+            metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
+                http_tokens="required", http_put_response_hop_limit=2
+            ),
+        )
+        aws.ec2.Instance(
+            "one-hop",
+            ami="ami-0123456789abcdef0",
+            instance_type="g5.xlarge",
+            metadata_options=aws.ec2.InstanceMetadataOptionsArgs(
+                http_tokens="required", http_put_response_hop_limit=1
+            ),
+        )
+
+    [violation] = check("ec2-imdsv2-required", program)
+    assert "two-hops" in violation.message and "HopLimit is 2; must be 1" in violation.message
+    [rule] = [r for r in compute.RULES if r.id == "ec2-imdsv2-required"]
+    assert "'http_put_response_hop_limit': 1" in rule.remediation
 
 
 # -- the GPU catalog copy -----------------------------------------------------------------------

@@ -375,10 +375,54 @@ def test_a_policy_that_is_not_json_is_reported():
 def test_public_statement_problems_name_the_statement():
     doc = {"Statement": [_read("*"), _read({"AWS": ["*"]}, Sid="")]}
     assert public_statement_problems(doc) == [
-        "statement 'Read' allows Principal '*' without a condition",
-        "a statement allows Principal '*' without a condition",
+        "statement 'Read' allows Principal '*' without a condition on who may call",
+        "a statement allows Principal '*' without a condition on who may call",
     ]
-    assert public_statement_problems({"Statement": _read("*", Condition={"Bool": {}})}) == []
+    org_only = {"StringEquals": {"aws:PrincipalOrgID": "o-abc123"}}
+    assert public_statement_problems({"Statement": _read("*", Condition=org_only)}) == []
+
+
+@pytest.mark.parametrize(
+    ("condition", "guarded"),
+    [
+        # Restricts how, not who: anyone in the world over TLS.
+        ({"Bool": {"aws:SecureTransport": "true"}}, False),
+        ({"StringEquals": {"aws:PrincipalOrgID": "o-abc123"}}, True),
+        ({"StringEquals": {"aws:PrincipalAccount": ["111111111111"]}}, True),
+        ({"ArnLike": {"aws:SourceArn": "arn:aws:events:us-east-1:111111111111:rule/x"}}, True),
+        ({"StringEquals": {"aws:SourceVpce": "vpce-0123"}}, True),
+        ({"StringEquals": {"kms:CallerAccount": "111111111111"}}, True),
+        # Everyone but one account is still everyone else.
+        ({"StringNotEquals": {"aws:PrincipalAccount": "111111111111"}}, False),
+        # A request without the key matches an IfExists operator.
+        ({"StringEqualsIfExists": {"aws:SourceVpce": "vpce-0123"}}, False),
+        ({"StringLike": {"aws:PrincipalArn": "*"}}, False),
+        ({"Null": {"aws:PrincipalOrgID": "false"}}, False),
+        ({"Bool": {}}, False),
+        ("not a condition", False),
+    ],
+)
+def test_only_conditions_on_who_guard_a_public_principal(condition, guarded):
+    found = public_statement_problems({"Statement": _read("*", Condition=condition)})
+    assert (found == []) is guarded
+
+
+def test_a_tls_only_condition_leaves_an_ecr_policy_public():
+    def program() -> None:
+        repo = _repository("serving")
+        aws.ecr.RepositoryPolicy(
+            "tls-only",
+            repository=repo.name,
+            policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": _read("*", Condition={"Bool": {"aws:SecureTransport": "true"}}),
+                }
+            ),
+        )
+
+    [violation] = check("registry-policy-no-public-principal", program)
+    assert "tls-only" in violation.message
 
 
 def test_rules_are_stack_or_type_scoped_as_documented():

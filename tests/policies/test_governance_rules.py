@@ -507,7 +507,7 @@ def good_imds() -> None:
         ami="ami-0123456789abcdef0",
         instance_type="g5.xlarge",
         metadata_options=aws.ec2.InstanceMetadataOptionsArgs(
-            http_tokens="required", http_put_response_hop_limit=2
+            http_tokens="required", http_put_response_hop_limit=1
         ),
     )
     aws.ec2.LaunchTemplate(

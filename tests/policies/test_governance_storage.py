@@ -277,3 +277,36 @@ def test_public_grants_checks_only_s3_types():
         )
 
     assert check("s3-no-public-grants", program) == []
+
+
+def test_a_tls_only_condition_does_not_make_a_public_bucket_policy_private():
+    """`aws:SecureTransport` says how a caller connects, not who it is: anyone may still read."""
+
+    def statement(condition: dict) -> dict:
+        return {
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "s3:GetObject",
+            "Resource": "arn:aws:s3:::open/*",
+            "Condition": condition,
+        }
+
+    def program():
+        bucket = aws.s3.Bucket("open")
+        aws.s3.BucketPolicy(
+            "tls-only",
+            bucket=bucket.id,
+            policy=json.dumps(
+                {"Statement": [statement({"Bool": {"aws:SecureTransport": "true"}})]}
+            ),
+        )
+        private = aws.s3.Bucket("org-only")
+        aws.s3.BucketPolicy(
+            "org-only",
+            bucket=private.id,
+            policy=json.dumps(
+                {"Statement": [statement({"StringEquals": {"aws:PrincipalOrgID": "o-abc123"}})]}
+            ),
+        )
+
+    assert names(check("s3-no-public-grants", program)) == ["tls-only"]
