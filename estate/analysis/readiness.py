@@ -892,7 +892,7 @@ def _on_call(ctx: Context) -> Verdict:
 
 
 def _approvers(ctx: Context) -> Verdict:
-    topics = set()
+    topics: set[str] = set()
     for rule in _package_rules(ctx):
         topics.update(
             str(t.inputs.get("arn"))
