@@ -477,3 +477,41 @@ def readiness(
     for card in low:
         err.print(f"{card.stack}: readiness {card.score} is below --min-score {min_score}")
     raise typer.Exit(EXIT_VIOLATIONS if low else EXIT_OK)
+
+
+@app.command()
+def report(
+    html_path: Annotated[
+        Path, typer.Option("--html", help="Write the self-contained HTML report here.")
+    ],
+    stack: StackOpt = None,
+    all_: AllOpt = False,
+    project: ProjectOpt = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Stacks checked at once.")] = 0,
+) -> None:
+    """Check stacks (default: all) and write one offline HTML page: readiness, policy results,
+    cost by component, GPU capacity against quota and budget, critical path, stack graph."""
+    proj = _project(project)
+    names = _select(proj, stack, all_ or stack is None)
+    try:
+        for name in list(names):
+            ref = platform_of_config(proj.stack_config(name))
+            if ref and ref not in names and proj.stack_file(ref).is_file():
+                names.insert(0, ref)  # a BU's scorecard reads its platform
+    except ConfigError as exc:
+        raise fail(exc.lines) from None
+    job_list = [Job(project_path=proj.path, stack=n) for n in names]
+    workers = jobs or min(len(job_list), os.cpu_count() or 1)
+    results = _run_with_progress(job_list, workers, quiet=False)
+    from estate.reports.html import to_html
+
+    try:
+        html_path.parent.mkdir(parents=True, exist_ok=True)
+        html_path.write_text(to_html(results), encoding="utf-8")
+    except OSError as exc:
+        raise fail(f"{html_path}: cannot write the report ({exc.strerror})") from None
+    errors = [r for r in results if r.error]
+    for r in errors:
+        err.print(r.error, markup=False)
+    out.print(f"{html_path}: {len(results)} stack(s)", markup=False)
+    raise typer.Exit(EXIT_USAGE if errors else EXIT_OK)

@@ -637,3 +637,23 @@ def _physical_gpu_limit(r: Any) -> float | None:
     annotations = (r.inputs.get("metadata") or {}).get("annotations") or {}
     slices = _number(annotations.get("ai-estate/gpu-slices-per-gpu")) or 1.0
     return None if limit is None else limit / max(slices, 1.0)
+
+
+def component_of(urn: str) -> str:
+    """The innermost estate component a resource belongs to, from its URN's type chain
+    (`...$ai-estate:compute:GpuNodePool$aws:eks/nodeGroup:NodeGroup::x` -> `GpuNodePool`);
+    `stack` for resources registered outside any component."""
+    chain = urn.split("::")[2] if urn.count("::") >= 3 else ""
+    components = [t for t in chain.split("$")[:-1] if t.startswith("ai-estate:")]
+    return components[-1].rsplit(":", 1)[-1] if components else "stack"
+
+
+def by_component(estimate: Mapping[str, Any]) -> dict[str, dict[str, float]]:
+    """Totals per estate component (GpuNodePool, EksCluster, Network, ...), dearest at peak
+    first: what the report's cost chart stacks."""
+    totals: dict[str, dict[str, float]] = {}
+    for item in estimate["items"]:
+        row = totals.setdefault(component_of(item["resource"]), dict.fromkeys(SCENARIOS, 0.0))
+        for s in SCENARIOS:
+            row[s] = round(row[s] + item[s], 2)
+    return dict(sorted(totals.items(), key=lambda kv: (-kv[1]["peak"], kv[0])))
