@@ -159,6 +159,7 @@ PLANS: dict[str, Plan] = {
     ),
     "monitoring.alarmSubscriptions[].endpoint": Plan(value="fraud-pager@example.com"),
     "monitoring.modelMetrics[].model": Plan(value="merchant-risk"),
+    "monitoring.kpis[].modelFamily": Plan(value="merchant-risk"),
     "monitoring.modelMetrics[].metric": Plan(value="precision"),
     "monitoring.modelMetrics[].direction": Plan(
         companions={"monitoring.modelMetrics[].threshold": 0.5}

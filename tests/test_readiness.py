@@ -151,6 +151,7 @@ def _fixed_replicas(c):
 def _no_registry(c):
     _no_endpoints(c)
     c["ai-estate:modelRegistry"] = {"enabled": False}
+    c["ai-estate:monitoring"]["kpis"] = []  # KPIs name registry families
 
 
 @flip("mlops-approval", "marketing-dev", "missing", "met")
@@ -195,6 +196,16 @@ def _merchant_risk_watched(c):
     c["ai-estate:monitoring"]["modelMetrics"].append(
         {"model": "merchant-risk", "metric": "auc", "threshold": 0.8, "direction": "below"}
     )
+
+
+@flip("outcomes-kpis", "fraud-prod", "met", "missing")
+def _no_kpis(c):
+    c["ai-estate:monitoring"]["kpis"] = []
+
+
+@flip("outcomes-cost-per-inference", "marketing-dev", "met", "missing")
+def _no_cost_per_inference(c):
+    _no_endpoints(c)
 
 
 @pytest.mark.parametrize("item", sorted(FLIPS))

@@ -657,3 +657,20 @@ def by_component(estimate: Mapping[str, Any]) -> dict[str, dict[str, float]]:
         for s in SCENARIOS:
             row[s] = round(row[s] + item[s], 2)
     return dict(sorted(totals.items(), key=lambda kv: (-kv[1]["peak"], kv[0])))
+
+
+def replica_usd_per_hour(
+    region: str, instance_type: str, gpus_per_replica: int, prices_path: Path | str | None = None
+) -> float | None:
+    """On-Demand USD per hour of one serving replica's share of a node: the node's price times
+    the replica's GPUs over the node's (None when the region or type has no price, or the node
+    no GPUs). What the serving dashboard's cost per 1,000 inferences multiplies replicas by."""
+    try:
+        book = PriceBook.of(load_prices(prices_path), region, "estate/data/prices.json")
+        gpus = book.gpus(instance_type)
+        price = book.hourly(instance_type, "on-demand")
+    except CostError:
+        return None
+    if gpus <= 0:
+        return None
+    return round(price * max(gpus_per_replica, 1) / gpus, 6)
