@@ -43,6 +43,7 @@ BU (`BuServing`, one per BU stack, a `ServingEndpoint` per endpoint):
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Sequence
@@ -830,6 +831,13 @@ def _endpoint_row(
     return row
 
 
+def _row_of(
+    parts: list[Any], endpoint: str, y: int, replica_usd: float | None
+) -> list[dict[str, Any]]:
+    """`_endpoint_row` with the namespace taken from the resolved values (the tenant's output)."""
+    return _endpoint_row(parts, endpoint, y, str(parts[4] or ""), replica_usd)
+
+
 COST_PER_1000_LABEL = "USD per 1,000 inferences"
 
 
@@ -1601,9 +1609,7 @@ class BuServing(pulumi.ComponentResource):
                 e.load_balancer_dimension,
                 common["cluster_name"],
                 common["namespace"],
-            ).apply(
-                lambda parts, n=n, i=i: _endpoint_row(parts, n, i * 12, parts[4], prices.get(n))
-            )
+            ).apply(functools.partial(_row_of, endpoint=n, y=i * 12, replica_usd=prices.get(n)))
             for i, (n, e) in enumerate(self.endpoints.items())
         ]
         prefix = naming.prefix(common["business_unit"], common["environment"])
