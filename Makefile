@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 OUT := out
 PYTEST_WORKERS ?= 2
 
-.PHONY: venv demo test check lint bench docs clean
+.PHONY: venv demo test check lint bench docs screenshot clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,7 +31,10 @@ demo: venv
 	@echo; echo "== estate check --all"
 	$(ESTATE) check --all --json $(OUT)/check.json --sarif $(OUT)/check.sarif \
 	  --junit $(OUT)/check.junit.xml --markdown $(OUT)/check.md
-	@echo; echo "Reports: $(OUT)/check.json $(OUT)/check.sarif $(OUT)/check.junit.xml $(OUT)/check.md"
+	@echo; echo "== estate readiness --all"
+	$(ESTATE) readiness --all
+	$(ESTATE) report --html $(OUT)/report.html
+	@echo; echo "Reports: $(OUT)/check.json $(OUT)/check.sarif $(OUT)/check.junit.xml $(OUT)/check.md $(OUT)/report.html"
 
 ## test: the whole suite (unit, components, policies, engine, CLI, verify, infra).
 test: venv
@@ -57,6 +60,10 @@ docs: venv
 	$(PY) -m estate.docgen.config_docs
 	$(PY) -m estate.docgen.policy_docs
 	$(PY) -m estate.docgen.pulumi_yaml
+
+## screenshot: the README's picture of the HTML report, taken by its browser test (Chromium).
+screenshot: venv
+	ESTATE_UPDATE_SCREENSHOT=1 $(PY) -m pytest -q -p no:xdist tests/test_html_report.py
 
 clean:
 	rm -rf $(OUT) .pytest_cache .ruff_cache .mypy_cache

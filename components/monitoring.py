@@ -73,6 +73,12 @@ MODEL_QUALITY_METRIC = "Value"
 `psi_amount`, ...), e.g. `aws cloudwatch put-metric-data --namespace AIEstate/ModelQuality
 --metric-name Value --dimensions BusinessUnit=fraud,Model=card-fraud,Metric=auc --value 0.93`."""
 
+KPI_NAMESPACE = "AIEstate/BusinessKPI"
+"""What BU jobs publish business KPIs as: metric `<kpi name>` in namespace
+`AIEstate/BusinessKPI` with dimensions `BusinessUnit` and `ModelFamily`, e.g. `aws cloudwatch
+put-metric-data --namespace AIEstate/BusinessKPI --metric-name fraud_loss_prevented_usd
+--dimensions BusinessUnit=fraud,ModelFamily=card-fraud --value 182000`."""
+
 GPU_METRIC_INTERVAL_SECONDS = 60
 """How often `cwagent-prometheus` scrapes the DCGM exporter. BU alarms divide sample counts by
 `period / interval` to count GPUs, so both components must use the same value."""
@@ -208,6 +214,23 @@ class ModelMetricSpec(TypedDict):
     stopped evaluation pipeline is noticed without being reported as a quality drop."""
 
 
+class KpiSpec(TypedDict):
+    """A business KPI of one model family, published to `AIEstate/BusinessKPI`."""
+
+    model_family: str
+    name: str
+    """The metric name."""
+    unit: str
+    """What the value counts (`USD`, `percent`); shown in the alarm description."""
+    target: float
+    direction: str
+    """`atLeast` alarms when the KPI falls below the target, `atMost` when it rises above."""
+    period_seconds: NotRequired[int]
+    """Aggregation period (default 86400)."""
+    evaluation_periods: NotRequired[int]
+    """Consecutive breaching periods before alarming (default 1)."""
+
+
 class SageMakerEndpointSpec(TypedDict):
     """A SageMaker real-time endpoint of the BU."""
 
@@ -237,6 +260,8 @@ class BuMonitoringSettings(TypedDict):
     """Overrides of `DEFAULT_THRESHOLDS`."""
     model_metrics: list[ModelMetricSpec]
     sagemaker_endpoints: list[SageMakerEndpointSpec]
+    kpis: NotRequired[list[KpiSpec]]
+    """Business KPIs per model family: alarmed, and graphed beside the model-quality metrics."""
 
 
 class BuMonitoringArgs(BuMonitoringSettings):
@@ -794,6 +819,43 @@ def model_alarm_specs(business_unit: str, metrics: Sequence[ModelMetricSpec]) ->
                         period=period,
                     ),
                 ),
+            )
+        )
+    return specs
+
+
+def kpi_alarm_specs(business_unit: str, kpis: Sequence[KpiSpec]) -> list[AlarmSpec]:
+    """One alarm per business KPI (`AIEstate/BusinessKPI`), breaching when the KPI misses its
+    target; missing data notifies too (the job that publishes it stopped)."""
+    specs = []
+    for k in kpis:
+        if k["direction"] not in ("atLeast", "atMost"):
+            raise ValueError(
+                f"KPI {k['model_family']}/{k['name']}: direction must be 'atLeast' or 'atMost' "
+                f"(got {k['direction']!r})"
+            )
+        floor = k["direction"] == "atLeast"
+        period = int(k.get("period_seconds", 86400))
+        periods = int(k.get("evaluation_periods", 1))
+        dims = {"BusinessUnit": business_unit, "ModelFamily": k["model_family"]}
+        specs.append(
+            AlarmSpec(
+                key=f"kpi-{k['model_family']}-{k['name']}".replace("_", "-")
+                .replace(".", "-")
+                .lower(),
+                description=(
+                    f"Business KPI {k['name']} ({k['unit']}) of model family "
+                    f"{k['model_family']}, BU {business_unit}: must stay at "
+                    f"{'least' if floor else 'most'} {k['target']:g} {k['unit']} "
+                    f"({KPI_NAMESPACE})."
+                ),
+                comparison="LessThanThreshold" if floor else "GreaterThanThreshold",
+                threshold=float(k["target"]),
+                evaluation_periods=periods,
+                datapoints_to_alarm=periods,
+                treat_missing_data="missing",
+                metrics=(MetricRef("m1", KPI_NAMESPACE, k["name"], dims, "Average", period),),
+                extra_tags={"ai-estate/model-family": k["model_family"]},
             )
         )
     return specs
@@ -1402,6 +1464,8 @@ class BuMonitoring(pulumi.ComponentResource):
                 for s in bucket_alarm_specs(label, bucket, thresholds)
             ),
             *model_alarm_specs(bu, args["model_metrics"]),
+            # KPIs right after model quality, so the dashboard graphs them side by side
+            *kpi_alarm_specs(bu, args.get("kpis") or []),
             *endpoint_alarm_specs(args["sagemaker_endpoints"]),
         ]
         keys = [s.key for s in specs]

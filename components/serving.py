@@ -816,9 +816,69 @@ def endpoint_alarms(
     ]
 
 
-def _endpoint_row(parts: list[Any], endpoint: str, y: int) -> list[dict[str, Any]]:
-    """`dashboard_row` from resolved (region, target group, load balancer) dimensions."""
-    return dashboard_row(endpoint, parts[0], y, parts[1] or "", parts[2] or "")
+def _endpoint_row(
+    parts: list[Any], endpoint: str, y: int, namespace: str, replica_usd: float | None
+) -> list[dict[str, Any]]:
+    """`dashboard_row` from resolved (region, target group, load balancer, cluster) values."""
+    row = dashboard_row(endpoint, parts[0], y, parts[1] or "", parts[2] or "")
+    if replica_usd is not None:
+        row.append(
+            cost_per_inference_widget(
+                endpoint, parts[0], y + 6, parts[1] or "", parts[2] or "", parts[3] or "",
+                namespace, replica_usd,
+            )
+        )  # fmt: skip
+    return row
+
+
+def _row_of(
+    parts: list[Any], endpoint: str, y: int, replica_usd: float | None
+) -> list[dict[str, Any]]:
+    """`_endpoint_row` with the namespace taken from the resolved values (the tenant's output)."""
+    return _endpoint_row(parts, endpoint, y, str(parts[4] or ""), replica_usd)
+
+
+COST_PER_1000_LABEL = "USD per 1,000 inferences"
+
+
+def cost_per_inference_widget(
+    endpoint: str,
+    region: str,
+    y: int,
+    target_group_dimension: str,
+    load_balancer_dimension: str,
+    cluster_name: str,
+    namespace: str,
+    replica_usd_per_hour: float,
+) -> dict[str, Any]:
+    """What 1,000 inferences cost: the replicas running (Container Insights) times what one
+    replica's share of its pool's node costs per hour, over the period, per 1,000 requests the
+    endpoint's target group served (metric math; CloudWatch has no cost metric)."""
+    dims = ["TargetGroup", target_group_dimension, "LoadBalancer", load_balancer_dimension]
+    pods = ["ClusterName", cluster_name, "Namespace", namespace, "Service", endpoint]
+    expression = (
+        f"1000 * replicas * {replica_usd_per_hour:.6g} * PERIOD(requests) / 3600 / requests"
+    )
+    return {
+        "type": "metric",
+        "x": 0,
+        "y": y,
+        "width": 12,
+        "height": 6,
+        "properties": {
+            "title": f"{endpoint}: cost per 1,000 inferences (USD, On-Demand node share)",
+            "region": region,
+            "period": 3600,
+            "metrics": [
+                [ALB_NAMESPACE, "RequestCount", *dims, {"stat": "Sum", "id": "requests", "visible": False}],
+                [
+                    CONTAINER_INSIGHTS_NAMESPACE, "service_number_of_running_pods", *pods,
+                    {"stat": "Average", "id": "replicas", "visible": False},
+                ],
+                [{"expression": expression, "label": COST_PER_1000_LABEL, "id": "cost"}],
+            ],
+        },
+    }  # fmt: skip
 
 
 def dashboard_row(
@@ -1517,6 +1577,10 @@ class BuServingArgs(TypedDict):
     """The BU's endpoints."""
     common: EndpointCommonArgs
     """Everything the endpoints share."""
+    replica_usd_per_hour: NotRequired[dict[str, float]]
+    """Endpoint name -> On-Demand USD per hour of one replica's share of its pool's node (GPUs
+    per replica / GPUs per node x the node's price): the dashboard's cost per 1,000 inferences.
+    An endpoint without a price gets no cost widget."""
 
 
 class BuServing(pulumi.ComponentResource):
@@ -1537,10 +1601,15 @@ class BuServing(pulumi.ComponentResource):
                 child(self),
             )
         region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
+        prices = args.get("replica_usd_per_hour") or {}
         rows = [
-            pulumi.Output.all(region, e.target_group_arn_suffix, e.load_balancer_dimension).apply(
-                functools.partial(_endpoint_row, endpoint=n, y=i * 6)
-            )
+            pulumi.Output.all(
+                region,
+                e.target_group_arn_suffix,
+                e.load_balancer_dimension,
+                common["cluster_name"],
+                common["namespace"],
+            ).apply(functools.partial(_row_of, endpoint=n, y=i * 12, replica_usd=prices.get(n)))
             for i, (n, e) in enumerate(self.endpoints.items())
         ]
         prefix = naming.prefix(common["business_unit"], common["environment"])

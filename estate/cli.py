@@ -223,10 +223,14 @@ def check(
     with contextlib.ExitStack() as scratch:
         base_jobs = _base_jobs(proj, base, names, all_, scratch) if base is not None else []
         results = _run_with_progress(job_list + base_jobs, workers, quiet)
+    prior = results[len(job_list) :] if base is not None else None
     if base is not None:
         from estate.offline.gate import attach_diffs
 
         results = attach_diffs(results[: len(job_list)], results[len(job_list) :])
+    from estate.analysis.readiness import attach_readiness
+
+    attach_readiness(results, prior)
     _report_and_exit(results, json_path, sarif_path, junit_path, markdown_path, quiet)
 
 
@@ -399,3 +403,115 @@ def verify(
             err=err,
         )
     )
+
+
+FormatOpt = Annotated[str, typer.Option("--format", help="table, json or markdown")]
+
+
+def _readiness_jobs(proj: Project, names: list[str]) -> tuple[list[Job], list[str]]:
+    """Policy-checked jobs for the BU stacks, render-only jobs for the platforms they read."""
+    bu, platforms = [], []
+    for name in names:
+        config = proj.stack_config(name)
+        if config.get("ai-estate:kind") != "bu":
+            continue
+        bu.append(name)
+        ref = platform_of_config(config)
+        if ref and proj.stack_file(ref).is_file() and ref not in platforms:
+            platforms.append(ref)
+    jobs = [Job(project_path=proj.path, stack=p, render_only=True) for p in platforms]
+    jobs += [Job(project_path=proj.path, stack=n) for n in bu]
+    return jobs, bu
+
+
+def platform_of_config(config: dict[str, Any]) -> str | None:
+    ref = config.get("ai-estate:platformStack")
+    return str(ref).rsplit("/", 1)[-1] if ref else None
+
+
+@app.command()
+def readiness(
+    stack: StackOpt = None,
+    all_: AllOpt = False,
+    format_: FormatOpt = "table",
+    min_score: Annotated[
+        int | None,
+        typer.Option("--min-score", help="Exit 1 when a BU stack scores below this (0-100)."),
+    ] = None,
+    project: ProjectOpt = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Stacks checked at once.")] = 0,
+) -> None:
+    """Score BU stacks on the seven capabilities of a production AI estate, from the rendered
+    inventory and the policy results; every item names its evidence or what adds it."""
+    if format_ not in ("table", "json", "markdown"):
+        raise fail(f"estate readiness: --format must be table, json or markdown (got {format_!r})")
+    if min_score is not None and not 0 <= min_score <= 100:
+        raise fail(f"estate readiness: --min-score must be 0-100 (got {min_score})")
+    proj = _project(project)
+    names = _select(proj, stack, all_)
+    try:
+        job_list, bu = _readiness_jobs(proj, names)
+    except ConfigError as exc:
+        raise fail(exc.lines) from None
+    if not bu:
+        raise fail(
+            f"estate readiness: {', '.join(names)}: readiness scores BU stacks "
+            "(ai-estate:kind: bu); give a BU stack or --all"
+        )
+    workers = jobs or min(len(job_list), os.cpu_count() or 1)
+    results = _run_with_progress(job_list, workers, quiet=False)
+    errors = [r for r in results if r.error]
+    if errors:
+        raise fail([r.error or "" for r in errors])
+    from estate.analysis.readiness import scorecards
+    from estate.reports import readiness as report
+
+    cards = [c for name, c in scorecards(results).items() if name in bu]
+    if format_ == "json":
+        sys.stdout.write(json.dumps(report.to_json(cards), indent=2) + "\n")
+    elif format_ == "markdown":
+        sys.stdout.write(report.to_markdown(cards))
+    else:
+        report.render_readiness(cards, out)
+    low = [c for c in cards if min_score is not None and c.score < min_score]
+    for card in low:
+        err.print(f"{card.stack}: readiness {card.score} is below --min-score {min_score}")
+    raise typer.Exit(EXIT_VIOLATIONS if low else EXIT_OK)
+
+
+@app.command()
+def report(
+    html_path: Annotated[
+        Path, typer.Option("--html", help="Write the self-contained HTML report here.")
+    ],
+    stack: StackOpt = None,
+    all_: AllOpt = False,
+    project: ProjectOpt = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Stacks checked at once.")] = 0,
+) -> None:
+    """Check stacks (default: all) and write one offline HTML page: readiness, policy results,
+    cost by component, GPU capacity against quota and budget, critical path, stack graph."""
+    proj = _project(project)
+    names = _select(proj, stack, all_ or stack is None)
+    try:
+        for name in list(names):
+            ref = platform_of_config(proj.stack_config(name))
+            if ref and ref not in names and proj.stack_file(ref).is_file():
+                names.insert(0, ref)  # a BU's scorecard reads its platform
+    except ConfigError as exc:
+        raise fail(exc.lines) from None
+    job_list = [Job(project_path=proj.path, stack=n) for n in names]
+    workers = jobs or min(len(job_list), os.cpu_count() or 1)
+    results = _run_with_progress(job_list, workers, quiet=False)
+    from estate.reports.html import to_html
+
+    try:
+        html_path.parent.mkdir(parents=True, exist_ok=True)
+        html_path.write_text(to_html(results), encoding="utf-8")
+    except OSError as exc:
+        raise fail(f"{html_path}: cannot write the report ({exc.strerror})") from None
+    errors = [r for r in results if r.error]
+    for r in errors:
+        err.print(r.error, markup=False)
+    out.print(f"{html_path}: {len(results)} stack(s)", markup=False)
+    raise typer.Exit(EXIT_USAGE if errors else EXIT_OK)

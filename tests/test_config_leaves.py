@@ -159,6 +159,9 @@ PLANS: dict[str, Plan] = {
     ),
     "monitoring.alarmSubscriptions[].endpoint": Plan(value="fraud-pager@example.com"),
     "monitoring.modelMetrics[].model": Plan(value="merchant-risk"),
+    "monitoring.kpis[].modelFamily": Plan(value="merchant-risk"),
+    # fraud-prod's KPIs name both of its families: add one rather than drop one
+    "modelRegistry.modelFamilies": Plan(value=["card-fraud", "merchant-risk", "chargeback"]),
     "monitoring.modelMetrics[].metric": Plan(value="precision"),
     "monitoring.modelMetrics[].direction": Plan(
         companions={"monitoring.modelMetrics[].threshold": 0.5}

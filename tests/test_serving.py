@@ -411,6 +411,7 @@ def test_fraud_prod_endpoint_alarms_go_to_the_bu_topic(rendered):
     assert [w["properties"]["title"] for w in body["widgets"]] == [
         "card-scoring: response time",
         "card-scoring: requests and target 5xx",
+        "card-scoring: cost per 1,000 inferences (USD, On-Demand node share)",
     ]
 
 

@@ -637,3 +637,40 @@ def _physical_gpu_limit(r: Any) -> float | None:
     annotations = (r.inputs.get("metadata") or {}).get("annotations") or {}
     slices = _number(annotations.get("ai-estate/gpu-slices-per-gpu")) or 1.0
     return None if limit is None else limit / max(slices, 1.0)
+
+
+def component_of(urn: str) -> str:
+    """The innermost estate component a resource belongs to, from its URN's type chain
+    (`...$ai-estate:compute:GpuNodePool$aws:eks/nodeGroup:NodeGroup::x` -> `GpuNodePool`);
+    `stack` for resources registered outside any component."""
+    chain = urn.split("::")[2] if urn.count("::") >= 3 else ""
+    components = [t for t in chain.split("$")[:-1] if t.startswith("ai-estate:")]
+    return components[-1].rsplit(":", 1)[-1] if components else "stack"
+
+
+def by_component(estimate: Mapping[str, Any]) -> dict[str, dict[str, float]]:
+    """Totals per estate component (GpuNodePool, EksCluster, Network, ...), dearest at peak
+    first: what the report's cost chart stacks."""
+    totals: dict[str, dict[str, float]] = {}
+    for item in estimate["items"]:
+        row = totals.setdefault(component_of(item["resource"]), dict.fromkeys(SCENARIOS, 0.0))
+        for s in SCENARIOS:
+            row[s] = round(row[s] + item[s], 2)
+    return dict(sorted(totals.items(), key=lambda kv: (-kv[1]["peak"], kv[0])))
+
+
+def replica_usd_per_hour(
+    region: str, instance_type: str, gpus_per_replica: int, prices_path: Path | str | None = None
+) -> float | None:
+    """On-Demand USD per hour of one serving replica's share of a node: the node's price times
+    the replica's GPUs over the node's (None when the region or type has no price, or the node
+    no GPUs). What the serving dashboard's cost per 1,000 inferences multiplies replicas by."""
+    try:
+        book = PriceBook.of(load_prices(prices_path), region, "estate/data/prices.json")
+        gpus = book.gpus(instance_type)
+        price = book.hourly(instance_type, "on-demand")
+    except CostError:
+        return None
+    if gpus <= 0:
+        return None
+    return round(price * max(gpus_per_replica, 1) / gpus, 6)

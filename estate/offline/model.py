@@ -202,6 +202,8 @@ class StackResult:
     inventory: Inventory | None = None
     diff: dict[str, Any] | None = None
     """With `--base`: what the change does to the stack's resources (estate.analysis.diff)."""
+    readiness: dict[str, Any] | None = None
+    """A BU stack's readiness scorecard (estate.analysis.readiness), with `base` under `--base`."""
 
     @property
     def blocking(self) -> list[Finding]:

@@ -23,6 +23,7 @@ def to_json(results: list[StackResult]) -> dict[str, Any]:
                 "findings": [_jsonable(f.to_json()) for f in _findings(r)],
                 "notApplicable": _jsonable(r.not_applicable),
                 **({"diff": _jsonable(r.diff)} if r.diff is not None else {}),
+                **({"readiness": _jsonable(r.readiness)} if r.readiness is not None else {}),
             }
             for r in ordered
         ],

@@ -21,6 +21,7 @@ from estate.reports.common import (
     passed,
     summarize,
 )
+from estate.reports.readiness import delta_text, weakest
 
 _MD_PUNCTUATION = re.compile(r"([|*_`\[\]~])")
 _MD_CODE_SAFE = re.compile(r"[A-Za-z0-9.:/@$+=,-]+")
@@ -31,6 +32,7 @@ _MD_SECTION_ROWS = {
     "Waived": 25,
     "Resource changes": 40,
     "Cost change (monthly USD estimate)": 40,
+    "Readiness (BU stacks, 0-100)": 40,
     "Errors": 20,
 }
 _MD_RESERVED_ROWS = 3
@@ -191,6 +193,23 @@ def _md_sections(results: Sequence[StackResult]) -> list[tuple[str, list[str], l
                 )
                 for r in _ordered(results)
                 if r.diff and r.diff.get("costDelta") and any(r.diff["costDelta"].values())
+            ],
+        ),
+        (
+            "Readiness (BU stacks, 0-100)",
+            ["Stack", "Score", "Change vs base", "Level", "Weakest capability"],
+            [
+                _md_row(
+                    [
+                        _md_code(r.stack),
+                        str(r.readiness["score"]),
+                        md_cell(delta_text(r.readiness) or "-", 40),
+                        md_cell(r.readiness["level"], 20),
+                        md_cell(weakest(r.readiness), 200),
+                    ]
+                )
+                for r in _ordered(results)
+                if r.readiness
             ],
         ),
         (

@@ -776,6 +776,9 @@ class MonitoringConfig(_Model):
     """Model quality and drift metrics with thresholds."""
     sagemaker_endpoints: Annotated[tuple[SageMakerEndpointConfig, ...], _items()] = ()
     """SageMaker endpoints to watch."""
+    kpis: Annotated[tuple[KpiConfig, ...], _items()] = ()
+    """Business KPIs per model family (published to `AIEstate/BusinessKPI`), each alarmed
+    against its target and graphed on the BU dashboard beside the model-quality metrics."""
 
 
 class BudgetConfig(_Model):
@@ -1065,6 +1068,64 @@ class ServingConfig(_Model):
         return self
 
 
+# --- readiness ---
+
+
+class KpiConfig(_Model):
+    """A business KPI of one model family: what the BU's jobs publish, and the target it holds.
+
+    Jobs publish it to CloudWatch namespace `AIEstate/BusinessKPI` as metric `<name>` with
+    dimensions `BusinessUnit` and `ModelFamily`, e.g. `aws cloudwatch put-metric-data --namespace
+    AIEstate/BusinessKPI --metric-name fraud_loss_prevented_usd --dimensions
+    BusinessUnit=fraud,ModelFamily=card-fraud --value 182000`."""
+
+    model_family: Slug
+    """The model family (one of `modelRegistry.modelFamilies`) whose outcome this measures."""
+    name: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,127}$")]
+    """The metric name, e.g. `fraud_loss_prevented_usd` or `conversion_rate`."""
+    unit: str = Field(min_length=1, max_length=32)
+    """What the value counts (`USD`, `percent`, `orders`): shown on the alarm and the dashboard."""
+    target: float
+    """The value the KPI must hold; breaching it alarms to the BU's topic."""
+    direction: Literal["atLeast", "atMost"]
+    """`atLeast`: alarm when the KPI falls below the target (revenue, recall); `atMost`: alarm
+    when it rises above (losses, false positives)."""
+    period_seconds: int = Field(86400, ge=60, le=86400, multiple_of=60)
+    """Aggregation period of the alarm (default a day: business KPIs move slowly)."""
+    evaluation_periods: int = Field(1, ge=1, le=24)
+    """Consecutive breaching periods before alarming."""
+
+
+def kpi_problems(config: StackConfig) -> list[Problem]:
+    """KPIs name a model family of the BU's registry, once per name."""
+    families = {str(getattr(f, "name", f)) for f in config.model_registry.model_families}
+    problems: list[Problem] = []
+    seen: set[tuple[str, str]] = set()
+    for i, kpi in enumerate(config.monitoring.kpis):
+        if kpi.model_family not in families:
+            known = ", ".join(sorted(families)) or "none declared"
+            problems.append(
+                (
+                    ("monitoring", "kpis", i, "modelFamily"),
+                    f"names no model family of modelRegistry.modelFamilies (known: {known})",
+                    kpi.model_family,
+                )
+            )
+        if (kpi.model_family, kpi.name) in seen:
+            problems.append(
+                (
+                    ("monitoring", "kpis", i, "name"),
+                    f"repeats KPI '{kpi.name}' of model family '{kpi.model_family}'",
+                    kpi.name,
+                )
+            )
+        seen.add((kpi.model_family, kpi.name))
+    return problems
+
+
+# --- end readiness ---
+
+
 class StackConfig(_Model):
     """Everything under `ai-estate:` in one stack file."""
 
@@ -1274,6 +1335,7 @@ def stack_problems(config: StackConfig) -> list[Problem]:
     if config.kind == "bu":
         problems.extend(_bu_problems(config))
     problems.extend(serving_problems(config))
+    problems.extend(kpi_problems(config))
     if config.kind == "platform":
         if bu != "platform":
             problems.append((("businessUnit",), "must be 'platform' for a platform stack", bu))

@@ -425,6 +425,7 @@ def build_serving(
                 "alarm_topic_arn": bu.monitoring.topic_arn,
                 "tags": stack_tags(config),
             },
+            "replica_usd_per_hour": endpoint_replica_prices(config),
         },
         opts,
     )
@@ -440,6 +441,24 @@ def build_serving(
             }
         }
     }
+
+
+def endpoint_replica_prices(config: StackConfig) -> dict[str, float]:
+    """Endpoint -> USD per replica-hour (its share of the first instance type of its pool), for
+    the serving dashboard's cost per 1,000 inferences (estate/data/prices.json)."""
+    from estate.analysis.cost import DEFAULT_REGION, replica_usd_per_hour
+
+    region = pulumi.Config("aws").get("region") or DEFAULT_REGION
+    pools = {p.name: p for p in config.gpu_pools}
+    prices: dict[str, float] = {}
+    for e in config.serving.endpoints:
+        pool = pools.get(e.gpu_pool)
+        if pool is None or not pool.instance_types:
+            continue
+        price = replica_usd_per_hour(region, pool.instance_types[0], e.gpus_per_replica)
+        if price is not None:
+            prices[e.name] = price
+    return prices
 
 
 def naming_bucket(config: StackConfig, purpose: str) -> str:
