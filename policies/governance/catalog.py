@@ -42,7 +42,7 @@ class FrameworkRef:
     """One control of a public benchmark that a rule implements."""
 
     framework: str
-    """`CIS AWS Foundations` or `Checkov`."""
+    """`CIS AWS Foundations`, `CIS Amazon EKS`, `AWS Security Hub` or `Checkov`."""
     control: str
     """The control's id in that framework: `3.8`, `CKV_AWS_7`."""
     version: str = ""
@@ -51,14 +51,29 @@ class FrameworkRef:
     @property
     def label(self) -> str:
         """`CKV_AWS_7`, or `CIS-1.4.0-3.8`: short enough for a policy tag."""
-        if self.framework == "Checkov":
+        if self.framework in ("Checkov", "AWS Security Hub"):
             return self.control
-        return f"CIS-{self.version}-{self.control}" if self.version else f"CIS-{self.control}"
+        prefix = "CIS-EKS" if self.framework == "CIS Amazon EKS" else "CIS"
+        return (
+            f"{prefix}-{self.version}-{self.control}"
+            if self.version
+            else f"{prefix}-{self.control}"
+        )
 
 
 def cis(control: str, version: str = "1.4.0") -> FrameworkRef:
     """A CIS Amazon Web Services Foundations Benchmark control."""
     return FrameworkRef("CIS AWS Foundations", control, version)
+
+
+def cis_eks(control: str, version: str = "1.5.0") -> FrameworkRef:
+    """A CIS Amazon Elastic Kubernetes Service (EKS) Benchmark control: `4.1.1`."""
+    return FrameworkRef("CIS Amazon EKS", control, version)
+
+
+def securityhub(control: str) -> FrameworkRef:
+    """An AWS Security Hub CSPM control id: `SageMaker.1`, `EKS.2` (stable across releases)."""
+    return FrameworkRef("AWS Security Hub", control)
 
 
 def checkov(check_id: str) -> FrameworkRef:

@@ -88,12 +88,14 @@ def config_schema(rule_: Rule, profile: Profile) -> PolicyConfigSchema | None:
 
 def framework(rule_: Rule) -> PolicyComplianceFramework | None:
     """The first CIS control the rule implements (a policy names one framework; tags carry all)."""
+    names = {
+        "CIS AWS Foundations": "CIS Amazon Web Services Foundations Benchmark",
+        "CIS Amazon EKS": "CIS Amazon Elastic Kubernetes Service (EKS) Benchmark",
+    }
     for ref in rule_.frameworks:
-        if ref.framework == "CIS AWS Foundations":
+        if ref.framework in names:
             return PolicyComplianceFramework(
-                name="CIS Amazon Web Services Foundations Benchmark",
-                version=ref.version,
-                reference=ref.control,
+                name=names[ref.framework], version=ref.version, reference=ref.control
             )
     return None
 
