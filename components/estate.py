@@ -17,6 +17,7 @@ import pulumi_kubernetes as k8s
 
 from . import naming
 from .access import ROLE_PATH_ROOT, BuAccess, PersonaTrust, bu_only_bucket_policy
+from .backup import BackupSettings, BuBackup, backup_role_name
 from .cluster import SYSTEM_POOL_LABELS, ClusterRolesBoundary, EksCluster, EksClusterSettings
 from .feature_store import FeatureStore, FeatureStoreSettings
 from .gpu_catalog import gpu_model_of
@@ -260,6 +261,8 @@ class BuEstateArgs(TypedDict):
     """Run on the platform's cluster (the default)."""
     dedicated: NotRequired[DedicatedCluster | None]
     """Build the BU its own network and cluster instead (regulated BUs)."""
+    backup: NotRequired[BackupSettings | None]
+    """AWS Backup of the BU's tables and data buckets; None (or left out) builds none."""
     protect: bool
     """Protect and retain stateful resources (prod)."""
     tags: dict[str, str]
@@ -307,6 +310,7 @@ class BuEstate(pulumi.ComponentResource):
     pools: dict[str, GpuNodePool]
     cluster: EksCluster | None
     network: Network | None
+    backup: BuBackup | None
 
     def __init__(
         self, name: str, args: BuEstateArgs, opts: pulumi.ResourceOptions | None = None
@@ -352,6 +356,7 @@ class BuEstate(pulumi.ComponentResource):
         self.tenant = self._tenant(scope, args, target, in_cluster)
         self.node_role, self.pools = self._gpu_pools(scope, args, target, in_cluster)
         self.monitoring = self._monitoring(scope, args, target)
+        self.backup = self._backup(scope, args)
         self.register_outputs({"keyArn": self.key.arn, "namespace": self.tenant.namespace})
 
     # -- sections, in build order -------------------------------------------------------------
@@ -432,6 +437,9 @@ class BuEstate(pulumi.ComponentResource):
         registry = args["model_registry"]
         deploy_accounts = list(registry["deploy_account_ids"]) if registry else []
         bu_roles = scope.role_arn(f"{ROLE_PATH_ROOT}{scope.business_unit}/{scope.prefix}-*")
+        if args.get("backup") is not None:
+            # AWS Backup reads (and restores) the data buckets as the BU's backup role.
+            service_roles = (*service_roles, backup_role_name(scope.prefix))
         return bu_only_bucket_policy(
             [bu_roles, *(scope.role_arn(f"/{r}") for r in service_roles)],
             allowed_account_ids=[a for a in deploy_accounts if a != scope.account_id],
@@ -585,6 +593,50 @@ class BuEstate(pulumi.ComponentResource):
                 child(self, depends_on=[self.tenant, node_role, *in_cluster]),
             )
         return _GpuPools(node_role, built)
+
+    def _backup(self, scope: _Scope, args: BuEstateArgs) -> BuBackup | None:
+        """AWS Backup of what holds the BU's data: online tables and the feature and artifact
+        buckets, named by their physical names (known at preview, unlike their ARNs)."""
+        settings = args.get("backup")
+        if settings is None:
+            return None
+        store = args["feature_store"]
+        region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
+        tables = [
+            pulumi.Output.concat(
+                "arn:",
+                scope.partition,
+                ":dynamodb:",
+                region,
+                ":",
+                scope.account_id,
+                ":table/",
+                f"{scope.prefix}-{t['name']}",
+            )
+            for t in (store["online_tables"] if store else [])
+        ]
+        buckets = [
+            *([scope.bucket_name("features")] if store else []),
+            *([scope.bucket_name("models")] if args["model_registry"] else []),
+        ]
+        access = args["access"]
+        return BuBackup(
+            f"{scope.name}-backup",
+            {
+                **settings,
+                "name_prefix": scope.prefix,
+                "business_unit": scope.business_unit,
+                "environment": scope.environment,
+                "kms_key_arn": self.key.arn,
+                "table_arn_patterns": list(tables),
+                "bucket_names": list(buckets),
+                "dr_key_admin_principals": list(access["key_admin_role_arns"]) if access else [],
+                "protect": scope.protect,
+                "tags": scope.tags,
+            },
+            # The selection names the stores: back them up only once they exist.
+            child(self, depends_on=[r for r in (self.feature_store, self.registry) if r]),
+        )
 
     def _monitoring(self, scope: _Scope, args: BuEstateArgs, target: SharedCluster) -> BuMonitoring:
         watched_buckets: dict[str, pulumi.Input[str]] = {}

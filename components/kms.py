@@ -281,6 +281,9 @@ class KmsKeyArgs(TypedDict):
     read model artifacts (the bucket policy must let them read the objects too)."""
     isolated_business_unit: NotRequired[tuple[str, str]]
     """`(business unit, environment)`: deny every other BU's AI Estate roles any use of the key."""
+    region: NotRequired[str]
+    """Create the key in this region instead of the provider's (a DR copy's key: KMS keys never
+    leave their region)."""
 
 
 class KmsKey(pulumi.ComponentResource):
@@ -301,11 +304,12 @@ class KmsKey(pulumi.ComponentResource):
         isolated = args.get("isolated_business_unit")
         if isolated is not None:
             validate_business_unit(*isolated)
+        region = args.get("region")
         policy = pulumi.Output.all(aws_context(self), *users, *admins).apply(
             lambda parts: key_policy_document(
                 partition=parts[0].partition,
                 account_id=parts[0].account_id,
-                region=parts[0].region,
+                region=region or parts[0].region,
                 log_group_prefixes=list(args.get("log_group_prefixes", [])),
                 service_principals=list(args.get("service_principals", [])),
                 ebs_for_autoscaling=args.get("ebs_for_autoscaling", False),
@@ -321,6 +325,7 @@ class KmsKey(pulumi.ComponentResource):
             enable_key_rotation=True,
             deletion_window_in_days=args.get("deletion_window_days", 30),
             policy=policy,
+            region=region,
             tags=args["tags"],
             opts=stateful(self, args["protect"]),
         )
@@ -328,6 +333,7 @@ class KmsKey(pulumi.ComponentResource):
             f"{name}-alias",
             name=f"alias/{args['alias']}",
             target_key_id=self.key.key_id,
+            region=region,
             opts=child(self),
         )
         self.arn = self.key.arn

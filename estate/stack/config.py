@@ -1126,6 +1126,63 @@ def kpi_problems(config: StackConfig) -> list[Problem]:
 # --- end readiness ---
 
 
+# --- data-backup ---
+
+
+def _dr_region(value: str) -> str:
+    from estate.stack.aws_regions import known_regions
+
+    if value not in known_regions():
+        raise ValueError(
+            "must be an AWS region such as eu-central-1"
+            + (did_you_mean(value, known_regions()) or "")
+        )
+    return value
+
+
+class BackupConfig(_Model):
+    """`ai-estate:backup` (BU stacks): AWS Backup of the BU's tables and data buckets."""
+
+    enabled: bool = True
+    """Back up the BU's online tables and data buckets with AWS Backup (prod requires it)."""
+    rpo_hours: Literal[1, 2, 3, 4, 6, 8, 12, 24] = 24
+    """Recovery point objective in hours: a recovery point at least this often."""
+    retention_days: int = Field(35, ge=1, le=36500)
+    """Days each recovery point is kept; the vault lock refuses shorter retention."""
+    dr_region: Annotated[str, AfterValidator(_dr_region)] | None = None
+    """Region that receives a copy of every recovery point, in a vault encrypted with a key of
+    its own there (required in prod; must differ from the stack's `aws:region`)."""
+    dr_retention_days: int | None = Field(None, ge=1, le=36500)
+    """Days the DR copies are kept; unset keeps them as long as the originals."""
+    lock_grace_days: int = Field(3, ge=3, le=36500)
+    """Prod locks the vault in compliance mode: days the lock can still be removed after the
+    first deployment (AWS's minimum is 3); after that nobody can shorten retention."""
+    restore_test_schedule: str = Field(
+        "cron(0 6 ? * SUN *)", pattern=r"^(cron|rate)\([^()]{1,200}\)$"
+    )
+    """When restore tests restore the latest recovery point of each table and bucket (UTC)."""
+
+
+def backup_problems(config: StackConfig) -> list[Problem]:
+    """Prod BU data is backed up and copied out of its region."""
+    backup = config.backup
+    if config.kind != "bu" or config.environment != "prod":
+        return []
+    if not backup.enabled:
+        return [
+            (("backup", "enabled"), "must stay true in prod (AWS Backup of the BU's data)", False)
+        ]
+    if backup.dr_region is None:
+        return [
+            (
+                ("backup", "drRegion"),
+                "is required in prod: name the region that keeps a copy of every recovery point",
+                _NOTHING,
+            )
+        ]
+    return []
+
+
 class StackConfig(_Model):
     """Everything under `ai-estate:` in one stack file."""
 
@@ -1171,6 +1228,8 @@ class StackConfig(_Model):
     """Time-boxed exceptions to policies, applied by the policy pack (see docs/policies.md)."""
     serving: ServingConfig = ServingConfig()
     """The serving plane (platform stacks) or the BU's model endpoints (BU stacks)."""
+    backup: BackupConfig = BackupConfig()
+    """AWS Backup of the BU's tables and data buckets (BU stacks)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -1336,6 +1395,7 @@ def stack_problems(config: StackConfig) -> list[Problem]:
         problems.extend(_bu_problems(config))
     problems.extend(serving_problems(config))
     problems.extend(kpi_problems(config))
+    problems.extend(backup_problems(config))
     if config.kind == "platform":
         if bu != "platform":
             problems.append((("businessUnit",), "must be 'platform' for a platform stack", bu))
@@ -2238,6 +2298,12 @@ def stack_errors(
     except ConfigError as exc:
         errors.extend(exc.lines)
     errors.extend(region_errors(values.get("aws:region"), source))
+    dr_region = config.backup.dr_region if config is not None else None
+    if dr_region is not None and dr_region == values.get("aws:region"):
+        errors.append(
+            f"{source}: ai-estate:backup.drRegion: must differ from aws:region "
+            f"({dr_region}): a copy in the same region survives no regional outage"
+        )
     errors.extend(stack_name_errors(stack, values, source))
     if stacks_dir is not None and stacks_dir.is_dir():
         facts = _Facts.of(values)

@@ -80,6 +80,7 @@ PLATFORM_CONSUMED: dict[str, str] = {
     "cluster.mode": "a platform stack always builds its cluster",
     "activate_cost_allocation_tags": "removed: the schema refuses it (a management-account step)",
     "serving": "the serving plane, built by build_serving() beside the estate",
+    "backup": "BU stacks only (AWS Backup of a BU's tables and buckets)",
 }
 
 BU_CONSUMED: dict[str, str] = {
@@ -264,6 +265,15 @@ def bu_outputs(bu: BuEstate, args: BuEstateArgs) -> dict[str, Any]:
             "repositoryUrls": bu.registry.repository_urls,
             "approvalTopicArn": bu.registry.approval_topic_arn,
             "mlflowTrackingServerArn": bu.registry.mlflow_tracking_server_arn,
+        }
+    if bu.backup is not None:
+        outputs["backup"] = {
+            "vaultName": bu.backup.vault_name,
+            "vaultArn": bu.backup.vault_arn,
+            "planId": bu.backup.plan_id,
+            "roleArn": bu.backup.role_arn,
+            "drVaultArn": bu.backup.dr_vault_arn,
+            "restoreTestingPlanName": bu.backup.restore_testing_plan_name,
         }
     if bu.feature_store is not None:
         outputs["featureStore"] = {

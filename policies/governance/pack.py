@@ -23,6 +23,7 @@ from pulumi_policy import (
 )
 
 from . import (
+    backup,
     compute,
     data,
     eks,
@@ -49,6 +50,7 @@ PACK_NAME = "ai-estate-governance"
 RULES: tuple[Rule, ...] = (
     *storage.RULES,
     *data.RULES,
+    *backup.RULES,
     *encryption.RULES,
     *observability.RULES,
     *network.RULES,

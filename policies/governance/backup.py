@@ -1,0 +1,303 @@
+"""Backup rules: prod data is in an AWS Backup selection, in a locked vault under a CMK.
+
+PITR and versioning undo mistakes; they do not survive a deleted table, a compromised deployer or
+a lost region. AWS Backup does, when every data store is selected by a plan and the vault it
+writes to is encrypted with a customer-managed key and locked.
+
+Coverage is decided the way AWS Backup decides it (AWS Backup developer guide, "Assigning
+resources programmatically"; API `BackupSelection`):
+
+- `resources` are ARN patterns, ORed; `*` matches any run of characters; `["*"]` is everything;
+- `conditions` are tag conditions, ANDed (`StringEquals`, `StringLike`, `StringNotEquals`,
+  `StringNotLike` on `aws:ResourceTag/<key>`), and `selectionTags` (`ListOfTags`, StringEquals
+  only) are ORed; listed resources are filtered by the tag conditions;
+- `notResources` patterns are taken out.
+
+An ARN the engine does not know yet (a table created by this update) is matched through the
+name it will have: its partition, region and account are the stack's, so an unknown segment
+matches; its service and resource part must match the pattern.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
+from typing import Any
+
+from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
+
+from .catalog import BLOCK_FROM_STAGING, BLOCK_IN_PROD, PROD_ONLY, Rule, Settings, securityhub
+from .linking import of_types
+from .properties import (
+    as_int,
+    as_list,
+    get,
+    is_customer_managed_key,
+    provider_default_tags,
+    string_map,
+    text,
+)
+from .storage import BUCKET_TYPES, buckets, log_targets
+
+SELECTION = "aws:backup/selection:Selection"
+VAULT = "aws:backup/vault:Vault"
+VAULT_LOCK = "aws:backup/vaultLockConfiguration:VaultLockConfiguration"
+TABLE = "aws:dynamodb/table:Table"
+EFS = "aws:efs/fileSystem:FileSystem"
+RDS_INSTANCE = "aws:rds/instance:Instance"
+RDS_CLUSTER = "aws:rds/cluster:Cluster"
+
+STATEFUL_TYPES: Mapping[str, tuple[str, str]] = {
+    TABLE: ("dynamodb", "table/{}"),
+    EFS: ("elasticfilesystem", "file-system/{}"),
+    RDS_INSTANCE: ("rds", "db:{}"),
+    RDS_CLUSTER: ("rds", "cluster:{}"),
+}
+"""Type -> (service, resource part) of each AWS Backup-supported data store besides S3, for the
+ARN built from the store's physical name (EFS has no name: its id)."""
+
+_NAME_PROPS: Mapping[str, tuple[str, ...]] = {
+    TABLE: ("name",),
+    EFS: ("id",),
+    RDS_INSTANCE: ("identifier",),
+    RDS_CLUSTER: ("clusterIdentifier",),
+}
+
+
+@lru_cache(maxsize=512)
+def _glob(pattern: str) -> re.Pattern[str]:
+    return re.compile("".join(".*" if c == "*" else re.escape(c) for c in pattern), re.DOTALL)
+
+
+def glob_match(pattern: str, value: str) -> bool:
+    """AWS Backup's wildcard: `*` is zero or more characters, everything else is literal."""
+    return _glob(pattern).fullmatch(value) is not None
+
+
+def arn_matches(pattern: str, arn: tuple[str | None, ...]) -> bool:
+    """Whether an ARN pattern selects an ARN given as its six segments (`arn`, partition,
+    service, region, account, resource); a segment that is None (unknown) matches anything."""
+    if pattern == "*":
+        return True
+    parts = pattern.split(":", 5)
+    if len(parts) != 6:
+        return False
+    return all(seg is None or glob_match(p, seg) for p, seg in zip(parts, arn, strict=True))
+
+
+def split_arn(arn: str) -> tuple[str | None, ...] | None:
+    parts = arn.split(":", 5)
+    return tuple(parts) if len(parts) == 6 and parts[0] == "arn" else None
+
+
+def _tag_conditions(selection: PolicyResource) -> list[tuple[str, str, str]]:
+    """(operator, tag key, value) of the selection's `conditions`, ANDed."""
+    found: list[tuple[str, str, str]] = []
+    operators = {
+        "stringEquals": "StringEquals",
+        "stringLikes": "StringLike",
+        "stringNotEquals": "StringNotEquals",
+        "stringNotLikes": "StringNotLike",
+    }
+    for block in as_list(selection.props.get("conditions")):
+        for prop, operator in operators.items():
+            for cond in as_list(get(block, prop)):
+                key = text(get(cond, "key")).removeprefix("aws:ResourceTag/")
+                found.append((operator, key, text(get(cond, "value"))))
+    return found
+
+
+def _tags_match(selection: PolicyResource, tags: Mapping[str, str]) -> bool:
+    for operator, key, value in _tag_conditions(selection):
+        actual = tags.get(key)
+        if operator == "StringEquals" and actual != value:
+            return False
+        if operator == "StringLike" and (actual is None or not glob_match(value, actual)):
+            return False
+        if operator == "StringNotEquals" and actual == value:
+            return False
+        if operator == "StringNotLike" and actual is not None and glob_match(value, actual):
+            return False
+    list_of_tags = [
+        (text(get(t, "key")), text(get(t, "value")))
+        for t in as_list(selection.props.get("selectionTags"))
+        if text(get(t, "type")).upper() == "STRINGEQUALS"
+    ]
+    return not list_of_tags or any(tags.get(k) == v for k, v in list_of_tags)
+
+
+def candidate_arns(resource: PolicyResource) -> list[tuple[str | None, ...]]:
+    """The store's ARN as the engine knows it, and as its physical name implies."""
+    found: list[tuple[str | None, ...]] = []
+    arn = resource.props.get("arn")
+    if isinstance(arn, str) and (parts := split_arn(arn)) is not None:
+        found.append(parts)
+    if resource.resource_type in BUCKET_TYPES:
+        name = resource.props.get("bucket")
+        if isinstance(name, str) and name:
+            found.append(("arn", None, "s3", "", "", name))
+        return found
+    service, template = STATEFUL_TYPES[resource.resource_type]
+    for prop in _NAME_PROPS[resource.resource_type]:
+        name = resource.props.get(prop)
+        if isinstance(name, str) and name:
+            found.append(("arn", None, service, None, None, template.format(name)))
+    return found
+
+
+def selects(selection: PolicyResource, resource: PolicyResource, tags: Mapping[str, str]) -> bool:
+    """Whether an AWS Backup selection picks `resource` (tagged `tags`)."""
+    arns = candidate_arns(resource)
+    patterns = [text(p) for p in as_list(selection.props.get("resources"))]
+    excluded = [text(p) for p in as_list(selection.props.get("notResources"))]
+    if patterns:
+        if not any(arn_matches(p, a) for p in patterns for a in arns):
+            return False
+    elif not _tag_conditions(selection) and not selection.props.get("selectionTags"):
+        return False  # AWS refuses an empty selection; nothing is chosen
+    if any(arn_matches(p, a) for p in excluded for a in arns):
+        return False
+    return _tags_match(selection, tags)
+
+
+def _tags(resource: PolicyResource) -> dict[str, str]:
+    return {
+        **provider_default_tags(resource.provider),
+        **string_map(resource.props.get("tagsAll")),
+        **string_map(resource.props.get("tags")),
+    }
+
+
+def data_stores(resources: list[PolicyResource]) -> list[PolicyResource]:
+    """The stack's data stores AWS Backup can protect: tables, file systems, databases, and the
+    buckets that are not another bucket's access-log target."""
+    all_buckets = buckets(resources)
+    logs = log_targets(resources, all_buckets)
+    stores = [b for urn, b in all_buckets.items() if urn not in logs]
+    stores += of_types(resources, STATEFUL_TYPES)
+    return stores
+
+
+def uncovered(resources: Iterable[PolicyResource]) -> list[PolicyResource]:
+    """The stack's data stores no AWS Backup selection in the stack picks."""
+    resources = list(resources)
+    selections = of_types(resources, (SELECTION,))
+    return [
+        store
+        for store in data_stores(resources)
+        if not any(selects(s, store, _tags(store)) for s in selections)
+    ]
+
+
+def _store_label(resource: PolicyResource) -> str:
+    kind = {
+        TABLE: "DynamoDB table",
+        EFS: "EFS file system",
+        RDS_INSTANCE: "RDS instance",
+        RDS_CLUSTER: "RDS cluster",
+    }.get(resource.resource_type, "S3 bucket")
+    return f"{kind} '{resource.name}'"
+
+
+# -- backup-covers-data-stores --------------------------------------------------------------
+
+
+def validate_backup_coverage(
+    args: StackValidationArgs, report: ReportViolation, settings: Settings
+) -> None:
+    for store in uncovered(args.resources):
+        report(
+            f"{_store_label(store)} is in no AWS Backup selection of this stack "
+            "(resources ARN patterns and tag conditions, as AWS Backup matches them).",
+            store.urn,
+        )
+
+
+# -- backup-vault-cmk -----------------------------------------------------------------------
+
+
+def validate_vault_cmk(args: Any, report: ReportViolation, settings: Settings) -> None:
+    if not is_customer_managed_key(args.props.get("kmsKeyArn")):
+        report(
+            f"Backup vault '{args.name}' is encrypted with the AWS-managed key "
+            "(kmsKeyArn names no customer-managed key).",
+            None,
+        )
+
+
+# -- backup-vault-compliance-lock -----------------------------------------------------------
+
+
+def validate_vault_lock(
+    args: StackValidationArgs, report: ReportViolation, settings: Settings
+) -> None:
+    resources = list(args.resources)
+    locks = of_types(resources, (VAULT_LOCK,))
+    for vault in of_types(resources, (VAULT,)):
+        names = {n for n in (vault.props.get("name"), vault.props.get("id")) if isinstance(n, str)}
+        mine = [lock for lock in locks if lock.props.get("backupVaultName") in names]
+        if not names and locks:
+            continue  # an unknown vault name cannot be matched; a lock exists
+        if not any(as_int(lock.props.get("changeableForDays")) is not None for lock in mine):
+            found = " (governance mode: no changeableForDays)" if mine else ""
+            report(
+                f"Backup vault '{vault.name}' has no compliance-mode vault lock{found}.",
+                vault.urn,
+            )
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        id="backup-covers-data-stores",
+        title="Data stores are in an AWS Backup selection",
+        description="Every table, data bucket, file system and database is selected by an AWS "
+        "Backup plan of its stack.",
+        severity="high",
+        enforcement=BLOCK_IN_PROD,
+        remediation="Keep `ai-estate:backup.enabled: true` (the default); a hand-written program "
+        "adds an aws.backup.Selection whose `resources` name the store (ARN or pattern) and "
+        "whose tag conditions it meets.",
+        kind="stack",
+        validate=validate_backup_coverage,
+        frameworks=(securityhub("DynamoDB.4"), securityhub("EFS.2"), securityhub("RDS.26")),
+        domain="backup",
+        rationale="PITR (35 days) and versioning do not survive the deletion of the table or "
+        "bucket itself, a compromised deployer or a regional outage; recovery points in a "
+        "locked vault do. Access-log buckets are logs of other buckets, not data, and are left "
+        "out. Security Hub asks the same of tables (DynamoDB.4), file systems (EFS.2) and "
+        "databases (RDS.26); it has no such control for S3.",
+    ),
+    Rule(
+        id="backup-vault-cmk",
+        title="Backup vaults use a customer-managed key",
+        description="Every AWS Backup vault encrypts recovery points with a customer-managed KMS "
+        "key.",
+        severity="medium",
+        enforcement=BLOCK_FROM_STAGING,
+        remediation="Set `kms_key_arn` on the aws.backup.Vault to the BU's key (BuBackup does).",
+        kind="resource",
+        validate=validate_vault_cmk,
+        resource_types=frozenset({VAULT}),
+        frameworks=(securityhub("Backup.1"),),
+        domain="backup",
+        rationale="With the AWS-managed key anyone with backup:StartRestoreJob in the account "
+        "can restore the BU's data; the BU key's policy keeps other BUs out.",
+    ),
+    Rule(
+        id="backup-vault-compliance-lock",
+        title="Prod backup vaults are locked in compliance mode",
+        description="Every prod AWS Backup vault has a vault lock with changeableForDays set "
+        "(compliance mode).",
+        severity="high",
+        enforcement=PROD_ONLY,
+        remediation="Add an aws.backup.VaultLockConfiguration with `changeable_for_days` (3 or "
+        "more) and `min_retention_days`; BuBackup does this in prod.",
+        kind="stack",
+        validate=validate_vault_lock,
+        domain="backup",
+        rationale="A governance-mode lock can be lifted by anyone with the permission to remove "
+        "it, so a compromised deployer can still delete every recovery point; after the grace "
+        "period a compliance-mode lock cannot be removed by anyone.",
+    ),
+)
