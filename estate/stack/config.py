@@ -1668,7 +1668,9 @@ def _describe(error: ErrorDetails) -> str:
             return f"is not a known key (keys are camelCase){hint}"
         return "is not a known key (check the spelling; keys are camelCase)"
     if kind in ("literal_error", "enum"):
-        expected = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
+        expected = re.findall(r"'([^']*)'", str(ctx.get("expected", ""))) or re.findall(
+            r"-?\d+", str(ctx.get("expected", ""))
+        )
         return f"must be one of {', '.join(expected)} (got {shown(got)})"
     simple = {
         "string_type": "must be a string",
