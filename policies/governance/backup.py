@@ -236,7 +236,7 @@ def validate_vault_lock(
     locks = of_types(resources, (VAULT_LOCK,))
     for vault in of_types(resources, (VAULT,)):
         names = {n for n in (vault.props.get("name"), vault.props.get("id")) if isinstance(n, str)}
-        mine = [lock for lock in locks if lock.props.get("backupVaultName") in names]
+        mine = [lock for lock in locks if text(lock.props.get("backupVaultName")) in names]
         if not names and locks:
             continue  # an unknown vault name cannot be matched; a lock exists
         if not any(as_int(lock.props.get("changeableForDays")) is not None for lock in mine):
