@@ -261,3 +261,13 @@ def test_bad_backup_config_names_file_and_key(tmp_path, edit, key, words):
     assert len(lines) == 1, lines
     [line] = lines
     assert "Pulumi.fraud-prod.yaml" in line and key in line and words in line, line
+
+
+def test_cost_itemises_each_vault_and_idle_stays_small(rendered):
+    from estate.analysis.cost import cost_for
+
+    items = [i for i in cost_for(rendered("fraud-prod"))["items"] if i["type"] == VAULT]
+    assert len(items) == 2  # the BU vault and its DR copy
+    for item in items:
+        assert 0 < item["idle"] < item["typical"] < item["peak"]
+        assert item["description"].startswith("AWS Backup warm storage")

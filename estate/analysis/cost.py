@@ -523,6 +523,14 @@ def _price_resource(r: Resource, ctx: _Context) -> None:
             )
     elif t == "aws:kms/key:Key":
         ctx.same(r, "customer-managed KMS key", book.price("kms", "keyMonth"))
+    elif t == "aws:backup/vault:Vault":
+        # Recovery points are billed where they are stored: the BU vault and its DR copy.
+        per_gb = book.price("backup", "warmStorageGbMonth")
+        ctx.per_scenario(
+            r,
+            "AWS Backup warm storage (assumed volume)",
+            lambda s: per_gb * book.assume("backupGbStoredPerVault", s),
+        )
     # -- serving (issue 12): the Gateway's ALB (the controller provisions one per Gateway) and
     # its WAF web ACL; target groups, routes and the controller's custom resources are free.
     elif t == GATEWAY:
