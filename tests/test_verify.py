@@ -443,6 +443,28 @@ class Estate:
             AlarmActions=[topic_arn],
         )
 
+    def backup_vault(self, name: str, *, kms_key: str, compliance: bool) -> None:
+        """The vault as BuBackup builds it: BU key, a lock (compliance mode in prod), a plan."""
+        backup = self.client("backup")
+        backup.create_backup_vault(BackupVaultName=name, EncryptionKeyArn=kms_key)
+        backup.put_backup_vault_lock_configuration(
+            BackupVaultName=name,
+            MinRetentionDays=35,
+            **({"ChangeableForDays": 3} if compliance else {}),
+        )
+        backup.create_backup_plan(
+            BackupPlan={
+                "BackupPlanName": name.removesuffix("-vault") + "-backup",
+                "Rules": [
+                    {
+                        "RuleName": "every-4h",
+                        "TargetBackupVaultName": name,
+                        "ScheduleExpression": "cron(0 0/4 * * ? *)",
+                    }
+                ],
+            }
+        )
+
     def budget(self, name: str) -> None:
         self.client("budgets").create_budget(
             AccountId=ACCOUNT,
@@ -459,6 +481,7 @@ FRAUD_REPOSITORY = "fraud-prod/card-fraud"
 FRAUD_MODEL_GROUPS = ("fraud-prod-card-fraud", "fraud-prod-merchant-risk")
 FRAUD_TOPIC = "fraud-prod-alarms"
 FRAUD_BUDGET = "ai-estate-fraud-prod-monthly"
+FRAUD_VAULT = "fraud-prod-vault"
 PLATFORM_CLUSTER = "platform-prod-ai"
 
 # The stack exports its alarms (`alarmArns`); the drift cases break the first two of them.
@@ -487,6 +510,7 @@ _CREATE_ORDER = (
     "sagemaker-model-package-group",
     "cloudwatch-alarm",
     "budget",
+    "backup-vault",
 )
 
 
@@ -541,6 +565,8 @@ def build(
             estate.alarm(name, outputs.get("alarmTopicArn") or topics[0])
         elif target.kind == "budget":
             estate.budget(name)
+        elif target.kind == "backup-vault":
+            estate.backup_vault(name, kms_key=key, compliance=outputs["environment"] == "prod")
         else:
             raise AssertionError(
                 f"the test cannot create a {target.kind} yet ({target.declared_by})"
@@ -700,6 +726,7 @@ def test_plan_of_each_fixture_names_what_the_stack_deploys():
         ("sns-topic", "fraud-prod-model-approvals", ""),
         ("budget", "ai-estate-fraud-prod-monthly", ""),
         ("eks-nodegroup", "serve-a10g", "platform-prod-ai"),
+        ("backup-vault", "fraud-prod-vault", ""),
     }
     assert [t.kind for t in bu.targets].count("kms-key") == 1
     assert not any(t.kind == "eks-nodegroup" and t.name == "train-a10g" for t in bu.targets)
@@ -772,8 +799,9 @@ def test_bu_stack_that_holds_passes_with_exit_0(endpoint, tmp_path):
     assert "fraud-prod: " in result.stdout and "0 failed" in result.stdout
     stack = result.report["stacks"][0]
     assert stack["source"] == "stacks/Pulumi.fraud-prod.yaml"
-    # 16 declared resources besides the alarms (the shared cluster included), and every alarm
-    assert stack["resources"] == 16 + len(FRAUD_ALARM_ARNS) + len(FRAUD_ENDPOINT_ALARM_ARNS)
+    # 17 declared resources besides the alarms (the shared cluster and the backup vault
+    # included), and every alarm
+    assert stack["resources"] == 17 + len(FRAUD_ALARM_ARNS) + len(FRAUD_ENDPOINT_ALARM_ARNS)
     sarif_doc = json.loads(sarif.read_text())
     rules = {r["id"] for r in sarif_doc["runs"][0]["tool"]["driver"]["rules"]}
     assert {
@@ -1055,6 +1083,60 @@ BU_DRIFT: dict[str, tuple[frozenset[str], Callable[[Estate], None], set[tuple[st
         frozenset(),
         lambda e: e.client("budgets").delete_budget(AccountId=ACCOUNT, BudgetName=FRAUD_BUDGET),
         {("verify-budget-exists", FRAUD_BUDGET)},
+    ),
+    "backup vault lock removed": (
+        frozenset(),
+        lambda e: e.client("backup").delete_backup_vault_lock_configuration(
+            BackupVaultName=FRAUD_VAULT
+        ),
+        {("verify-backup-vault-lock", FRAUD_VAULT)},
+    ),
+    "backup vault in governance mode in prod": (
+        frozenset(),
+        lambda e: (
+            e.client("backup").delete_backup_vault_lock_configuration(BackupVaultName=FRAUD_VAULT),
+            e.client("backup").put_backup_vault_lock_configuration(
+                BackupVaultName=FRAUD_VAULT, MinRetentionDays=35
+            ),
+        ),
+        {("verify-backup-vault-lock", FRAUD_VAULT)},
+    ),
+    "backup plan deleted": (
+        frozenset(),
+        lambda e: [
+            e.client("backup").delete_backup_plan(BackupPlanId=p["BackupPlanId"])
+            for p in e.client("backup").list_backup_plans()["BackupPlansList"]
+        ],
+        {("verify-backup-plan-targets-vault", FRAUD_VAULT)},
+    ),
+    "backup vault on another key": (
+        frozenset({FRAUD_VAULT}),
+        lambda e: (
+            e.client("backup").create_backup_vault(
+                BackupVaultName=FRAUD_VAULT, EncryptionKeyArn=e.other_key()
+            ),
+            e.client("backup").put_backup_vault_lock_configuration(
+                BackupVaultName=FRAUD_VAULT, MinRetentionDays=35, ChangeableForDays=3
+            ),
+            e.client("backup").create_backup_plan(
+                BackupPlan={
+                    "BackupPlanName": "fraud-prod-backup",
+                    "Rules": [
+                        {
+                            "RuleName": "r",
+                            "TargetBackupVaultName": FRAUD_VAULT,
+                            "ScheduleExpression": "cron(0 5 * * ? *)",
+                        }
+                    ],
+                }
+            ),
+        ),
+        {("verify-backup-vault-encryption", FRAUD_VAULT)},
+    ),
+    "backup vault missing": (
+        frozenset({FRAUD_VAULT}),
+        lambda e: None,
+        {("verify-backup-vault-exists", FRAUD_VAULT)},
     ),
 }
 

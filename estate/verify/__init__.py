@@ -122,6 +122,9 @@ READ_ONLY_ACTIONS = (
     "cloudwatch:DescribeAlarms",
     "sns:GetTopicAttributes",
     "budgets:ViewBudget",
+    "backup:DescribeBackupVault",
+    "backup:ListBackupPlans",
+    "backup:GetBackupPlan",
 )
 """Every IAM action verify needs (all read-only): the verifier role's policy, nothing more."""
 
@@ -263,6 +266,7 @@ _KEY_RULES: tuple[tuple[str, str | None, str], ...] = (
     ("topic", "sns-topic", ""),
     ("alarm", "cloudwatch-alarm", ""),
     ("budget", "budget", ""),
+    ("vaultname", "backup-vault", ""),
     ("clustername", "eks-cluster", ""),
     ("keyarn", "kms-key", ""),
     ("keyid", "kms-key", ""),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from estate.verify.checks import dynamodb, ecr, eks, kms, monitoring, s3, sagemaker
+from estate.verify.checks import backup, dynamodb, ecr, eks, kms, monitoring, s3, sagemaker
 from estate.verify.checks.base import KINDS, PASS, POLICIES, Context, Outcome, Target
 
 CheckFn = Callable[[Context, Target], list[Outcome]]
@@ -26,6 +26,7 @@ CHECKS: dict[str, CheckFn] = {
     "cloudwatch-alarm": monitoring.check_alarm,
     "sns-topic": monitoring.check_topic,
     "budget": monitoring.check_budget,
+    "backup-vault": backup.check_vault,
 }
 """Target kind -> its check, in the order results are shown."""
 
@@ -41,6 +42,7 @@ SERVICES: dict[str, str] = {
     "cloudwatch-alarm": "cloudwatch",
     "sns-topic": "sns",
     "budget": "budgets",
+    "backup-vault": "backup",
 }
 """The boto3 service each kind's check calls (KMS is also used to resolve key aliases)."""
 
@@ -72,6 +74,7 @@ KIND_POLICIES: dict[str, tuple[str, ...]] = {
     "cloudwatch-alarm": (monitoring.ALARM_EXISTS, monitoring.ALARM_ACTIONS),
     "sns-topic": (monitoring.TOPIC_EXISTS, monitoring.TOPIC_ENCRYPTION),
     "budget": (monitoring.BUDGET_EXISTS,),
+    "backup-vault": (backup.EXISTS, backup.ENCRYPTION, backup.LOCK, backup.PLAN),
 }
 """The policies each kind's check can report (what is not applicable when none is declared)."""
 

@@ -69,6 +69,7 @@ KINDS: dict[str, Kind] = {
         ),
         Kind("sns-topic", "SNS topic", "SNS topics", "aws:sns/topic:Topic"),
         Kind("budget", "budget", "budgets", "aws:budgets/budget:Budget"),
+        Kind("backup-vault", "Backup vault", "Backup vaults", "aws:backup/vault:Vault"),
     )
 }
 
