@@ -233,11 +233,6 @@ def _break(project, stack: str, edit) -> list[str]:
     ("edit", "key", "words"),
     [
         (
-            lambda c: c["ai-estate:backup"].pop("drRegion"),
-            "ai-estate:backup.drRegion",
-            "required in prod",
-        ),
-        (
             lambda c: c["ai-estate:backup"].update(drRegion="us-east-1"),
             "ai-estate:backup.drRegion",
             "must differ",
@@ -271,3 +266,19 @@ def test_cost_itemises_each_vault_and_idle_stays_small(rendered):
     for item in items:
         assert 0 < item["idle"] < item["typical"] < item["peak"]
         assert item["description"].startswith("AWS Backup warm storage")
+
+
+def test_prod_without_a_dr_region_is_refused_by_the_pack_not_the_schema():
+    """Leaving `drRegion` out is valid config (data residency may forbid a second region); the
+    pack's prod rule then blocks until it is set or waived."""
+    from estate.offline.runner import run_pack
+
+    def no_dr(c):
+        c["ai-estate:backup"].pop("drRegion")
+
+    inventory = render_config("fraud-prod", no_dr)
+    assert not [v for v in of(inventory, VAULT) if "dr-vault" in v.name]
+    run = run_pack(ROOT / "policies", inventory)
+    assert {f.policy for f in run.findings} == {"backup-copies-out-of-region"}
+    [finding] = run.findings
+    assert finding.enforcement == "mandatory"

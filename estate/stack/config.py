@@ -1151,7 +1151,8 @@ class BackupConfig(_Model):
     """Days each recovery point is kept; the vault lock refuses shorter retention."""
     dr_region: Annotated[str, AfterValidator(_dr_region)] | None = None
     """Region that receives a copy of every recovery point, in a vault encrypted with a key of
-    its own there (required in prod; must differ from the stack's `aws:region`)."""
+    its own there (must differ from the stack's `aws:region`). Unset keeps backups in the
+    stack's region; the policy pack's `backup-copies-out-of-region` asks for it in prod."""
     dr_retention_days: int | None = Field(None, ge=1, le=36500)
     """Days the DR copies are kept; unset keeps them as long as the originals."""
     lock_grace_days: int = Field(3, ge=3, le=36500)
@@ -1164,21 +1165,10 @@ class BackupConfig(_Model):
 
 
 def backup_problems(config: StackConfig) -> list[Problem]:
-    """Prod BU data is backed up and copied out of its region."""
-    backup = config.backup
-    if config.kind != "bu" or config.environment != "prod":
-        return []
-    if not backup.enabled:
+    """Prod BU data is backed up (the pack then asks for the copy out of the region)."""
+    if config.kind == "bu" and config.environment == "prod" and not config.backup.enabled:
         return [
             (("backup", "enabled"), "must stay true in prod (AWS Backup of the BU's data)", False)
-        ]
-    if backup.dr_region is None:
-        return [
-            (
-                ("backup", "drRegion"),
-                "is required in prod: name the region that keeps a copy of every recovery point",
-                _NOTHING,
-            )
         ]
     return []
 

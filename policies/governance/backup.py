@@ -247,6 +247,43 @@ def validate_vault_lock(
             )
 
 
+# -- backup-copies-out-of-region ------------------------------------------------------------
+
+PLAN = "aws:backup/plan:Plan"
+
+
+def _stack_region(resource: PolicyResource) -> str | None:
+    provider = resource.provider
+    region = provider.props.get("region") if provider is not None else None
+    return region if isinstance(region, str) and region else None
+
+
+def _vault_region(arn: Any) -> str | None:
+    parts = split_arn(arn) if isinstance(arn, str) else None
+    return parts[3] if parts is not None and parts[3] else None
+
+
+def validate_copies_out_of_region(
+    args: StackValidationArgs, report: ReportViolation, settings: Settings
+) -> None:
+    for plan in of_types(list(args.resources), (PLAN,)):
+        home = plan.props.get("region") or _stack_region(plan)
+        for rule in as_list(plan.props.get("rules")):
+            regions = [
+                _vault_region(get(copy, "destinationVaultArn"))
+                for copy in as_list(get(rule, "copyActions"))
+            ]
+            # an unknown destination (a vault created by this update) is a copy we cannot place
+            if any(r is None or r != home for r in regions):
+                continue
+            where = f" (only to {home})" if regions else ""
+            report(
+                f"Backup plan '{plan.name}' rule '{text(get(rule, 'ruleName'))}' copies no "
+                f"recovery point to another region{where}.",
+                plan.urn,
+            )
+
+
 RULES: tuple[Rule, ...] = (
     Rule(
         id="backup-covers-data-stores",
@@ -267,6 +304,22 @@ RULES: tuple[Rule, ...] = (
         "locked vault do. Access-log buckets are logs of other buckets, not data, and are left "
         "out. Security Hub asks the same of tables (DynamoDB.4), file systems (EFS.2) and "
         "databases (RDS.26); it has no such control for S3.",
+    ),
+    Rule(
+        id="backup-copies-out-of-region",
+        title="Prod backups are copied to another region",
+        description="Every rule of a prod AWS Backup plan copies its recovery points to a vault "
+        "in another region.",
+        severity="high",
+        enforcement=BLOCK_IN_PROD,
+        remediation="Set `ai-estate:backup.drRegion` (BuBackup adds the copy and a DR vault under "
+        "a key of its own there); where data residency forbids a second region, waive this rule "
+        "with the reason.",
+        kind="stack",
+        validate=validate_copies_out_of_region,
+        domain="backup",
+        rationale="Recovery points in the same region as the data fail with it; a copy in "
+        "another region is what turns a regional outage into a restore.",
     ),
     Rule(
         id="backup-vault-cmk",

@@ -248,7 +248,51 @@ def _locked(grace: int | None):
     return program
 
 
+def _plan_copying_to(region: str | None):
+    def program():
+        vault = aws.backup.Vault("vault", name="vault", kms_key_arn=KEY_ARN, tags=OWNERSHIP_TAGS)
+        copies = (
+            [
+                aws.backup.PlanRuleCopyActionArgs(
+                    destination_vault_arn=f"arn:aws:backup:{region}:123456789012:backup-vault:dr"
+                )
+            ]
+            if region
+            else None
+        )
+        aws.backup.Plan(
+            "plan",
+            name="plan",
+            rules=[
+                aws.backup.PlanRuleArgs(
+                    rule_name="daily",
+                    target_vault_name=vault.name,
+                    schedule="cron(0 5 * * ? *)",
+                    copy_actions=copies,
+                )
+            ],
+            tags=OWNERSHIP_TAGS,
+        )
+
+    return program
+
+
+@pytest.mark.parametrize(
+    ("region", "caught"), [(None, True), ("us-east-1", True), ("us-west-2", False)]
+)
+def test_prod_plans_copy_to_another_region(region, caught):
+    found = check(
+        "backup-copies-out-of-region", _plan_copying_to(region), config={"aws:region": "us-east-1"}
+    )
+    assert names(found) == (["plan"] if caught else [])
+    if region == "us-east-1":
+        assert "only to us-east-1" in found[0].message
+
+
 BACKUP_CASES: dict[str, Case] = {
+    "backup-copies-out-of-region": Case(
+        _plan_copying_to(None), {"plan"}, _plan_copying_to("us-west-2")
+    ),
     "backup-covers-data-stores": Case(_uncovered_table, {"fraud-prod-velocity"}, _covered_table),
     "backup-vault-cmk": Case(_vault_without_cmk, {"vault"}, _vault_with_cmk),
     "backup-vault-compliance-lock": Case(_locked(None), {"vault"}, _locked(3)),
