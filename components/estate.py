@@ -17,6 +17,7 @@ import pulumi_kubernetes as k8s
 
 from . import naming
 from .access import ROLE_PATH_ROOT, BuAccess, PersonaTrust, bu_only_bucket_policy
+from .audit import AuditSettings, BuAuditTrail, trail_name
 from .backup import BackupSettings, BuBackup, backup_role_name
 from .cluster import SYSTEM_POOL_LABELS, ClusterRolesBoundary, EksCluster, EksClusterSettings
 from .feature_store import FeatureStore, FeatureStoreSettings
@@ -263,6 +264,8 @@ class BuEstateArgs(TypedDict):
     """Build the BU its own network and cluster instead (regulated BUs)."""
     backup: NotRequired[BackupSettings | None]
     """AWS Backup of the BU's tables and data buckets; None (or left out) builds none."""
+    audit: NotRequired[AuditSettings | None]
+    """The data-event trail on the BU's data; None (or left out) builds none."""
     protect: bool
     """Protect and retain stateful resources (prod)."""
     tags: dict[str, str]
@@ -290,6 +293,18 @@ class _Scope(NamedTuple):
         )
 
 
+class _DataStores(NamedTuple):
+    table_arns: list[pulumi.Output[str]]
+    feature_group_arns: list[pulumi.Output[str]]
+    bucket_names: list[str]
+
+
+def _audit_uses_bu_key(args: BuEstateArgs) -> bool:
+    """Whether the BU's trail encrypts its log files with the BU key (its policy names it)."""
+    audit = args.get("audit")
+    return audit is not None and not audit["log_archive_kms_key_arn"]
+
+
 class _GpuPools(NamedTuple):
     node_role: GpuNodeRole | None
     pools: dict[str, GpuNodePool]
@@ -311,6 +326,7 @@ class BuEstate(pulumi.ComponentResource):
     cluster: EksCluster | None
     network: Network | None
     backup: BuBackup | None
+    audit: BuAuditTrail | None
 
     def __init__(
         self, name: str, args: BuEstateArgs, opts: pulumi.ResourceOptions | None = None
@@ -357,6 +373,7 @@ class BuEstate(pulumi.ComponentResource):
         self.node_role, self.pools = self._gpu_pools(scope, args, target, in_cluster)
         self.monitoring = self._monitoring(scope, args, target)
         self.backup = self._backup(scope, args)
+        self.audit = self._audit(scope, args)
         self.register_outputs({"keyArn": self.key.arn, "namespace": self.tenant.namespace})
 
     # -- sections, in build order -------------------------------------------------------------
@@ -420,6 +437,7 @@ class BuEstate(pulumi.ComponentResource):
                     args["model_registry"]["deploy_account_ids"] if args["model_registry"] else []
                 ),
                 "isolated_business_unit": (scope.business_unit, scope.environment),
+                "cloudtrail_trails": [trail_name(scope.prefix)] if _audit_uses_bu_key(args) else [],
                 "tags": scope.tags,
                 "protect": scope.protect,
             },
@@ -594,31 +612,76 @@ class BuEstate(pulumi.ComponentResource):
             )
         return _GpuPools(node_role, built)
 
-    def _backup(self, scope: _Scope, args: BuEstateArgs) -> BuBackup | None:
-        """AWS Backup of what holds the BU's data: online tables and the feature and artifact
-        buckets, named by their physical names (known at preview, unlike their ARNs)."""
-        settings = args.get("backup")
-        if settings is None:
-            return None
+    def _data_stores(self, scope: _Scope, args: BuEstateArgs) -> _DataStores:
+        """What holds the BU's data, by physical name and ARN built from it (known at preview,
+        unlike the resources' own ARN outputs): online tables, feature groups, data buckets."""
         store = args["feature_store"]
         region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
-        tables = [
-            pulumi.Output.concat(
+
+        def arn(service: str, resource: str) -> pulumi.Output[str]:
+            return pulumi.Output.concat(
                 "arn:",
                 scope.partition,
-                ":dynamodb:",
+                f":{service}:",
                 region,
                 ":",
                 scope.account_id,
-                ":table/",
-                f"{scope.prefix}-{t['name']}",
+                ":",
+                resource,
             )
-            for t in (store["online_tables"] if store else [])
-        ]
-        buckets = [
-            *([scope.bucket_name("features")] if store else []),
-            *([scope.bucket_name("models")] if args["model_registry"] else []),
-        ]
+
+        return _DataStores(
+            table_arns=[
+                arn("dynamodb", f"table/{scope.prefix}-{t['name']}")
+                for t in (store["online_tables"] if store else [])
+            ],
+            feature_group_arns=[
+                arn("sagemaker", f"feature-group/{scope.prefix}-{g['name']}")
+                for g in (store["feature_groups"] if store else [])
+            ],
+            bucket_names=[
+                *([scope.bucket_name("features")] if store else []),
+                *([scope.bucket_name("models")] if args["model_registry"] else []),
+            ],
+        )
+
+    def _audit(self, scope: _Scope, args: BuEstateArgs) -> BuAuditTrail | None:
+        settings = args.get("audit")
+        if settings is None:
+            return None
+        stores = self._data_stores(scope, args)
+        return BuAuditTrail(
+            f"{scope.name}-audit",
+            {
+                **settings,
+                "name_prefix": scope.prefix,
+                "account_id": scope.account_id,
+                "kms_key_arn": self.key.arn,
+                "bucket_name": scope.bucket_name("audit"),
+                "access_log_bucket": self.access_logs.bucket_name,
+                "bucket_arns": [
+                    pulumi.Output.concat("arn:", scope.partition, ":s3:::", b)
+                    for b in stores.bucket_names
+                ],
+                "table_arns": list(stores.table_arns),
+                "feature_group_arns": list(stores.feature_group_arns),
+                "extra_bucket_statements": self._data_only_for(scope, args),
+                "protect": scope.protect,
+                "tags": scope.tags,
+            },
+            # Trails validate their selectors' resources only by pattern; they still should
+            # start recording when the stores exist.
+            child(self, depends_on=[r for r in (self.feature_store, self.registry) if r]),
+        )
+
+    def _backup(self, scope: _Scope, args: BuEstateArgs) -> BuBackup | None:
+        """AWS Backup of what holds the BU's data: online tables and the feature and artifact
+        buckets."""
+        settings = args.get("backup")
+        if settings is None:
+            return None
+        stores = self._data_stores(scope, args)
+        tables, buckets = stores.table_arns, stores.bucket_names
         access = args["access"]
         return BuBackup(
             f"{scope.name}-backup",

@@ -74,6 +74,7 @@ def key_policy_document(
     admin_principals: Sequence[str] = (),
     s3_reader_accounts: Sequence[str] = (),
     isolated_business_unit: tuple[str, str] | None = None,
+    cloudtrail_trails: Sequence[str] = (),
 ) -> str:
     """The key policy: the account administers it (so IAM policies apply), services may use it.
 
@@ -173,6 +174,33 @@ def key_policy_document(
                 "Action": "kms:CreateGrant",
                 "Resource": "*",
                 "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            }
+        )
+    if cloudtrail_trails:
+        # CloudTrail encrypts log files with the key itself (AWS: "Configure AWS KMS key
+        # policies for CloudTrail"): only these trails, and only with their own context.
+        trail_context = f"arn:{partition}:cloudtrail:*:{account_id}:trail/*"
+        statements.append(
+            {
+                "Sid": "CloudTrailEncryptLogs",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                "Action": "kms:GenerateDataKey*",
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {"aws:SourceArn": sorted(cloudtrail_trails)},
+                    "StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": trail_context},
+                },
+            }
+        )
+        statements.append(
+            {
+                "Sid": "CloudTrailDescribeKey",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                "Action": "kms:DescribeKey",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:SourceArn": sorted(cloudtrail_trails)}},
             }
         )
     for service in service_principals:
@@ -281,6 +309,9 @@ class KmsKeyArgs(TypedDict):
     read model artifacts (the bucket policy must let them read the objects too)."""
     isolated_business_unit: NotRequired[tuple[str, str]]
     """`(business unit, environment)`: deny every other BU's AI Estate roles any use of the key."""
+    cloudtrail_trails: NotRequired[list[str]]
+    """Names of this account's trails (in the key's region) that encrypt their log files with
+    the key."""
     region: NotRequired[str]
     """Create the key in this region instead of the provider's (a DR copy's key: KMS keys never
     leave their region)."""
@@ -317,6 +348,11 @@ class KmsKey(pulumi.ComponentResource):
                 admin_principals=parts[1 + len(users) :],
                 s3_reader_accounts=readers,
                 isolated_business_unit=isolated,
+                cloudtrail_trails=[
+                    f"arn:{parts[0].partition}:cloudtrail:{region or parts[0].region}:"
+                    f"{parts[0].account_id}:trail/{t}"
+                    for t in args.get("cloudtrail_trails", [])
+                ],
             )
         )
         self.key = aws.kms.Key(

@@ -1164,13 +1164,42 @@ class BackupConfig(_Model):
     """When restore tests restore the latest recovery point of each table and bucket (UTC)."""
 
 
+class AuditConfig(_Model):
+    """`ai-estate:audit` (BU stacks): a CloudTrail trail of data events on the BU's data."""
+
+    enabled: bool = True
+    """Record who read and wrote the BU's buckets, tables and feature groups (prod requires it)."""
+    retention_days: int = Field(365, ge=1, le=36500)
+    """Days each log file stays under S3 Object Lock in the audit bucket."""
+    object_lock_mode: Literal["GOVERNANCE", "COMPLIANCE"] = "GOVERNANCE"
+    """Object Lock mode of the audit bucket; COMPLIANCE can never be lifted, not even by root."""
+    log_archive_bucket: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    """A central log-archive account's bucket to deliver to instead of a local audit bucket
+    (its bucket policy must admit this trail)."""
+    log_archive_kms_key_arn: Arn | None = Field(None, pattern=r"^arn:aws[\w-]*:kms:")
+    """The log-archive account's key for that bucket; unset: the BU key encrypts the files."""
+
+    @model_validator(mode="after")
+    def _archive_key_needs_bucket(self) -> AuditConfig:
+        if self.log_archive_kms_key_arn and not self.log_archive_bucket:
+            raise ValueError("logArchiveKmsKeyArn needs logArchiveBucket")
+        return self
+
+
 def backup_problems(config: StackConfig) -> list[Problem]:
     """Prod BU data is backed up (the pack then asks for the copy out of the region)."""
-    if config.kind == "bu" and config.environment == "prod" and not config.backup.enabled:
-        return [
+    problems: list[Problem] = []
+    if config.kind != "bu" or config.environment != "prod":
+        return problems
+    if not config.backup.enabled:
+        problems.append(
             (("backup", "enabled"), "must stay true in prod (AWS Backup of the BU's data)", False)
-        ]
-    return []
+        )
+    if not config.audit.enabled:
+        problems.append(
+            (("audit", "enabled"), "must stay true in prod (who read the BU's data)", False)
+        )
+    return problems
 
 
 class StackConfig(_Model):
@@ -1220,6 +1249,8 @@ class StackConfig(_Model):
     """The serving plane (platform stacks) or the BU's model endpoints (BU stacks)."""
     backup: BackupConfig = BackupConfig()
     """AWS Backup of the BU's tables and data buckets (BU stacks)."""
+    audit: AuditConfig = AuditConfig()
+    """The CloudTrail data-event trail on the BU's data (BU stacks)."""
 
     @model_validator(mode="before")
     @classmethod

@@ -81,6 +81,7 @@ PLATFORM_CONSUMED: dict[str, str] = {
     "activate_cost_allocation_tags": "removed: the schema refuses it (a management-account step)",
     "serving": "the serving plane, built by build_serving() beside the estate",
     "backup": "BU stacks only (AWS Backup of a BU's tables and buckets)",
+    "audit": "BU stacks only (the data-event trail on a BU's data)",
 }
 
 BU_CONSUMED: dict[str, str] = {
@@ -275,6 +276,8 @@ def bu_outputs(bu: BuEstate, args: BuEstateArgs) -> dict[str, Any]:
             "drVaultArn": bu.backup.dr_vault_arn,
             "restoreTestingPlanName": bu.backup.restore_testing_plan_name,
         }
+    if bu.audit is not None:
+        outputs["audit"] = {"trailArn": bu.audit.trail_arn, "bucketName": bu.audit.bucket_name}
     if bu.feature_store is not None:
         outputs["featureStore"] = {
             "offlineBucketName": bu.feature_store.offline_bucket_name,

@@ -28,7 +28,7 @@ from typing import Any
 from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
 
 from .catalog import BLOCK_FROM_STAGING, BLOCK_IN_PROD, PROD_ONLY, Rule, Settings, securityhub
-from .linking import of_types
+from .linking import known_names, linked, of_types
 from .properties import (
     as_int,
     as_list,
@@ -169,11 +169,29 @@ def _tags(resource: PolicyResource) -> dict[str, str]:
     }
 
 
+TRAIL = "aws:cloudtrail/trail:Trail"
+
+
+def trail_targets(
+    resources: list[PolicyResource], targets: Mapping[str, PolicyResource]
+) -> set[str]:
+    """URNs of the buckets in this stack that receive a CloudTrail trail's log files."""
+    found: set[str] = set()
+    for trail in of_types(resources, (TRAIL,)):
+        found.update(
+            t.urn
+            for t in linked(
+                trail, "s3BucketName", targets, lambda b: known_names(b, ("bucket", "id"))
+            )
+        )
+    return found
+
+
 def data_stores(resources: list[PolicyResource]) -> list[PolicyResource]:
     """The stack's data stores AWS Backup can protect: tables, file systems, databases, and the
-    buckets that are not another bucket's access-log target."""
+    buckets that are not a log target (of other buckets' access logs or of a trail)."""
     all_buckets = buckets(resources)
-    logs = log_targets(resources, all_buckets)
+    logs = log_targets(resources, all_buckets) | trail_targets(resources, all_buckets)
     stores = [b for urn, b in all_buckets.items() if urn not in logs]
     stores += of_types(resources, STATEFUL_TYPES)
     return stores
@@ -311,7 +329,7 @@ RULES: tuple[Rule, ...] = (
         description="Every rule of a prod AWS Backup plan copies its recovery points to a vault "
         "in another region.",
         severity="high",
-        enforcement=BLOCK_IN_PROD,
+        enforcement=PROD_ONLY,
         remediation="Set `ai-estate:backup.drRegion` (BuBackup adds the copy and a DR vault under "
         "a key of its own there); where data residency forbids a second region, waive this rule "
         "with the reason.",

@@ -23,6 +23,7 @@ from pulumi_policy import (
 )
 
 from . import (
+    audit,
     backup,
     compute,
     data,
@@ -51,6 +52,7 @@ RULES: tuple[Rule, ...] = (
     *storage.RULES,
     *data.RULES,
     *backup.RULES,
+    *audit.RULES,
     *encryption.RULES,
     *observability.RULES,
     *network.RULES,
