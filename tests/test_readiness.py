@@ -203,6 +203,11 @@ def _no_kpis(c):
     c["ai-estate:monitoring"]["kpis"] = []
 
 
+@flip("governance-audit-trail", "marketing-dev", "met", "missing")
+def _no_audit(c):
+    c["ai-estate:audit"] = {"enabled": False}
+
+
 @flip("data-backup", "marketing-dev", "met", "missing")
 def _no_backup(c):
     c["ai-estate:backup"] = {"enabled": False}
@@ -425,7 +430,6 @@ def test_checks_light_up_on_the_resource_types_other_changes_render():
         "infra-fair-share",
         "mlops-retraining",
         "mlops-validation-gate",
-        "governance-audit-trail",
         "ownership-model-families",
     }
     for item in lit:

@@ -799,9 +799,9 @@ def test_bu_stack_that_holds_passes_with_exit_0(endpoint, tmp_path):
     assert "fraud-prod: " in result.stdout and "0 failed" in result.stdout
     stack = result.report["stacks"][0]
     assert stack["source"] == "stacks/Pulumi.fraud-prod.yaml"
-    # 17 declared resources besides the alarms (the shared cluster and the backup vault
-    # included), and every alarm
-    assert stack["resources"] == 17 + len(FRAUD_ALARM_ARNS) + len(FRAUD_ENDPOINT_ALARM_ARNS)
+    # 18 declared resources besides the alarms (the shared cluster, the backup vault and the
+    # audit bucket included), and every alarm
+    assert stack["resources"] == 18 + len(FRAUD_ALARM_ARNS) + len(FRAUD_ENDPOINT_ALARM_ARNS)
     sarif_doc = json.loads(sarif.read_text())
     rules = {r["id"] for r in sarif_doc["runs"][0]["tool"]["driver"]["rules"]}
     assert {
@@ -1247,7 +1247,7 @@ def test_access_denied_becomes_a_finding_not_a_traceback(endpoint, tmp_path):
     assert result.code == 1, result.stderr
     assert "Traceback" not in result.stderr
     buckets = {t.name for t in verify.plan_targets(estate.outputs).targets if t.kind == "s3-bucket"}
-    assert len(buckets) == 3
+    assert len(buckets) == 4  # access logs, features, models, audit
     assert result.blocking() == {("verify-s3-bucket-encryption", b) for b in buckets} | {
         ("verify-dynamodb-table-pitr", TABLE)
     }

@@ -1044,7 +1044,7 @@ CHECKS: tuple[Check, ...] = (
     Check("governance-waivers", "governance", "Waivers are current",
           "ai-estate:waivers[].expires", _waivers),
     Check("governance-audit-trail", "governance", "An audit trail records data access",
-          "platform stack: CloudTrail data events", _audit_trail),
+          "ai-estate:audit", _audit_trail),
     Check("governance-isolation", "governance", "Isolation from other BUs holds and is proven",
           "ai-estate:waivers (remove waivers of identity rules)", _isolation),
     Check("ownership-stack", "ownership", "The stack names its owner and cost center",
