@@ -73,7 +73,7 @@ class BuAuditTrailArgs(AuditSettings):
     """More bucket-policy statements for the audit bucket (the BU-only data policy)."""
 
 
-def _selector(name: str, resource_type: str, field: str, values: list[str], op: str):
+def _selector(name: str, resource_type: str, field: str, values: pulumi.Input[list[str]], op: str):
     return aws.cloudtrail.TrailAdvancedEventSelectorArgs(
         name=name,
         field_selectors=[

@@ -102,8 +102,8 @@ def _values_admit(field: Any, wanted: str) -> bool:
 def _store_event(store: PolicyResource) -> tuple[str, list[tuple[str | None, ...]], bool]:
     """(resources.type, candidate ARNs, whether the ARNs are object prefixes) of a store."""
     if store.resource_type in BUCKET_TYPES:
-        arns = [(*a[:5], f"{a[5]}/") for a in candidate_arns(store)]
-        return "AWS::S3::Object", arns, True
+        prefixes = [(*a[:5], f"{a[5]}/") for a in candidate_arns(store)]
+        return "AWS::S3::Object", prefixes, True
     if store.resource_type == FEATURE_GROUP:
         arns: list[tuple[str | None, ...]] = []
         arn = store.props.get("arn")
