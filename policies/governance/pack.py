@@ -30,6 +30,7 @@ from . import (
     gpu,
     identity,
     kubernetes,
+    kueue,
     lifecycle,
     monitoring,
     network,
@@ -62,6 +63,7 @@ RULES: tuple[Rule, ...] = (
     *monitoring.RULES,
     *identity.RULES,
     *serving.RULES,
+    *kueue.RULES,
 )
 
 
