@@ -75,9 +75,7 @@ def cel_rules(schema: dict[str, Any], value: Any, path: str) -> list[str]:
     for rule in schema.get("x-kubernetes-validations", []):
         if "oldSelf" in rule["rule"]:
             continue
-        result = env.program(env.compile(rule["rule"])).evaluate(
-            {"self": celpy.json_to_cel(value)}
-        )
+        result = env.program(env.compile(rule["rule"])).evaluate({"self": celpy.json_to_cel(value)})
         assert isinstance(result, celpy.celtypes.BoolType), (path, rule["rule"], result)
         if not result:
             failed.append(f"{path}: {rule.get('message', rule['rule'])}")
@@ -169,7 +167,9 @@ def test_platform_installs_the_pinned_chart_and_a_flavor_per_gpu_model(rendered,
     }
     assert config["leaderElection"]["leaderElect"] is (replicas > 1)
 
-    flavors = {r.inputs["metadata"]["name"]: r.inputs.get("spec") or {} for r in of_type(inventory, FLAVOR)}
+    flavors = {
+        r.inputs["metadata"]["name"]: r.inputs.get("spec") or {} for r in of_type(inventory, FLAVOR)
+    }
     assert set(flavors) == {"cpu", *(f"gpu-{m}" for m in gpu_catalog.GPU_MODELS)}
     assert flavors["cpu"] == {}
     for model in gpu_catalog.GPU_MODELS:
@@ -359,7 +359,7 @@ def test_shares_never_exceed_the_pools_or_the_limits(pools, quota, borrowing):
     assert [s.gpu_model for s in shares] == list(caps)
     for s in shares:
         assert s.pool_cap == caps[s.gpu_model]
-        assert 0 <= s.nominal and 0 <= s.borrowing
+        assert s.nominal >= 0 and s.borrowing >= 0
         assert s.nominal + s.borrowing <= s.pool_cap
     nominal = sum(s.nominal for s in shares)
     lent = sum(s.borrowing for s in shares)

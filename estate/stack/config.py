@@ -1154,7 +1154,9 @@ def gpu_quota_problems(config: StackConfig) -> list[Problem]:
         return []  # a pool that is wrong on its own is reported at its key
     if not pools:
         problem = "needs GPU pools to borrow into (ai-estate:gpuPools)"
-    return [(("tenant", "gpuBorrowingLimit"), problem, tenant.gpu_borrowing_limit)] if problem else []
+    return (
+        [(("tenant", "gpuBorrowingLimit"), problem, tenant.gpu_borrowing_limit)] if problem else []
+    )
 
 
 class StackConfig(_Model):
