@@ -362,7 +362,7 @@ class Kueue(pulumi.ComponentResource):
             provider=provider,
             depends_on=[*after, namespace],
         )
-        crd_opts = child(self, provider=provider, depends_on=[release])
+        crd_opts = child(self, provider=provider, depends_on=[*after, release])
         _custom(
             f"{name}-cohort",
             "Cohort",

@@ -83,9 +83,14 @@ def good() -> None:
     scaled_job("retrain", queue=kueue.local_queue_name("fraud"))
 
 
+KUEUE_CASES = {RULE: (bad, {"unqueued", "other-bus-queue", "nightly", "retrain"}, good)}
+"""Rule id -> (bad program, the names it flags, good program): read by test_governance_rules."""
+
+
 def test_bad_program_is_caught():
-    violations = check(RULE, bad, environment="prod")
-    assert set(names(violations)) == {"unqueued", "other-bus-queue", "nightly", "retrain"}
+    program, flagged, _ = KUEUE_CASES[RULE]
+    violations = check(RULE, program, environment="prod")
+    assert set(names(violations)) == flagged
     by_name = {v.resource_name: v.message for v in violations}
     assert "names no LocalQueue" in by_name["unqueued"]
     assert "names 'marketing-gpu'" in by_name["other-bus-queue"]
@@ -94,7 +99,7 @@ def test_bad_program_is_caught():
 
 
 def test_good_program_passes():
-    assert check(RULE, good, environment="prod") == []
+    assert check(RULE, KUEUE_CASES[RULE][2], environment="prod") == []
 
 
 def test_the_pack_spells_the_local_queue_as_the_component_does():
