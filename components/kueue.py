@@ -241,7 +241,7 @@ def queue_name_expression(bu: str) -> str:
     )
 
 
-def manager_configuration(replicas: int) -> dict[str, Any]:
+def manager_configuration() -> dict[str, Any]:
     """The controller's `Configuration` (config.kueue.x-k8s.io/v1beta2): upstream's chart default
     with the integrations cut to batch Jobs and the managed namespaces to BU namespaces."""
     return {
@@ -250,7 +250,8 @@ def manager_configuration(replicas: int) -> dict[str, Any]:
         "health": {"healthProbeBindAddress": ":8081"},
         "metrics": {"bindAddress": ":8443"},
         "webhook": {"port": 9443},
-        "leaderElection": {"leaderElect": replicas > 1, "resourceName": "c1f6bfd2.kueue.x-k8s.io"},
+        # Also with one replica: a rolling update briefly runs two.
+        "leaderElection": {"leaderElect": True, "resourceName": "c1f6bfd2.kueue.x-k8s.io"},
         "controller": {
             "groupKindConcurrency": {
                 "Job.batch": 5,
@@ -292,9 +293,7 @@ def kueue_values(
             },
         },
         "managerConfig": {
-            "controllerManagerConfigYaml": yaml.safe_dump(
-                manager_configuration(replicas), sort_keys=False
-            )
+            "controllerManagerConfigYaml": yaml.safe_dump(manager_configuration(), sort_keys=False)
         },
     }
 

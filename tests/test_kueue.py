@@ -165,7 +165,7 @@ def test_platform_installs_the_pinned_chart_and_a_flavor_per_gpu_model(rendered,
     assert config["managedJobsNamespaceSelector"] == {
         "matchExpressions": [{"key": "ai-estate/bu", "operator": "Exists"}]
     }
-    assert config["leaderElection"]["leaderElect"] is (replicas > 1)
+    assert config["leaderElection"]["leaderElect"] is True
 
     flavors = {
         r.inputs["metadata"]["name"]: r.inputs.get("spec") or {} for r in of_type(inventory, FLAVOR)
@@ -191,7 +191,7 @@ def test_the_manager_config_is_upstreams_default_narrowed():
         (ROOT / "tests/vendor/charts/kueue-0.19.2/values.yaml").read_text(encoding="utf-8")
     )
     default = yaml.safe_load(upstream["managerConfig"]["controllerManagerConfigYaml"])
-    ours = kueue.manager_configuration(2)
+    ours = kueue.manager_configuration()
     # Every key upstream sets is kept with upstream's value, but the integrations.
     for key, value in default.items():
         if key != "integrations":
