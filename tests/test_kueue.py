@@ -492,3 +492,59 @@ def test_batch_jobs_must_name_the_bus_local_queue(rendered, stack):
     # The binding is the BU's namespace only: another namespace is not this policy's business.
     other = namespace("elsewhere")
     assert verdict(job("elsewhere", None), namespace_object=other)
+
+
+def test_a_pod_kueue_admits_passes_the_clusters_other_policies(rendered):
+    """Liveness: once Kueue admits the trainer, the flavor's node labels and toleration are
+    merged into its pod; that pod still passes the platform's toleration guard and the BU's
+    pool-selection policy (and Pod Security `restricted`)."""
+    platform_policies, platform_bindings = rendered_policies(rendered("platform-prod"))
+    bu_policies, bu_bindings = rendered_policies(rendered("fraud-prod"))
+    flavor = kueue.resource_flavor_spec("a10g")
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "retrain-x", "namespace": "fraud"},
+        "spec": {
+            "nodeSelector": {"ai-estate/pool": "train-a10g", **flavor["nodeLabels"]},
+            "tolerations": [
+                *flavor["tolerations"],
+                {
+                    "key": "ai-estate/bu",
+                    "operator": "Equal",
+                    "value": "fraud",
+                    "effect": "NoSchedule",
+                },
+            ],
+            "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+            "containers": [
+                {
+                    "name": "train",
+                    "image": "example/train:1",
+                    "resources": {"limits": {"nvidia.com/gpu": "4"}},
+                    "securityContext": {
+                        "allowPrivilegeEscalation": False,
+                        "capabilities": {"drop": ["ALL"]},
+                    },
+                }
+            ],
+        },
+    }
+    ns = namespace("fraud")
+    ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] = "restricted"
+    verdict = evaluate(
+        [*platform_policies, *bu_policies],
+        [*platform_bindings, *bu_bindings],
+        AdmissionRequest(pod, namespace_object=ns),
+    )
+    assert verdict, verdict.reason
+    for policy in ("ai-estate-bu-toleration-guard", "ai-estate-fraud-gpu-pool-selection"):
+        assert f"admitted by ValidatingAdmissionPolicy {policy}" in verdict.reason
+    # the same pod on another BU's taint is refused: the flavor's toleration opens nothing more
+    pod["spec"]["tolerations"][1]["value"] = "marketing"
+    refused = evaluate(
+        [*platform_policies, *bu_policies],
+        [*platform_bindings, *bu_bindings],
+        AdmissionRequest(pod, namespace_object=ns),
+    )
+    assert not refused
