@@ -37,6 +37,7 @@ from pulumi_kubernetes.rbac import v1 as rbac
 from .addons import (
     BU_TAINT_KEY,
     SYSTEM_POOL_TAINT,
+    SYSTEM_POOL_TOLERATION,
     ClusterAutoscaler,
     GpuSoftware,
     Karpenter,
@@ -46,6 +47,7 @@ from .addons import (
     validate_gpu_software,
 )
 from .iam import managed_policy_arn, service_trust_policy
+from .kueue import Kueue
 from .options import child, stateful
 
 #: IAM path of every role a GPU node may run with; Karpenter's PassRole is limited to it.
@@ -169,6 +171,12 @@ def bu_deployer_cluster_rules(namespaces: list[str]) -> list[dict[str, Any]]:
             "resources": ["ec2nodeclasses"],
             "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"],
         },
+        {
+            # The BU's Kueue ClusterQueue (`<bu>-gpu`, components/kueue.py).
+            "apiGroups": ["kueue.x-k8s.io"],
+            "resources": ["clusterqueues"],
+            "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"],
+        },
         # Custom resources a BU's serving creates in its namespace: `admin` covers a CRD only
         # when its chart aggregates a role into it, which these do not.
         *(
@@ -192,6 +200,7 @@ BU_NAMESPACED_CUSTOM_KINDS = (
     ("elbv2.k8s.aws", "targetgroupbindings"),
     ("keda.sh", "scaledobjects"),
     ("keda.sh", "triggerauthentications"),
+    ("kueue.x-k8s.io", "localqueues"),
 )
 #: What `BuDeployerGuard` checks: everything a BU deployer's ClusterRole grants cluster-wide.
 BU_DEPLOYER_GUARDED = (
@@ -200,6 +209,7 @@ BU_DEPLOYER_GUARDED = (
     ("", "limitranges"),
     ("karpenter.sh", "nodepools"),
     ("karpenter.k8s.aws", "ec2nodeclasses"),
+    ("kueue.x-k8s.io", "clusterqueues"),
     ("admissionregistration.k8s.io", "validatingadmissionpolicies"),
     ("admissionregistration.k8s.io", "validatingadmissionpolicybindings"),
     *BU_NAMESPACED_CUSTOM_KINDS,
@@ -218,7 +228,8 @@ def bu_deployer_scope_expression(namespaces: list[str]) -> str:
         f"('{BU_DEPLOYER_GROUP_PREFIX}{ns}' in request.userInfo.groups && ("
         f"(request.resource.resource == 'namespaces' && request.name == '{ns}') || "
         f"(request.resource.resource != 'namespaces' && request.namespace == '{ns}') || "
-        f"(request.resource.group.startsWith('karpenter') && request.name.startsWith('{ns}-')) || "
+        f"((request.resource.group.startsWith('karpenter') || "
+        f"request.resource.group == 'kueue.x-k8s.io') && request.name.startsWith('{ns}-')) || "
         f"(request.resource.group == 'admissionregistration.k8s.io' && "
         f"request.name.startsWith('ai-estate-{ns}-') && !(request.name in {platform}))))"
         for ns in sorted(namespaces)
@@ -1166,6 +1177,16 @@ class EksCluster(pulumi.ComponentResource):
                 },
                 child(self, depends_on=in_cluster),
             )
+        Kueue(
+            f"{name}-kueue",
+            {
+                "k8s_provider": self.k8s_provider,
+                "node_selector": SYSTEM_POOL_LABELS,
+                "tolerations": [SYSTEM_POOL_TOLERATION],
+                "replicas": 2 if protect else 1,
+            },
+            child(self, depends_on=in_cluster),
+        )
         GpuSoftware(
             f"{name}-gpu-software",
             {

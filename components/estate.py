@@ -24,6 +24,7 @@ from .feature_store import FeatureStore, FeatureStoreSettings
 from .gpu_catalog import gpu_model_of
 from .gpu_pools import GpuNodePool, GpuNodeRole, GpuPoolSpec, effective_max_gpus
 from .kms import KmsKey
+from .kueue import BuQueues
 from .model_registry import ModelRegistry, ModelRegistrySettings
 from .monitoring import (
     ALARM_PUBLISHERS,
@@ -321,6 +322,7 @@ class BuEstate(pulumi.ComponentResource):
     access: BuAccess | None
     monitoring: BuMonitoring
     tenant: BuTenant
+    queues: BuQueues
     node_role: GpuNodeRole | None
     pools: dict[str, GpuNodePool]
     cluster: EksCluster | None
@@ -370,6 +372,7 @@ class BuEstate(pulumi.ComponentResource):
         self.access = self._access(scope, args, target)
         self.registry = self._registry(scope, args)
         self.tenant = self._tenant(scope, args, target, in_cluster)
+        self.queues = self._queues(scope, args, target, in_cluster)
         self.node_role, self.pools = self._gpu_pools(scope, args, target, in_cluster)
         self.monitoring = self._monitoring(scope, args, target)
         self.backup = self._backup(scope, args)
@@ -557,6 +560,30 @@ class BuEstate(pulumi.ComponentResource):
                 "gpu_pool_names": [p["name"] for p in args["gpu_pools"]],
                 "k8s_provider": target["k8s_provider"],
                 "tags": scope.tags,
+            },
+            child(self, depends_on=in_cluster),
+        )
+
+    def _queues(
+        self,
+        scope: _Scope,
+        args: BuEstateArgs,
+        target: SharedCluster,
+        in_cluster: list[pulumi.Resource],
+    ) -> BuQueues:
+        tenant = args["tenant"]
+        return BuQueues(
+            f"{scope.name}-kueue",
+            {
+                "business_unit": scope.business_unit,
+                "namespace": self.tenant.namespace,
+                "gpu_pools": args["gpu_pools"],
+                "gpu_quota": tenant["gpu_quota"],
+                "gpu_borrowing_limit": tenant.get("gpu_borrowing_limit", 0),
+                "cpu_quota": tenant["cpu_quota"],
+                "memory_quota": tenant["memory_quota"],
+                "gpu_slices_per_gpu": target.get("time_slicing_replicas"),
+                "k8s_provider": target["k8s_provider"],
             },
             child(self, depends_on=in_cluster),
         )

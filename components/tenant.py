@@ -39,6 +39,7 @@ import pulumi_kubernetes as k8s
 from . import labels
 from .gpu_pools import gpu_units
 from .k8s_validation import namespace_problem, quantity_problem
+from .kueue import gpu_ceiling
 from .options import child
 
 PERSONAS = ("data-scientist", "ml-engineer", "model-approver", "auditor")
@@ -74,6 +75,9 @@ class BuTenantSettings(TypedDict):
     """Total memory requests of the namespace, e.g. `"256Gi"` (limits default to the same)."""
     default_container_limits: dict[str, str]
     """LimitRange default limits, e.g. `{"cpu": "2", "memory": "4Gi"}`."""
+    gpu_borrowing_limit: NotRequired[int]
+    """Physical GPUs the BU may borrow beyond `gpu_quota` through its Kueue cohort (default 0):
+    the namespace quota holds `gpu_quota` + this (`kueue.gpu_ceiling`)."""
 
 
 class BuTenantArgs(BuTenantSettings):
@@ -199,7 +203,8 @@ def persona_rules(persona: str, environment: str) -> list[Rule]:
 
 def quota_hard(args: BuTenantArgs) -> dict[str, pulumi.Input[str]]:
     """The namespace ResourceQuota's `hard` map (the GPU item in the cluster's GPU unit)."""
-    gpus = gpu_units(args["gpu_quota"], args.get("gpu_slices_per_gpu"))
+    ceiling = gpu_ceiling(args["gpu_quota"], args.get("gpu_borrowing_limit", 0))
+    gpus = gpu_units(ceiling, args.get("gpu_slices_per_gpu"))
     return {
         # Extended resources take `requests.` quota only (their requests always equal limits).
         f"requests.{labels.NVIDIA_GPU}": gpus.apply(str)

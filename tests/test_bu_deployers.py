@@ -153,6 +153,11 @@ FRAUD = ["system:authenticated", "ai-estate:bu-deployer:fraud"]
         ("ec2nodeclasses", "fraudster-x", "", "karpenter.k8s.aws", False),
         ("httproutes", "card-fraud", "fraud", "gateway.networking.k8s.io", True),
         ("scaledobjects", "card-fraud", "marketing", "keda.sh", False),
+        # Kueue (issue 13): the BU's own ClusterQueue and LocalQueue, nobody else's
+        ("clusterqueues", "fraud-gpu", "", "kueue.x-k8s.io", True),
+        ("clusterqueues", "marketing-gpu", "", "kueue.x-k8s.io", False),
+        ("localqueues", "fraud-gpu", "fraud", "kueue.x-k8s.io", True),
+        ("localqueues", "marketing-gpu", "marketing", "kueue.x-k8s.io", False),
         (
             "validatingadmissionpolicies",
             "ai-estate-fraud-gpu-pool-selection",

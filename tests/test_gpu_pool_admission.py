@@ -19,7 +19,8 @@ BINDING = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyB
 
 
 def one(inventory, typ):
-    [resource] = [r for r in inventory.resources if r.type == typ]
+    # The BU's GPU pool-selection policy (its Kueue queue-name policy is tests/test_kueue.py's).
+    [resource] = [r for r in inventory.resources if r.type == typ and "gpu-pool" in r.name]
     return resource
 
 

@@ -52,6 +52,8 @@ CHART_PLACEMENT = {
     # serving (components/serving.py): controllers pinned to the system pool
     "aws-load-balancer-controller": "system",
     "keda": "system",
+    # Kueue (components/kueue.py): its controller, on the system pool
+    "kueue": "system",
 }
 #: EKS managed add-ons and why each one's pods schedule with the system pool tainted.
 ADDON_PLACEMENT = {
@@ -171,7 +173,8 @@ def test_every_platform_workload_tolerates_the_system_pool_or_runs_elsewhere(ren
         placement = CHART_PLACEMENT.get(name)
         assert placement, f"{stack}: chart {name} is new: say where its pods run"
         if placement == "system":
-            scheduling = values.get("operator", values)  # the GPU Operator nests its own
+            # the GPU Operator and Kueue nest their controller's own
+            scheduling = values.get("operator", values.get("controllerManager", values))
             pod = {
                 "tolerations": scheduling.get("tolerations", []),
                 "nodeSelector": scheduling.get("nodeSelector", {}),

@@ -531,6 +531,8 @@ def _price_resource(r: Resource, ctx: _Context) -> None:
             "AWS Backup warm storage (assumed volume)",
             lambda s: per_gb * book.assume("backupGbStoredPerVault", s),
         )
+    # Kueue's objects (ClusterQueue, LocalQueue, ResourceFlavor, Cohort) cost nothing: its
+    # controller runs on the system pool, and the GPUs it admits are the pools' (priced above).
     # -- serving (issue 12): the Gateway's ALB (the controller provisions one per Gateway) and
     # its WAF web ACL; target groups, routes and the controller's custom resources are free.
     elif t == GATEWAY:

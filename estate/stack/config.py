@@ -604,6 +604,11 @@ class TenantConfig(_Model):
         "memory": "4Gi",
     }
     """LimitRange defaults for containers that set no limits."""
+    gpu_borrowing_limit: int = Field(0, ge=0, le=100_000)
+    """Physical GPUs the BU may borrow beyond `gpuQuota` while other BUs leave theirs idle
+    (Kueue cohort borrowing; the owner preempts to reclaim them). The namespace may then hold
+    `gpuQuota` + this, so the pools' caps must cover both; `gpuQuota` defaults to the pools' caps
+    less this. Default 0: no borrowing."""
 
 
 MAX_ARN = 2048
@@ -1200,6 +1205,32 @@ def backup_problems(config: StackConfig) -> list[Problem]:
             (("audit", "enabled"), "must stay true in prod (who read the BU's data)", False)
         )
     return problems
+# --- kueue ---
+
+
+def gpu_quota_problems(config: StackConfig) -> list[Problem]:
+    """The BU's GPU quota and borrowing limit fit its pools: Kueue may admit quota + borrowing,
+    and borrowed GPUs run on the BU's own (tainted) pools."""
+    tenant = config.tenant
+    if config.kind != "bu" or not tenant.gpu_borrowing_limit:
+        return []
+    from components.gpu_pools import GpuPoolSpec
+    from components.kueue import default_gpu_quota, gpu_quota_problem
+    from estate.stack.convert import to_args
+
+    try:
+        pools = [to_args(p, GpuPoolSpec) for p in config.gpu_pools]
+        quota = tenant.gpu_quota
+        if quota is None:
+            quota = default_gpu_quota(pools, tenant.gpu_borrowing_limit)
+        problem = gpu_quota_problem(pools, quota, tenant.gpu_borrowing_limit)
+    except (KeyError, ValueError):
+        return []  # a pool that is wrong on its own is reported at its key
+    if not pools:
+        problem = "needs GPU pools to borrow into (ai-estate:gpuPools)"
+    return (
+        [(("tenant", "gpuBorrowingLimit"), problem, tenant.gpu_borrowing_limit)] if problem else []
+    )
 
 
 class StackConfig(_Model):
@@ -1305,10 +1336,13 @@ class StackConfig(_Model):
             )
             resolved["serving"] = self.serving.model_copy(update={"endpoints": endpoints})
         if self.tenant.gpu_quota is None:
-            from components.gpu_pools import GpuPoolSpec, effective_max_gpus
+            from components.gpu_pools import GpuPoolSpec
+            from components.kueue import default_gpu_quota
             from estate.stack.convert import to_args
 
-            quota = sum(effective_max_gpus(to_args(p, GpuPoolSpec)) for p in self.gpu_pools)
+            quota = default_gpu_quota(
+                [to_args(p, GpuPoolSpec) for p in self.gpu_pools], self.tenant.gpu_borrowing_limit
+            )
             resolved["tenant"] = self.tenant.model_copy(update={"gpu_quota": quota})
         for key, value in resolved.items():
             # The model is frozen for its users; resolving is part of building it.
@@ -1417,6 +1451,7 @@ def stack_problems(config: StackConfig) -> list[Problem]:
     problems.extend(serving_problems(config))
     problems.extend(kpi_problems(config))
     problems.extend(backup_problems(config))
+    problems.extend(gpu_quota_problems(config))
     if config.kind == "platform":
         if bu != "platform":
             problems.append((("businessUnit",), "must be 'platform' for a platform stack", bu))

@@ -32,6 +32,7 @@ from . import (
     gpu,
     identity,
     kubernetes,
+    kueue,
     lifecycle,
     monitoring,
     network,
@@ -66,6 +67,7 @@ RULES: tuple[Rule, ...] = (
     *monitoring.RULES,
     *identity.RULES,
     *serving.RULES,
+    *kueue.RULES,
 )
 
 
