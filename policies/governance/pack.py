@@ -26,7 +26,9 @@ from . import (
     compute,
     data,
     eks,
+    eks_support,
     encryption,
+    exposure,
     federation,
     gpu,
     guardrails,
@@ -40,6 +42,7 @@ from . import (
     registry,
     resource_policies,
     serving,
+    services,
     storage,
     tagging,
     waiver_rules,
@@ -70,6 +73,9 @@ RULES: tuple[Rule, ...] = (
     *federation.RULES,
     *privilege.RULES,
     *guardrails.RULES,
+    *services.RULES,
+    *exposure.RULES,
+    *eks_support.RULES,
 )
 
 
