@@ -51,7 +51,7 @@ def judged_day(settings: Settings) -> dt.date:
             return dt.date.fromisoformat(configured)
         except ValueError:
             pass
-    return dt.datetime.now(dt.timezone.utc).date()
+    return dt.datetime.now(dt.UTC).date()
 
 
 def support_problem(version: str, on: dt.date) -> str:

@@ -88,9 +88,7 @@ def _templates_of(group: PolicyResource, templates: Mapping[str, PolicyResource]
         return by_dependency
     spec = group.props.get("launchTemplate")
     wanted = {text(get(spec, "id")), text(get(spec, "name"))} - {""}
-    return [
-        urn for urn, t in templates.items() if wanted & known_names(t, ("id", "name", "arn"))
-    ]
+    return [urn for urn, t in templates.items() if wanted & known_names(t, ("id", "name", "arn"))]
 
 
 def validate_gpu_no_public_ip(

@@ -53,7 +53,9 @@ def _kind(resource_type: str) -> str:
 
 
 def _is_replica(args: ResourceValidationArgs) -> bool:
-    prop = "replicateSourceDb" if args.resource_type == RDS_INSTANCE else "replicationSourceIdentifier"
+    prop = (
+        "replicateSourceDb" if args.resource_type == RDS_INSTANCE else "replicationSourceIdentifier"
+    )
     return bool(text(args.props.get(prop)))
 
 

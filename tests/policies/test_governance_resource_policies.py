@@ -266,7 +266,7 @@ def test_every_policy_type_is_a_real_pulumi_aws_type():
     import importlib
 
     for token in POLICY_PROPERTY:
-        module, name = token.split(":")[1].split("/")
+        module = token.split(":")[1].split("/")[0]
         sdk = importlib.import_module(f"pulumi_aws.{module}")
         resource = token.rsplit(":", 1)[1]
         assert hasattr(sdk, resource), token
