@@ -213,7 +213,7 @@ def test_support_problem(version: str, day: str, ok: bool):
 
 def test_the_pack_calendar_equals_the_estates():
     estate = {v: (e.end_of_standard, e.end_of_extended) for v, e in calendar().items()}
-    assert CALENDAR == estate
+    assert estate == CALENDAR
 
 
 def test_an_unknown_version_is_not_read_as_a_pass():
