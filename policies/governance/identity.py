@@ -167,6 +167,14 @@ def _scoped_by_condition(statement: Mapping[str, Any]) -> bool:
 
 # -- iam-no-wildcard-write ------------------------------------------------------------------
 
+_ANY_RESOURCE_ARN = re.compile(r"^arn:[^:]*:[^:]*:\*?:\*?:[*?/:]+$")
+
+
+def is_any_resource(resource: str) -> bool:
+    """Whether a Resource element names every resource: `*`, or an ARN whose region, account
+    and resource are all wildcards (`arn:aws:s3:::*`, `arn:aws:s3:::*/*`, `arn:*:*:*:*:*`)."""
+    return resource == "*" or bool(_ANY_RESOURCE_ARN.match(resource))
+
 
 def wildcard_problems(document: Mapping[str, Any], exempt: Iterable[str]) -> list[str]:
     """Why a permission policy is too wide ([] when it is not)."""
@@ -181,12 +189,13 @@ def wildcard_problems(document: Mapping[str, Any], exempt: Iterable[str]) -> lis
         if "NotAction" in statement:
             problems.append(f"{sid} allows every action but a few (NotAction with Allow)")
             continue
-        everything = "NotResource" in statement or "*" in _resources(statement)
-        if not everything or _scoped_by_condition(statement):
+        every = "NotResource" if "NotResource" in statement else ""
+        every = every or next((r for r in _resources(statement) if is_any_resource(r)), "")
+        if not every or _scoped_by_condition(statement):
             continue
         writes = sorted(a for a in actions if not is_read_only(a) and a.lower() not in exempt_set)
         if writes:
-            problems.append(f"{sid} allows {', '.join(writes)} on every resource ('*')")
+            problems.append(f"{sid} allows {', '.join(writes)} on every resource ({every!r})")
     return problems
 
 
@@ -441,7 +450,8 @@ RULES: tuple[Rule, ...] = (
         title="IAM policies name what they let you change",
         description=(
             "No IAM policy allows every action, and none allows a write action on every resource "
-            "unless a resource-tag or resource-account condition scopes it."
+            "('*' or an all-wildcard ARN like arn:aws:s3:::*) unless a resource-tag or "
+            "resource-account condition scopes it."
         ),
         severity="high",
         enforcement=BLOCK_EVERYWHERE,

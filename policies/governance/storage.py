@@ -9,7 +9,10 @@ after `pulumi up` the bucket's outputs mirror the satellites' effect there.
 
 Buckets that receive other buckets' server access logs are exempt from access logging (a log
 bucket logging to itself loops) and from the customer-managed-key rule: S3 cannot deliver server
-access logs to a bucket whose default encryption is SSE-KMS, so AWS requires SSE-S3 there.
+access logs to a bucket whose default encryption is SSE-KMS, so AWS requires SSE-S3 there. A
+bucket is a log target when a bucket of this stack logs into it, or when its bucket policy lets
+the S3 logging service (`logging.s3.amazonaws.com`) put objects into it, which is how a log
+bucket whose sources live in other stacks declares itself.
 """
 
 from __future__ import annotations
@@ -118,7 +121,33 @@ def log_targets(resources: list[PolicyResource], targets: Mapping[str, PolicyRes
             name = text(get(bucket.props, "logging", "targetBucket"))
             deps = [u for u, t in targets.items() if name and name in _bucket_names(t)]
         found.update(d for d in deps if d != urn)
+    # Source buckets may live in other stacks: a bucket whose policy lets the S3 logging service
+    # write into it is a log target by its own declaration.
+    policies = satellites(resources, BUCKET_POLICY_TYPES, targets)
+    for urn, bucket in targets.items():
+        documents = [json_document(p.props.get("policy")) for p in policies[urn]]
+        documents.append(json_document(bucket.props.get("policy")))
+        if any(admits_log_delivery(d) for d in documents):
+            found.add(urn)
     return found
+
+
+LOG_DELIVERY_SERVICE = "logging.s3.amazonaws.com"
+
+
+def admits_log_delivery(document: Mapping[str, Any] | None) -> bool:
+    """Whether a bucket policy lets S3 server access logging deliver into the bucket (an Allow
+    of s3:PutObject to the `logging.s3.amazonaws.com` service principal)."""
+    for statement in statements(document):
+        if text(statement.get("Effect")).lower() != "allow":
+            continue
+        principal = statement.get("Principal")
+        services = as_list(get(principal, "Service")) if isinstance(principal, Mapping) else []
+        if LOG_DELIVERY_SERVICE not in [text(s) for s in services]:
+            continue
+        if {"s3:putobject", "s3:*", "*"} & set(actions(statement)):
+            return True
+    return False
 
 
 def _label(resource: PolicyResource) -> str:

@@ -67,9 +67,11 @@ def test_a_secure_bucket_without_a_log_target_is_flagged():
     inventory = render_program(lambda: estate_buckets(with_logging=False))
     buckets = {r.urn for r in inventory.resources if r.type == "aws:s3/bucket:Bucket"}
     violations = check("s3-bucket-access-logging", inventory)
-    # Nothing logs into the access-log bucket any more, so it loses its exemption too.
+    # Nothing in this stack logs into the access-log bucket any more, but its log-delivery
+    # policy still says what it is (its sources may live in other stacks): only the data
+    # bucket is flagged.
     assert len(buckets) == 2
-    assert {v.urn for v in violations} == buckets
+    assert names(violations) == ["features-bucket"]
 
 
 def test_log_target_is_exempt_from_cmk_but_not_other_buckets():
@@ -310,3 +312,52 @@ def test_a_tls_only_condition_does_not_make_a_public_bucket_policy_private():
         )
 
     assert names(check("s3-no-public-grants", program)) == ["tls-only"]
+
+
+def _log_bucket_with_delivery_policy(name: str, service: str = "logging.s3.amazonaws.com"):
+    """An access-log bucket whose sources live in another stack: only its policy says so."""
+    from components.storage import log_delivery_statement
+
+    logs = aws.s3.Bucket(name, bucket=f"fraud-prod-{name}")
+    s3_encryption(f"{name}-sse", logs, "AES256")
+    statement = log_delivery_statement(f"arn:aws:s3:::fraud-prod-{name}", "123456789012")
+    statement["Principal"] = {"Service": service}
+    aws.s3.BucketPolicy(
+        f"{name}-policy",
+        bucket=logs.id,
+        policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
+    )
+    return logs
+
+
+def test_a_log_bucket_is_recognised_by_its_log_delivery_policy():
+    def program():
+        _log_bucket_with_delivery_policy("access-logs")
+        data = aws.s3.Bucket("data")
+        s3_encryption("data-sse", data, "AES256")
+
+    # The log bucket's sources are in other stacks; its SSE-S3 is what AWS requires there.
+    assert names(check("s3-bucket-encryption-cmk", program)) == ["data"]
+    assert names(check("s3-bucket-access-logging", program)) == ["data"]
+
+
+def test_a_policy_for_another_service_does_not_make_a_log_bucket():
+    def program():
+        _log_bucket_with_delivery_policy("exports", service="delivery.logs.amazonaws.com")
+
+    assert names(check("s3-bucket-encryption-cmk", program)) == ["exports"]
+
+
+def test_a_denied_log_delivery_does_not_make_a_log_bucket():
+    from governance.storage import admits_log_delivery
+
+    deny = {
+        "Effect": "Deny",
+        "Principal": {"Service": "logging.s3.amazonaws.com"},
+        "Action": "s3:PutObject",
+    }
+    assert not admits_log_delivery({"Statement": [deny]})
+    assert admits_log_delivery({"Statement": [{**deny, "Effect": "Allow"}]})
+    assert not admits_log_delivery(
+        {"Statement": [{**deny, "Effect": "Allow", "Action": "s3:GetObject"}]}
+    )
