@@ -35,6 +35,7 @@ from . import (
     network,
     observability,
     registry,
+    sagemaker,
     serving,
     storage,
     tagging,
@@ -62,6 +63,7 @@ RULES: tuple[Rule, ...] = (
     *monitoring.RULES,
     *identity.RULES,
     *serving.RULES,
+    *sagemaker.RULES,
 )
 
 
