@@ -39,8 +39,10 @@ def test_framework_references_are_well_formed(rule: Rule):
     for ref in rule.frameworks:
         if ref.framework == "Checkov":
             assert CHECKOV_ID.match(ref.control), ref
+        elif ref.framework == "AWS Security Hub":
+            assert re.fullmatch(r"[A-Za-z0-9]+\.\d+", ref.control), ref
         else:
-            assert ref.framework == "CIS AWS Foundations"
+            assert ref.framework in ("CIS AWS Foundations", "CIS Amazon EKS")
             assert CIS_CONTROL.match(ref.control) and ref.version, ref
 
 
