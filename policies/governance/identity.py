@@ -97,12 +97,25 @@ SCOPING_CONDITION_KEYS = re.compile(
     re.IGNORECASE,
 )
 """Condition keys that confine a `*` resource to some resources (tags, account, organization)."""
+VPC_NETWORK_INTERFACE_ACTIONS = (
+    "ec2:CreateNetworkInterface",
+    "ec2:CreateNetworkInterfacePermission",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DeleteNetworkInterfacePermission",
+)
+"""The network-interface writes AWS documents on `*` for an execution role whose jobs run in the
+customer's VPC (SageMaker "Give SageMaker access to resources in your VPC", Lambda's
+AWSLambdaVPCAccessExecutionRole): the service creates the interfaces in subnets it is given at
+run time, so no ARN is known when the role is written. An interface alone opens no path; the
+permission action only grants AWS-authorized (service) accounts."""
+
 DEFAULT_STAR_WRITE_ACTIONS = [
     "cloudwatch:PutMetricData",
     "xray:PutTraceSegments",
     "xray:PutTelemetryRecords",
+    *VPC_NETWORK_INTERFACE_ACTIONS,
 ]
-"""Write actions AWS only authorizes on `*` (no resource-level permissions)."""
+"""Write actions AWS only authorizes, or documents, on `*` (no resource known in advance)."""
 
 
 # -- reading documents ----------------------------------------------------------------------

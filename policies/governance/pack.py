@@ -45,6 +45,7 @@ from . import (
     registry,
     resource_policies,
     services,
+    sagemaker,
     serving,
     storage,
     tagging,
@@ -82,6 +83,7 @@ RULES: tuple[Rule, ...] = (
     *services.RULES,
     *exposure.RULES,
     *eks_support.RULES,
+    *sagemaker.RULES,
 )
 
 
