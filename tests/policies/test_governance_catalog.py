@@ -12,7 +12,7 @@ from governance import PACK_NAME, RULES
 from governance.catalog import ENVIRONMENTS, Rule, Setting, checkov
 from policy_harness import POLICIES_DIR
 
-CHECKOV_ID = re.compile(r"^CKV2?_(AWS|K8S)_\d+$")
+CHECKOV_ID = re.compile(r"^CKV2?_(AWS|K8S|SECRET)_\d+$")
 CIS_CONTROL = re.compile(r"^\d+(\.\d+)+$")
 
 
@@ -39,8 +39,10 @@ def test_framework_references_are_well_formed(rule: Rule):
     for ref in rule.frameworks:
         if ref.framework == "Checkov":
             assert CHECKOV_ID.match(ref.control), ref
+        elif ref.framework == "AWS Security Hub":
+            assert re.fullmatch(r"[A-Za-z0-9]+\.\d+", ref.control), ref
         else:
-            assert ref.framework == "CIS AWS Foundations"
+            assert ref.framework in ("CIS AWS Foundations", "CIS Amazon EKS")
             assert CIS_CONTROL.match(ref.control) and ref.version, ref
 
 
