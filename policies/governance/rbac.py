@@ -8,6 +8,9 @@ namespace, secrets and GPU pods. What is policed, in any program:
   rules put `*` in `verbs`, `resources` or `apiGroups` (also inside a name, as `pods/*`): it
   grants what does not exist yet, including every CRD installed later. A ClusterRole with an
   `aggregationRule` has its rules filled in by the controller and is judged by what it selects.
+- `k8s-rbac-no-escalation-verbs`: a Role or ClusterRole granting `escalate` or `bind` (on roles,
+  a subject can raise its own rights to any role's) or `impersonate` (act as another user, group
+  or service account).
 - `k8s-rbac-no-cluster-admin-binding`: a `RoleBinding` or `ClusterRoleBinding` to the ClusterRole
   `cluster-admin`, or a ClusterRoleBinding to `admin` or `edit` (namespace roles granted in every
   namespace, secrets included). A RoleBinding to `admin`/`edit` stays allowed: that is how a
@@ -23,11 +26,17 @@ namespace, secrets and GPU pods. What is policed, in any program:
   The platform's own deployer keeps its cluster admin: an ARN that is unknown until apply is, in a
   platform stack, a role that stack creates, and the platform creates no BU roles.
 
+- `eks-aws-auth-no-masters`: an `aws-auth` ConfigMap (or patch) whose `mapRoles`, `mapUsers` or
+  `mapAccounts` puts an IAM principal in `system:masters`: a superuser no RBAC rule can narrow and
+  no EKS API lists (access entries replace the ConfigMap; the estate uses them).
+
 Helm releases are opaque (their objects never reach the pack), as in `kubernetes.py`.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -56,6 +65,12 @@ BINDING_TYPES = frozenset(
     for patch in ("", "Patch")
 )
 ACCESS_POLICY_ASSOCIATION = "aws:eks/accessPolicyAssociation:AccessPolicyAssociation"
+CONFIG_MAP_TYPES = frozenset({"kubernetes:core/v1:ConfigMap", "kubernetes:core/v1:ConfigMapPatch"})
+AWS_AUTH = "aws-auth"
+AWS_AUTH_KEYS = ("mapRoles", "mapUsers", "mapAccounts")
+MASTERS = "system:masters"
+ESCALATION_VERBS = ("escalate", "bind", "impersonate")
+"""Verbs that let a subject grant itself more than its role says (CIS EKS 4.1.8)."""
 
 WILDCARD_FIELDS = ("verbs", "resources", "apiGroups")
 CLUSTER_ADMIN = "cluster-admin"
@@ -102,6 +117,33 @@ def validate_no_wildcards(
     if problems:
         report(
             f"{_kind(args.resource_type)} '{args.name}' grants wildcards: {'; '.join(problems)}.",
+            None,
+        )
+
+
+# -- k8s-rbac-no-escalation-verbs -------------------------------------------------------------
+
+
+def escalation_problems(rules: Iterable[Any]) -> list[str]:
+    """Which rules of a Role/ClusterRole grant escalate, bind or impersonate."""
+    problems = []
+    for index, rule in enumerate(rules):
+        verbs = {text(v).lower() for v in as_list(get(rule, "verbs"))}
+        granted = [v for v in ESCALATION_VERBS if v in verbs]
+        if granted:
+            on = ", ".join(sorted({text(r) for r in as_list(get(rule, "resources"))})) or "?"
+            problems.append(f"rule {index + 1} grants {', '.join(granted)} on {on}")
+    return problems
+
+
+def validate_no_escalation_verbs(
+    args: ResourceValidationArgs, report: ReportViolation, settings: Settings
+) -> None:
+    problems = escalation_problems(as_list(args.props.get("rules")))
+    if problems:
+        report(
+            f"{_kind(args.resource_type)} '{args.name}' lets its subjects raise their own "
+            f"rights: {'; '.join(problems)}.",
             None,
         )
 
@@ -193,6 +235,59 @@ def validate_no_bu_cluster_admin(
     )
 
 
+# -- eks-aws-auth-no-masters ------------------------------------------------------------------
+
+_ENTRY_START = re.compile(r"^\s*-\s+(?=(rolearn|userarn|username|groups)\s*:)", re.MULTILINE)
+"""Where an entry of the aws-auth YAML list starts (not the `- system:masters` group items)."""
+_ARN = re.compile(r"(role|user)arn\s*:\s*[\"']?(?P<arn>[^\s\"']+)")
+
+
+def masters_mappings(document: str) -> list[str]:
+    """The principals an aws-auth `mapRoles`/`mapUsers`/`mapAccounts` value puts in
+    system:masters (YAML as eksctl writes it, or JSON). '?' where an entry names none."""
+    try:
+        entries: Any = json.loads(document)
+    except ValueError:
+        entries = None
+    found = []
+    if isinstance(entries, list):
+        for entry in entries:
+            groups = (
+                [str(g) for g in as_list(entry.get("groups"))] if isinstance(entry, dict) else []
+            )
+            if MASTERS in groups:
+                found.append(str(entry.get("rolearn") or entry.get("userarn") or "?"))
+        return found
+    starts = [m.start() for m in _ENTRY_START.finditer(document)] or [0]
+    for begin, end in zip(starts, [*starts[1:], len(document)], strict=True):
+        entry = document[begin:end]
+        if MASTERS in entry:
+            match = _ARN.search(entry)
+            found.append(match.group("arn") if match else "?")
+    if not found and MASTERS in document:
+        found.append("?")
+    return found
+
+
+def validate_aws_auth_no_masters(
+    args: ResourceValidationArgs, report: ReportViolation, settings: Settings
+) -> None:
+    if text(get(args.props, "metadata", "name")) != AWS_AUTH:
+        return
+    data = args.props.get("data")
+    if not isinstance(data, Mapping):
+        return
+    for key in AWS_AUTH_KEYS:
+        value = data.get(key)
+        principals = masters_mappings(value) if isinstance(value, str) else []
+        if principals:
+            report(
+                f"ConfigMap '{args.name}' ({AWS_AUTH}) {key} puts {', '.join(principals)} in "
+                f"{MASTERS}.",
+                None,
+            )
+
+
 RULES: tuple[Rule, ...] = (
     Rule(
         id="k8s-rbac-no-wildcards",
@@ -217,6 +312,31 @@ RULES: tuple[Rule, ...] = (
             "Checkov's CKV_K8S_49 reads only the first rule; this rule reads all of them. A '*' "
             "verb includes escalate, bind and impersonate; a '*' resource includes every CRD "
             "installed after the review."
+        ),
+    ),
+    Rule(
+        id="k8s-rbac-no-escalation-verbs",
+        title="RBAC roles cannot grant themselves more",
+        description="No Role or ClusterRole grants the escalate, bind or impersonate verbs.",
+        severity="high",
+        enforcement=BLOCK_EVERYWHERE,
+        remediation=(
+            "Drop escalate/bind/impersonate from the rule; who may create bindings is the "
+            "platform's decision (BU persona roles manage workloads, not RBAC)."
+        ),
+        kind="resource",
+        validate=validate_no_escalation_verbs,
+        resource_types=ROLE_TYPES,
+        frameworks=(
+            cis_eks("4.1.8"),
+            checkov("CKV_K8S_157"),
+            checkov("CKV_K8S_158"),
+            checkov("CKV2_K8S_3"),
+        ),
+        domain="rbac",
+        rationale=(
+            "escalate lets a subject edit a role beyond its own rights, bind lets it bind any "
+            "role, impersonate lets it act as anyone; each reaches cluster-admin."
         ),
     ),
     Rule(
@@ -303,6 +423,29 @@ RULES: tuple[Rule, ...] = (
         rationale=(
             "Cluster-wide admin for a BU crosses every other BU's namespace; the platform's own "
             "deployer keeps it (module docstring for how a BU principal is recognised)."
+        ),
+    ),
+    Rule(
+        id="eks-aws-auth-no-masters",
+        title="aws-auth maps no one to system:masters",
+        description=(
+            "No aws-auth ConfigMap maps an IAM role, user or account into the system:masters group."
+        ),
+        severity="critical",
+        enforcement=BLOCK_EVERYWHERE,
+        remediation=(
+            "Use EKS access entries (aws.eks.AccessEntry with kubernetes_groups naming an RBAC "
+            "group, or an AccessPolicyAssociation) and the API authentication mode; map the "
+            "remaining aws-auth entries to named RBAC groups, never system:masters."
+        ),
+        kind="resource",
+        validate=validate_aws_auth_no_masters,
+        resource_types=CONFIG_MAP_TYPES,
+        frameworks=(cis_eks("4.1.1"),),
+        domain="rbac",
+        rationale=(
+            "system:masters bypasses RBAC authorization altogether and cannot be revoked by "
+            "deleting a binding; access entries are visible and revocable through the EKS API."
         ),
     ),
 )

@@ -108,6 +108,75 @@ def good_wildcards() -> None:
     )
 
 
+def bad_escalation() -> None:
+    cluster_role("binder", rule(["rbac.authorization.k8s.io"], ["clusterroles"], ["bind"]))
+    role("escalator", READ_PODS, rule(["rbac.authorization.k8s.io"], ["roles"], ["escalate"]))
+    cluster_role(
+        "impersonator", rule([""], ["users", "groups", "serviceaccounts"], ["impersonate"])
+    )
+
+
+def good_escalation() -> None:
+    role(
+        "rbac-reader",
+        rule(["rbac.authorization.k8s.io"], ["roles", "rolebindings"], ["get", "list"]),
+    )
+    cluster_role("metrics", rbac_v1.PolicyRuleArgs(non_resource_urls=["/metrics"], verbs=["get"]))
+
+
+MASTERS_YAML = """- rolearn: arn:aws:iam::222222222222:role/fraud-prod-ml-engineer
+  username: ml
+  groups:
+    - system:masters
+- rolearn: arn:aws:iam::222222222222:role/ai-estate/nodes/fraud-prod-gpu-node
+  username: system:node:{{EC2PrivateDNSName}}
+  groups:
+    - system:bootstrappers
+    - system:nodes
+"""
+NODES_YAML = MASTERS_YAML.split("- rolearn: arn:aws:iam::222222222222:role/ai-estate", 1)[1]
+
+
+def aws_auth(name: str, data: dict[str, str], config_map_name: str = "aws-auth") -> None:
+    k8s.core.v1.ConfigMap(
+        name,
+        metadata=meta.ObjectMetaArgs(name=config_map_name, namespace="kube-system"),
+        data=data,
+    )
+
+
+def bad_aws_auth() -> None:
+    aws_auth("yaml-roles", {"mapRoles": MASTERS_YAML})
+    aws_auth(
+        "json-users",
+        {
+            "mapUsers": json.dumps(
+                [
+                    {
+                        "userarn": "arn:aws:iam::222222222222:user/alice",
+                        "username": "alice",
+                        "groups": ["system:masters"],
+                    }
+                ]
+            )
+        },
+    )
+    k8s.core.v1.ConfigMapPatch(
+        "patched",
+        metadata=meta.ObjectMetaPatchArgs(name="aws-auth", namespace="kube-system"),
+        data={"mapRoles": "- groups: [system:masters]\n  rolearn: arn:aws:iam::1:role/x\n"},
+    )
+
+
+def good_aws_auth() -> None:
+    aws_auth(
+        "nodes-only",
+        {"mapRoles": "- rolearn: arn:aws:iam::222222222222:role/ai-estate" + NODES_YAML},
+    )
+    # Another ConfigMap that merely mentions the group is not aws-auth.
+    aws_auth("notes", {"README": "never map anyone to system:masters"}, config_map_name="notes")
+
+
 def bad_admin_bindings() -> None:
     binding("ns-cluster-admin", "cluster-admin")
     binding("crb-cluster-admin", "cluster-admin", cluster_wide=True)
@@ -163,6 +232,12 @@ RBAC_CASES: dict[str, Case] = {
         bad_wildcards,
         {"all-verbs", "all-resources", "all-groups", "subresources", "patched"},
         good_wildcards,
+    ),
+    "k8s-rbac-no-escalation-verbs": Case(
+        bad_escalation, {"binder", "escalator", "impersonator"}, good_escalation
+    ),
+    "eks-aws-auth-no-masters": Case(
+        bad_aws_auth, {"yaml-roles", "json-users", "patched"}, good_aws_auth
     ),
     "k8s-rbac-no-cluster-admin-binding": Case(
         bad_admin_bindings,
@@ -233,6 +308,14 @@ def test_more_subjects_can_be_forbidden_by_policy_config():
     assert names(check("k8s-rbac-no-broad-subjects", program, policy_config=config)) == [
         "contractors"
     ]
+
+
+def test_aws_auth_message_names_only_the_masters_principal():
+    [violation] = check(
+        "eks-aws-auth-no-masters", lambda: aws_auth("a", {"mapRoles": MASTERS_YAML})
+    )
+    assert "fraud-prod-ml-engineer in system:masters" in violation.message
+    assert "gpu-node" not in violation.message
 
 
 # -- EKS access: platform and BU stacks -------------------------------------------------------
