@@ -760,3 +760,109 @@ def test_the_shipped_model_server_is_what_the_bu_rules_read(rendered, monkeypatc
     ):
         assert check(rule_id, inventory) == [], rule_id
         assert names(check(rule_id, broken)) == [server.name], rule_id
+
+
+# -- a well-configured hand-written BU program passes the whole pack --------------------------
+
+
+def well_configured_bu_program() -> None:
+    """What a BU team might write by hand on the shared cluster, done right: every Kubernetes
+    rule of the pack (not only this module's) must pass it."""
+    labels = {
+        "ai-estate/bu": "fraud",
+        "pod-security.kubernetes.io/enforce": "restricted",
+        "pod-security.kubernetes.io/warn": "restricted",
+    }
+    namespace("fraud", labels)
+    core.ResourceQuota(
+        "compute",
+        metadata=meta.ObjectMetaArgs(namespace="fraud"),
+        spec=core.ResourceQuotaSpecArgs(hard={"requests.nvidia.com/gpu": "4"}),
+    )
+    limits = {"cpu": "2", "memory": "8Gi", "nvidia.com/gpu": "1"}
+    hardened = {
+        "allow_privilege_escalation": False,
+        "read_only_root_filesystem": True,
+        "capabilities": core.CapabilitiesArgs(drop=["ALL"]),
+    }
+    trainer = core.ContainerArgs(
+        name="trainer",
+        image=f"{ECR}/trainer:2024.06.1",
+        resources=core.ResourceRequirementsArgs(limits=limits, requests=limits),
+        security_context=core.SecurityContextArgs(**hardened),
+        env=[
+            core.EnvVarArgs(name="AWS_REGION", value="us-east-1"),
+            core.EnvVarArgs(
+                name="DB_PASSWORD",
+                value_from=core.EnvVarSourceArgs(
+                    secret_key_ref=core.SecretKeySelectorArgs(name="db", key="password")
+                ),
+            ),
+        ],
+    )
+    spec = pod_spec(
+        trainer,
+        tolerations=[GPU_TOLERATION, OWN_TOLERATION],
+        node_selector={"ai-estate/bu": "fraud", "ai-estate/pool": "train-a10g"},
+    )
+    job("train", spec)
+    scaled_job(
+        "retrain-on-event",
+        {
+            "securityContext": {
+                "runAsNonRoot": True,
+                "runAsUser": 65532,
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "tolerations": [{"key": "ai-estate/bu", "operator": "Equal", "value": "fraud"}],
+            "containers": [
+                {
+                    "name": "worker",
+                    "image": f"{ECR}/trainer@{DIGEST}",
+                    "resources": {"limits": {"cpu": "1", "memory": "2Gi"}},
+                    "securityContext": {"allowPrivilegeEscalation": False},
+                }
+            ],
+        },
+    )
+    core.ConfigMap(
+        "trainer-config",
+        metadata=meta.ObjectMetaArgs(namespace="fraud"),
+        data={"epochs": "10", "features": "s3://fraud-prod-features/transactions/"},
+    )
+    rbac_ = k8s.rbac.v1
+    rbac_.Role(
+        "runner",
+        metadata=meta.ObjectMetaArgs(namespace="fraud"),
+        rules=[
+            rbac_.PolicyRuleArgs(
+                api_groups=["batch"], resources=["jobs"], verbs=["get", "list", "create"]
+            )
+        ],
+    )
+    rbac_.RoleBinding(
+        "runner",
+        metadata=meta.ObjectMetaArgs(namespace="fraud"),
+        role_ref=rbac_.RoleRefArgs(
+            kind="Role", name="runner", api_group="rbac.authorization.k8s.io"
+        ),
+        subjects=[rbac_.SubjectArgs(kind="ServiceAccount", name="runner", namespace="fraud")],
+    )
+
+
+KUBERNETES_DOMAINS = {"kubernetes", "rbac", "k8s_workloads", "gpu", "serving"}
+"""The domains that judge Kubernetes objects (the others want AWS resources this program, a
+fragment of a BU stack, does not declare: a budget, alarms)."""
+
+
+def test_a_well_configured_bu_program_passes_every_kubernetes_rule_of_the_pack():
+    from governance import RULES
+
+    judged = [r for r in RULES if r.domain in KUBERNETES_DOMAINS]
+    assert {r.id for r in k8s_workloads.RULES} <= {r.id for r in judged}
+    blocking = {}
+    for rule_ in judged:
+        violations = check(rule_.id, well_configured_bu_program, environment="prod")
+        if violations and rule_.enforcement["prod"] == "mandatory":
+            blocking[rule_.id] = [v.message for v in violations]
+    assert blocking == {}
