@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -400,3 +401,11 @@ def test_the_shipped_bu_deployer_association_is_read(rendered, monkeypatch):
         "platform-dev-cluster-bu-deployer-marketing-dev-deployer-admin"
     ]
     assert "BU marketing's principal AmazonEKSAdminPolicy" in violations[0].message
+
+
+@pytest.mark.parametrize("token", sorted(rbac.ROLE_TYPES | rbac.BINDING_TYPES))
+def test_every_watched_type_token_is_a_pulumi_kubernetes_resource(token):
+    _, group_version, kind = token.split(":")
+    group, version = group_version.split("/")
+    module = importlib.import_module(f"pulumi_kubernetes.{group.split('.')[0]}.{version}")
+    assert isinstance(getattr(module, kind), type)
