@@ -12,7 +12,7 @@ from governance import PACK_NAME, RULES
 from governance.catalog import ENVIRONMENTS, Rule, Setting, checkov
 from policy_harness import POLICIES_DIR
 
-CHECKOV_ID = re.compile(r"^CKV2?_(AWS|K8S)_\d+$")
+CHECKOV_ID = re.compile(r"^CKV2?_(AWS|K8S|SECRET)_\d+$")
 CIS_CONTROL = re.compile(r"^\d+(\.\d+)+$")
 
 
