@@ -18,6 +18,11 @@ import pulumi_kubernetes as k8s
 from . import naming
 from .access import ROLE_PATH_ROOT, BuAccess, PersonaTrust, bu_only_bucket_policy
 from .cluster import SYSTEM_POOL_LABELS, ClusterRolesBoundary, EksCluster, EksClusterSettings
+from .cost_governance import (
+    DATA_EXPORT_SERVICES,
+    PlatformCostGovernance,
+    PlatformCostGovernanceSettings,
+)
 from .feature_store import FeatureStore, FeatureStoreSettings
 from .gpu_catalog import gpu_model_of
 from .gpu_pools import GpuNodePool, GpuNodeRole, GpuPoolSpec, effective_max_gpus
@@ -155,6 +160,10 @@ class PlatformEstateArgs(TypedDict):
     """Protect and retain stateful resources (prod)."""
     tags: dict[str, str]
     """Ownership tags for every taggable resource."""
+    cost_governance: NotRequired[PlatformCostGovernanceSettings]
+    """The CUR 2.0 export and the per-BU cost category (default: none of either)."""
+    account_id: NotRequired[str]
+    """The platform account (names the export bucket; required with a cost export)."""
 
 
 class PlatformEstate(pulumi.ComponentResource):
@@ -165,12 +174,15 @@ class PlatformEstate(pulumi.ComponentResource):
     network: Network
     cluster: EksCluster
     monitoring: PlatformMonitoring
+    cost: PlatformCostGovernance | None
 
     def __init__(
         self, name: str, args: PlatformEstateArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("ai-estate:estate:PlatformEstate", name, None, opts)
         prefix = naming.prefix("platform", args["environment"])
+        cost = args.get("cost_governance")
+        exporting = cost is not None and cost["export"] is not None
         self.key = KmsKey(
             f"{name}-key",
             {
@@ -178,8 +190,12 @@ class PlatformEstate(pulumi.ComponentResource):
                 "description": f"AI Estate platform key for {args['environment']}",
                 "log_group_prefixes": key_log_prefixes(prefix, with_cluster=True),
                 "ebs_for_autoscaling": True,
-                # EventBridge delivers spot interruptions into Karpenter's encrypted queue.
-                "service_principals": ["events.amazonaws.com"],
+                # EventBridge delivers spot interruptions into Karpenter's encrypted queue;
+                # Data Exports writes the CUR 2.0 export into its SSE-KMS bucket.
+                "service_principals": [
+                    "events.amazonaws.com",
+                    *(DATA_EXPORT_SERVICES if exporting else ()),
+                ],
                 "tags": args["tags"],
                 "protect": args["protect"],
             },
@@ -195,12 +211,37 @@ class PlatformEstate(pulumi.ComponentResource):
             args["tags"],
         )
         self.network, self.cluster, self.monitoring = built
+        self.cost = self._cost_governance(name, args, cost)
         self.register_outputs(
             {
                 "vpcId": self.network.vpc_id,
                 "keyArn": self.key.arn,
                 "clusterName": self.cluster.cluster_name,
             }
+        )
+
+
+    def _cost_governance(
+        self,
+        name: str,
+        args: PlatformEstateArgs,
+        cost: PlatformCostGovernanceSettings | None,
+    ) -> PlatformCostGovernance | None:
+        if cost is None or (cost["export"] is None and not cost["business_units"]):
+            return None
+        if cost["export"] is not None and "account_id" not in args:
+            raise ValueError(f"PlatformEstate {name}: a cost export needs account_id")
+        return PlatformCostGovernance(
+            f"{name}-cost",
+            {
+                **cost,
+                "environment": args["environment"],
+                "account_id": args.get("account_id", ""),
+                "kms_key_arn": self.key.arn,
+                "protect": args["protect"],
+                "tags": args["tags"],
+            },
+            child(self),
         )
 
 

@@ -52,6 +52,7 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from . import labels
+from .cost_governance import COST_ALERTS_SERVICE, BuCostAnomaly, CostAnomalySpec
 from .addons import (
     SYSTEM_POOL_TOLERATION,
     _depends_on_of,
@@ -101,8 +102,8 @@ SCRAPER_K8S_USER = "aps-collector-user"
 """The Kubernetes username of the access entry AMP creates for the collector's role (AMP user
 guide, "Configuring your Amazon EKS cluster"): what the collector's ClusterRoleBinding names."""
 
-ALARM_PUBLISHERS = ("cloudwatch.amazonaws.com", "budgets.amazonaws.com")
-"""Services that publish to a BU's alarm topic. Its KMS key must let both use the key
+ALARM_PUBLISHERS = ("cloudwatch.amazonaws.com", "budgets.amazonaws.com", COST_ALERTS_SERVICE)
+"""Services that publish to a BU's alarm topic. Its KMS key must let each use the key
 (`kms:GenerateDataKey*`, `kms:Decrypt`): add them to the BU key's `service_principals`."""
 
 DEFAULT_THRESHOLDS: dict[str, float] = {
@@ -262,6 +263,8 @@ class BuMonitoringSettings(TypedDict):
     sagemaker_endpoints: list[SageMakerEndpointSpec]
     kpis: NotRequired[list[KpiSpec]]
     """Business KPIs per model family: alarmed, and graphed beside the model-quality metrics."""
+    cost_anomaly: NotRequired[CostAnomalySpec | None]
+    """A cost anomaly monitor on the BU's tagged spend, alerting the topic (None: none)."""
 
 
 class BuMonitoringArgs(BuMonitoringSettings):
@@ -908,8 +911,9 @@ def _is_percentile(stat: str) -> bool:
 
 
 def alarm_topic_policy(topic_arn: str, account_id: str, partition: str) -> str:
-    """Who may publish to a BU's alarm topic: CloudWatch alarms and AWS Budgets acting for this
-    account (the confused-deputy guard AWS recommends), and nobody over plain HTTP."""
+    """Who may publish to a BU's alarm topic: CloudWatch alarms, AWS Budgets and Cost Anomaly
+    Detection acting for this account (the confused-deputy guard AWS recommends), and nobody
+    over plain HTTP."""
     return json.dumps(
         {
             "Version": "2012-10-17",
@@ -932,6 +936,14 @@ def alarm_topic_policy(topic_arn: str, account_id: str, partition: str) -> str:
                         "StringEquals": {"aws:SourceAccount": account_id},
                         "ArnLike": {"aws:SourceArn": f"arn:{partition}:budgets::{account_id}:*"},
                     },
+                },
+                {
+                    "Sid": "CostAnomalyDetectionPublish",
+                    "Effect": "Allow",
+                    "Principal": {"Service": COST_ALERTS_SERVICE},
+                    "Action": "sns:Publish",
+                    "Resource": topic_arn,
+                    "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
                 },
                 {
                     "Sid": "DenyInsecureTransport",
@@ -1388,6 +1400,7 @@ class BuMonitoring(pulumi.ComponentResource):
     alarm_arns: dict[str, pulumi.Output[str]]
     dashboard_name: pulumi.Output[str]
     budget_name: pulumi.Output[str] | None
+    cost_anomaly_monitor_arn: pulumi.Output[str] | None
 
     def __init__(
         self, name: str, args: BuMonitoringArgs, opts: pulumi.ResourceOptions | None = None
@@ -1540,6 +1553,23 @@ class BuMonitoring(pulumi.ComponentResource):
                 opts=child(self, depends_on=[topic_policy]),
             )
             self.budget_name = created.name
+
+        # -- cost anomaly alert ---------------------------------------------------------------
+        self.cost_anomaly_monitor_arn = None
+        anomaly = args.get("cost_anomaly")
+        if anomaly is not None:
+            self.cost_anomaly_monitor_arn = BuCostAnomaly(
+                f"{name}-cost-anomaly",
+                {
+                    **anomaly,
+                    "business_unit": bu,
+                    "environment": env,
+                    "topic_arn": topic.arn,
+                    "tags": tags,
+                },
+                # Cost Anomaly Detection publishes only once the topic admits it.
+                child(self, depends_on=[topic_policy]),
+            ).monitor_arn
 
         self.topic_arn = topic.arn
         self.dashboard_name = dashboard.dashboard_name

@@ -779,6 +779,8 @@ class MonitoringConfig(_Model):
     kpis: Annotated[tuple[KpiConfig, ...], _items()] = ()
     """Business KPIs per model family (published to `AIEstate/BusinessKPI`), each alarmed
     against its target and graphed on the BU dashboard beside the model-quality metrics."""
+    cost_anomaly: CostAnomalyConfig | None = None
+    """A cost anomaly monitor on the BU's tagged spend, alerting the alarm topic. Unset: none."""
 
 
 class BudgetConfig(_Model):
@@ -1126,6 +1128,80 @@ def kpi_problems(config: StackConfig) -> list[Problem]:
 # --- end readiness ---
 
 
+# --- telemetry ---
+
+
+class CostAnomalyConfig(_Model):
+    """A Cost Anomaly Detection monitor on the BU's `BusinessUnit` cost-allocation tag, alerting
+    the BU's alarm topic as soon as AWS finds an anomaly (frequency `IMMEDIATE`, the only one SNS
+    subscribers take). Cost Explorer sees tags only once `BusinessUnit` is activated as a
+    cost-allocation tag (README, "Deploying for real")."""
+
+    threshold_usd: float = Field(gt=0, le=1_000_000_000)
+    """Alert when an anomaly's total impact reaches this many USD (`ANOMALY_TOTAL_IMPACT_ABSOLUTE`)."""
+    threshold_percent: float | None = Field(None, gt=0, le=10_000)
+    """Also require the impact to reach this percentage of the expected spend
+    (`ANOMALY_TOTAL_IMPACT_PERCENTAGE`, ANDed with the USD threshold). Unset: USD only."""
+
+
+class CostExportConfig(_Model):
+    """The CUR 2.0 data export of the platform account (AWS Data Exports) into an encrypted bucket:
+    hourly, per resource, with split cost allocation data, so EKS pod costs can be charged back per
+    BU namespace. Split cost allocation for EKS must also be switched on once in the Billing
+    console's cost management preferences (a payer-account setting)."""
+
+    enabled: bool = True
+    """Deliver the export (platform stacks)."""
+    time_granularity: Literal["HOURLY", "DAILY", "MONTHLY"] = "HOURLY"
+    """Line-item granularity (`TIME_GRANULARITY`)."""
+    include_resources: bool = True
+    """One line item per resource, with `line_item_resource_id` (`INCLUDE_RESOURCES`)."""
+    split_cost_allocation_data: bool = True
+    """Split EKS (and ECS) costs to pods, adding the `split_line_item_*` columns
+    (`INCLUDE_SPLIT_COST_ALLOCATION_DATA`)."""
+    format: Literal["PARQUET", "TEXT_OR_CSV"] = "PARQUET"
+    """File format (Parquet is compressed as Parquet, CSV as GZIP)."""
+
+
+class CostGovernanceConfig(_Model):
+    """`ai-estate:costGovernance` (platform stacks): the account's cost data and cost categories."""
+
+    export: CostExportConfig = CostExportConfig()
+    """The CUR 2.0 export with split cost allocation data."""
+    business_units: Annotated[tuple[Slug, ...], _items()] = ()
+    """The BUs on this platform: one cost category (`ai-estate-<env>-business-unit`) gets a rule
+    per BU on its `BusinessUnit` tag, so Cost Explorer, budgets and the export group spend by BU.
+    Empty: no cost category."""
+
+
+def cost_governance_problems(config: StackConfig) -> list[Problem]:
+    """`costGovernance` is a platform stack's; each BU is listed once."""
+    problems: list[Problem] = []
+    if config.kind == "bu" and "cost_governance" in config.model_fields_set:
+        problems.append(
+            (
+                ("costGovernance",),
+                "belongs in platform stacks (list this BU in its platform's "
+                "costGovernance.businessUnits)",
+                _NOTHING,
+            )
+        )
+    names = list(config.cost_governance.business_units)
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        problems.append(
+            (
+                ("costGovernance", "businessUnits"),
+                f"names must be unique (repeated: {', '.join(dupes)})",
+                _NOTHING,
+            )
+        )
+    return problems
+
+
+# --- end telemetry ---
+
+
 class StackConfig(_Model):
     """Everything under `ai-estate:` in one stack file."""
 
@@ -1171,6 +1247,8 @@ class StackConfig(_Model):
     """Time-boxed exceptions to policies, applied by the policy pack (see docs/policies.md)."""
     serving: ServingConfig = ServingConfig()
     """The serving plane (platform stacks) or the BU's model endpoints (BU stacks)."""
+    cost_governance: CostGovernanceConfig = CostGovernanceConfig()
+    """The CUR 2.0 export and the per-BU cost category of the account (platform stacks)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -1336,6 +1414,7 @@ def stack_problems(config: StackConfig) -> list[Problem]:
         problems.extend(_bu_problems(config))
     problems.extend(serving_problems(config))
     problems.extend(kpi_problems(config))
+    problems.extend(cost_governance_problems(config))
     if config.kind == "platform":
         if bu != "platform":
             problems.append((("businessUnit",), "must be 'platform' for a platform stack", bu))

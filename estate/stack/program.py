@@ -67,7 +67,8 @@ PLATFORM_CONSUMED: dict[str, str] = {
     "owner": _OWNERSHIP,
     "cost_center": _OWNERSHIP,
     "data_classification": _OWNERSHIP,
-    "account_id": "the provider's allowed account and the stack outputs",
+    "account_id": "the provider's allowed account, the stack outputs, and (wired) the "
+    "cost export bucket's name",
     "platform_stack": "BU stacks only",
     "feature_store": "BU stacks only",
     "gpu_pools": "BU stacks only (the schema refuses pools on platform stacks)",
@@ -93,6 +94,7 @@ BU_CONSUMED: dict[str, str] = {
     "activate_cost_allocation_tags": "removed: the schema refuses it (a management-account step)",
     "serving": "the BU's endpoints, built by build_serving() on top of the estate",
     "waivers": _WAIVERS,
+    "cost_governance": "platform stacks only (the schema refuses it on BU stacks)",
 }
 
 
@@ -116,6 +118,7 @@ def platform_args(config: StackConfig, tags: dict[str, str]) -> PlatformEstateAr
         consumed=PLATFORM_CONSUMED,
         protect=config.protect_stateful,
         tags=tags,
+        account_id=config.account_id,
     )
 
 
@@ -214,6 +217,11 @@ def platform_stack(
         "flowLogGroupName": estate.network.flow_log_group_name,
         "prometheusWorkspaceArn": estate.monitoring.workspace_arn,
         "prometheusEndpoint": estate.monitoring.prometheus_endpoint,
+        "costGovernance": {
+            "exportBucketName": estate.cost.export_bucket_name if estate.cost else None,
+            "exportArn": estate.cost.export_arn if estate.cost else None,
+            "costCategoryArn": estate.cost.cost_category_arn if estate.cost else None,
+        },
         **cluster_outputs(estate.cluster, config),
     }
 
@@ -249,6 +257,7 @@ def bu_outputs(bu: BuEstate, args: BuEstateArgs) -> dict[str, Any]:
         "alarmArns": bu.monitoring.alarm_arns,
         "dashboardName": bu.monitoring.dashboard_name,
         "budgetName": bu.monitoring.budget_name,
+        "costAnomalyMonitorArn": bu.monitoring.cost_anomaly_monitor_arn,
     }
     if bu.access is not None:
         outputs["access"] = {
