@@ -29,6 +29,7 @@ import pulumi
 import pulumi_aws as aws
 
 from . import naming, tags
+from .addons import _depends_on_of
 from .iam import account_region_partition
 from .options import child
 from .storage import AccessLogBucket, SecureBucket
@@ -154,7 +155,9 @@ def cur2_table_configuration(
     }
 
 
-def data_export_statements(bucket_arn: str, account_id: str, partition: str) -> list[dict[str, Any]]:
+def data_export_statements(
+    bucket_arn: str, account_id: str, partition: str
+) -> list[dict[str, Any]]:
     """Let Data Exports (and CUR) write exports into the bucket and check its policy, for this
     account's exports only (the policy the Data Exports user guide applies to export buckets)."""
     return [
@@ -313,7 +316,9 @@ class PlatformCostGovernance(pulumi.ComponentResource):
                         ]
                     )
                 ],
-                refresh_cadences=[aws.bcmdata.ExportExportRefreshCadenceArgs(frequency="SYNCHRONOUS")],
+                refresh_cadences=[
+                    aws.bcmdata.ExportExportRefreshCadenceArgs(frequency="SYNCHRONOUS")
+                ],
             ),
             tags=args["tags"],
             # Data Exports checks the bucket policy when the export is created.
@@ -378,7 +383,13 @@ class BuCostAnomaly(pulumi.ComponentResource):
         self, name: str, args: BuCostAnomalyArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("ai-estate:cost:BuCostAnomaly", name, None, opts)
-        bu, prefix = args["business_unit"], naming.prefix(args["business_unit"], args["environment"])
+        bu, prefix = (
+            args["business_unit"],
+            naming.prefix(args["business_unit"], args["environment"]),
+        )
+        # Pulumi does not hand a component's depends_on to its children: the subscription
+        # must wait for the topic policy that admits Cost Anomaly Detection itself.
+        after = _depends_on_of(opts)
         expression = anomaly_threshold_expression(
             float(args["threshold_usd"]), args.get("threshold_percent")
         )
@@ -401,9 +412,9 @@ class BuCostAnomaly(pulumi.ComponentResource):
                     type="SNS", address=args["topic_arn"]
                 )
             ],
-            threshold_expression=expression,  # type: ignore[arg-type]  # the ArgsDict form
+            threshold_expression=expression,
             tags=args["tags"],
-            opts=child(self),
+            opts=child(self, depends_on=after),
         )
         self.monitor_arn = monitor.arn
         self.register_outputs({"monitorArn": self.monitor_arn})

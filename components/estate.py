@@ -220,7 +220,6 @@ class PlatformEstate(pulumi.ComponentResource):
             }
         )
 
-
     def _cost_governance(
         self,
         name: str,

@@ -52,13 +52,13 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from . import labels
-from .cost_governance import COST_ALERTS_SERVICE, BuCostAnomaly, CostAnomalySpec
 from .addons import (
     SYSTEM_POOL_TOLERATION,
     _depends_on_of,
     bind_service_account,
     pod_identity_role,
 )
+from .cost_governance import COST_ALERTS_SERVICE, BuCostAnomaly, CostAnomalySpec
 from .gpu_pools import gpu_units, slices_factor
 from .iam import account_region_partition, managed_policy_arn_output
 from .options import child, stateful
