@@ -104,13 +104,13 @@ class PlatformCostGovernanceSettings(TypedDict):
 
     export: CostExportSpec | None
     """The CUR 2.0 export; None delivers none."""
-    business_units: list[str]
-    """BU slugs the cost category has a rule for; empty builds no cost category."""
 
 
 class PlatformCostGovernanceArgs(PlatformCostGovernanceSettings):
     """Inputs of `PlatformCostGovernance`."""
 
+    business_units: list[str]
+    """BU slugs the cost category has a rule for; empty builds no cost category."""
     environment: str
     """Names the export, its bucket and the cost category."""
     account_id: str

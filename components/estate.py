@@ -161,7 +161,9 @@ class PlatformEstateArgs(TypedDict):
     tags: dict[str, str]
     """Ownership tags for every taggable resource."""
     cost_governance: NotRequired[PlatformCostGovernanceSettings]
-    """The CUR 2.0 export and the per-BU cost category (default: none of either)."""
+    """The CUR 2.0 export (default: none)."""
+    business_units: NotRequired[list[str]]
+    """The BUs on this platform: a cost-category value and an alert route each."""
     account_id: NotRequired[str]
     """The platform account (names the export bucket; required with a cost export)."""
 
@@ -226,14 +228,16 @@ class PlatformEstate(pulumi.ComponentResource):
         args: PlatformEstateArgs,
         cost: PlatformCostGovernanceSettings | None,
     ) -> PlatformCostGovernance | None:
-        if cost is None or (cost["export"] is None and not cost["business_units"]):
+        business_units = list(args.get("business_units") or [])
+        if (cost is None or cost["export"] is None) and not business_units:
             return None
-        if cost["export"] is not None and "account_id" not in args:
+        if cost is not None and cost["export"] is not None and "account_id" not in args:
             raise ValueError(f"PlatformEstate {name}: a cost export needs account_id")
         return PlatformCostGovernance(
             f"{name}-cost",
             {
-                **cost,
+                "export": cost["export"] if cost is not None else None,
+                "business_units": business_units,
                 "environment": args["environment"],
                 "account_id": args.get("account_id", ""),
                 "kms_key_arn": self.key.arn,

@@ -233,7 +233,7 @@ def test_the_platform_key_admits_the_export_services_only_when_exporting():
     for service in DATA_EXPORT_SERVICES:
         assert may_encrypt(_policy(key), service)
     config = _config("platform-prod")
-    config["ai-estate:costGovernance"]["export"] = {"enabled": False}
+    config.setdefault("ai-estate:costGovernance", {})["export"] = {"enabled": False}
     off = _render_with("platform-prod", config)
     assert not _of(off, EXPORT)
     assert not [r for r in off.resources if "cost-export" in r.name]
@@ -244,7 +244,7 @@ def test_the_platform_key_admits_the_export_services_only_when_exporting():
 
 def test_disabling_split_cost_allocation_drops_the_split_columns():
     config = _config("platform-prod")
-    config["ai-estate:costGovernance"]["export"] = {"splitCostAllocationData": False}
+    config.setdefault("ai-estate:costGovernance", {})["export"] = {"splitCostAllocationData": False}
     query = _one(_render_with("platform-prod", config), EXPORT).inputs["export"]["dataQueries"][0]
     assert query["tableConfigurations"][CUR2_TABLE]["INCLUDE_SPLIT_COST_ALLOCATION_DATA"] == "FALSE"
     assert "split_line_item" not in query["queryStatement"]
@@ -272,10 +272,10 @@ def test_cost_category_has_a_rule_per_bu_on_its_tag(platform, bu):
 
 def test_cost_category_lists_every_configured_bu_and_none_without_them():
     config = _config("platform-prod")
-    config["ai-estate:costGovernance"]["businessUnits"] = ["fraud", "payments"]
+    config["ai-estate:businessUnits"] = ["fraud", "payments"]
     rules = _one(_render_with("platform-prod", config), COST_CATEGORY).inputs["rules"]
     assert [r["value"] for r in rules] == ["fraud", "payments"]
-    config["ai-estate:costGovernance"]["businessUnits"] = []
+    config["ai-estate:businessUnits"] = []
     assert not _of(_render_with("platform-prod", config), COST_CATEGORY)
 
 
@@ -377,26 +377,26 @@ def _values(stack: str) -> dict[str, Any]:
 
 def test_cost_config_errors_name_the_key():
     bu = _values("fraud-prod")
-    bu["costGovernance"] = {"businessUnits": ["fraud"]}
+    bu["businessUnits"] = ["fraud"]
     bu["monitoring"]["costAnomaly"] = {"thresholdUsd": 0}
     with pytest.raises(ConfigError) as info:
         validate_config(bu, "stacks/Pulumi.fraud-prod.yaml")
     lines = "\n".join(info.value.lines)
     assert "ai-estate:monitoring.costAnomaly.thresholdUsd" in lines
     platform = _values("platform-prod")
-    platform["costGovernance"]["businessUnits"] = ["fraud", "fraud"]
-    platform["costGovernance"]["export"] = {"timeGranularity": "WEEKLY"}
+    platform["businessUnits"] = ["fraud", "fraud"]
+    platform.setdefault("costGovernance", {})["export"] = {"timeGranularity": "WEEKLY"}
     with pytest.raises(ConfigError) as info:
         validate_config(platform, "stacks/Pulumi.platform-prod.yaml")
     lines = "\n".join(info.value.lines)
     assert "ai-estate:costGovernance.export.timeGranularity" in lines
     bu = _values("fraud-prod")
-    bu["costGovernance"] = {"businessUnits": ["fraud"]}
+    bu["businessUnits"] = ["fraud"]
     with pytest.raises(ConfigError) as info:
         validate_config(bu, "stacks/Pulumi.fraud-prod.yaml")
-    assert "ai-estate:costGovernance: belongs in platform stacks" in "\n".join(info.value.lines)
+    assert "ai-estate:businessUnits: belongs in platform stacks" in "\n".join(info.value.lines)
     platform = _values("platform-prod")
-    platform["costGovernance"]["businessUnits"] = ["fraud", "fraud"]
+    platform["businessUnits"] = ["fraud", "fraud"]
     with pytest.raises(ConfigError) as info:
         validate_config(platform, "stacks/Pulumi.platform-prod.yaml")
-    assert "ai-estate:costGovernance.businessUnits" in "\n".join(info.value.lines)
+    assert "ai-estate:businessUnits" in "\n".join(info.value.lines)

@@ -1164,38 +1164,32 @@ class CostExportConfig(_Model):
 
 
 class CostGovernanceConfig(_Model):
-    """`ai-estate:costGovernance` (platform stacks): the account's cost data and cost categories."""
+    """`ai-estate:costGovernance` (platform stacks): the account's cost data."""
 
     export: CostExportConfig = CostExportConfig()
     """The CUR 2.0 export with split cost allocation data."""
-    business_units: Annotated[tuple[Slug, ...], _items()] = ()
-    """The BUs on this platform: one cost category (`ai-estate-<env>-business-unit`) gets a rule
-    per BU on its `BusinessUnit` tag, so Cost Explorer, budgets and the export group spend by BU.
-    Empty: no cost category."""
 
 
 def cost_governance_problems(config: StackConfig) -> list[Problem]:
-    """`costGovernance` is a platform stack's; each BU is listed once."""
+    """`costGovernance` and `businessUnits` are a platform stack's; each BU is listed once."""
     problems: list[Problem] = []
-    if config.kind == "bu" and "cost_governance" in config.model_fields_set:
-        problems.append(
-            (
-                ("costGovernance",),
-                "belongs in platform stacks (list this BU in its platform's "
-                "costGovernance.businessUnits)",
-                _NOTHING,
+    for field, key in (("cost_governance", "costGovernance"), ("business_units", "businessUnits")):
+        if config.kind == "bu" and field in config.model_fields_set:
+            problems.append(
+                (
+                    (key,),
+                    "belongs in platform stacks (list this BU in its platform's businessUnits)",
+                    _NOTHING,
+                )
             )
-        )
-    names = list(config.cost_governance.business_units)
+    names = list(config.business_units)
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         problems.append(
-            (
-                ("costGovernance", "businessUnits"),
-                f"names must be unique (repeated: {', '.join(dupes)})",
-                _NOTHING,
-            )
+            (("businessUnits",), f"names must be unique (repeated: {', '.join(dupes)})", _NOTHING)
         )
+    if config.kind == "platform" and "platform" in names:
+        problems.append((("businessUnits",), "'platform' is not a BU", "platform"))
     return problems
 
 
@@ -1248,7 +1242,12 @@ class StackConfig(_Model):
     serving: ServingConfig = ServingConfig()
     """The serving plane (platform stacks) or the BU's model endpoints (BU stacks)."""
     cost_governance: CostGovernanceConfig = CostGovernanceConfig()
-    """The CUR 2.0 export and the per-BU cost category of the account (platform stacks)."""
+    """The CUR 2.0 export of the account (platform stacks)."""
+    business_units: Annotated[tuple[Slug, ...], _items()] = ()
+    """Platform stacks: the BUs whose stacks run on this platform. Each gets a value in the
+    cost category `ai-estate-<env>-business-unit` (a rule on its `BusinessUnit` tag, so Cost
+    Explorer and the CUR 2.0 export group spend by BU) and an Alertmanager route from the
+    platform's Prometheus to its alarm topic. Empty: neither."""
 
     @model_validator(mode="before")
     @classmethod

@@ -67,8 +67,6 @@ PLATFORM_CONSUMED: dict[str, str] = {
     "owner": _OWNERSHIP,
     "cost_center": _OWNERSHIP,
     "data_classification": _OWNERSHIP,
-    "account_id": "the provider's allowed account, the stack outputs, and (wired) the "
-    "cost export bucket's name",
     "platform_stack": "BU stacks only",
     "feature_store": "BU stacks only",
     "gpu_pools": "BU stacks only (the schema refuses pools on platform stacks)",
@@ -95,6 +93,7 @@ BU_CONSUMED: dict[str, str] = {
     "serving": "the BU's endpoints, built by build_serving() on top of the estate",
     "waivers": _WAIVERS,
     "cost_governance": "platform stacks only (the schema refuses it on BU stacks)",
+    "business_units": "platform stacks only (the schema refuses it on BU stacks)",
 }
 
 
@@ -118,7 +117,6 @@ def platform_args(config: StackConfig, tags: dict[str, str]) -> PlatformEstateAr
         consumed=PLATFORM_CONSUMED,
         protect=config.protect_stateful,
         tags=tags,
-        account_id=config.account_id,
     )
 
 
