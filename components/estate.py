@@ -34,6 +34,7 @@ from .monitoring import (
     BuMonitoring,
     BuMonitoringSettings,
     PlatformMonitoring,
+    alarm_topic_name,
     log_group_prefixes,
 )
 from .network import Network, NetworkSettings
@@ -76,6 +77,7 @@ def _network_and_cluster(
     protect: bool,
     tags: dict[str, str],
     bounded: bool = False,
+    alert_topics: dict[str, str] | None = None,
 ) -> _OwnCluster:
     """The VPC and EKS cluster an estate builds for itself (platform, or a dedicated BU)."""
     network_settings, cluster_settings = settings["network"], settings["cluster"]
@@ -132,6 +134,8 @@ def _network_and_cluster(
             "cluster_ready": [cluster],
             "protect": protect,
             "tags": tags,
+            # The BUs on this cluster: the workspace's alert manager routes to their topics.
+            "alert_topics": dict(alert_topics or {}),
         },
         child(parent),
     )
@@ -211,6 +215,10 @@ class PlatformEstate(pulumi.ComponentResource):
             {"network": args["network"], "cluster": args["cluster"]},
             args["protect"],
             args["tags"],
+            alert_topics={
+                bu: alarm_topic_name(bu, args["environment"])
+                for bu in args.get("business_units") or []
+            },
         )
         self.network, self.cluster, self.monitoring = built
         self.cost = self._cost_governance(name, args, cost)
@@ -351,6 +359,8 @@ class BuEstate(pulumi.ComponentResource):
     pools: dict[str, GpuNodePool]
     cluster: EksCluster | None
     network: Network | None
+    cluster_monitoring: PlatformMonitoring | None
+    """The monitoring of a dedicated cluster (its AMP workspace); None on the shared one."""
 
     def __init__(
         self, name: str, args: BuEstateArgs, opts: pulumi.ResourceOptions | None = None
@@ -404,7 +414,7 @@ class BuEstate(pulumi.ComponentResource):
         self, scope: _Scope, dedicated: DedicatedCluster | None, shared: SharedCluster | None
     ) -> SharedCluster:
         """The cluster the tenant lands on: the platform's, or one built here (dedicated)."""
-        self.cluster, self.network = None, None
+        self.cluster, self.network, self.cluster_monitoring = None, None, None
         if dedicated is None:
             assert shared is not None
             return shared
@@ -417,8 +427,12 @@ class BuEstate(pulumi.ComponentResource):
             scope.protect,
             scope.tags,
             bounded=True,
+            alert_topics={
+                scope.business_unit: alarm_topic_name(scope.business_unit, scope.environment)
+            },
         )
         self.cluster, self.network = built.cluster, built.network
+        self.cluster_monitoring = built.monitoring
         return SharedCluster(
             cluster_name=built.cluster.cluster_name,
             cluster_version=built.cluster.version,

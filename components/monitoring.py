@@ -62,6 +62,7 @@ from .cost_governance import COST_ALERTS_SERVICE, BuCostAnomaly, CostAnomalySpec
 from .gpu_pools import gpu_units, slices_factor
 from .iam import account_region_partition, managed_policy_arn_output
 from .options import child, stateful
+from .prometheus_rules import AlertRouting
 
 # -- the metric contract and defaults -------------------------------------------------------
 
@@ -102,7 +103,15 @@ SCRAPER_K8S_USER = "aps-collector-user"
 """The Kubernetes username of the access entry AMP creates for the collector's role (AMP user
 guide, "Configuring your Amazon EKS cluster"): what the collector's ClusterRoleBinding names."""
 
-ALARM_PUBLISHERS = ("cloudwatch.amazonaws.com", "budgets.amazonaws.com", COST_ALERTS_SERVICE)
+AMP_SERVICE = "aps.amazonaws.com"
+"""Amazon Managed Service for Prometheus: its alert manager publishes to BU alarm topics."""
+
+ALARM_PUBLISHERS = (
+    "cloudwatch.amazonaws.com",
+    "budgets.amazonaws.com",
+    COST_ALERTS_SERVICE,
+    AMP_SERVICE,
+)
 """Services that publish to a BU's alarm topic. Its KMS key must let each use the key
 (`kms:GenerateDataKey*`, `kms:Decrypt`): add them to the BU key's `service_principals`."""
 
@@ -176,6 +185,9 @@ class PlatformMonitoringArgs(TypedDict):
     protect: bool
     """Protect and retain the workspace and log groups (prod)."""
     tags: dict[str, str]
+    alert_topics: NotRequired[dict[str, str]]
+    """BU slug -> name of its alarm topic in this account: the workspace's alert manager routes
+    alerts labelled `business_unit=<bu>` there. Empty: no alert manager definition."""
 
 
 class AlarmSubscription(TypedDict):
@@ -362,7 +374,8 @@ DCGM_PORT_REGEX = "(metrics|gpu-metrics)"
 def scrape_configuration(cluster_arn: str, scrape_interval_seconds: int) -> str:
     """The AMP collector's Prometheus configuration (YAML).
 
-    Jobs: the API server, kubelet and cAdvisor (through the API server's node proxy),
+    Jobs: the API server, kubelet, cAdvisor and kubelet probe results (through the API
+    server's node proxy),
     kube-state-metrics, the NVIDIA DCGM exporter (every `DCGM_FI_*` series, per GPU, with the pod
     using it) and Karpenter's controller metrics (NodePool usage against limits).
     """
@@ -391,6 +404,8 @@ def scrape_configuration(cluster_arn: str, scrape_interval_seconds: int) -> str:
             },
             _node_proxy_job("kubelet", "/metrics"),
             _node_proxy_job("cadvisor", "/metrics/cadvisor"),
+            # prober_probe_total: the endpoints' availability SLI (components/prometheus_rules.py)
+            _node_proxy_job("kubelet-probes", "/metrics/probes"),
             _endpoints_job("kube-state-metrics", "kube-state-metrics", "http(-metrics)?"),
             _endpoints_job("dcgm-exporter", DCGM_SERVICE_REGEX, DCGM_PORT_REGEX),
             _endpoints_job("karpenter", "karpenter", "http-metrics"),
@@ -911,9 +926,9 @@ def _is_percentile(stat: str) -> bool:
 
 
 def alarm_topic_policy(topic_arn: str, account_id: str, partition: str) -> str:
-    """Who may publish to a BU's alarm topic: CloudWatch alarms, AWS Budgets and Cost Anomaly
-    Detection acting for this account (the confused-deputy guard AWS recommends), and nobody
-    over plain HTTP."""
+    """Who may publish to a BU's alarm topic: CloudWatch alarms, AWS Budgets, Cost Anomaly
+    Detection and the AMP alert manager of this account's workspaces, each acting for this
+    account (the confused-deputy guard AWS recommends), and nobody over plain HTTP."""
     return json.dumps(
         {
             "Version": "2012-10-17",
@@ -946,6 +961,19 @@ def alarm_topic_policy(topic_arn: str, account_id: str, partition: str) -> str:
                     "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
                 },
                 {
+                    "Sid": "PrometheusAlertManagerPublish",
+                    "Effect": "Allow",
+                    "Principal": {"Service": AMP_SERVICE},
+                    "Action": ["sns:Publish", "sns:GetTopicAttributes"],
+                    "Resource": topic_arn,
+                    "Condition": {
+                        "StringEquals": {"aws:SourceAccount": account_id},
+                        "ArnLike": {
+                            "aws:SourceArn": f"arn:{partition}:aps:*:{account_id}:workspace/*"
+                        },
+                    },
+                },
+                {
                     "Sid": "DenyInsecureTransport",
                     "Effect": "Deny",
                     "Principal": "*",
@@ -957,6 +985,11 @@ def alarm_topic_policy(topic_arn: str, account_id: str, partition: str) -> str:
         },
         sort_keys=True,
     )
+
+
+def alarm_topic_name(business_unit: str, environment: str) -> str:
+    """The BU's alarm topic: named here once, since the platform's alert routing names it too."""
+    return f"{business_unit}-{environment}-alarms"
 
 
 def budget_cost_filter(business_unit: str) -> str:
@@ -1044,6 +1077,7 @@ class PlatformMonitoring(pulumi.ComponentResource):
         self._invoke = pulumi.InvokeOutputOptions(parent=self)
 
         workspace, scraper = self._prometheus()
+        self._alert_routing(workspace)
         self._collector_rbac()
         if args.get("install_kube_state_metrics", True):
             self._kube_state_metrics()
@@ -1139,6 +1173,20 @@ class PlatformMonitoring(pulumi.ComponentResource):
             opts=child(self),
         )
         return workspace, scraper
+
+    def _alert_routing(self, workspace: aws.amp.Workspace) -> None:
+        """Route the workspace's alerts to the BU alarm topics (`alert_topics`)."""
+        topics = dict(self._args.get("alert_topics") or {})
+        if not topics:
+            return
+        arns = pulumi.Output.all(self._partition, self._region, self._account).apply(
+            lambda p: {bu: f"arn:{p[0]}:sns:{p[1]}:{p[2]}:{t}" for bu, t in topics.items()}
+        )
+        AlertRouting(
+            f"{self._name}-alert-routing",
+            {"workspace_id": workspace.id, "topic_arns": arns, "region": self._region},
+            child(self),
+        )
 
     def _collector_rbac(self) -> None:
         """What the collector may read, bound to the Kubernetes user AMP maps it to.
@@ -1417,7 +1465,7 @@ class BuMonitoring(pulumi.ComponentResource):
         # -- the alarm topic --------------------------------------------------------------
         topic = aws.sns.Topic(
             f"{name}-alarms",
-            name=f"{prefix}-alarms",
+            name=alarm_topic_name(bu, env),
             display_name=f"AI Estate alarms of {prefix}",
             kms_master_key_id=args["kms_key_arn"],
             tags=tags,

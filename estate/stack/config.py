@@ -762,6 +762,23 @@ class SageMakerEndpointConfig(_Model):
     """5xx responses per 5 minutes tolerated before alarming."""
 
 
+# telemetry: defined before MonitoringConfig, whose default instantiates it
+class PrometheusRulesConfig(_Model):
+    """The BU's rule groups in the AMP workspace of its cluster: serving SLO burn rates, GPU idle
+    waste (from `thresholds.gpuUtilizationLowPercent` and `gpuUtilizationLowMinutes`) and Kueue
+    admission wait, alerting the BU's topic through the workspace's alert manager (list the BU
+    in its platform's `businessUnits`)."""
+
+    enabled: bool = True
+    """Build the BU's rule groups namespace."""
+    availability_objective: float = Field(0.995, ge=0.9, le=0.9999)
+    """Each endpoint's 30-day availability SLO (share of successful readiness probes); the
+    burn-rate alerts page at 14.4x and 6x and open a ticket at 3x and 1x its error budget."""
+    queue_wait_p90_minutes: int = Field(30, ge=1, le=1440)
+    """Alert when the 90th percentile admission wait of the BU's Kueue ClusterQueue exceeds
+    this many minutes."""
+
+
 class MonitoringConfig(_Model):
     """`ai-estate:monitoring` (BU stacks)."""
 
@@ -781,6 +798,8 @@ class MonitoringConfig(_Model):
     against its target and graphed on the BU dashboard beside the model-quality metrics."""
     cost_anomaly: CostAnomalyConfig | None = None
     """A cost anomaly monitor on the BU's tagged spend, alerting the alarm topic. Unset: none."""
+    prometheus_rules: PrometheusRulesConfig = PrometheusRulesConfig()
+    """Prometheus rule groups (SLO burn rates, GPU idle waste, Kueue wait) in AMP."""
 
 
 class BudgetConfig(_Model):

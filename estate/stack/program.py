@@ -94,6 +94,7 @@ BU_CONSUMED: dict[str, str] = {
     "waivers": _WAIVERS,
     "cost_governance": "platform stacks only (the schema refuses it on BU stacks)",
     "business_units": "platform stacks only (the schema refuses it on BU stacks)",
+    "monitoring.prometheus_rules": "the BU's AMP rule groups, built by build_prometheus_rules()",
 }
 
 
@@ -238,6 +239,7 @@ def bu_stack(
     bu = BuEstate(f"{config.business_unit}-{config.environment}", args, opts)
     outputs.update(bu_outputs(bu, args))
     outputs.update(build_serving(config, opts, bu=bu, shared=shared, platform=platform))
+    build_prometheus_rules(config, opts, bu, platform)
     if bu.cluster is not None:
         outputs.update(cluster_outputs(bu.cluster, config))
     return outputs
@@ -448,6 +450,40 @@ def build_serving(
             }
         }
     }
+
+
+def build_prometheus_rules(
+    config: StackConfig,
+    opts: pulumi.ResourceOptions,
+    bu: BuEstate,
+    platform: pulumi.StackReference | None,
+) -> None:
+    """The BU's AMP rule groups, in the workspace of the cluster it runs on."""
+    from components.prometheus_rules import BuPrometheusRules, PrometheusRulesSpec
+
+    rules = config.monitoring.prometheus_rules
+    if not rules.enabled:
+        return
+    if bu.cluster_monitoring is not None:
+        workspace: pulumi.Input[str] = bu.cluster_monitoring.workspace_arn
+    else:
+        assert platform is not None  # a shared-cluster BU reads its platform
+        workspace = platform.require_output("prometheusWorkspaceArn")
+    thresholds = config.monitoring.thresholds
+    BuPrometheusRules(
+        f"{config.business_unit}-{config.environment}-prometheus",
+        {
+            **to_args(rules, PrometheusRulesSpec, consumed={"enabled": "builds the namespace"}),
+            "business_unit": config.business_unit,
+            "environment": config.environment,
+            "workspace_arn": workspace,
+            "endpoints": [e.name for e in config.serving.endpoints],
+            "gpu_idle_percent": thresholds.gpu_utilization_low_percent,
+            "gpu_idle_minutes": thresholds.gpu_utilization_low_minutes,
+            "tags": stack_tags(config),
+        },
+        opts,
+    )
 
 
 def endpoint_replica_prices(config: StackConfig) -> dict[str, float]:
