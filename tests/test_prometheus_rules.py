@@ -18,7 +18,8 @@ import jsonschema
 import promql_parser
 import pytest
 import yaml
-from amlint import linter, rules as amlint_rules
+from amlint import linter
+from amlint import rules as amlint_rules
 from amlint.routing import Router
 from hypothesis import given
 from hypothesis import strategies as st
