@@ -997,6 +997,22 @@ def budget_cost_filter(business_unit: str) -> str:
     return f"user:BusinessUnit${business_unit}"
 
 
+def metric_widget(
+    *, x: int, y: int, title: str, region: str, metrics: list[Any], **properties: Any
+) -> dict[str, Any]:
+    """One CloudWatch dashboard metric widget, half a row wide (12 of 24 columns), 6 high: the
+    envelope every graph of the BU and serving dashboards shares. `properties` adds widget
+    properties (`view`, `period`, `annotations`, ...)."""
+    return {
+        "type": "metric",
+        "x": x,
+        "y": y,
+        "width": 12,
+        "height": 6,
+        "properties": {"title": title, "region": region, **properties, "metrics": metrics},
+    }
+
+
 def dashboard_body(
     title: str, region: str, specs: Sequence[AlarmSpec], alarm_arns: Sequence[str]
 ) -> dict[str, Any]:
@@ -1034,23 +1050,16 @@ def dashboard_body(
         if spec.expression:
             metrics.append([{"expression": spec.expression, "label": spec.label, "id": "e1"}])
         widgets.append(
-            {
-                "type": "metric",
-                "x": 12 * (i % 2),
-                "y": 6 + 6 * (i // 2),
-                "width": 12,
-                "height": 6,
-                "properties": {
-                    "title": spec.key,
-                    "region": region,
-                    "view": "timeSeries",
-                    "period": spec.period,
-                    "metrics": metrics,
-                    "annotations": {
-                        "horizontal": [{"label": "alarm threshold", "value": spec.threshold}]
-                    },
-                },
-            }
+            metric_widget(
+                x=12 * (i % 2),
+                y=6 + 6 * (i // 2),
+                title=spec.key,
+                region=region,
+                metrics=metrics,
+                view="timeSeries",
+                period=spec.period,
+                annotations={"horizontal": [{"label": "alarm threshold", "value": spec.threshold}]},
+            )
         )
     return {"widgets": widgets}
 
