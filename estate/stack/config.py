@@ -764,10 +764,11 @@ class SageMakerEndpointConfig(_Model):
 
 # telemetry: defined before MonitoringConfig, whose default instantiates it
 class PrometheusRulesConfig(_Model):
-    """The BU's rule groups in the AMP workspace of its cluster: serving SLO burn rates, GPU idle
-    waste (from `thresholds.gpuUtilizationLowPercent` and `gpuUtilizationLowMinutes`) and Kueue
-    admission wait, alerting the BU's topic through the workspace's alert manager (list the BU
-    in its platform's `businessUnits`)."""
+    """The BU's Prometheus rule groups in the AMP workspace of the cluster it runs on.
+
+    Serving SLO burn rates, GPU idle waste (from `thresholds.gpuUtilizationLowPercent` and
+    `gpuUtilizationLowMinutes`) and Kueue admission wait, alerting the BU's topic through the
+    workspace's alert manager (list the BU in its platform's `businessUnits`)."""
 
     enabled: bool = True
     """Build the BU's rule groups namespace."""
@@ -1151,10 +1152,12 @@ def kpi_problems(config: StackConfig) -> list[Problem]:
 
 
 class CostAnomalyConfig(_Model):
-    """A Cost Anomaly Detection monitor on the BU's `BusinessUnit` cost-allocation tag, alerting
-    the BU's alarm topic as soon as AWS finds an anomaly (frequency `IMMEDIATE`, the only one SNS
-    subscribers take). Cost Explorer sees tags only once `BusinessUnit` is activated as a
-    cost-allocation tag (README, "Deploying for real")."""
+    """A Cost Anomaly Detection monitor on the BU's tagged spend, alerting its alarm topic.
+
+    The monitor (type CUSTOM) watches the `BusinessUnit` cost-allocation tag; its subscription
+    alerts the BU's alarm topic as soon as AWS finds an anomaly (frequency `IMMEDIATE`, the only
+    one SNS subscribers take). Cost Explorer sees tags only once `BusinessUnit` is activated as
+    a cost-allocation tag (README, "Deploying for real")."""
 
     threshold_usd: float = Field(gt=0, le=1_000_000_000)
     """Alert when an anomaly's total impact reaches this many USD (`ANOMALY_TOTAL_IMPACT_ABSOLUTE`)."""
@@ -1164,10 +1167,12 @@ class CostAnomalyConfig(_Model):
 
 
 class CostExportConfig(_Model):
-    """The CUR 2.0 data export of the platform account (AWS Data Exports) into an encrypted bucket:
-    hourly, per resource, with split cost allocation data, so EKS pod costs can be charged back per
-    BU namespace. Split cost allocation for EKS must also be switched on once in the Billing
-    console's cost management preferences (a payer-account setting)."""
+    """The CUR 2.0 data export of the platform account (AWS Data Exports).
+
+    Delivered into a bucket encrypted with the platform key: hourly, per resource, with split
+    cost allocation data, so EKS pod costs can be charged back per BU namespace. Split cost
+    allocation for EKS must also be switched on once in the Billing console's cost management
+    preferences (a payer-account setting)."""
 
     enabled: bool = True
     """Deliver the export (platform stacks)."""
