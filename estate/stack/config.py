@@ -1197,8 +1197,13 @@ class CostGovernanceConfig(_Model):
 def cost_governance_problems(config: StackConfig) -> list[Problem]:
     """`costGovernance` and `businessUnits` are a platform stack's; each BU is listed once."""
     problems: list[Problem] = []
-    for field, key in (("cost_governance", "costGovernance"), ("business_units", "businessUnits")):
-        if config.kind == "bu" and field in config.model_fields_set:
+    # By value, not by presence: `pulumi up` passes Pulumi.yaml's empty defaults to every stack.
+    set_on_bu = {
+        "costGovernance": config.cost_governance != CostGovernanceConfig(),
+        "businessUnits": bool(config.business_units),
+    }
+    for key, is_set in set_on_bu.items():
+        if config.kind == "bu" and is_set:
             problems.append(
                 (
                     (key,),
