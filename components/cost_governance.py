@@ -120,6 +120,7 @@ class PlatformCostGovernanceArgs(PlatformCostGovernanceSettings):
     protect: bool
     """Protect and retain the export bucket (prod)."""
     tags: dict[str, str]
+    """Ownership tags for every taggable resource."""
 
 
 # -- pure functions ---------------------------------------------------------------------------
@@ -260,7 +261,7 @@ class PlatformCostGovernance(pulumi.ComponentResource):
         access_logs = AccessLogBucket(
             f"{name}-access-logs",
             {
-                "bucket_name": naming.bucket_name("platform", env, "access-logs", account_id),
+                "bucket_name": naming.bucket_name("platform", env, "cost-export-logs", account_id),
                 "account_id": account,
                 "tags": args["tags"],
                 "protect": args["protect"],
@@ -368,10 +369,13 @@ class BuCostAnomalyArgs(CostAnomalySpec):
     """Inputs of `BuCostAnomaly`."""
 
     business_unit: str
+    """The BU slug: the `BusinessUnit` tag value the monitor watches."""
     environment: str
+    """Names the monitor and subscription `ai-estate-<bu>-<env>`."""
     topic_arn: pulumi.Input[str]
     """The BU's alarm topic (its policy must admit `COST_ALERTS_SERVICE`)."""
     tags: dict[str, str]
+    """Ownership tags for every taggable resource."""
 
 
 class BuCostAnomaly(pulumi.ComponentResource):

@@ -35,7 +35,7 @@ Where the series come from (what the platform's AMP collector scrapes, component
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, NotRequired, TypedDict
+from typing import Any, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -103,7 +103,9 @@ class BuPrometheusRulesArgs(PrometheusRulesSpec):
     """Inputs of `BuPrometheusRules`."""
 
     business_unit: str
+    """The BU slug: its namespace, ClusterQueue and `business_unit` label."""
     environment: str
+    """Names the rule groups namespace `<bu>-<env>`."""
     workspace_arn: pulumi.Input[str]
     """The AMP workspace of the cluster the BU runs on (the platform's `prometheusWorkspaceArn`)."""
     endpoints: list[str]
@@ -113,6 +115,7 @@ class BuPrometheusRulesArgs(PrometheusRulesSpec):
     gpu_idle_minutes: float
     """How long it must stay idle before the alert fires."""
     tags: dict[str, str]
+    """Ownership tags for every taggable resource."""
 
 
 # -- pure functions: the rule file -------------------------------------------------------------
@@ -360,11 +363,11 @@ class AlertRoutingArgs(TypedDict):
     """Inputs of `AlertRouting`."""
 
     workspace_id: pulumi.Input[str]
+    """The AMP workspace whose alerts are routed (`ws-...`)."""
     topic_arns: pulumi.Input[Mapping[str, str]]
     """BU slug -> the BU's alarm topic ARN."""
     region: pulumi.Input[str]
     """The workspace's region (SigV4 signing of SNS publishes)."""
-    after: NotRequired[list[pulumi.Resource]]
 
 
 class AlertRouting(pulumi.ComponentResource):
@@ -380,6 +383,6 @@ class AlertRouting(pulumi.ComponentResource):
             definition=pulumi.Output.all(args["topic_arns"], args["region"]).apply(
                 lambda p: alert_manager_definition(p[0], p[1])
             ),
-            opts=child(self, depends_on=args.get("after", [])),
+            opts=child(self),
         )
         self.register_outputs({})

@@ -176,7 +176,7 @@ def test_export_bucket_is_encrypted_with_the_platform_key_and_logged():
     assert default["sseAlgorithm"] == "aws:kms"
     assert default["kmsMasterKeyId"] == inventory.outputs["platformKeyArn"]
     logging = _one(inventory, LOGGING, "cost-export")
-    log_bucket = _one(inventory, "aws:s3/bucket:Bucket", "access-logs")
+    log_bucket = _one(inventory, "aws:s3/bucket:Bucket", "cost-access-logs")
     assert logging.inputs["targetBucket"] == log_bucket.inputs["bucket"]
 
 
