@@ -167,7 +167,10 @@ class PlatformEstateArgs(TypedDict):
     cost_governance: NotRequired[PlatformCostGovernanceSettings]
     """The CUR 2.0 export (default: none)."""
     business_units: NotRequired[list[str]]
-    """The BUs on this platform: a cost-category value and an alert route each."""
+    """The BUs on this platform: an alert route and (payer accounts) a cost-category value each."""
+    payer_account: NotRequired[bool]
+    """The account pays its own bill (management or standalone): only then may it own the
+    cost category."""
     account_id: NotRequired[str]
     """The platform account (names the export bucket; required with a cost export)."""
 
@@ -236,7 +239,8 @@ class PlatformEstate(pulumi.ComponentResource):
         args: PlatformEstateArgs,
         cost: PlatformCostGovernanceSettings | None,
     ) -> PlatformCostGovernance | None:
-        business_units = list(args.get("business_units") or [])
+        # AWS lets only a management or standalone account create cost categories.
+        business_units = list(args.get("business_units") or []) if args.get("payer_account") else []
         if (cost is None or cost["export"] is None) and not business_units:
             return None
         if cost is not None and cost["export"] is not None and "account_id" not in args:

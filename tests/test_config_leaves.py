@@ -174,6 +174,8 @@ PLANS: dict[str, Plan] = {
     "monitoring.modelMetrics[].direction": Plan(
         companions={"monitoring.modelMetrics[].threshold": 0.5}
     ),
+    # fraud-prod's anomaly monitor needs a payer account: turning it off drops the monitor too
+    "payerAccount": Plan(value=False, companions={"monitoring.costAnomaly": None}),
     # an SLO must stay under 1 (and, here, at least 0.9)
     "monitoring.prometheusRules.availabilityObjective": Plan(value=0.999),
     "monitoring.sagemakerEndpoints[].name": Plan(

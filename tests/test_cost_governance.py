@@ -253,10 +253,8 @@ def test_disabling_split_cost_allocation_drops_the_split_columns():
 # -- cost categories -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("platform", "bu"), [("platform-prod", "fraud"), ("platform-dev", "marketing")]
-)
-def test_cost_category_has_a_rule_per_bu_on_its_tag(platform, bu):
+def test_cost_category_has_a_rule_per_bu_on_its_tag():
+    platform, bu = "platform-prod", "fraud"
     category = _one(_render(platform), COST_CATEGORY)
     assert category.inputs["ruleVersion"] == "CostCategoryExpression.v1"
     assert category.inputs["defaultValue"] == "unallocated"
@@ -268,6 +266,16 @@ def test_cost_category_has_a_rule_per_bu_on_its_tag(platform, bu):
         "matchOptions": ["EQUALS"],
     }
     assert _render(platform).outputs["costGovernance"]["costCategoryArn"]
+
+
+def test_only_a_payer_account_owns_the_cost_category():
+    """AWS creates cost categories in management (or standalone) accounts only: platform-dev is
+    an Organizations member, so it lists its BUs for alert routing but builds no category."""
+    assert not _of(_render("platform-dev"), COST_CATEGORY)
+    config = _config("platform-dev")
+    config["ai-estate:payerAccount"] = True
+    rules = _one(_render_with("platform-dev", config), COST_CATEGORY).inputs["rules"]
+    assert [r["value"] for r in rules] == ["marketing"]
 
 
 def test_cost_category_lists_every_configured_bu_and_none_without_them():
@@ -282,8 +290,8 @@ def test_cost_category_lists_every_configured_bu_and_none_without_them():
 # -- the cost anomaly monitor per BU ------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("stack", "bu"), [("fraud-prod", "fraud"), ("marketing-dev", "marketing")])
-def test_anomaly_monitor_watches_the_bu_tag_and_alerts_its_topic(stack, bu):
+def test_anomaly_monitor_watches_the_bu_tag_and_alerts_its_topic():
+    stack, bu = "fraud-prod", "fraud"
     inventory = _render(stack)
     monitor = _one(inventory, MONITOR)
     assert monitor.inputs["monitorType"] == "CUSTOM"
@@ -357,11 +365,26 @@ def test_cost_alerts_may_publish_for_this_account_and_use_the_bu_key():
 
 
 def test_no_cost_anomaly_config_builds_no_monitor():
-    config = _config("marketing-dev")
+    config = _config("fraud-prod")
     del config["ai-estate:monitoring"]["costAnomaly"]
-    inventory = _render_with("marketing-dev", config)
+    inventory = _render_with("fraud-prod", config)
     assert not _of(inventory, MONITOR) and not _of(inventory, SUBSCRIPTION)
     assert inventory.outputs["costAnomalyMonitorArn"] is None
+
+
+def test_a_member_account_bu_is_told_the_anomaly_monitor_needs_a_payer_account():
+    values = _values("marketing-dev")
+    values["monitoring"]["costAnomaly"] = {"thresholdUsd": 100}
+    with pytest.raises(ConfigError) as info:
+        validate_config(values, "stacks/Pulumi.marketing-dev.yaml")
+    assert "ai-estate:monitoring.costAnomaly: needs ai-estate:payerAccount: true" in "\n".join(
+        info.value.lines
+    )
+    config = _config("marketing-dev")
+    config["ai-estate:payerAccount"] = True
+    config["ai-estate:monitoring"]["costAnomaly"] = {"thresholdUsd": 100}
+    monitor = _one(_render_with("marketing-dev", config), MONITOR)
+    assert "marketing" in monitor.inputs["monitorSpecification"]
 
 
 # -- schema ---------------------------------------------------------------------------------------

@@ -208,7 +208,7 @@ def _no_cost_per_inference(c):
     _no_endpoints(c)
 
 
-@flip("outcomes-cost-anomaly", "marketing-dev", "met", "missing")
+@flip("outcomes-cost-anomaly", "fraud-prod", "met", "missing")
 def _no_cost_anomaly(c):
     del c["ai-estate:monitoring"]["costAnomaly"]
 

@@ -1217,6 +1217,15 @@ def cost_governance_problems(config: StackConfig) -> list[Problem]:
         problems.append(
             (("businessUnits",), f"names must be unique (repeated: {', '.join(dupes)})", _NOTHING)
         )
+    if config.monitoring.cost_anomaly is not None and not config.payer_account:
+        problems.append(
+            (
+                ("monitoring", "costAnomaly"),
+                "needs ai-estate:payerAccount: true (AWS creates cost anomaly monitors on "
+                "cost-allocation tags only in a management or standalone account)",
+                _NOTHING,
+            )
+        )
     if config.kind == "platform" and "platform" in names:
         problems.append((("businessUnits",), "'platform' is not a BU", "platform"))
     return problems
@@ -1272,11 +1281,17 @@ class StackConfig(_Model):
     """The serving plane (platform stacks) or the BU's model endpoints (BU stacks)."""
     cost_governance: CostGovernanceConfig = CostGovernanceConfig()
     """The CUR 2.0 export of the account (platform stacks)."""
+    payer_account: bool = False
+    """This stack's account pays its own bill: an AWS Organizations management account or a
+    standalone account. AWS creates cost categories and cost anomaly monitors on cost-allocation
+    tags only in such accounts, so the platform's cost category and a BU's
+    `monitoring.costAnomaly` need it; in a member account create them from the management
+    account instead (README, "Deploying for real")."""
     business_units: Annotated[tuple[Slug, ...], _items()] = ()
-    """Platform stacks: the BUs whose stacks run on this platform. Each gets a value in the
-    cost category `ai-estate-<env>-business-unit` (a rule on its `BusinessUnit` tag, so Cost
-    Explorer and the CUR 2.0 export group spend by BU) and an Alertmanager route from the
-    platform's Prometheus to its alarm topic. Empty: neither."""
+    """Platform stacks: the BUs whose stacks run on this platform. Each gets an Alertmanager
+    route from the platform's Prometheus to its alarm topic and, with `payerAccount`, a value
+    in the cost category `ai-estate-<env>-business-unit` (a rule on its `BusinessUnit` tag, so
+    Cost Explorer and the CUR 2.0 export group spend by BU). Empty: neither."""
 
     @model_validator(mode="before")
     @classmethod

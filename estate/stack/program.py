@@ -95,6 +95,7 @@ BU_CONSUMED: dict[str, str] = {
     "cost_governance": "platform stacks only (the schema refuses it on BU stacks)",
     "business_units": "platform stacks only (the schema refuses it on BU stacks)",
     "monitoring.prometheus_rules": "the BU's AMP rule groups, built by build_prometheus_rules()",
+    "payer_account": "checked by the schema (monitoring.costAnomaly needs it)",
 }
 
 
