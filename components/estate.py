@@ -20,6 +20,11 @@ from .access import ROLE_PATH_ROOT, BuAccess, PersonaTrust, bu_only_bucket_polic
 from .audit import AuditSettings, BuAuditTrail, trail_name
 from .backup import BackupSettings, BuBackup, backup_role_name
 from .cluster import SYSTEM_POOL_LABELS, ClusterRolesBoundary, EksCluster, EksClusterSettings
+from .cost_governance import (
+    DATA_EXPORT_SERVICES,
+    PlatformCostGovernance,
+    PlatformCostGovernanceSettings,
+)
 from .feature_store import FeatureStore, FeatureStoreSettings
 from .gpu_catalog import gpu_model_of
 from .gpu_pools import GpuNodePool, GpuNodeRole, GpuPoolSpec, effective_max_gpus
@@ -32,6 +37,7 @@ from .monitoring import (
     BuMonitoring,
     BuMonitoringSettings,
     PlatformMonitoring,
+    alarm_topic_name,
     log_group_prefixes,
 )
 from .network import Network, NetworkSettings
@@ -74,6 +80,7 @@ def _network_and_cluster(
     protect: bool,
     tags: dict[str, str],
     bounded: bool = False,
+    alert_topics: dict[str, str] | None = None,
 ) -> _OwnCluster:
     """The VPC and EKS cluster an estate builds for itself (platform, or a dedicated BU)."""
     network_settings, cluster_settings = settings["network"], settings["cluster"]
@@ -130,6 +137,8 @@ def _network_and_cluster(
             "cluster_ready": [cluster],
             "protect": protect,
             "tags": tags,
+            # The BUs on this cluster: the workspace's alert manager routes to their topics.
+            "alert_topics": dict(alert_topics or {}),
         },
         child(parent),
     )
@@ -158,6 +167,15 @@ class PlatformEstateArgs(TypedDict):
     """Protect and retain stateful resources (prod)."""
     tags: dict[str, str]
     """Ownership tags for every taggable resource."""
+    cost_governance: NotRequired[PlatformCostGovernanceSettings]
+    """The CUR 2.0 export (default: none)."""
+    business_units: NotRequired[list[str]]
+    """The BUs on this platform: an alert route and (payer accounts) a cost-category value each."""
+    payer_account: NotRequired[bool]
+    """The account pays its own bill (management or standalone): only then may it own the
+    cost category."""
+    account_id: NotRequired[str]
+    """The platform account (names the export bucket; required with a cost export)."""
 
 
 class PlatformEstate(pulumi.ComponentResource):
@@ -168,12 +186,15 @@ class PlatformEstate(pulumi.ComponentResource):
     network: Network
     cluster: EksCluster
     monitoring: PlatformMonitoring
+    cost: PlatformCostGovernance | None
 
     def __init__(
         self, name: str, args: PlatformEstateArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("ai-estate:estate:PlatformEstate", name, None, opts)
         prefix = naming.prefix("platform", args["environment"])
+        cost = args.get("cost_governance")
+        exporting = cost is not None and cost["export"] is not None
         self.key = KmsKey(
             f"{name}-key",
             {
@@ -181,8 +202,12 @@ class PlatformEstate(pulumi.ComponentResource):
                 "description": f"AI Estate platform key for {args['environment']}",
                 "log_group_prefixes": key_log_prefixes(prefix, with_cluster=True),
                 "ebs_for_autoscaling": True,
-                # EventBridge delivers spot interruptions into Karpenter's encrypted queue.
-                "service_principals": ["events.amazonaws.com"],
+                # EventBridge delivers spot interruptions into Karpenter's encrypted queue;
+                # Data Exports writes the CUR 2.0 export into its SSE-KMS bucket.
+                "service_principals": [
+                    "events.amazonaws.com",
+                    *(DATA_EXPORT_SERVICES if exporting else ()),
+                ],
                 "tags": args["tags"],
                 "protect": args["protect"],
             },
@@ -196,14 +221,45 @@ class PlatformEstate(pulumi.ComponentResource):
             {"network": args["network"], "cluster": args["cluster"]},
             args["protect"],
             args["tags"],
+            alert_topics={
+                bu: alarm_topic_name(bu, args["environment"])
+                for bu in args.get("business_units") or []
+            },
         )
         self.network, self.cluster, self.monitoring = built
+        self.cost = self._cost_governance(name, args, cost)
         self.register_outputs(
             {
                 "vpcId": self.network.vpc_id,
                 "keyArn": self.key.arn,
                 "clusterName": self.cluster.cluster_name,
             }
+        )
+
+    def _cost_governance(
+        self,
+        name: str,
+        args: PlatformEstateArgs,
+        cost: PlatformCostGovernanceSettings | None,
+    ) -> PlatformCostGovernance | None:
+        # AWS lets only a management or standalone account create cost categories.
+        business_units = list(args.get("business_units") or []) if args.get("payer_account") else []
+        if (cost is None or cost["export"] is None) and not business_units:
+            return None
+        if cost is not None and cost["export"] is not None and "account_id" not in args:
+            raise ValueError(f"PlatformEstate {name}: a cost export needs account_id")
+        return PlatformCostGovernance(
+            f"{name}-cost",
+            {
+                "export": cost["export"] if cost is not None else None,
+                "business_units": business_units,
+                "environment": args["environment"],
+                "account_id": args.get("account_id", ""),
+                "kms_key_arn": self.key.arn,
+                "protect": args["protect"],
+                "tags": args["tags"],
+            },
+            child(self),
         )
 
 
@@ -329,6 +385,8 @@ class BuEstate(pulumi.ComponentResource):
     network: Network | None
     backup: BuBackup | None
     audit: BuAuditTrail | None
+    cluster_monitoring: PlatformMonitoring | None
+    """The monitoring of a dedicated cluster (its AMP workspace); None on the shared one."""
 
     def __init__(
         self, name: str, args: BuEstateArgs, opts: pulumi.ResourceOptions | None = None
@@ -385,7 +443,7 @@ class BuEstate(pulumi.ComponentResource):
         self, scope: _Scope, dedicated: DedicatedCluster | None, shared: SharedCluster | None
     ) -> SharedCluster:
         """The cluster the tenant lands on: the platform's, or one built here (dedicated)."""
-        self.cluster, self.network = None, None
+        self.cluster, self.network, self.cluster_monitoring = None, None, None
         if dedicated is None:
             assert shared is not None
             return shared
@@ -398,8 +456,12 @@ class BuEstate(pulumi.ComponentResource):
             scope.protect,
             scope.tags,
             bounded=True,
+            alert_topics={
+                scope.business_unit: alarm_topic_name(scope.business_unit, scope.environment)
+            },
         )
         self.cluster, self.network = built.cluster, built.network
+        self.cluster_monitoring = built.monitoring
         return SharedCluster(
             cluster_name=built.cluster.cluster_name,
             cluster_version=built.cluster.version,

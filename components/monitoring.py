@@ -58,9 +58,11 @@ from .addons import (
     bind_service_account,
     pod_identity_role,
 )
+from .cost_governance import COST_ALERTS_SERVICE, BuCostAnomaly, CostAnomalySpec
 from .gpu_pools import gpu_units, slices_factor
 from .iam import account_region_partition, managed_policy_arn_output
 from .options import child, stateful
+from .prometheus_rules import AlertRouting
 
 # -- the metric contract and defaults -------------------------------------------------------
 
@@ -101,8 +103,16 @@ SCRAPER_K8S_USER = "aps-collector-user"
 """The Kubernetes username of the access entry AMP creates for the collector's role (AMP user
 guide, "Configuring your Amazon EKS cluster"): what the collector's ClusterRoleBinding names."""
 
-ALARM_PUBLISHERS = ("cloudwatch.amazonaws.com", "budgets.amazonaws.com")
-"""Services that publish to a BU's alarm topic. Its KMS key must let both use the key
+AMP_SERVICE = "aps.amazonaws.com"
+"""Amazon Managed Service for Prometheus: its alert manager publishes to BU alarm topics."""
+
+ALARM_PUBLISHERS = (
+    "cloudwatch.amazonaws.com",
+    "budgets.amazonaws.com",
+    COST_ALERTS_SERVICE,
+    AMP_SERVICE,
+)
+"""Services that publish to a BU's alarm topic. Its KMS key must let each use the key
 (`kms:GenerateDataKey*`, `kms:Decrypt`): add them to the BU key's `service_principals`."""
 
 DEFAULT_THRESHOLDS: dict[str, float] = {
@@ -175,6 +185,9 @@ class PlatformMonitoringArgs(TypedDict):
     protect: bool
     """Protect and retain the workspace and log groups (prod)."""
     tags: dict[str, str]
+    alert_topics: NotRequired[dict[str, str]]
+    """BU slug -> name of its alarm topic in this account: the workspace's alert manager routes
+    alerts labelled `business_unit=<bu>` there. Empty: no alert manager definition."""
 
 
 class AlarmSubscription(TypedDict):
@@ -262,6 +275,8 @@ class BuMonitoringSettings(TypedDict):
     sagemaker_endpoints: list[SageMakerEndpointSpec]
     kpis: NotRequired[list[KpiSpec]]
     """Business KPIs per model family: alarmed, and graphed beside the model-quality metrics."""
+    cost_anomaly: NotRequired[CostAnomalySpec | None]
+    """A cost anomaly monitor on the BU's tagged spend, alerting the topic (None: none)."""
 
 
 class BuMonitoringArgs(BuMonitoringSettings):
@@ -359,7 +374,8 @@ DCGM_PORT_REGEX = "(metrics|gpu-metrics)"
 def scrape_configuration(cluster_arn: str, scrape_interval_seconds: int) -> str:
     """The AMP collector's Prometheus configuration (YAML).
 
-    Jobs: the API server, kubelet and cAdvisor (through the API server's node proxy),
+    Jobs: the API server, kubelet, cAdvisor and kubelet probe results (through the API
+    server's node proxy),
     kube-state-metrics, the NVIDIA DCGM exporter (every `DCGM_FI_*` series, per GPU, with the pod
     using it) and Karpenter's controller metrics (NodePool usage against limits).
     """
@@ -388,6 +404,8 @@ def scrape_configuration(cluster_arn: str, scrape_interval_seconds: int) -> str:
             },
             _node_proxy_job("kubelet", "/metrics"),
             _node_proxy_job("cadvisor", "/metrics/cadvisor"),
+            # prober_probe_total: the endpoints' availability SLI (components/prometheus_rules.py)
+            _node_proxy_job("kubelet-probes", "/metrics/probes"),
             _endpoints_job("kube-state-metrics", "kube-state-metrics", "http(-metrics)?"),
             _endpoints_job("dcgm-exporter", DCGM_SERVICE_REGEX, DCGM_PORT_REGEX),
             _endpoints_job("karpenter", "karpenter", "http-metrics"),
@@ -908,7 +926,8 @@ def _is_percentile(stat: str) -> bool:
 
 
 def alarm_topic_policy(topic_arn: str, account_id: str, partition: str) -> str:
-    """Who may publish to a BU's alarm topic: CloudWatch alarms and AWS Budgets acting for this
+    """Who may publish to a BU's alarm topic: CloudWatch alarms, AWS Budgets, Cost Anomaly
+    Detection and the AMP alert manager of this account's workspaces, each acting for this
     account (the confused-deputy guard AWS recommends), and nobody over plain HTTP."""
     return json.dumps(
         {
@@ -934,6 +953,27 @@ def alarm_topic_policy(topic_arn: str, account_id: str, partition: str) -> str:
                     },
                 },
                 {
+                    "Sid": "CostAnomalyDetectionPublish",
+                    "Effect": "Allow",
+                    "Principal": {"Service": COST_ALERTS_SERVICE},
+                    "Action": "sns:Publish",
+                    "Resource": topic_arn,
+                    "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+                },
+                {
+                    "Sid": "PrometheusAlertManagerPublish",
+                    "Effect": "Allow",
+                    "Principal": {"Service": AMP_SERVICE},
+                    "Action": ["sns:Publish", "sns:GetTopicAttributes"],
+                    "Resource": topic_arn,
+                    "Condition": {
+                        "StringEquals": {"aws:SourceAccount": account_id},
+                        "ArnLike": {
+                            "aws:SourceArn": f"arn:{partition}:aps:*:{account_id}:workspace/*"
+                        },
+                    },
+                },
+                {
                     "Sid": "DenyInsecureTransport",
                     "Effect": "Deny",
                     "Principal": "*",
@@ -947,9 +987,30 @@ def alarm_topic_policy(topic_arn: str, account_id: str, partition: str) -> str:
     )
 
 
+def alarm_topic_name(business_unit: str, environment: str) -> str:
+    """The BU's alarm topic: named here once, since the platform's alert routing names it too."""
+    return f"{business_unit}-{environment}-alarms"
+
+
 def budget_cost_filter(business_unit: str) -> str:
     """The AWS Budgets `TagKeyValue` filter for a BU's cost (`user:<tag key>$<value>`)."""
     return f"user:BusinessUnit${business_unit}"
+
+
+def metric_widget(
+    *, x: int, y: int, title: str, region: str, metrics: list[Any], **properties: Any
+) -> dict[str, Any]:
+    """One CloudWatch dashboard metric widget, half a row wide (12 of 24 columns), 6 high: the
+    envelope every graph of the BU and serving dashboards shares. `properties` adds widget
+    properties (`view`, `period`, `annotations`, ...)."""
+    return {
+        "type": "metric",
+        "x": x,
+        "y": y,
+        "width": 12,
+        "height": 6,
+        "properties": {"title": title, "region": region, **properties, "metrics": metrics},
+    }
 
 
 def dashboard_body(
@@ -989,23 +1050,16 @@ def dashboard_body(
         if spec.expression:
             metrics.append([{"expression": spec.expression, "label": spec.label, "id": "e1"}])
         widgets.append(
-            {
-                "type": "metric",
-                "x": 12 * (i % 2),
-                "y": 6 + 6 * (i // 2),
-                "width": 12,
-                "height": 6,
-                "properties": {
-                    "title": spec.key,
-                    "region": region,
-                    "view": "timeSeries",
-                    "period": spec.period,
-                    "metrics": metrics,
-                    "annotations": {
-                        "horizontal": [{"label": "alarm threshold", "value": spec.threshold}]
-                    },
-                },
-            }
+            metric_widget(
+                x=12 * (i % 2),
+                y=6 + 6 * (i // 2),
+                title=spec.key,
+                region=region,
+                metrics=metrics,
+                view="timeSeries",
+                period=spec.period,
+                annotations={"horizontal": [{"label": "alarm threshold", "value": spec.threshold}]},
+            )
         )
     return {"widgets": widgets}
 
@@ -1032,6 +1086,7 @@ class PlatformMonitoring(pulumi.ComponentResource):
         self._invoke = pulumi.InvokeOutputOptions(parent=self)
 
         workspace, scraper = self._prometheus()
+        self._alert_routing(workspace)
         self._collector_rbac()
         if args.get("install_kube_state_metrics", True):
             self._kube_state_metrics()
@@ -1127,6 +1182,20 @@ class PlatformMonitoring(pulumi.ComponentResource):
             opts=child(self),
         )
         return workspace, scraper
+
+    def _alert_routing(self, workspace: aws.amp.Workspace) -> None:
+        """Route the workspace's alerts to the BU alarm topics (`alert_topics`)."""
+        topics = dict(self._args.get("alert_topics") or {})
+        if not topics:
+            return
+        arns = pulumi.Output.all(self._partition, self._region, self._account).apply(
+            lambda p: {bu: f"arn:{p[0]}:sns:{p[1]}:{p[2]}:{t}" for bu, t in topics.items()}
+        )
+        AlertRouting(
+            f"{self._name}-alert-routing",
+            {"workspace_id": workspace.id, "topic_arns": arns, "region": self._region},
+            child(self),
+        )
 
     def _collector_rbac(self) -> None:
         """What the collector may read, bound to the Kubernetes user AMP maps it to.
@@ -1388,6 +1457,7 @@ class BuMonitoring(pulumi.ComponentResource):
     alarm_arns: dict[str, pulumi.Output[str]]
     dashboard_name: pulumi.Output[str]
     budget_name: pulumi.Output[str] | None
+    cost_anomaly_monitor_arn: pulumi.Output[str] | None
 
     def __init__(
         self, name: str, args: BuMonitoringArgs, opts: pulumi.ResourceOptions | None = None
@@ -1404,7 +1474,7 @@ class BuMonitoring(pulumi.ComponentResource):
         # -- the alarm topic --------------------------------------------------------------
         topic = aws.sns.Topic(
             f"{name}-alarms",
-            name=f"{prefix}-alarms",
+            name=alarm_topic_name(bu, env),
             display_name=f"AI Estate alarms of {prefix}",
             kms_master_key_id=args["kms_key_arn"],
             tags=tags,
@@ -1540,6 +1610,23 @@ class BuMonitoring(pulumi.ComponentResource):
                 opts=child(self, depends_on=[topic_policy]),
             )
             self.budget_name = created.name
+
+        # -- cost anomaly alert ---------------------------------------------------------------
+        self.cost_anomaly_monitor_arn = None
+        anomaly = args.get("cost_anomaly")
+        if anomaly is not None:
+            self.cost_anomaly_monitor_arn = BuCostAnomaly(
+                f"{name}-cost-anomaly",
+                {
+                    **anomaly,
+                    "business_unit": bu,
+                    "environment": env,
+                    "topic_arn": topic.arn,
+                    "tags": tags,
+                },
+                # Cost Anomaly Detection publishes only once the topic admits it.
+                child(self, depends_on=[topic_policy]),
+            ).monitor_arn
 
         self.topic_arn = topic.arn
         self.dashboard_name = dashboard.dashboard_name

@@ -60,7 +60,7 @@ from .access import BuScope, pod_identity_trust_document
 from .addons import bind_service_account, helm_release, pod_identity_role
 from .charts import chart
 from .gpu_pools import GPU_RESOURCE, LABEL_BU, LABEL_POOL
-from .monitoring import GPU_METRIC_NAMESPACE, GPU_UTIL_METRIC
+from .monitoring import GPU_METRIC_NAMESPACE, GPU_UTIL_METRIC, metric_widget
 from .options import child
 
 # -- pinned versions and the files shipped with them ----------------------------------------
@@ -859,26 +859,21 @@ def cost_per_inference_widget(
     expression = (
         f"1000 * replicas * {replica_usd_per_hour:.6g} * PERIOD(requests) / 3600 / requests"
     )
-    return {
-        "type": "metric",
-        "x": 0,
-        "y": y,
-        "width": 12,
-        "height": 6,
-        "properties": {
-            "title": f"{endpoint}: cost per 1,000 inferences (USD, On-Demand node share)",
-            "region": region,
-            "period": 3600,
-            "metrics": [
-                [ALB_NAMESPACE, "RequestCount", *dims, {"stat": "Sum", "id": "requests", "visible": False}],
-                [
-                    CONTAINER_INSIGHTS_NAMESPACE, "service_number_of_running_pods", *pods,
-                    {"stat": "Average", "id": "replicas", "visible": False},
-                ],
-                [{"expression": expression, "label": COST_PER_1000_LABEL, "id": "cost"}],
+    return metric_widget(
+        x=0,
+        y=y,
+        title=f"{endpoint}: cost per 1,000 inferences (USD, On-Demand node share)",
+        region=region,
+        period=3600,
+        metrics=[
+            [ALB_NAMESPACE, "RequestCount", *dims, {"stat": "Sum", "id": "requests", "visible": False}],
+            [
+                CONTAINER_INSIGHTS_NAMESPACE, "service_number_of_running_pods", *pods,
+                {"stat": "Average", "id": "replicas", "visible": False},
             ],
-        },
-    }  # fmt: skip
+            [{"expression": expression, "label": COST_PER_1000_LABEL, "id": "cost"}],
+        ],
+    )  # fmt: skip
 
 
 def dashboard_row(
@@ -887,36 +882,26 @@ def dashboard_row(
     """One dashboard row: latency percentiles, requests and 5xx, for one endpoint."""
     dims = ["TargetGroup", target_group_dimension, "LoadBalancer", load_balancer_dimension]
     return [
-        {
-            "type": "metric",
-            "x": 0,
-            "y": y,
-            "width": 12,
-            "height": 6,
-            "properties": {
-                "title": f"{endpoint}: response time",
-                "region": region,
-                "metrics": [
-                    [ALB_NAMESPACE, "TargetResponseTime", *dims, {"stat": s, "label": s}]
-                    for s in ("p50", "p95", "p99")
-                ],
-            },
-        },
-        {
-            "type": "metric",
-            "x": 12,
-            "y": y,
-            "width": 12,
-            "height": 6,
-            "properties": {
-                "title": f"{endpoint}: requests and target 5xx",
-                "region": region,
-                "metrics": [
-                    [ALB_NAMESPACE, "RequestCount", *dims, {"stat": "Sum"}],
-                    [ALB_NAMESPACE, "HTTPCode_Target_5XX_Count", *dims, {"stat": "Sum"}],
-                ],
-            },
-        },
+        metric_widget(
+            x=0,
+            y=y,
+            title=f"{endpoint}: response time",
+            region=region,
+            metrics=[
+                [ALB_NAMESPACE, "TargetResponseTime", *dims, {"stat": s, "label": s}]
+                for s in ("p50", "p95", "p99")
+            ],
+        ),
+        metric_widget(
+            x=12,
+            y=y,
+            title=f"{endpoint}: requests and target 5xx",
+            region=region,
+            metrics=[
+                [ALB_NAMESPACE, "RequestCount", *dims, {"stat": "Sum"}],
+                [ALB_NAMESPACE, "HTTPCode_Target_5XX_Count", *dims, {"stat": "Sum"}],
+            ],
+        ),
     ]
 
 

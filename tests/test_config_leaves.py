@@ -36,7 +36,13 @@ NAMESPACE = "ai-estate"
 PLATFORM_STACK = "platform-dev"
 BU_STACK = "fraud-prod"
 
-PLATFORM_SECTIONS = {"network", "cluster", "activateCostAllocationTags"}
+PLATFORM_SECTIONS = {
+    "network",
+    "cluster",
+    "activateCostAllocationTags",
+    "costGovernance",
+    "businessUnits",
+}
 """Top-level keys whose leaves are set on `PLATFORM_STACK`; every other leaf goes on `BU_STACK`."""
 
 WILDCARDS = {"access.personas": "data-scientist"}
@@ -71,6 +77,8 @@ PLANS: dict[str, Plan] = {
             "businessUnit": "research",
             "platformStack": "acme/ai-estate/platform-dev",
             "serving": {},
+            "costGovernance": {},
+            "businessUnits": [],
         },
     ),
     "businessUnit": Plan(value="payments"),
@@ -166,6 +174,10 @@ PLANS: dict[str, Plan] = {
     "monitoring.modelMetrics[].direction": Plan(
         companions={"monitoring.modelMetrics[].threshold": 0.5}
     ),
+    # fraud-prod's anomaly monitor needs a payer account: turning it off drops the monitor too
+    "payerAccount": Plan(value=False, companions={"monitoring.costAnomaly": None}),
+    # an SLO must stay under 1 (and, here, at least 0.9)
+    "monitoring.prometheusRules.availabilityObjective": Plan(value=0.999),
     "monitoring.sagemakerEndpoints[].name": Plan(
         base={"monitoring.sagemakerEndpoints": [_ENDPOINT]}, value="merchant-risk-scoring"
     ),

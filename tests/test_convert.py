@@ -243,11 +243,16 @@ def _all_pairs() -> list[tuple[type[BaseModel], type, dict[str, str], set[str]]]
         for m, a, c in _pairs(model, args, consumed, seen):
             pairs.append((m, a, c, wiring if (m, a) == (model, args) else set()))
     # what `program.dedicated_settings` converts for a BU with its own cluster
-    from estate.stack.config import ClusterConfig, NetworkConfig
+    # what `program.build_prometheus_rules` converts (monitoring.prometheusRules)
+    from components.prometheus_rules import PrometheusRulesSpec
+    from estate.stack.config import ClusterConfig, NetworkConfig, PrometheusRulesConfig
 
     for m, a, c in [
         *_pairs(NetworkConfig, _DEDICATED["network"], {}, seen),
         *_pairs(ClusterConfig, _DEDICATED["cluster"], {"mode": "shared or dedicated"}, seen),
+        *_pairs(
+            PrometheusRulesConfig, PrometheusRulesSpec, {"enabled": "builds the namespace"}, seen
+        ),
     ]:
         pairs.append((m, a, c, set()))
     return pairs

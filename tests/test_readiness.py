@@ -218,6 +218,11 @@ def _no_cost_per_inference(c):
     _no_endpoints(c)
 
 
+@flip("outcomes-cost-anomaly", "fraud-prod", "met", "missing")
+def _no_cost_anomaly(c):
+    del c["ai-estate:monitoring"]["costAnomaly"]
+
+
 @pytest.mark.parametrize("item", sorted(FLIPS))
 def test_item_flips_with_the_config(item):
     stack, change, before, after = FLIPS[item]
@@ -231,6 +236,64 @@ def test_item_flips_with_the_config(item):
         assert found.evidence
     else:
         assert found.missing and found.fix.startswith("ai-estate:")
+
+
+def test_cost_anomaly_alerting_no_topic_is_partial():
+    config = shipped("fraud-prod")
+    inventory = render(
+        ROOT,
+        stack="fraud-prod",
+        project="ai-estate",
+        config=config,
+        stack_outputs=lambda ref: _render(ref.rsplit("/", 1)[-1]).outputs,
+        source="stacks/Pulumi.fraud-prod.yaml",
+    )
+    for r in inventory.resources:
+        if r.type == readiness.ANOMALY_SUBSCRIPTION:
+            r.inputs["subscribers"] = [{"type": "EMAIL", "address": "finance@example.com"}]
+    item = scorecard(inventory, platform=_render("platform-prod")).item("outcomes-cost-anomaly")
+    assert item.status == "partial" and "alerts no BU alarm topic" in item.missing
+
+
+def _platform_card(bu_stack: str, platform_change) -> Scorecard:
+    """`bu_stack`'s shipped scorecard against its platform rendered with `platform_change`."""
+    bu = shipped(bu_stack)
+    platform = _platform(bu)
+    config = shipped(platform)
+    platform_change(config)
+    platform_inventory = render(
+        ROOT,
+        stack=platform,
+        project="ai-estate",
+        config=config,
+        source=f"stacks/Pulumi.{platform}.yaml",
+    )
+    return scorecard(_render(bu_stack), platform=platform_inventory)
+
+
+def test_cost_allocation_flips_with_the_platform_config():
+    """`governance-cost-allocation` reads the platform stack: its cost category must have the BU
+    and its CUR 2.0 export must split EKS costs."""
+    assert status(shipped_card("fraud-prod"), "governance-cost-allocation") == "met"
+
+    def other_bus(c):
+        c["ai-estate:businessUnits"] = ["payments"]
+
+    item = _platform_card("fraud-prod", other_bus).item("governance-cost-allocation")
+    assert item.status == "partial" and "no cost category has a value for BU fraud" in item.missing
+
+    def no_split(c):
+        c.setdefault("ai-estate:costGovernance", {})["export"] = {"splitCostAllocationData": False}
+
+    item = _platform_card("fraud-prod", no_split).item("governance-cost-allocation")
+    assert item.status == "partial" and "splits EKS costs" in item.missing
+
+    def nothing(c):
+        c["ai-estate:costGovernance"] = {"export": {"enabled": False}}
+        c["ai-estate:businessUnits"] = []
+
+    item = _platform_card("fraud-prod", nothing).item("governance-cost-allocation")
+    assert item.status == "missing" and item.fix.startswith("ai-estate:businessUnits")
 
 
 def test_marketing_quality_alarm_flips_missing_to_met():

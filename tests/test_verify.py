@@ -736,7 +736,10 @@ def test_plan_of_each_fixture_names_what_the_stack_deploys():
         ("kms-key", fixture_outputs("platform-prod")["platformKeyArn"]),
         ("eks-cluster", "platform-prod-ai"),
     }
-    assert "s3-bucket" in platform.not_declared
+    # the CUR 2.0 export bucket (telemetry) is the platform's one bucket verify checks
+    export_bucket = fixture_outputs("platform-prod")["costGovernance"]["exportBucketName"]
+    buckets = [t.name for t in platform.targets if t.kind == "s3-bucket"]
+    assert buckets == [export_bucket]
 
 
 def test_plan_finds_later_outputs_by_arn_or_key_name():

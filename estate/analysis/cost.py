@@ -19,6 +19,10 @@ file; its `source` says where the factors come from and how to refresh them).
 
 What is left out, on purpose: data transfer other than NAT and endpoint processing, request
 charges (S3, DynamoDB, SageMaker), Container Insights observations, free tiers and discounts.
+Cost governance costs nothing itself (Data Exports, cost categories and Cost Anomaly Detection
+are free; the export's objects are priced as the bucket's storage); AMP rule evaluation and
+alert manager notifications are request charges (query samples processed, SNS publishes), left
+out like the others.
 The baselines for storage, logs and metric series are small documented constants
 (`assumptions` in the prices file), there to keep those lines visible, not to predict a bill.
 

@@ -98,6 +98,10 @@ TRAIL = "aws:cloudtrail/trail:Trail"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 ADMISSION_BINDING = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding"
 BUDGET = "aws:budgets/budget:Budget"
+ANOMALY_MONITOR = "aws:costexplorer/anomalyMonitor:AnomalyMonitor"
+ANOMALY_SUBSCRIPTION = "aws:costexplorer/anomalySubscription:AnomalySubscription"
+COST_CATEGORY = "aws:costexplorer/costCategory:CostCategory"
+DATA_EXPORT = "aws:bcmdata/export:Export"
 AWS_PROVIDER = "pulumi:providers:aws"
 
 GPU_RESOURCE = "nvidia.com/gpu"
@@ -1006,6 +1010,83 @@ def _cost_per_inference(ctx: Context) -> Verdict:
     )
 
 
+# --- telemetry: cost governance evidence ---
+
+
+def _tag_values(expression: Any, key: str) -> set[str]:
+    """Values a Cost Explorer expression (API or pulumi-aws shape) matches on tag `key`."""
+    found: set[str] = set()
+    if isinstance(expression, Mapping):
+        tag = expression.get("Tags") or expression.get("tags")
+        if isinstance(tag, Mapping) and (tag.get("Key") or tag.get("key")) == key:
+            found.update(str(v) for v in (tag.get("Values") or tag.get("values") or []))
+        for value in expression.values():
+            if isinstance(value, (Mapping, list)):
+                found |= _tag_values(value, key)
+    elif isinstance(expression, list):
+        for value in expression:
+            found |= _tag_values(value, key)
+    return found
+
+
+def _cost_anomaly(ctx: Context) -> Verdict:
+    monitors = [
+        m
+        for m in ctx.own(ANOMALY_MONITOR)
+        if ctx.bu in _tag_values(_json(m.inputs.get("monitorSpecification")), "BusinessUnit")
+    ]
+    if not monitors:
+        return Verdict("missing", missing="no cost anomaly monitor watches the BU's tagged spend")
+    evidence = [ctx.evidence(m, "monitorSpecification", f"BusinessUnit={ctx.bu}") for m in monitors]
+    topics = _alarm_topics(ctx)
+    alerting = [
+        s
+        for s in ctx.own(ANOMALY_SUBSCRIPTION)
+        if any(
+            isinstance(sub, Mapping) and sub.get("type") == "SNS" and sub.get("address") in topics
+            for sub in s.inputs.get("subscribers") or []
+        )
+    ]
+    if not alerting:
+        return Verdict("partial", evidence, "the cost anomaly monitor alerts no BU alarm topic")
+    evidence += [
+        ctx.evidence(s, "subscribers", f"{s.inputs.get('frequency')} to the alarm topic")
+        for s in alerting
+    ]
+    return Verdict("met", evidence)
+
+
+def _cost_allocation(ctx: Context) -> Verdict:
+    evidence, missing = [], []
+    categories = [
+        (inv, r)
+        for inv, r in ctx.cluster_side(COST_CATEGORY)
+        if ctx.bu in _tag_values(r.inputs.get("rules"), "BusinessUnit")
+    ]
+    evidence += [
+        ctx.evidence(r, "rules", f"{r.inputs.get('name')}: {ctx.bu}", inv) for inv, r in categories
+    ]
+    if not categories:
+        missing.append(f"no cost category has a value for BU {ctx.bu}")
+    exports = [
+        (inv, r)
+        for inv, r in ctx.cluster_side(DATA_EXPORT)
+        if '"INCLUDE_SPLIT_COST_ALLOCATION_DATA": "TRUE"' in json.dumps(r.inputs.get("export"))
+    ]
+    evidence += [
+        ctx.evidence(r, "export", "CUR 2.0 with split cost allocation data", inv)
+        for inv, r in exports
+    ]
+    if not exports:
+        missing.append("no CUR 2.0 export splits EKS costs to the BU's pods")
+    if not missing:
+        return Verdict("met", evidence)
+    return Verdict("partial" if evidence else "missing", evidence, "; ".join(missing))
+
+
+# --- end telemetry ---
+
+
 # -- the catalogue --------------------------------------------------------------------------
 
 CHECKS: tuple[Check, ...] = (
@@ -1047,6 +1128,8 @@ CHECKS: tuple[Check, ...] = (
           "ai-estate:audit", _audit_trail),
     Check("governance-isolation", "governance", "Isolation from other BUs holds and is proven",
           "ai-estate:waivers (remove waivers of identity rules)", _isolation),
+    Check("governance-cost-allocation", "governance", "Spend is attributed to the BU (cost category, split CUR 2.0)",
+          "ai-estate:businessUnits and costGovernance.export (platform stack)", _cost_allocation),
     Check("ownership-stack", "ownership", "The stack names its owner and cost center",
           "ai-estate:owner, costCenter", _stack_owner),
     Check("ownership-model-families", "ownership", "Every model family names its owners",
@@ -1063,6 +1146,8 @@ CHECKS: tuple[Check, ...] = (
           "ai-estate:monitoring.kpis", _kpis),
     Check("outcomes-cost-per-inference", "outcomes", "Cost per 1,000 inferences is measured",
           "ai-estate:serving.endpoints (with monitoring.kpis)", _cost_per_inference),
+    Check("outcomes-cost-anomaly", "outcomes", "Anomalous spend alerts the BU",
+          "ai-estate:monitoring.costAnomaly.thresholdUsd", _cost_anomaly),
 )  # fmt: skip
 
 

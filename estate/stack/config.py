@@ -767,6 +767,24 @@ class SageMakerEndpointConfig(_Model):
     """5xx responses per 5 minutes tolerated before alarming."""
 
 
+# telemetry: defined before MonitoringConfig, whose default instantiates it
+class PrometheusRulesConfig(_Model):
+    """The BU's Prometheus rule groups in the AMP workspace of the cluster it runs on.
+
+    Serving SLO burn rates, GPU idle waste (from `thresholds.gpuUtilizationLowPercent` and
+    `gpuUtilizationLowMinutes`) and Kueue admission wait, alerting the BU's topic through the
+    workspace's alert manager (list the BU in its platform's `businessUnits`)."""
+
+    enabled: bool = True
+    """Build the BU's rule groups namespace."""
+    availability_objective: float = Field(0.995, ge=0.9, le=0.9999)
+    """Each endpoint's 30-day availability SLO (share of successful readiness probes); the
+    burn-rate alerts page at 14.4x and 6x and open a ticket at 3x and 1x its error budget."""
+    queue_wait_p90_minutes: int = Field(30, ge=1, le=1440)
+    """Alert when the 90th percentile admission wait of the BU's Kueue ClusterQueue exceeds
+    this many minutes."""
+
+
 class MonitoringConfig(_Model):
     """`ai-estate:monitoring` (BU stacks)."""
 
@@ -784,6 +802,10 @@ class MonitoringConfig(_Model):
     kpis: Annotated[tuple[KpiConfig, ...], _items()] = ()
     """Business KPIs per model family (published to `AIEstate/BusinessKPI`), each alarmed
     against its target and graphed on the BU dashboard beside the model-quality metrics."""
+    cost_anomaly: CostAnomalyConfig | None = None
+    """A cost anomaly monitor on the BU's tagged spend, alerting the alarm topic. Unset: none."""
+    prometheus_rules: PrometheusRulesConfig = PrometheusRulesConfig()
+    """Prometheus rule groups (SLO burn rates, GPU idle waste, Kueue wait) in AMP."""
 
 
 class BudgetConfig(_Model):
@@ -1205,6 +1227,8 @@ def backup_problems(config: StackConfig) -> list[Problem]:
             (("audit", "enabled"), "must stay true in prod (who read the BU's data)", False)
         )
     return problems
+
+
 # --- kueue ---
 
 
@@ -1231,6 +1255,92 @@ def gpu_quota_problems(config: StackConfig) -> list[Problem]:
     return (
         [(("tenant", "gpuBorrowingLimit"), problem, tenant.gpu_borrowing_limit)] if problem else []
     )
+
+
+# --- telemetry ---
+
+
+class CostAnomalyConfig(_Model):
+    """A Cost Anomaly Detection monitor on the BU's tagged spend, alerting its alarm topic.
+
+    The monitor (type CUSTOM) watches the `BusinessUnit` cost-allocation tag; its subscription
+    alerts the BU's alarm topic as soon as AWS finds an anomaly (frequency `IMMEDIATE`, the only
+    one SNS subscribers take). Cost Explorer sees tags only once `BusinessUnit` is activated as
+    a cost-allocation tag (README, "Deploying for real")."""
+
+    threshold_usd: float = Field(gt=0, le=1_000_000_000)
+    """Alert when an anomaly's total impact reaches this many USD (`ANOMALY_TOTAL_IMPACT_ABSOLUTE`)."""
+    threshold_percent: float | None = Field(None, gt=0, le=10_000)
+    """Also require the impact to reach this percentage of the expected spend
+    (`ANOMALY_TOTAL_IMPACT_PERCENTAGE`, ANDed with the USD threshold). Unset: USD only."""
+
+
+class CostExportConfig(_Model):
+    """The CUR 2.0 data export of the platform account (AWS Data Exports).
+
+    Delivered into a bucket encrypted with the platform key: hourly, per resource, with split
+    cost allocation data, so EKS pod costs can be charged back per BU namespace. Split cost
+    allocation for EKS must also be switched on once in the Billing console's cost management
+    preferences (a payer-account setting)."""
+
+    enabled: bool = True
+    """Deliver the export (platform stacks)."""
+    time_granularity: Literal["HOURLY", "DAILY", "MONTHLY"] = "HOURLY"
+    """Line-item granularity (`TIME_GRANULARITY`)."""
+    include_resources: bool = True
+    """One line item per resource, with `line_item_resource_id` (`INCLUDE_RESOURCES`)."""
+    split_cost_allocation_data: bool = True
+    """Split EKS (and ECS) costs to pods, adding the `split_line_item_*` columns
+    (`INCLUDE_SPLIT_COST_ALLOCATION_DATA`)."""
+    format: Literal["PARQUET", "TEXT_OR_CSV"] = "PARQUET"
+    """File format (Parquet is compressed as Parquet, CSV as GZIP)."""
+
+
+class CostGovernanceConfig(_Model):
+    """`ai-estate:costGovernance` (platform stacks): the account's cost data."""
+
+    export: CostExportConfig = CostExportConfig()
+    """The CUR 2.0 export with split cost allocation data."""
+
+
+def cost_governance_problems(config: StackConfig) -> list[Problem]:
+    """`costGovernance` and `businessUnits` are a platform stack's; each BU is listed once."""
+    problems: list[Problem] = []
+    # By value, not by presence: `pulumi up` passes Pulumi.yaml's empty defaults to every stack.
+    set_on_bu = {
+        "costGovernance": config.cost_governance != CostGovernanceConfig(),
+        "businessUnits": bool(config.business_units),
+    }
+    for key, is_set in set_on_bu.items():
+        if config.kind == "bu" and is_set:
+            problems.append(
+                (
+                    (key,),
+                    "belongs in platform stacks (list this BU in its platform's businessUnits)",
+                    _NOTHING,
+                )
+            )
+    names = list(config.business_units)
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        problems.append(
+            (("businessUnits",), f"names must be unique (repeated: {', '.join(dupes)})", _NOTHING)
+        )
+    if config.monitoring.cost_anomaly is not None and not config.payer_account:
+        problems.append(
+            (
+                ("monitoring", "costAnomaly"),
+                "needs ai-estate:payerAccount: true (AWS creates cost anomaly monitors on "
+                "cost-allocation tags only in a management or standalone account)",
+                _NOTHING,
+            )
+        )
+    if config.kind == "platform" and "platform" in names:
+        problems.append((("businessUnits",), "'platform' is not a BU", "platform"))
+    return problems
+
+
+# --- end telemetry ---
 
 
 class StackConfig(_Model):
@@ -1282,6 +1392,19 @@ class StackConfig(_Model):
     """AWS Backup of the BU's tables and data buckets (BU stacks)."""
     audit: AuditConfig = AuditConfig()
     """The CloudTrail data-event trail on the BU's data (BU stacks)."""
+    cost_governance: CostGovernanceConfig = CostGovernanceConfig()
+    """The CUR 2.0 export of the account (platform stacks)."""
+    payer_account: bool = False
+    """This stack's account pays its own bill: an AWS Organizations management account or a
+    standalone account. AWS creates cost categories and cost anomaly monitors on cost-allocation
+    tags only in such accounts, so the platform's cost category and a BU's
+    `monitoring.costAnomaly` need it; in a member account create them from the management
+    account instead (README, "Deploying for real")."""
+    business_units: Annotated[tuple[Slug, ...], _items()] = ()
+    """Platform stacks: the BUs whose stacks run on this platform. Each gets an Alertmanager
+    route from the platform's Prometheus to its alarm topic and, with `payerAccount`, a value
+    in the cost category `ai-estate-<env>-business-unit` (a rule on its `BusinessUnit` tag, so
+    Cost Explorer and the CUR 2.0 export group spend by BU). Empty: neither."""
 
     @model_validator(mode="before")
     @classmethod
@@ -1452,6 +1575,7 @@ def stack_problems(config: StackConfig) -> list[Problem]:
     problems.extend(kpi_problems(config))
     problems.extend(backup_problems(config))
     problems.extend(gpu_quota_problems(config))
+    problems.extend(cost_governance_problems(config))
     if config.kind == "platform":
         if bu != "platform":
             problems.append((("businessUnit",), "must be 'platform' for a platform stack", bu))

@@ -67,7 +67,6 @@ PLATFORM_CONSUMED: dict[str, str] = {
     "owner": _OWNERSHIP,
     "cost_center": _OWNERSHIP,
     "data_classification": _OWNERSHIP,
-    "account_id": "the provider's allowed account and the stack outputs",
     "platform_stack": "BU stacks only",
     "feature_store": "BU stacks only",
     "gpu_pools": "BU stacks only (the schema refuses pools on platform stacks)",
@@ -95,6 +94,10 @@ BU_CONSUMED: dict[str, str] = {
     "activate_cost_allocation_tags": "removed: the schema refuses it (a management-account step)",
     "serving": "the BU's endpoints, built by build_serving() on top of the estate",
     "waivers": _WAIVERS,
+    "cost_governance": "platform stacks only (the schema refuses it on BU stacks)",
+    "business_units": "platform stacks only (the schema refuses it on BU stacks)",
+    "monitoring.prometheus_rules": "the BU's AMP rule groups, built by build_prometheus_rules()",
+    "payer_account": "checked by the schema (monitoring.costAnomaly needs it)",
 }
 
 
@@ -216,6 +219,11 @@ def platform_stack(
         "flowLogGroupName": estate.network.flow_log_group_name,
         "prometheusWorkspaceArn": estate.monitoring.workspace_arn,
         "prometheusEndpoint": estate.monitoring.prometheus_endpoint,
+        "costGovernance": {
+            "exportBucketName": estate.cost.export_bucket_name if estate.cost else None,
+            "exportArn": estate.cost.export_arn if estate.cost else None,
+            "costCategoryArn": estate.cost.cost_category_arn if estate.cost else None,
+        },
         **cluster_outputs(estate.cluster, config),
     }
 
@@ -234,6 +242,7 @@ def bu_stack(
     bu = BuEstate(f"{config.business_unit}-{config.environment}", args, opts)
     outputs.update(bu_outputs(bu, args))
     outputs.update(build_serving(config, opts, bu=bu, shared=shared, platform=platform))
+    build_prometheus_rules(config, opts, bu, platform)
     if bu.cluster is not None:
         outputs.update(cluster_outputs(bu.cluster, config))
     return outputs
@@ -251,6 +260,7 @@ def bu_outputs(bu: BuEstate, args: BuEstateArgs) -> dict[str, Any]:
         "alarmArns": bu.monitoring.alarm_arns,
         "dashboardName": bu.monitoring.dashboard_name,
         "budgetName": bu.monitoring.budget_name,
+        "costAnomalyMonitorArn": bu.monitoring.cost_anomaly_monitor_arn,
     }
     if bu.access is not None:
         outputs["access"] = {
@@ -454,6 +464,40 @@ def build_serving(
             }
         }
     }
+
+
+def build_prometheus_rules(
+    config: StackConfig,
+    opts: pulumi.ResourceOptions,
+    bu: BuEstate,
+    platform: pulumi.StackReference | None,
+) -> None:
+    """The BU's AMP rule groups, in the workspace of the cluster it runs on."""
+    from components.prometheus_rules import BuPrometheusRules, PrometheusRulesSpec
+
+    rules = config.monitoring.prometheus_rules
+    if not rules.enabled:
+        return
+    if bu.cluster_monitoring is not None:
+        workspace: pulumi.Input[str] = bu.cluster_monitoring.workspace_arn
+    else:
+        assert platform is not None  # a shared-cluster BU reads its platform
+        workspace = platform.require_output("prometheusWorkspaceArn")
+    thresholds = config.monitoring.thresholds
+    BuPrometheusRules(
+        f"{config.business_unit}-{config.environment}-prometheus",
+        {
+            **to_args(rules, PrometheusRulesSpec, consumed={"enabled": "builds the namespace"}),
+            "business_unit": config.business_unit,
+            "environment": config.environment,
+            "workspace_arn": workspace,
+            "endpoints": [e.name for e in config.serving.endpoints],
+            "gpu_idle_percent": thresholds.gpu_utilization_low_percent,
+            "gpu_idle_minutes": thresholds.gpu_utilization_low_minutes,
+            "tags": stack_tags(config),
+        },
+        opts,
+    )
 
 
 def endpoint_replica_prices(config: StackConfig) -> dict[str, float]:

@@ -34,7 +34,9 @@ from .properties import (
     as_list,
     get,
     is_customer_managed_key,
+    json_document,
     provider_default_tags,
+    statements,
     string_map,
     text,
 )
@@ -187,11 +189,43 @@ def trail_targets(
     return found
 
 
+REPORT_DELIVERY_SERVICES = frozenset(
+    {"bcm-data-exports.amazonaws.com", "billingreports.amazonaws.com"}
+)
+"""AWS services that deliver regenerable reports (CUR 2.0, Data Exports) into a bucket."""
+
+
+def report_targets(
+    resources: list[PolicyResource], targets: Mapping[str, PolicyResource]
+) -> set[str]:
+    """URNs of buckets whose policy lets an AWS report service write into them: billing
+    exports that AWS can deliver again, not data of the estate's own."""
+    found: set[str] = set()
+    for policy in of_types(resources, ("aws:s3/bucketPolicy:BucketPolicy",)):
+        document = json_document(policy.props.get("policy"))
+        services: set[str] = set()
+        for statement in statements(document):
+            principal = get(statement, "Principal", "Service")
+            services.update(text(p) for p in as_list(principal))
+        if services & REPORT_DELIVERY_SERVICES:
+            found.update(
+                t.urn
+                for t in linked(
+                    policy, "bucket", targets, lambda b: known_names(b, ("bucket", "id"))
+                )
+            )
+    return found
+
+
 def data_stores(resources: list[PolicyResource]) -> list[PolicyResource]:
     """The stack's data stores AWS Backup can protect: tables, file systems, databases, and the
     buckets that are not a log target (of other buckets' access logs or of a trail)."""
     all_buckets = buckets(resources)
-    logs = log_targets(resources, all_buckets) | trail_targets(resources, all_buckets)
+    logs = (
+        log_targets(resources, all_buckets)
+        | trail_targets(resources, all_buckets)
+        | report_targets(resources, all_buckets)
+    )
     stores = [b for urn, b in all_buckets.items() if urn not in logs]
     stores += of_types(resources, STATEFUL_TYPES)
     return stores
