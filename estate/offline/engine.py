@@ -96,7 +96,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return f"urn:pulumi:{pulumi.get_stack()}::{pulumi.get_project()}::{type_}::{name}"
 
     def RegisterResource(self, request):  # noqa: N802 - gRPC method name
-        response = super().RegisterResource(request)
+        response = super().RegisterResource(_without_references(request, "object"))
         urn = response.urn
         if request.type == "pulumi:pulumi:Stack":
             self.stack_urn = urn
@@ -140,7 +140,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return response
 
     def ReadResource(self, request):  # noqa: N802 - gRPC method name
-        response = super().ReadResource(request)
+        response = super().ReadResource(_without_references(request, "properties"))
         # The SDK's mock leaves the id out of the response, which a preview reads as "unknown":
         # every value derived from a StackReference would then be unknown too.
         response.id = self.resources[response.urn].id or request.id
@@ -157,6 +157,43 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             )
         )
         return response
+
+    def Invoke(self, request):  # noqa: N802 - gRPC method name
+        return super().Invoke(_without_references(request, "args"))
+
+
+def _dereference(value: Any) -> Any:
+    """A wire value with every resource reference replaced by what a provider that takes no
+    references receives from the engine: a custom resource's ID, else its URN."""
+    if isinstance(value, dict):
+        if value.get(_SIG_KEY) == _SIG_RESOURCE:
+            if "id" in value:
+                return value["id"] or UNKNOWN_WIRE
+            return value.get("urn", "")
+        return {k: _dereference(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_dereference(v) for v in value]
+    return value
+
+
+def _without_references(request: Any, field: str) -> Any:
+    """The request with the resource references in `field` dereferenced, for the SDK's mock.
+
+    The SDK's MockMonitor deserializes what it is sent on a gRPC worker thread; a resource
+    reference there constructs a resource whose `getResource` call is scheduled on that thread's
+    private event loop, which is never run again: the program's RPC count never drops to zero
+    and the render hangs (or, sharing a loop, fails with asyncio's RuntimeError). The engine
+    hands the provider the referenced resource's ID, which is also what the mocks should see;
+    what we record is the request as the program sent it.
+    """
+    struct = getattr(request, field)
+    if _SIG_RESOURCE not in str(struct):
+        return request
+    copy = type(request)()
+    copy.CopyFrom(request)
+    getattr(copy, field).Clear()
+    json_format.ParseDict(_dereference(json_format.MessageToDict(struct)), getattr(copy, field))
+    return copy
 
 
 def alias_urn(urn: str, spec: Any) -> str:

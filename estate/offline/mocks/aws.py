@@ -68,10 +68,19 @@ def new_resource(
     provider = m.provider_settings(args.provider)
     region = str(inputs.get("region") or provider.get("region") or m.region)
     facts = AWS_TYPES.get(typ, _NO_FACTS)
+    # `Resource.get(name, id)` (and `import_`): the resource exists, under the ID given; where
+    # the ID is the physical name (or an ARN ending in it), that is the name it has.
+    existing = str(args.resource_id or "")
+    if existing and facts.id_prefix is None and not inputs.get(facts.name_property):
+        inputs[facts.name_property] = (
+            existing.rsplit(":", 1)[-1].rsplit("/", 1)[-1]
+            if existing.startswith("arn:")
+            else existing
+        )
 
     namer = NAMERS.get(typ, physical_name)
     physical, state = namer(m, typ, args.name, inputs)
-    rid = resource_id(m, typ, args.name, inputs, physical)
+    rid = existing or resource_id(m, typ, args.name, inputs, physical)
 
     service = typ.split(":")[1].split("/")[0]
     if facts.arn is not None:
@@ -100,6 +109,8 @@ def new_resource(
         state["arn"] = m.arn(service, f"{kind}/{physical}", True, region)
 
     if facts.id_is_arn:
+        if existing.startswith("arn:"):
+            state["arn"] = existing
         rid = state["arn"]
     if service not in GLOBAL_SERVICES:
         state.setdefault("region", region)
