@@ -18,7 +18,6 @@ from estate.offline.selection import (
     affected_stacks,
     parse_shard,
     select_shard,
-    shard_of,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
