@@ -34,6 +34,8 @@ def generate_bu_stack(index: int) -> tuple[str, str]:
     bu = f"{BUSINESS_UNITS[index % len(BUSINESS_UNITS)]}{index:03d}"
     env = "prod" if index % 2 else "dev"
     account = "222222222222" if env == "prod" else "111111111111"
+    # prod pins the node AMI release (the schema refuses `latest` there)
+    ami = "\n      amiVersion: v20251120" if env == "prod" else ""
     text = f"""config:
   aws:region: us-east-1
   ai-estate:kind: bu
@@ -51,7 +53,7 @@ def generate_bu_stack(index: int) -> tuple[str, str]:
       provisioner: karpenter
       instanceTypes: [g5.xlarge, g5.2xlarge]
       capacityType: spot
-      maxSize: 4
+      maxSize: 4{ami}
   ai-estate:modelRegistry:
     modelFamilies: [scoring]
   ai-estate:featureStore:
@@ -243,11 +245,54 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _timed(cmd: list[str]) -> tuple[float, int]:
+    started = time.perf_counter()
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
+    return round(time.perf_counter() - started, 2), done.returncode
+
+
+def ratios(bu_count: int = 100, jobs: int = 2) -> dict:
+    """In one run: one BU stack, `--all`, and `--affected --base HEAD` after touching one BU
+    file, in a git copy of a `bu_count`-BU project. Ratios to the single-stack check."""
+    project = scratch_project(bu_count)
+    try:
+        git = ["git", "-C", str(project), "-c", "user.name=b", "-c", "user.email=b@example.com"]
+        subprocess.run([*git, "init", "-q"], check=True)
+        subprocess.run([*git, "add", "-A"], check=True)
+        subprocess.run([*git, "commit", "-qm", "base"], check=True)
+        estate = [sys.executable, "-m", "estate", "check", "--project", str(project), "--quiet"]
+        estate += ["--jobs", str(jobs)]
+        one = generate_bu_stack(1)[0]
+        single, single_exit = _timed([*estate, "--stack", one])
+        every, every_exit = _timed([*estate, "--all"])
+        touched = project / "stacks" / f"Pulumi.{one}.yaml"
+        touched.write_text(touched.read_text() + "# touched\n")
+        affected, affected_exit = _timed([*estate, "--all", "--affected", "--base", "HEAD"])
+    finally:
+        shutil.rmtree(project, ignore_errors=True)
+    return {
+        "stack": one,
+        "single_s": single,
+        "all_s": every,
+        "affected_s": affected,
+        "all_ratio": round(every / single, 2),
+        "affected_ratio": round(affected / single, 2),
+        "exits": [single_exit, every_exit, affected_exit],
+        "load": os.getloadavg(),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", type=Path, help="write the results as markdown here")
     parser.add_argument("--sizes", default="20,100", help="generated BU stack counts")
+    parser.add_argument(
+        "--ratios", action="store_true", help="only the single / --all / --affected ratios"
+    )
     args = parser.parse_args()
+    if args.ratios:
+        print(json.dumps(ratios()))
+        return
     rows = [run_scenario("shipped stacks", None)]
     print(json.dumps(rows[-1]))
     for size in [int(s) for s in args.sizes.split(",") if s]:

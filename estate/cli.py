@@ -203,10 +203,23 @@ def check(
     ] = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Stacks checked at once.")] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the verdict line.")] = False,
+    affected: Annotated[
+        bool,
+        typer.Option(
+            "--affected",
+            help="With --base: only the stacks whose stack file, platform stack or shared code "
+            "changed since the base; the others are listed as skipped.",
+        ),
+    ] = False,
+    shard: Annotated[
+        str | None,
+        typer.Option("--shard", help="K/N: check only shard K of N (a stable hash of the name)."),
+    ] = None,
 ) -> None:
     """Render stacks offline and run the policy pack over them via the Analyzer protocol."""
     proj = _project(project)
     names = _select(proj, stack, all_)
+    names, skipped, deleted = _narrow(proj, names, base, affected, shard)
     if not (policy_pack / "PulumiPolicy.yaml").is_file():
         raise fail(f"{policy_pack}: no PulumiPolicy.yaml (not a policy pack directory)")
     pack_config = _load_pack_config(policy_pack_config)
@@ -221,8 +234,15 @@ def check(
         for name in names
     ]
     with contextlib.ExitStack() as scratch:
-        base_jobs = _base_jobs(proj, base, names, all_, scratch) if base is not None else []
-        results = _run_with_progress(job_list + base_jobs, workers, quiet)
+        base_names = [*names, *deleted] if affected else names
+        base_jobs = (
+            _base_jobs(proj, base, base_names, all_ and not affected, scratch)
+            if base is not None
+            else []
+        )
+        results = (
+            _run_with_progress(job_list + base_jobs, workers, quiet) if job_list + base_jobs else []
+        )
     prior = results[len(job_list) :] if base is not None else None
     if base is not None:
         from estate.offline.gate import attach_diffs
@@ -231,7 +251,57 @@ def check(
     from estate.analysis.readiness import attach_readiness
 
     attach_readiness(results, prior)
-    _report_and_exit(results, json_path, sarif_path, junit_path, markdown_path, quiet)
+    _report_and_exit(results, json_path, sarif_path, junit_path, markdown_path, quiet, skipped)
+
+
+def _narrow(
+    proj: Project, names: list[str], base: str | None, affected: bool, shard: str | None
+) -> tuple[list[str], dict[str, str], list[str]]:
+    """Apply `--affected` then `--shard`: (stacks to check, skipped with why, stacks deleted
+    since the base — their base render is still diffed so a deletion is never missed)."""
+    from estate.offline.selection import (
+        SelectionError,
+        affected_stacks,
+        changed_paths,
+        parse_shard,
+        select_shard,
+    )
+
+    skipped: dict[str, str] = {}
+    deleted: list[str] = []
+    try:
+        if affected:
+            if base is None:
+                raise SelectionError("--affected needs --base REF (the ref to compare with)")
+            changed = changed_paths(proj.path, base)
+
+            def rel(name: str) -> str:
+                return proj.stack_file(name).resolve().relative_to(proj.path).as_posix()
+
+            def platform(name: str) -> str | None:
+                try:
+                    return platform_of_config(proj.stack_config(name))
+                except ConfigError:
+                    return None
+
+            chosen = affected_stacks(names, changed, rel, platform, base)
+            names, skipped = chosen.selected, chosen.skipped
+            stack_dir = proj.stack_dir.resolve().relative_to(proj.path).as_posix()
+            for path in changed:
+                parent, _, file = path.rpartition("/")
+                if (parent or ".") == stack_dir and file.startswith("Pulumi."):
+                    name = file.removeprefix("Pulumi.").removesuffix(".yaml")
+                    if not proj.stack_file(name).is_file():
+                        deleted.append(name)
+        if shard is not None:
+            k, n = parse_shard(shard)
+            chosen = select_shard(names, k, n)
+            names = chosen.selected
+            skipped.update(chosen.skipped)
+            deleted = [d for d in deleted if select_shard([d], k, n).selected]
+    except SelectionError as exc:
+        raise fail(f"estate check: {exc}") from None
+    return names, skipped, deleted
 
 
 def _run_with_progress(job_list: list[Job], workers: int, quiet: bool) -> list[StackResult]:
@@ -261,6 +331,7 @@ def _report_and_exit(
     junit_path: Path | None,
     markdown_path: Path | None,
     quiet: bool,
+    skipped: dict[str, str] | None = None,
 ) -> None:
     from estate.reports import render_table, write_reports
 
@@ -271,9 +342,12 @@ def _report_and_exit(
         junit_path=junit_path,
         markdown_path=markdown_path,
         tool_version=__version__,
+        skipped=skipped,
     )
     if not quiet:
         render_table(results, out)
+        for name, why in (skipped or {}).items():
+            out.print(f"skipped {name}: {why}", markup=False)
     errors = [r for r in results if r.error]
     blocking = sum(len(r.blocking) for r in results)
     advisories = sum(len(r.advisories) for r in results)
@@ -282,6 +356,8 @@ def _report_and_exit(
         f"{len(results)} stack(s), {resources} resources: {blocking} blocking, "
         f"{advisories} advisory, {len(errors)} error(s)"
     )
+    if skipped:
+        verdict += f", {len(skipped)} skipped"
     for r in errors:
         err.print(r.error, markup=False)
     out.print(verdict, markup=False)

@@ -212,6 +212,8 @@ def test_expressions_name_steps_jobs_and_matrix_keys_that_exist(path: Path, stac
         step_ids = {s["id"] for s in job.get("steps", []) if "id" in s}
         needs = job.get("needs", [])
         needs = {needs} if isinstance(needs, str) else set(needs)
+        literal = job.get("strategy", {}).get("matrix")
+        keys = set(literal) if isinstance(literal, dict) else matrix_keys  # a literal matrix
         for expression in EXPRESSION.findall(text):
             for step in re.findall(r"\bsteps\.([\w-]+)", expression):
                 assert step in step_ids, f"{path.name}:{name}: no step id {step!r}"
@@ -223,7 +225,7 @@ def test_expressions_name_steps_jobs_and_matrix_keys_that_exist(path: Path, stac
                 ):
                     assert key in outputs, f"{path.name}:{name}: {other} has no output {key!r}"
             for key in re.findall(r"\bmatrix\.([\w-]+)", expression):
-                assert key in matrix_keys, f"{path.name}:{name}: matrix has no key {key!r}"
+                assert key in keys, f"{path.name}:{name}: matrix has no key {key!r}"
 
 
 @pytest.mark.parametrize("path", [PREVIEW, DEPLOY], ids=lambda p: p.name)
@@ -274,6 +276,27 @@ def test_gate_runs_estate_check_with_all_four_reports(gate):
     assert "|| status=$?" in command and "exit-code=$status" in command
 
 
+def test_gate_checks_affected_stacks_against_the_pr_base_with_full_history(gate):
+    (job,) = gate["jobs"].values()
+    checkout = one_step_using(job, "actions/checkout")
+    assert checkout["with"]["fetch-depth"] == 0  # a shallow clone lacks the base commit
+    check = next(s for s in job["steps"] if "estate check" in s.get("run", ""))
+    command = " ".join(check["run"].replace("\\\n", " ").split())
+    assert '--affected --base "$BASE_SHA"' in command
+    assert check["env"]["BASE_SHA"] == "${{ github.event.pull_request.base.sha }}"
+
+
+def test_gate_shards_cover_the_matrix(gate):
+    (job,) = gate["jobs"].values()
+    shards = job["strategy"]["matrix"]["shard"]
+    assert shards == list(range(1, len(shards) + 1))
+    assert int(job["env"]["SHARDS"]) == len(shards)
+    check = next(s for s in job["steps"] if "estate check" in s.get("run", ""))
+    assert '--shard "${{ matrix.shard }}/$SHARDS"' in check["run"]
+    artifacts = one_step_using(job, "actions/upload-artifact")
+    assert "${{ matrix.shard }}" in artifacts["with"]["name"]  # one artifact per shard
+
+
 def test_gate_uploads_then_fails_with_the_original_exit_code(gate):
     (job,) = gate["jobs"].values()
     steps = job["steps"]
@@ -285,7 +308,10 @@ def test_gate_uploads_then_fails_with_the_original_exit_code(gate):
     for step in (sarif, artifacts, comment, verdict):
         assert steps.index(step) > check_index
         assert "!cancelled()" in step["if"], f"{step.get('name')} must run after a violation"
-    assert sarif["with"] == {"sarif_file": "out/check.sarif", "category": "ai-estate-policy"}
+    assert sarif["with"] == {
+        "sarif_file": "out/check.sarif",
+        "category": "ai-estate-policy-${{ matrix.shard }}",
+    }
     assert {"out/check.xml", "out/check.json"} <= set(artifacts["with"]["path"].split())
     assert verdict["env"]["EXIT_CODE"] == "${{ steps.check.outputs.exit-code }}"
     assert 'exit "$EXIT_CODE"' in verdict["run"]

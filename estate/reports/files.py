@@ -21,6 +21,7 @@ def write_reports(
     junit_path: str | Path | None = None,
     markdown_path: str | Path | None = None,
     tool_version: str,
+    skipped: dict[str, str] | None = None,
 ) -> list[Path]:
     """Write each requested report (UTF-8, parent folders created); returns the paths written."""
 
@@ -28,10 +29,10 @@ def write_reports(
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
     writers = [
-        (json_path, lambda: dump(to_json(results))),
+        (json_path, lambda: dump({**to_json(results), "skipped": skipped_json(skipped)})),
         (sarif_path, lambda: dump(to_sarif(results, tool_version=tool_version))),
         (junit_path, lambda: to_junit(results)),
-        (markdown_path, lambda: to_markdown(results)),
+        (markdown_path, lambda: to_markdown(results) + skipped_markdown(skipped)),
     ]
     written: list[Path] = []
     for destination, render in writers:
@@ -43,3 +44,16 @@ def write_reports(
         path.write_bytes(render().encode("utf-8", "replace"))
         written.append(path)
     return written
+
+
+def skipped_json(skipped: dict[str, str] | None) -> list[dict[str, str]]:
+    """The stacks `--affected` or `--shard` left out, each with the reason."""
+    return [{"stack": k, "reason": v} for k, v in sorted((skipped or {}).items())]
+
+
+def skipped_markdown(skipped: dict[str, str] | None) -> str:
+    """A collapsed list of the stacks left out, for the PR comment."""
+    if not skipped:
+        return ""
+    rows = "".join(f"- `{k}`: {v}\n" for k, v in sorted(skipped.items()))
+    return f"\n<details><summary>{len(skipped)} stack(s) skipped</summary>\n\n{rows}\n</details>\n"
