@@ -796,7 +796,7 @@ def load_bu(stack: str, inventory: Inventory, account: str) -> Bu:
         bu.buckets[purpose] = (name, policies_by_bucket.get(name))
     assert bucket_names
     bu.tables = [t.inputs["name"] for t in of_type(inventory, "aws:dynamodb/table:Table")]
-    [key] = of_type(inventory, "aws:kms/key:Key")
+    [key] = [k for k in of_type(inventory, "aws:kms/key:Key") if not k.inputs.get("region")]
     bu.key_arn = moved(str(inventory.outputs["kmsKeyArn"]))
     bu.key_policy = moved(doc(key.inputs["policy"]))
     group_policies = {
