@@ -149,7 +149,7 @@ def test_platform_network_layout(rendered):
 def test_feature_store_buckets_are_hardened(rendered):
     inv = rendered("fraud-prod")
     buckets = {r.urn: r for r in by_type(inv, "aws:s3/bucket:Bucket")}
-    assert len(buckets) == 3  # access logs, offline feature store, model artifacts
+    assert len(buckets) == 4  # access logs, offline feature store, model artifacts, audit trail
 
     def children(typ):
         out = {}
