@@ -69,6 +69,8 @@ def _of(inventory: Inventory, type_: str) -> list[Resource]:
 
 def _one(inventory: Inventory, type_: str, contains: str = "") -> Resource:
     found = [r for r in _of(inventory, type_) if contains in r.name]
+    if type_ == KEY:  # the stack's key, not the DR backup copies' key in another region
+        found = [r for r in found if not r.inputs.get("region")]
     assert len(found) == 1, [r.name for r in found]
     return found[0]
 

@@ -37,6 +37,7 @@ what they set (a patch can add `runAsUser: 0` or an image), never for what they 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -149,7 +150,18 @@ def _kind(resource_type: str) -> str:
 
 
 def is_platform_stack() -> bool:
-    return stack_kind(stack_config()) == PLATFORM
+    """A platform stack, or a BU stack that builds its own cluster (`cluster.mode: dedicated`):
+    both install the cluster's add-ons in its system namespaces."""
+    config = stack_config()
+    if stack_kind(config) == PLATFORM:
+        return True
+    cluster = config.get("ai-estate:cluster")
+    if isinstance(cluster, str):
+        try:
+            cluster = json.loads(cluster)
+        except ValueError:
+            cluster = None
+    return isinstance(cluster, dict) and cluster.get("mode") == "dedicated"
 
 
 def own_business_unit() -> str:
