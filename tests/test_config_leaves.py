@@ -68,6 +68,14 @@ class Plan:
 
 
 PLANS: dict[str, Plan] = {
+    # -- backup and audit (issue 14) ------------------------------------------------------------
+    "backup.drRegion": Plan(value="eu-central-1"),
+    "backup.restoreTestSchedule": Plan(value="cron(0 7 ? * MON *)"),
+    "audit.logArchiveBucket": Plan(value="acme-log-archive"),
+    "audit.logArchiveKmsKeyArn": Plan(
+        value="arn:aws:kms:us-east-1:999999999999:key/abc",
+        companions={"audit.logArchiveBucket": "acme-log-archive"},
+    ),
     # -- common keys -------------------------------------------------------------------------
     # a platform stack turned into a BU stack: a BU name, its platform, no Gateway settings
     "kind": Plan(

@@ -45,6 +45,7 @@ from pulumi_policy.proxy import UnknownValueError
 
 from .catalog import BLOCK_EVERYWHERE, ENVIRONMENTS, Rule, Setting, Settings, checkov, cis_eks
 from .identity import PLATFORM, business_units_named
+from .k8s_workloads import is_platform_stack
 from .monitoring import stack_kind
 from .profiles import stack_config
 from .properties import as_list, get, text
@@ -221,6 +222,8 @@ def validate_no_bu_cluster_admin(
     policy = eks_admin_policy(text(args.props.get("policyArn")))
     if not policy or text(get(args.props, "accessScope", "type")) != "cluster":
         return
+    if stack_kind(stack_config()) != PLATFORM and is_platform_stack():
+        return  # a dedicated BU cluster is the BU's own: its deployer administers it
     if stack_kind(stack_config()) == PLATFORM:
         named = _principal_business_units(args.props)
         if not named:
