@@ -477,6 +477,7 @@ EXPECTED: set[tuple[str, str, str, str]] = {
             ("bucket:features", "s3:GetBucketPolicy", ""),
             ("bucket:models", "s3:GetBucketPolicy", ""),
             ("bucket:access-logs", "s3:GetBucketPolicy", ""),
+            ("bucket:audit", "s3:GetBucketPolicy", ""),
             ("bucket:access-logs", "s3:ListBucket", ""),
             *(("object:access-logs", "s3:GetObject", p) for p in FEATURE_OBJECT_PREFIXES),
             ("table", "dynamodb:DescribeTable", ""),
