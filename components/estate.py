@@ -433,8 +433,9 @@ class BuEstate(pulumi.ComponentResource):
         self.queues = self._queues(scope, args, target, in_cluster)
         self.node_role, self.pools = self._gpu_pools(scope, args, target, in_cluster)
         self.monitoring = self._monitoring(scope, args, target)
-        self.backup = self._backup(scope, args)
-        self.audit = self._audit(scope, args)
+        stores = self._data_stores(scope, args)
+        self.backup = self._backup(scope, args, stores)
+        self.audit = self._audit(scope, args, stores)
         self.register_outputs({"keyArn": self.key.arn, "namespace": self.tenant.namespace})
 
     # -- sections, in build order -------------------------------------------------------------
@@ -734,11 +735,10 @@ class BuEstate(pulumi.ComponentResource):
             ],
         )
 
-    def _audit(self, scope: _Scope, args: BuEstateArgs) -> BuAuditTrail | None:
+    def _audit(self, scope: _Scope, args: BuEstateArgs, stores: _DataStores) -> BuAuditTrail | None:
         settings = args.get("audit")
         if settings is None:
             return None
-        stores = self._data_stores(scope, args)
         return BuAuditTrail(
             f"{scope.name}-audit",
             {
@@ -763,14 +763,12 @@ class BuEstate(pulumi.ComponentResource):
             child(self, depends_on=[r for r in (self.feature_store, self.registry) if r]),
         )
 
-    def _backup(self, scope: _Scope, args: BuEstateArgs) -> BuBackup | None:
+    def _backup(self, scope: _Scope, args: BuEstateArgs, stores: _DataStores) -> BuBackup | None:
         """AWS Backup of what holds the BU's data: online tables and the feature and artifact
         buckets."""
         settings = args.get("backup")
         if settings is None:
             return None
-        stores = self._data_stores(scope, args)
-        tables, buckets = stores.table_arns, stores.bucket_names
         access = args["access"]
         return BuBackup(
             f"{scope.name}-backup",
@@ -780,8 +778,8 @@ class BuEstate(pulumi.ComponentResource):
                 "business_unit": scope.business_unit,
                 "environment": scope.environment,
                 "kms_key_arn": self.key.arn,
-                "table_arn_patterns": list(tables),
-                "bucket_names": list(buckets),
+                "table_arn_patterns": list(stores.table_arns),
+                "bucket_names": list(stores.bucket_names),
                 "dr_key_admin_principals": list(access["key_admin_role_arns"]) if access else [],
                 "protect": scope.protect,
                 "tags": scope.tags,

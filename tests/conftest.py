@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import sys
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,6 +30,28 @@ def _render(stack: str):
         short = ref.rsplit("/", 1)[-1]
         known[short] = _render(short).outputs
     return render_stack(project, stack, known)
+
+
+def shipped_config(stack: str) -> dict[str, Any]:
+    """A deep copy of a shipped stack's config map, for a test to change."""
+    from estate.offline.project import load_project
+
+    return copy.deepcopy(load_project(ROOT).stack_config(stack))
+
+
+def render_config(stack: str, config: dict[str, Any]):
+    """Render `config` as shipped stack `stack` through the program, against the shipped
+    platform stack's outputs (what `estate check` does with a changed stack file)."""
+    from estate.offline.engine import render
+
+    return render(
+        ROOT,
+        stack=stack,
+        project="ai-estate",
+        config=config,
+        stack_outputs=lambda ref: _render(ref.rsplit("/", 1)[-1]).outputs,
+        source=f"stacks/Pulumi.{stack}.yaml",
+    )
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ import pytest
 
 from estate.analysis.iam import Principal, Request, evaluate
 from tests.conftest import ROOT
-from tests.test_backup import bucket_policy, of, one, render_config
+from tests.test_backup import bucket_policy, of, one, render_changed
 from tests.test_config_hardening import both, make_project
 
 sys.path.insert(0, str(ROOT / "policies"))
@@ -34,7 +34,7 @@ def test_every_read_of_every_data_store_is_recorded(rendered, stack):
 
 
 def test_turning_audit_off_leaves_every_store_unrecorded():
-    inventory = render_config(
+    inventory = render_changed(
         "marketing-dev", lambda c: c.update({"ai-estate:audit": {"enabled": False}})
     )
     assert not of(inventory, TRAIL)
@@ -102,7 +102,7 @@ def test_log_archive_replaces_the_local_bucket():
             "logArchiveKmsKeyArn": "arn:aws:kms:us-east-1:999999999999:key/abc",
         }
 
-    inventory = render_config("fraud-prod", archive)
+    inventory = render_changed("fraud-prod", archive)
     trail = one(inventory, TRAIL)
     assert trail.inputs["s3BucketName"] == "acme-log-archive"
     assert trail.inputs["kmsKeyId"] == "arn:aws:kms:us-east-1:999999999999:key/abc"

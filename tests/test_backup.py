@@ -3,7 +3,6 @@ their locks, the DR copy, restore tests, and the access the backup role really h
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 import sys
@@ -12,10 +11,8 @@ from typing import Any
 import pytest
 
 from estate.analysis.iam import Principal, Request, evaluate
-from estate.offline.engine import render
 from estate.offline.model import Inventory, Resource
-from estate.offline.project import load_project
-from tests.conftest import ROOT, _render
+from tests.conftest import ROOT, render_config, shipped_config
 from tests.test_config_hardening import both, make_project
 
 sys.path.insert(0, str(ROOT / "policies"))
@@ -38,17 +35,11 @@ def one(inventory: Inventory, type_: str, name_part: str = "") -> Resource:
     return found
 
 
-def render_config(stack: str, change) -> Inventory:
-    config = copy.deepcopy(load_project(ROOT).stack_config(stack))
+def render_changed(stack: str, change) -> Inventory:
+    """The shipped stack rendered after `change(config)`."""
+    config = shipped_config(stack)
     change(config)
-    return render(
-        ROOT,
-        stack=stack,
-        project="ai-estate",
-        config=config,
-        stack_outputs=lambda ref: _render(ref.rsplit("/", 1)[-1]).outputs,
-        source=f"stacks/Pulumi.{stack}.yaml",
-    )
+    return render_config(stack, config)
 
 
 def policy_resources(inventory: Inventory):
@@ -94,7 +85,7 @@ def test_another_bus_table_is_not_selected(rendered):
 
 
 def test_turning_backup_off_leaves_every_store_uncovered():
-    inventory = render_config(
+    inventory = render_changed(
         "marketing-dev", lambda c: c.update({"ai-estate:backup": {"enabled": False}})
     )
     assert not of(inventory, SELECTION)
@@ -276,7 +267,7 @@ def test_prod_without_a_dr_region_is_refused_by_the_pack_not_the_schema():
     def no_dr(c):
         c["ai-estate:backup"].pop("drRegion")
 
-    inventory = render_config("fraud-prod", no_dr)
+    inventory = render_changed("fraud-prod", no_dr)
     assert not [v for v in of(inventory, VAULT) if "dr-vault" in v.name]
     run = run_pack(ROOT / "policies", inventory)
     assert {f.policy for f in run.findings} == {"backup-copies-out-of-region"}

@@ -8,7 +8,6 @@ topic for this account only, and both may use the key that encrypts their target
 
 from __future__ import annotations
 
-import copy
 import json
 from typing import Any
 
@@ -29,11 +28,9 @@ from components.cost_governance import (
     cur2_table_configuration,
 )
 from estate.analysis.iam import Principal, Request, evaluate
-from estate.offline.engine import render
 from estate.offline.model import Inventory, Resource
-from estate.offline.project import load_project
 from estate.stack.config import ConfigError, validate_config
-from tests.conftest import ROOT, _render
+from tests.conftest import _render, render_config, shipped_config
 
 EXPORT = "aws:bcmdata/export:Export"
 COST_CATEGORY = "aws:costexplorer/costCategory:CostCategory"
@@ -46,21 +43,6 @@ ENCRYPTION = (
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
 )
 LOGGING = "aws:s3/bucketLogging:BucketLogging"
-
-
-def _config(stack: str) -> dict[str, Any]:
-    return copy.deepcopy(load_project(ROOT).stack_config(stack))
-
-
-def _render_with(stack: str, config: dict[str, Any]) -> Inventory:
-    return render(
-        ROOT,
-        stack=stack,
-        project="ai-estate",
-        config=config,
-        stack_outputs=lambda ref: _render(ref.rsplit("/", 1)[-1]).outputs,
-        source=f"stacks/Pulumi.{stack}.yaml",
-    )
 
 
 def _of(inventory: Inventory, type_: str) -> list[Resource]:
@@ -234,9 +216,9 @@ def test_the_platform_key_admits_the_export_services_only_when_exporting():
 
     for service in DATA_EXPORT_SERVICES:
         assert may_encrypt(_policy(key), service)
-    config = _config("platform-prod")
+    config = shipped_config("platform-prod")
     config.setdefault("ai-estate:costGovernance", {})["export"] = {"enabled": False}
-    off = _render_with("platform-prod", config)
+    off = render_config("platform-prod", config)
     assert not _of(off, EXPORT)
     assert not [r for r in off.resources if "cost-export" in r.name]
     assert _of(off, COST_CATEGORY)  # the cost category does not need the export
@@ -245,9 +227,9 @@ def test_the_platform_key_admits_the_export_services_only_when_exporting():
 
 
 def test_disabling_split_cost_allocation_drops_the_split_columns():
-    config = _config("platform-prod")
+    config = shipped_config("platform-prod")
     config.setdefault("ai-estate:costGovernance", {})["export"] = {"splitCostAllocationData": False}
-    query = _one(_render_with("platform-prod", config), EXPORT).inputs["export"]["dataQueries"][0]
+    query = _one(render_config("platform-prod", config), EXPORT).inputs["export"]["dataQueries"][0]
     assert query["tableConfigurations"][CUR2_TABLE]["INCLUDE_SPLIT_COST_ALLOCATION_DATA"] == "FALSE"
     assert "split_line_item" not in query["queryStatement"]
 
@@ -274,19 +256,19 @@ def test_only_a_payer_account_owns_the_cost_category():
     """AWS creates cost categories in management (or standalone) accounts only: platform-dev is
     an Organizations member, so it lists its BUs for alert routing but builds no category."""
     assert not _of(_render("platform-dev"), COST_CATEGORY)
-    config = _config("platform-dev")
+    config = shipped_config("platform-dev")
     config["ai-estate:payerAccount"] = True
-    rules = _one(_render_with("platform-dev", config), COST_CATEGORY).inputs["rules"]
+    rules = _one(render_config("platform-dev", config), COST_CATEGORY).inputs["rules"]
     assert [r["value"] for r in rules] == ["marketing"]
 
 
 def test_cost_category_lists_every_configured_bu_and_none_without_them():
-    config = _config("platform-prod")
+    config = shipped_config("platform-prod")
     config["ai-estate:businessUnits"] = ["fraud", "payments"]
-    rules = _one(_render_with("platform-prod", config), COST_CATEGORY).inputs["rules"]
+    rules = _one(render_config("platform-prod", config), COST_CATEGORY).inputs["rules"]
     assert [r["value"] for r in rules] == ["fraud", "payments"]
     config["ai-estate:businessUnits"] = []
-    assert not _of(_render_with("platform-prod", config), COST_CATEGORY)
+    assert not _of(render_config("platform-prod", config), COST_CATEGORY)
 
 
 # -- the cost anomaly monitor per BU ------------------------------------------------------------
@@ -318,9 +300,9 @@ def test_thresholds_come_from_config():
         "ANOMALY_TOTAL_IMPACT_ABSOLUTE": ["500"],
         "ANOMALY_TOTAL_IMPACT_PERCENTAGE": ["20"],
     }
-    config = _config("fraud-prod")
+    config = shipped_config("fraud-prod")
     config["ai-estate:monitoring"]["costAnomaly"] = {"thresholdUsd": 1250}
-    expression = _one(_render_with("fraud-prod", config), SUBSCRIPTION).inputs[
+    expression = _one(render_config("fraud-prod", config), SUBSCRIPTION).inputs[
         "thresholdExpression"
     ]
     assert expression == {
@@ -367,9 +349,9 @@ def test_cost_alerts_may_publish_for_this_account_and_use_the_bu_key():
 
 
 def test_no_cost_anomaly_config_builds_no_monitor():
-    config = _config("fraud-prod")
+    config = shipped_config("fraud-prod")
     del config["ai-estate:monitoring"]["costAnomaly"]
-    inventory = _render_with("fraud-prod", config)
+    inventory = render_config("fraud-prod", config)
     assert not _of(inventory, MONITOR) and not _of(inventory, SUBSCRIPTION)
     assert inventory.outputs["costAnomalyMonitorArn"] is None
 
@@ -382,10 +364,10 @@ def test_a_member_account_bu_is_told_the_anomaly_monitor_needs_a_payer_account()
     assert "ai-estate:monitoring.costAnomaly: needs ai-estate:payerAccount: true" in "\n".join(
         info.value.lines
     )
-    config = _config("marketing-dev")
+    config = shipped_config("marketing-dev")
     config["ai-estate:payerAccount"] = True
     config["ai-estate:monitoring"]["costAnomaly"] = {"thresholdUsd": 100}
-    monitor = _one(_render_with("marketing-dev", config), MONITOR)
+    monitor = _one(render_config("marketing-dev", config), MONITOR)
     assert "marketing" in monitor.inputs["monitorSpecification"]
 
 
@@ -395,7 +377,7 @@ def test_a_member_account_bu_is_told_the_anomaly_monitor_needs_a_payer_account()
 def _values(stack: str) -> dict[str, Any]:
     return {
         k.removeprefix("ai-estate:"): v
-        for k, v in _config(stack).items()
+        for k, v in shipped_config(stack).items()
         if k.startswith("ai-estate:")
     }
 

@@ -9,7 +9,6 @@ the platform's collector scrapes (kubelet probes, the DCGM exporter, Kueue).
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -37,10 +36,8 @@ from components.prometheus_rules import (
     window_seconds,
 )
 from estate.analysis.iam import Principal, Request, evaluate
-from estate.offline.engine import render
 from estate.offline.model import Inventory, Resource
-from estate.offline.project import load_project
-from tests.conftest import ROOT, _render
+from tests.conftest import ROOT, _render, render_config, shipped_config
 
 RULES = "aws:amp/ruleGroupNamespace:RuleGroupNamespace"
 ALERT_MANAGER = "aws:amp/alertManagerDefinition:AlertManagerDefinition"
@@ -51,21 +48,6 @@ BU_STACKS = [
     ("fraud-prod", "fraud", "platform-prod"),
     ("marketing-dev", "marketing", "platform-dev"),
 ]
-
-
-def _config(stack: str) -> dict[str, Any]:
-    return copy.deepcopy(load_project(ROOT).stack_config(stack))
-
-
-def _render_with(stack: str, config: dict[str, Any]) -> Inventory:
-    return render(
-        ROOT,
-        stack=stack,
-        project="ai-estate",
-        config=config,
-        stack_outputs=lambda ref: _render(ref.rsplit("/", 1)[-1]).outputs,
-        source=f"stacks/Pulumi.{stack}.yaml",
-    )
 
 
 def _of(inventory: Inventory, type_: str) -> list[Resource]:
@@ -129,7 +111,7 @@ def test_every_endpoint_has_fast_and_slow_burn_alerts_and_the_bu_its_waste_and_w
     inventory = _render(stack)
     document = _rule_file(inventory)
     alerts = {(r["alert"], r["labels"].get("endpoint")) for r in _rules(document) if "alert" in r}
-    endpoints = [e["name"] for e in _config(stack)["ai-estate:serving"]["endpoints"]]
+    endpoints = [e["name"] for e in shipped_config(stack)["ai-estate:serving"]["endpoints"]]
     assert endpoints
     for endpoint in endpoints:
         assert ("EndpointErrorBudgetBurnFast", endpoint) in alerts
@@ -144,32 +126,32 @@ def test_every_endpoint_has_fast_and_slow_burn_alerts_and_the_bu_its_waste_and_w
 
 
 def test_gpu_idle_rule_takes_the_bus_low_utilisation_thresholds():
-    config = _config("fraud-prod")
+    config = shipped_config("fraud-prod")
     config["ai-estate:monitoring"]["thresholds"] = {
         "gpuUtilizationLowPercent": 25,
         "gpuUtilizationLowMinutes": 90,
     }
     (idle,) = [
         r
-        for r in _rules(_rule_file(_render_with("fraud-prod", config)))
+        for r in _rules(_rule_file(render_config("fraud-prod", config)))
         if r.get("alert") == "GpuIdleWaste"
     ]
     assert idle["expr"].endswith("< 25") and idle["for"] == "90m"
 
 
 def test_rules_follow_their_config():
-    config = _config("fraud-prod")
+    config = shipped_config("fraud-prod")
     config["ai-estate:monitoring"]["prometheusRules"] = {
         "availabilityObjective": 0.99,
         "queueWaitP90Minutes": 10,
     }
-    rules = _rules(_rule_file(_render_with("fraud-prod", config)))
+    rules = _rules(_rule_file(render_config("fraud-prod", config)))
     (fast,) = [r for r in rules if r.get("alert") == "EndpointErrorBudgetBurnFast"]
     assert "> 14.4 * 0.01" in fast["expr"]
     (wait,) = [r for r in rules if r.get("alert") == "KueueAdmissionWaitHigh"]
     assert wait["expr"].endswith("> 600")
     config["ai-estate:monitoring"]["prometheusRules"] = {"enabled": False}
-    assert not _of(_render_with("fraud-prod", config), RULES)
+    assert not _of(render_config("fraud-prod", config), RULES)
 
 
 # -- burn-rate arithmetic ---------------------------------------------------------------------------
@@ -263,9 +245,9 @@ def test_alert_manager_routes_each_bus_alerts_to_its_topic(stack, bu, platform, 
 
 
 def test_no_business_units_no_alert_manager_definition():
-    config = _config("platform-dev")
+    config = shipped_config("platform-dev")
     config["ai-estate:businessUnits"] = []
-    assert not _of(_render_with("platform-dev", config), ALERT_MANAGER)
+    assert not _of(render_config("platform-dev", config), ALERT_MANAGER)
 
 
 def test_the_workspace_may_publish_to_the_bu_topic_and_use_its_key():

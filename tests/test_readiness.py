@@ -7,7 +7,6 @@ pack over it): the item's status must change, and its evidence or its missing te
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import json
 import subprocess
@@ -20,16 +19,11 @@ from estate.analysis import readiness
 from estate.analysis.readiness import CAPABILITIES, CHECKS, Scorecard, scorecard
 from estate.offline.engine import render
 from estate.offline.model import Inventory, Resource, StackResult
-from estate.offline.project import load_project
 from estate.offline.runner import run_pack
-from tests.conftest import ROOT, _render
+from tests.conftest import ROOT, _render, render_config, shipped_config
 
 PACK = ROOT / "policies"
 TODAY = dt.date.today()
-
-
-def shipped(stack: str) -> dict[str, Any]:
-    return copy.deepcopy(load_project(ROOT).stack_config(stack))
 
 
 def _platform(config: dict[str, Any]) -> str:
@@ -39,14 +33,7 @@ def _platform(config: dict[str, Any]) -> str:
 def card_of(stack: str, config: dict[str, Any], *, policies: bool = False) -> Scorecard:
     """Render `config` as `stack` through the program and score it (with the pack's results)."""
     platform = _platform(config)
-    inventory = render(
-        ROOT,
-        stack=stack,
-        project="ai-estate",
-        config=config,
-        stack_outputs=lambda ref: _render(ref.rsplit("/", 1)[-1]).outputs,
-        source=f"stacks/Pulumi.{stack}.yaml",
-    )
+    inventory = render_config(stack, config)
     result = None
     if policies:
         run = run_pack(PACK, inventory)
@@ -57,7 +44,7 @@ def card_of(stack: str, config: dict[str, Any], *, policies: bool = False) -> Sc
 
 
 def shipped_card(stack: str, *, policies: bool = False) -> Scorecard:
-    return card_of(stack, shipped(stack), policies=policies)
+    return card_of(stack, shipped_config(stack), policies=policies)
 
 
 def status(card: Scorecard, item: str) -> str:
@@ -227,7 +214,7 @@ def _no_cost_anomaly(c):
 def test_item_flips_with_the_config(item):
     stack, change, before, after = FLIPS[item]
     assert status(shipped_card(stack), item) == before
-    config = shipped(stack)
+    config = shipped_config(stack)
     change(config)
     flipped = card_of(stack, config)
     found = flipped.item(item)
@@ -239,15 +226,8 @@ def test_item_flips_with_the_config(item):
 
 
 def test_cost_anomaly_alerting_no_topic_is_partial():
-    config = shipped("fraud-prod")
-    inventory = render(
-        ROOT,
-        stack="fraud-prod",
-        project="ai-estate",
-        config=config,
-        stack_outputs=lambda ref: _render(ref.rsplit("/", 1)[-1]).outputs,
-        source="stacks/Pulumi.fraud-prod.yaml",
-    )
+    config = shipped_config("fraud-prod")
+    inventory = render_config("fraud-prod", config)
     for r in inventory.resources:
         if r.type == readiness.ANOMALY_SUBSCRIPTION:
             r.inputs["subscribers"] = [{"type": "EMAIL", "address": "finance@example.com"}]
@@ -257,9 +237,9 @@ def test_cost_anomaly_alerting_no_topic_is_partial():
 
 def _platform_card(bu_stack: str, platform_change) -> Scorecard:
     """`bu_stack`'s shipped scorecard against its platform rendered with `platform_change`."""
-    bu = shipped(bu_stack)
+    bu = shipped_config(bu_stack)
     platform = _platform(bu)
-    config = shipped(platform)
+    config = shipped_config(platform)
     platform_change(config)
     platform_inventory = render(
         ROOT,
@@ -297,7 +277,7 @@ def test_cost_allocation_flips_with_the_platform_config():
 
 
 def test_marketing_quality_alarm_flips_missing_to_met():
-    config = shipped("marketing-dev")
+    config = shipped_config("marketing-dev")
     assert status(card_of("marketing-dev", config), "outcomes-model-quality") == "missing"
     config["ai-estate:monitoring"] = {
         "modelMetrics": [
@@ -332,7 +312,7 @@ def test_policy_items_on_the_shipped_stacks():
 
 @pytest.mark.slow
 def test_blocking_finding_fails_the_policy_item_and_the_budget_fit():
-    config = shipped("fraud-prod")
+    config = shipped_config("fraud-prod")
     config["ai-estate:budget"]["monthlyLimitUsd"] = 4000  # below the GPU pools at their caps
     card = card_of("fraud-prod", config, policies=True)
     item = card.item("governance-policies")
@@ -344,7 +324,7 @@ def test_blocking_finding_fails_the_policy_item_and_the_budget_fit():
 
 @pytest.mark.slow
 def test_waiver_expiring_soon_is_partial():
-    config = shipped("fraud-prod")
+    config = shipped_config("fraud-prod")
     config["ai-estate:waivers"] = [_waiver("s3-bucket-access-logging", 10)]
     item = card_of("fraud-prod", config, policies=True).item("governance-waivers")
     assert item.status == "partial"
@@ -353,7 +333,7 @@ def test_waiver_expiring_soon_is_partial():
 
 @pytest.mark.slow
 def test_waived_isolation_rule_weakens_the_isolation_proof():
-    config = shipped("fraud-prod")
+    config = shipped_config("fraud-prod")
     config["ai-estate:waivers"] = [_waiver("iam-no-cross-bu-arns", 200)]
     card = card_of("fraud-prod", config, policies=True)
     item = card.item("governance-isolation")
@@ -364,14 +344,14 @@ def test_waived_isolation_rule_weakens_the_isolation_proof():
 
 @pytest.mark.slow
 def test_waived_ownership_rule_is_partial():
-    config = shipped("marketing-dev")
+    config = shipped_config("marketing-dev")
     config["ai-estate:waivers"] = [_waiver("required-ownership-tags", 200)]
     item = card_of("marketing-dev", config, policies=True).item("ownership-stack")
     assert item.status == "partial" and "waived" in item.missing
 
 
 def test_route_without_auth_is_missing():
-    config = shipped("marketing-dev")
+    config = shipped_config("marketing-dev")
     assert status(card_of("marketing-dev", config), "integration-auth") == "met"
     config["ai-estate:serving"]["endpoints"][0]["auth"] = "none"
     config["ai-estate:waivers"] = [
@@ -555,7 +535,7 @@ def test_markdown_report_shows_readiness_and_the_change_against_base():
     from estate.reports.markdown import to_markdown
 
     head_inventory = _render("marketing-dev")
-    config = shipped("marketing-dev")
+    config = shipped_config("marketing-dev")
     del config["ai-estate:budget"]
     base_inventory = render(
         ROOT,
