@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +18,8 @@ from estate.offline.selection import (
     parse_shard,
     select_shard,
 )
+from tests.test_config_hardening import make_project
+from tests.test_diff import _git
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMES = [f"bu{i:04d}-{('dev', 'prod')[i % 2]}" for i in range(1000)]
@@ -104,22 +105,8 @@ def test_nothing_changed_skips_everything():
     assert chosen.selected == [] and len(chosen.skipped) == 4
 
 
-def _git(repo: Path, *args: str) -> None:
-    subprocess.run(
-        ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
-        check=True,
-        capture_output=True,
-    )
-
-
 def test_check_affected_renders_only_the_changed_stack_and_lists_the_skipped(tmp_path):
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    for name in ("Pulumi.yaml", "__main__.py"):
-        shutil.copy(ROOT / name, repo / name)
-    for name in ("components", "estate"):
-        (repo / name).symlink_to(ROOT / name)
-    shutil.copytree(ROOT / "stacks", repo / "stacks")
+    repo = make_project(tmp_path / "repo")  # the project's files, the shipped stacks
     _git(repo, "init", "-q")
     _git(repo, "add", "-A")
     _git(repo, "commit", "-qm", "base")
