@@ -273,7 +273,7 @@ def test_cost_allocation_flips_with_the_platform_config():
         c["ai-estate:businessUnits"] = []
 
     item = _platform_card("fraud-prod", nothing).item("governance-cost-allocation")
-    assert item.status == "missing" and item.fix.startswith("ai-estate:businessUnits")
+    assert item.status == "missing" and item.fix.startswith("ai-estate:payerAccount")
 
 
 def test_marketing_quality_alarm_flips_missing_to_met():

@@ -1129,7 +1129,7 @@ CHECKS: tuple[Check, ...] = (
     Check("governance-isolation", "governance", "Isolation from other BUs holds and is proven",
           "ai-estate:waivers (remove waivers of identity rules)", _isolation),
     Check("governance-cost-allocation", "governance", "Spend is attributed to the BU (cost category, split CUR 2.0)",
-          "ai-estate:businessUnits and costGovernance.export (platform stack)", _cost_allocation),
+          "ai-estate:payerAccount, businessUnits and costGovernance.export (platform stack)", _cost_allocation),
     Check("ownership-stack", "ownership", "The stack names its owner and cost center",
           "ai-estate:owner, costCenter", _stack_owner),
     Check("ownership-model-families", "ownership", "Every model family names its owners",
