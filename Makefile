@@ -24,10 +24,8 @@ demo: venv
 	@mkdir -p $(OUT)
 	$(ESTATE) stacks
 	$(ESTATE) validate --all
-	@for s in $$($(ESTATE) stacks | cut -f1); do \
-	  echo; echo "== estate preview --stack $$s"; \
-	  $(ESTATE) preview --stack $$s || exit $$?; \
-	done
+	@echo; echo "== estate preview --all (one row per stack; --tree for the resource trees)"
+	$(ESTATE) preview --all
 	@echo; echo "== estate check --all"
 	$(ESTATE) check --all --json $(OUT)/check.json --sarif $(OUT)/check.sarif \
 	  --junit $(OUT)/check.junit.xml --markdown $(OUT)/check.md

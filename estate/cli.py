@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+import typer.core
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -30,11 +31,26 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # markdown: a docstring's single line breaks are spaces, so help wraps to the terminal.
+    rich_markup_mode="markdown",
 )
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_USAGE = 0, 1, 2
+
+_option_type = typer.core.TyperOption.display_type_rich
+
+
+def _no_flag_type(self: typer.core.TyperOption, ctx: Any) -> str | None:
+    # Typer's rich help prints `<bool>` after every on/off flag (`--all <bool>`), which reads
+    # as if the flag took a value; click's plain help shows none, and neither do we.
+    return None if self.is_flag else _option_type(self, ctx)
+
+
+typer.core.TyperOption.display_type_rich = _no_flag_type  # type: ignore[method-assign]
+
+JOBS_HELP = "Stacks checked at once; 0 (the default): one per CPU core, at most one per stack."
 
 ProjectOpt = Annotated[
     Path | None,
@@ -112,53 +128,107 @@ def validate(stack: StackOpt = None, all_: AllOpt = False, project: ProjectOpt =
 @app.command()
 def preview(
     stack: StackOpt = None,
+    all_: AllOpt = False,
+    tree: Annotated[
+        bool,
+        typer.Option(
+            "--tree",
+            help="With --all: also print each stack's resource tree (--stack always does).",
+        ),
+    ] = False,
     format_: Annotated[str, typer.Option("--format", help="table or json")] = "table",
     project: ProjectOpt = None,
     prices: Annotated[
         Path | None,
         typer.Option("--prices", help="A prices file overriding estate/data/prices.json."),
     ] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help=JOBS_HELP)] = 0,
 ) -> None:
-    """Render one stack offline under the Pulumi mock runtime and show its resources, its
-    estimated monthly cost (idle / typical / peak) and its deploy critical path."""
+    """Render stacks offline under the Pulumi mock runtime and show their resources, estimated
+    monthly cost (idle / typical / peak) and deploy critical path: one stack as its resource
+    tree, `--all` as one summary row per stack."""
     if format_ not in ("table", "json"):
         raise fail(f"estate preview: --format must be table or json (got {format_!r})")
     proj = _project(project)
-    names = _select(proj, stack, False)
-    if len(names) != 1:
-        raise fail(f"estate preview: give --stack (known: {', '.join(names)})")
-    name = names[0]
-    result = run_jobs([Job(project_path=proj.path, stack=name, render_only=True)], workers=1)[0]
-    if result.error or result.inventory is None:
-        raise fail(result.error or "render failed")
-    inventory = result.inventory
-    from estate.analysis.cost import CostError, cost_for
-    from estate.analysis.critical_path import critical_path
-
-    try:
-        cost: dict[str, Any] | None = cost_for(inventory, prices)
-    except CostError as exc:
-        if prices is not None:
-            raise fail(str(exc)) from None
-        err.print(f"cost: {exc}", markup=False)  # e.g. a region without prices: no estimate
-        cost = None
-    path = critical_path(inventory)
+    if not all_ and stack is None and proj.is_estate:
+        raise fail("estate preview: give --stack NAME or --all")
+    names = _select(proj, stack, all_)
+    if len(names) != 1 and not all_:
+        raise fail(f"estate preview: give --stack or --all (known: {', '.join(names)})")
+    workers = jobs or min(len(names), os.cpu_count() or 1)
+    results = run_jobs(
+        [Job(project_path=proj.path, stack=n, render_only=True) for n in names], workers=workers
+    )
+    errors = [f"{r.stack}: {r.error or 'render failed'}" for r in results if r.inventory is None]
+    if errors:
+        raise fail(errors if all_ else [e.split(": ", 1)[1] for e in errors])
+    views = [_preview_view(r, prices) for r in results]
     if format_ == "json":
-        data = inventory.to_json()
-        data["cost"] = cost
-        data["criticalPathMinutes"] = path["criticalPathMinutes"]
-        data["criticalPath"] = path["chain"]
-        sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
+        data = [v["json"] for v in views]
+        sys.stdout.write(json.dumps(data if all_ else data[0], indent=2) + "\n")
         return
-    from estate.analysis import cost as cost_model
-    from estate.analysis import critical_path as path_model
     from estate.reports import render_inventory_tree
 
-    render_inventory_tree(inventory, out)
+    if not all_ or tree:
+        for view in views:
+            if all_:
+                out.print(f"\n== {view['stack']}", markup=False)
+            render_inventory_tree(view["inventory"], out)
+            out.print(view["line"], markup=False)
+    if all_:
+        out.print(_preview_table(views))
+
+
+def _preview_view(result: StackResult, prices: Path | None) -> dict[str, Any]:
+    """One rendered stack's preview: its JSON document, summary line and table row."""
+    from estate.analysis import cost as cost_model
+    from estate.analysis import critical_path as path_model
+
+    inventory = result.inventory
+    assert inventory is not None
+    try:
+        cost: dict[str, Any] | None = cost_model.cost_for(inventory, prices)
+    except cost_model.CostError as exc:
+        if prices is not None:
+            raise fail(str(exc)) from None
+        err.print(f"{result.stack}: cost: {exc}", markup=False)  # e.g. a region without prices
+        cost = None
+    path = path_model.critical_path(inventory)
+    data = inventory.to_json()
+    data["cost"] = cost
+    data["criticalPathMinutes"] = path["criticalPathMinutes"]
+    data["criticalPath"] = path["chain"]
     line = path_model.summary_line(path)
     if cost is not None:
         line = f"{cost_model.summary_line(cost)} · {line}"
-    out.print(line, markup=False)
+    return {
+        "stack": result.stack,
+        "inventory": inventory,
+        "json": data,
+        "line": line,
+        "cost": cost,
+        "minutes": float(path["criticalPathMinutes"] or 0.0),
+    }
+
+
+def _preview_table(views: list[dict[str, Any]]) -> Any:
+    """`estate preview --all`: one row per stack; fits 80 columns."""
+    from rich.table import Table
+
+    table = Table(title="Preview (monthly USD; deploy minutes)", title_justify="left")
+    table.add_column("Stack", overflow="fold")
+    for column in ("Resources", "Idle", "Typical", "Peak", "Deploy"):
+        table.add_column(column, justify="right")
+    for view in views:
+        cost = view["cost"]
+        money = [f"{cost[s]:,.0f}" if cost else "-" for s in ("idle", "typical", "peak")]
+        table.add_row(
+            view["stack"],
+            str(len(view["inventory"].resources)),
+            *money,
+            f"{view['minutes']:.0f}",
+        )
+    return table
 
 
 def _load_pack_config(path: Path | None) -> dict[str, Any] | None:
@@ -187,7 +257,13 @@ def check(
         Path | None, typer.Option("--markdown", help="Write a PR-comment markdown report.")
     ] = None,
     policy_pack: Annotated[
-        Path, typer.Option("--policy-pack", help="Policy pack directory.", file_okay=False)
+        Path,
+        typer.Option(
+            "--policy-pack",
+            help="Policy pack directory.",
+            file_okay=False,
+            show_default="the estate's own pack, policies/",
+        ),
     ] = DEFAULT_PACK,
     policy_pack_config: Annotated[
         Path | None,
@@ -201,7 +277,7 @@ def check(
             "unprotect data, and reports resource changes.",
         ),
     ] = None,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Stacks checked at once.")] = 0,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help=JOBS_HELP)] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the verdict line.")] = False,
     affected: Annotated[
         bool,
@@ -394,9 +470,45 @@ def _base_jobs(
 EXIT_INTERNAL = 3
 
 
+class _ReaderMayLeave:
+    """stdout for `estate ... | head`: once the reader has gone, the rest of the output is
+    dropped and the command finishes its work (reports are still written) and exits with its
+    own verdict, instead of click turning the broken pipe into exit 1, which reads as
+    "violations"."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self._gone = False
+
+    def _leave(self) -> None:
+        self._gone = True
+        with contextlib.suppress(OSError, ValueError):  # no fd 1 to redirect: nothing to do
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())  # the interpreter's last flush succeeds
+
+    def write(self, text: str) -> int:
+        if not self._gone:
+            try:
+                return int(self._stream.write(text))
+            except BrokenPipeError:
+                self._leave()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self._gone:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._leave()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def main() -> None:
     """Console entry point. A bug must never read as a verdict: exit 1 means "violations", so
     an unexpected exception exits 3 with its traceback for the bug report."""
+    sys.stdout = _ReaderMayLeave(sys.stdout)
     try:
         app(standalone_mode=True)
     except SystemExit:
@@ -411,13 +523,25 @@ def main() -> None:
         raise SystemExit(EXIT_INTERNAL) from None
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        out.print(f"estate {__version__}", markup=False)
+        raise typer.Exit(0)
+
+
 @app.callback()
 def _root(
-    version: Annotated[bool, typer.Option("--version", help="Show the version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Show the version and exit.",
+            callback=_print_version,
+            is_eager=True,  # before "Missing command": `estate --version` alone works
+        ),
+    ] = False,
 ) -> None:
-    if version:
-        out.print(f"estate {__version__}")
-        raise typer.Exit(0)
+    """AI Estate: render, check and report on the estate's Pulumi stacks offline."""
 
 
 @app.command()
@@ -515,7 +639,7 @@ def readiness(
         typer.Option("--min-score", help="Exit 1 when a BU stack scores below this (0-100)."),
     ] = None,
     project: ProjectOpt = None,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Stacks checked at once.")] = 0,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help=JOBS_HELP)] = 0,
 ) -> None:
     """Score BU stacks on the seven capabilities of a production AI estate, from the rendered
     inventory and the policy results; every item names its evidence or what adds it."""
@@ -563,7 +687,7 @@ def report(
     stack: StackOpt = None,
     all_: AllOpt = False,
     project: ProjectOpt = None,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Stacks checked at once.")] = 0,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help=JOBS_HELP)] = 0,
 ) -> None:
     """Check stacks (default: all) and write one offline HTML page: readiness, policy results,
     cost by component, GPU capacity against quota and budget, critical path, stack graph."""
