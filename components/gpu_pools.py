@@ -383,7 +383,9 @@ def managed_name_prefix(business_unit: str, environment: str, pool_name: str) ->
 
 
 def pool_warnings(pool: GpuPoolSpec) -> list[str]:
-    """Advice that does not block the pool (shown as Pulumi warnings)."""
+    """Advice that does not block the pool. The stack program logs it as Pulumi warnings naming
+    the stack file and key (`estate.stack.config.stack_warnings`); `estate check` reports them
+    as advisory findings."""
     warnings = []
     if pool["capacity_type"] == "spot" and len(pool["instance_types"]) < 2:
         warnings.append(
@@ -675,8 +677,6 @@ class GpuNodePool(pulumi.ComponentResource):
         validate_pool(
             bu, args["environment"], pool, has_k8s_provider=args.get("k8s_provider") is not None
         )
-        for warning in pool_warnings(pool):
-            pulumi.log.warn(warning, resource=self)
 
         taints = node_taints(bu)
         self.labels = node_labels(bu, pool)

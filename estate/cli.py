@@ -118,6 +118,8 @@ def validate(stack: StackOpt = None, all_: AllOpt = False, project: ProjectOpt =
     for name in names:
         try:
             proj.stack_config(name)
+            for line in proj.stack_warnings(name):
+                err.print(line, markup=False)  # advice: printed, exit 0
         except ConfigError as exc:
             errors.extend(exc.lines)
     if errors:

@@ -58,3 +58,16 @@ def render_config(stack: str, config: dict[str, Any]):
 def rendered():
     """Render a shipped stack once per test session (renders are deterministic)."""
     return _render
+
+
+@pytest.fixture
+def project_copy(tmp_path: Path) -> Path:
+    """A scratch copy of the estate project whose stack files a test may break."""
+    import shutil
+
+    for name in ("Pulumi.yaml", "__main__.py"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    for name in ("components", "estate"):
+        (tmp_path / name).symlink_to(ROOT / name)
+    shutil.copytree(ROOT / "stacks", tmp_path / "stacks")
+    return tmp_path

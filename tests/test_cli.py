@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -26,17 +25,6 @@ def estate(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
         env=env,
         timeout=300,
     )
-
-
-@pytest.fixture
-def project_copy(tmp_path: Path) -> Path:
-    """A scratch copy of the estate project whose stack files a test may break."""
-    for name in ("Pulumi.yaml", "__main__.py"):
-        shutil.copy(ROOT / name, tmp_path / name)
-    for name in ("components", "estate"):
-        (tmp_path / name).symlink_to(ROOT / name)
-    shutil.copytree(ROOT / "stacks", tmp_path / "stacks")
-    return tmp_path
 
 
 def test_stacks_lists_one_per_line_name_first():

@@ -84,3 +84,41 @@ def test_a_reader_leaving_the_pipe_is_not_a_verdict(tmp_path):
     assert proc.wait(timeout=300) == 0, stderr
     assert "Traceback" not in stderr and "Broken pipe" not in stderr
     assert json.loads(report.read_text())["stacks"][0]["stack"] == "marketing-dev"
+
+
+def _one_type_spot_pool(project_copy):
+    stack = project_copy / "stacks" / "Pulumi.marketing-dev.yaml"
+    text = stack.read_text()
+    assert "instanceTypes: [g4dn.xlarge, g4dn.2xlarge]" in text
+    stack.write_text(text.replace("[g4dn.xlarge, g4dn.2xlarge]", "[g4dn.xlarge]"))
+    return "stacks/Pulumi.marketing-dev.yaml: ai-estate:gpuPools[0].instanceTypes: warning: "
+
+
+def test_validate_prints_a_warning_naming_file_and_key_and_passes(project_copy):
+    where = _one_type_spot_pool(project_copy)
+    done = estate("validate", "--stack", "marketing-dev", "--project", str(project_copy))
+    assert done.returncode == 0, done.stderr
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(where) and "spot pool with one instance type" in line
+
+
+def test_a_program_warning_is_an_advisory_finding_in_the_reports(project_copy, tmp_path):
+    where = _one_type_spot_pool(project_copy)
+    report = tmp_path / "check.json"
+    done = estate(
+        "check", "--stack", "marketing-dev", "--project", str(project_copy), "--json", str(report)
+    )
+    assert done.returncode == 0, done.stderr  # advice never blocks
+    assert "warning:" not in done.stderr  # not a bare stderr line
+    findings = json.loads(report.read_text())["stacks"][0]["findings"]
+    warned = [f for f in findings if f["policy"] == "program-warning"]
+    assert [f["enforcement"] for f in warned] == ["advisory"]
+    assert warned[0]["message"].startswith(where)
+
+
+def test_the_shipped_stacks_warn_about_nothing():
+    from estate.offline.project import load_project
+
+    project = load_project(ROOT)
+    warnings = {name: project.stack_warnings(name) for name in project.stacks()}
+    assert warnings and not any(warnings.values()), warnings

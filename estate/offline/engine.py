@@ -17,6 +17,7 @@ import contextlib
 import contextvars
 import gc
 import json
+import logging
 import os
 import runpy
 import sys
@@ -325,6 +326,27 @@ def render(
     return ctx.run(_render_in_context, program, stack, project, config, mocks, preview, source)
 
 
+class _Recorder(logging.Handler):
+    def __init__(self, into: list[str]) -> None:
+        super().__init__(logging.WARNING)
+        self.into = into
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno == logging.WARNING:
+            self.into.append(record.getMessage())
+
+
+def _warning_recorder(stack: str) -> tuple[logging.Logger, list[str]]:
+    """A logger for the mock engine that keeps the program's `pulumi.log.warn` messages (they
+    become advisory findings) instead of printing them as bare stderr lines; info and debug
+    messages are dropped, as the CLI hides them by default."""
+    logged: list[str] = []
+    logger = logging.Logger(f"estate.render.{stack}")  # not registered: one per render
+    logger.propagate = False
+    logger.addHandler(_Recorder(logged))
+    return logger, logged
+
+
 def _render_in_context(
     program: Callable[[], Any] | Path | str,
     stack: str,
@@ -337,11 +359,12 @@ def _render_in_context(
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     monitor = RecordingMonitor(mocks)
+    logger, logged = _warning_recorder(stack)
     try:
         pulumi_settings.ROOT.set(None)
         pulumi.runtime.set_all_config(config_to_wire(config))
         pulumi.runtime.set_mocks(
-            mocks, project=project, stack=stack, preview=preview, monitor=monitor
+            mocks, project=project, stack=stack, preview=preview, monitor=monitor, logger=logger
         )
         pulumi_settings.SETTINGS.rpc_manager.clear()
         pulumi_settings.SETTINGS.outputs.clear()
@@ -406,4 +429,5 @@ def _render_in_context(
         outputs=outputs,
         config=config,
         source=source,
+        warnings=logged,
     )

@@ -135,7 +135,7 @@ def run_job(job: Job) -> StackResult:
                 # A waiver the pack cannot apply is a config error (exit 2), not a finding.
                 raise ConfigError([f"{result.source}: {f.message}" for f in invalid])
             result.policies = run.policies
-            result.findings = run.findings
+            result.findings = [*run.findings, *program_warnings(result.stack, inventory)]
             result.not_applicable = run.not_applicable
     except ConfigError as exc:
         result.error = str(exc)
@@ -265,6 +265,27 @@ def attach_diffs(results: list[StackResult], base: list[StackResult]) -> list[St
         removed.findings = diff.findings
         out.append(removed)
     return out
+
+
+PROGRAM_WARNING = "program-warning"
+
+
+def program_warnings(stack: str, inventory: Inventory) -> list[Finding]:
+    """Each warning the program logged, as an advisory finding: a warning read only on stderr
+    is a warning nobody reads in a pull request. The estate's own warnings name the stack file
+    and key (`estate.stack.config.stack_warnings`)."""
+    return [
+        Finding(
+            stack=stack,
+            policy=PROGRAM_WARNING,
+            message=message,
+            enforcement="advisory",
+            severity="low",
+            description="The program logged a warning (`pulumi.log.warn`); it does not block.",
+            pack="estate-program",
+        )
+        for message in inventory.warnings
+    ]
 
 
 BASE_UNRENDERED = "base-not-rendered"

@@ -118,6 +118,8 @@ class Inventory:
     """The stack's configuration as `project:key` -> value (what the CLI puts in PULUMI_CONFIG)."""
     source: str = ""
     """The file a reader should open for this stack (its stack file, or a program's entry point)."""
+    warnings: list[str] = field(default_factory=list)
+    """What the program logged as warnings (`pulumi.log.warn`), in order."""
 
     def by_urn(self) -> dict[str, Resource]:
         return {r.urn: r for r in self.resources}

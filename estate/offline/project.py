@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from estate.stack.config import ConfigError, load_stack, read_stack_file
+from estate.stack.config import ConfigError, load_stack, read_stack_file, warning_lines
 
 ROOT = Path(__file__).resolve().parents[2]
 ROOT_PROJECT_NAME = "ai-estate"
@@ -59,6 +59,14 @@ class Project:
         if self.is_estate:
             return dict(load_stack(path, self.display(path)).raw)
         return dict(read_stack_file(path, self.display(path)))
+
+    def stack_warnings(self, stack: str) -> list[str]:
+        """Advice on a valid stack file (`file: key: warning: ...` lines); none for programs
+        that are not the estate's."""
+        path = self.stack_file(stack)
+        if not (self.is_estate and path.is_file()):
+            return []
+        return warning_lines(self.display(path), load_stack(path, self.display(path)).config)
 
     def source_for(self, stack: str) -> str:
         """The file a finding should point a reviewer at."""

@@ -1549,6 +1549,32 @@ def _component_problem(loc: tuple[Any, ...], exc: ValueError, got: Any = _NOTHIN
     return (loc, _camel_words(_strip_where(str(exc))), got)
 
 
+def stack_warnings(config: StackConfig) -> list[Problem]:
+    """Advice that does not block the stack, each at its key. `estate validate` prints it, the
+    program logs it as a Pulumi warning under `pulumi up`, and `estate check` reports it as an
+    advisory finding (`program-warning`) naming the file and key."""
+    from components.gpu_pools import pool_warnings
+
+    warnings: list[Problem] = []
+    for i, pool in enumerate(config.gpu_pools):
+        spec = {
+            "name": pool.name,
+            "capacity_type": pool.capacity_type,
+            "instance_types": list(pool.instance_types),
+        }
+        for message in pool_warnings(spec):  # type: ignore[arg-type]  # the keys it reads
+            warnings.append((("gpuPools", i, "instanceTypes"), message, _NOTHING))
+    return warnings
+
+
+def warning_lines(source: str, config: StackConfig) -> list[str]:
+    """`source: key: warning: advice` lines, one per `stack_warnings` item."""
+    return [
+        f"{source}: {key_path(loc)}: warning: {_camel_words(message)}"
+        for loc, message, _ in stack_warnings(config)
+    ]
+
+
 def stack_problems(config: StackConfig) -> list[Problem]:
     """Every rule that needs more than one key (or the components' own argument checks).
 

@@ -27,7 +27,7 @@ from components.estate import (
 )
 from components.network import NetworkSettings
 from components.tags import ownership_tags
-from estate.stack.config import StackConfig, validate_pulumi_config
+from estate.stack.config import StackConfig, validate_pulumi_config, warning_lines
 from estate.stack.convert import to_args
 
 PROJECT = "ai-estate"
@@ -41,7 +41,11 @@ def config_from_pulumi(stacks_dir: Path | None = None) -> tuple[StackConfig, str
 
     values = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
     stack = pulumi.get_stack()
-    return validate_pulumi_config(values, stack, f"stacks/Pulumi.{stack}.yaml", stacks_dir)
+    source = f"stacks/Pulumi.{stack}.yaml"
+    config, region = validate_pulumi_config(values, stack, source, stacks_dir)
+    for line in warning_lines(source, config):
+        pulumi.log.warn(line)  # `estate check` reports these as advisory findings
+    return config, region
 
 
 def stack_tags(config: StackConfig) -> dict[str, str]:
