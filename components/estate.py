@@ -29,6 +29,7 @@ from .feature_store import FeatureStore, FeatureStoreSettings, offline_table_nam
 from .gpu_catalog import gpu_model_of
 from .gpu_pools import GpuNodePool, GpuNodeRole, GpuPoolSpec, effective_max_gpus
 from .kms import KmsKey
+from .kueue import BuQueues
 from .lake_formation import (
     BuLakeFormation,
     BuLakeFormationSettings,
@@ -36,7 +37,6 @@ from .lake_formation import (
     PlatformDataGovernanceSettings,
     lf_role_name,
 )
-from .kueue import BuQueues
 from .model_registry import ModelRegistry, ModelRegistrySettings
 from .monitoring import (
     ALARM_PUBLISHERS,

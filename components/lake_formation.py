@@ -323,9 +323,7 @@ def filter_name(table_name: str) -> str:
     return f"{table_name}_unrestricted"
 
 
-def lake_formation_role_statements(
-    bucket_arn: str, kms_key_arn: str
-) -> list[dict[str, Any]]:
+def lake_formation_role_statements(bucket_arn: str, kms_key_arn: str) -> list[dict[str, Any]]:
     """What Lake Formation vends to opted-in principals: the offline prefix, under the BU key
     (AWS: "Requirements for roles used to register locations")."""
     return [
