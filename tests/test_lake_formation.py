@@ -278,7 +278,7 @@ def validate(config):
 def test_account_wide_settings_are_refused_on_bu_stacks_and_need_admins_on_platforms():
     config = shipped_config(FRAUD)
     config["ai-estate:dataGovernance"] = {"lineageReaders": ["arn:aws:iam::222222222222:role/x"]}
-    with pytest.raises(ConfigError, match="dataGovernance.*platform stacks"):
+    with pytest.raises(ConfigError, match=r"dataGovernance.*platform stacks"):
         validate(config)
     config = shipped_config("platform-prod")
     config["ai-estate:dataGovernance"] = {"lineageReaders": []}
@@ -342,3 +342,26 @@ def test_lineage_readers_are_the_configured_platform_principals(rendered):
     assert platform.outputs["dataGovernance"]["lineageReaderRoleArn"].endswith(
         ":role/platform-prod-lineage-reader"
     )
+
+
+# -- cost and critical path ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", [FRAUD, "platform-prod"])
+def test_the_new_types_cost_nothing_and_take_api_call_time(rendered, stack):
+    from estate.analysis.cost import cost_for
+    from estate.analysis.critical_path import critical_path, load_create_times
+
+    inventory = rendered(stack)
+    new = {
+        r.type
+        for r in inventory.resources
+        if r.type.startswith("aws:lakeformation/")
+        or r.type.endswith("DataCatalogEncryptionSettings")
+    }
+    assert new
+    estimate = cost_for(inventory)
+    assert not [i for i in estimate["items"] if i["type"] in new]
+    times = load_create_times()
+    assert all(times.of(t) == 0.05 for t in new)
+    assert critical_path(inventory)["criticalPathMinutes"] > 0

@@ -84,9 +84,9 @@ class LakeFormation:
                 continue
             if g.resource_type == kind and self._matches(g, tags):
                 return True
-            if not g.resource_type and not g.cells_filter and g.database == database:
-                if table is None or g.table in ("", table):
-                    return True
+            named = not g.resource_type and not g.cells_filter and g.database == database
+            if named and (table is None or g.table in ("", table)):
+                return True
         return False
 
     def selectable_columns(self, principal: str, table: Table) -> set[str]:
@@ -102,9 +102,12 @@ class LakeFormation:
                 spec = self.filters.get((g.database, g.table, g.cells_filter))
                 if spec is not None:
                     columns |= _filter_columns(spec, table.columns)
-            elif not g.resource_type and not g.cells_filter and g.database == table.database:
-                if g.table == table.name:
-                    columns |= set(table.columns)
+            elif (
+                not g.resource_type
+                and not g.cells_filter
+                and (g.database, g.table) == (table.database, table.name)
+            ):
+                columns |= set(table.columns)
         return columns
 
     def _of(self, principal: str) -> Iterable[Grant]:
@@ -139,8 +142,8 @@ def from_inventories(*inventories: Inventory) -> LakeFormation:
                 if (db := r.inputs.get("database")) is not None:
                     lf.database_tags.setdefault(str(db["name"]), {}).update(tags)
                 if (table := r.inputs.get("table")) is not None:
-                    key = (str(table["databaseName"]), str(table["name"]))
-                    lf.table_tags.setdefault(key, {}).update(tags)
+                    named = (str(table["databaseName"]), str(table["name"]))
+                    lf.table_tags.setdefault(named, {}).update(tags)
             elif r.type == FEATURE_GROUP:
                 catalog = (r.inputs.get("offlineStoreConfig") or {}).get("dataCatalogConfig")
                 if catalog:
