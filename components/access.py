@@ -343,15 +343,11 @@ workloads do not get them."""
 LF_DATA_ACCESS = ("lakeformation:GetDataAccess",)
 """Lake Formation's credential vending for governed tables (Athena, Glue, EMR call it as the
 caller): authorized on `*` only; what it vends is decided by the caller's Lake Formation grants."""
-LINEAGE_WRITE = (
-    "sagemaker:CreateAction",
-    "sagemaker:CreateContext",
-    "sagemaker:AddAssociation",
-    "sagemaker:UpdateAction",
-    "sagemaker:UpdateContext",
-)
-"""Posting lineage events to SageMaker ML lineage: a job records its run as an action and links
-it to the BU's contexts (names `<prefix>-...`); reading the graph is the platform's."""
+LINEAGE_WRITE = ("sagemaker:CreateAction", "sagemaker:CreateContext")
+"""Posting lineage events to SageMaker ML lineage: a job records its run as an action (with its
+source and properties) and its experiment as a context, named `<prefix>-...`; reading the graph
+is the platform's. `AddAssociation` is left out: it is authorized on both ends, and artifacts
+(whose ARNs are hashes of their source) cannot be held to the BU's names."""
 MLFLOW_UI = ("sagemaker-mlflow:AccessUI",)
 """Opening the MLflow UI: AWS authorizes it on `*` only; what the UI then shows or changes is
 authorized per action on the tracking server."""

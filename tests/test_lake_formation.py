@@ -320,9 +320,10 @@ def test_the_roles_that_run_jobs_post_lineage_in_their_own_bu_only(rendered):
     for w, other in ((fraud, marketing), (marketing, fraud)):
         own = f"arn:aws:sagemaker:{w.region}:{w.account}:action/{w.prefix}-train-42"
         theirs = f"arn:aws:sagemaker:{other.region}:{other.account}:action/{other.prefix}-train-42"
+        # contexts are named the same way; CreateContext on the other BU's is refused too
         for who in ("model-publisher", "ml-engineer"):
             principal = w.principals[who]
-            for action in ("sagemaker:CreateAction", "sagemaker:AddAssociation"):
+            for action in ("sagemaker:CreateAction", "sagemaker:CreateContext"):
                 assert evaluate(Request(principal, action, own)).allowed, (w.stack, who, action)
                 assert not evaluate(Request(principal, action, theirs)).allowed, (w.stack, who)
         for who in ("data-scientist", "feature-reader"):
