@@ -149,7 +149,6 @@ def lineage_read_statements() -> list[dict[str, Any]]:
 class PlatformDataGovernance(pulumi.ComponentResource):
     """The account's Lake Formation settings and LF-tags, catalog encryption, lineage readers."""
 
-    settings_id: pulumi.Output[str]
     lineage_reader_role_arn: pulumi.Output[str] | None
 
     def __init__(
@@ -160,15 +159,18 @@ class PlatformDataGovernance(pulumi.ComponentResource):
     ) -> None:
         super().__init__("ai-estate:data:PlatformDataGovernance", name, None, opts)
         prefix, tags, account = args["name_prefix"], args["tags"], args["account_id"]
-        settings = aws.lakeformation.DataLakeSettings(
-            f"{name}-lake-settings",
-            admins=list(args["lake_formation_admins"]),
-            # Empty on purpose: no IAMAllowedPrincipals grant on new databases and tables.
-            create_database_default_permissions=[],
-            create_table_default_permissions=[],
-            opts=child(self),
-        )
-        self.settings_id = settings.id
+        # The settings replace the account's whole object, administrators included: without
+        # administrators to name they are left as they are (the readiness item says so).
+        settings: aws.lakeformation.DataLakeSettings | None = None
+        if args["lake_formation_admins"]:
+            settings = aws.lakeformation.DataLakeSettings(
+                f"{name}-lake-settings",
+                admins=list(args["lake_formation_admins"]),
+                # Empty on purpose: no IAMAllowedPrincipals grant on new databases and tables.
+                create_database_default_permissions=[],
+                create_table_default_permissions=[],
+                opts=child(self),
+            )
         tag_values = {
             DATA_CLASSIFICATION_TAG: list(CLASSIFICATIONS),
             BUSINESS_UNIT_TAG: sorted(args["business_units"]),
@@ -180,7 +182,7 @@ class PlatformDataGovernance(pulumi.ComponentResource):
                     key=key,
                     values=values,
                     catalog_id=account,
-                    opts=child(self, depends_on=[settings]),
+                    opts=child(self, depends_on=[settings] if settings else []),
                 )
 
         glue_role = aws.iam.Role(
@@ -248,9 +250,7 @@ class PlatformDataGovernance(pulumi.ComponentResource):
                 opts=child(self),
             )
             self.lineage_reader_role_arn = role.arn
-        self.register_outputs(
-            {"settingsId": settings.id, "lineageReaderRoleArn": self.lineage_reader_role_arn}
-        )
+        self.register_outputs({"lineageReaderRoleArn": self.lineage_reader_role_arn})
 
 
 # -- BU ---------------------------------------------------------------------------------------

@@ -275,15 +275,24 @@ def validate(config):
     return validate_config(values, "stacks/Pulumi.x.yaml")
 
 
-def test_account_wide_settings_are_refused_on_bu_stacks_and_need_admins_on_platforms():
+def test_account_wide_settings_are_refused_on_bu_stacks():
     config = shipped_config(FRAUD)
     config["ai-estate:dataGovernance"] = {"lineageReaders": ["arn:aws:iam::222222222222:role/x"]}
     with pytest.raises(ConfigError, match=r"dataGovernance.*platform stacks"):
         validate(config)
     config = shipped_config("platform-prod")
-    config["ai-estate:dataGovernance"] = {"lineageReaders": []}
-    with pytest.raises(ConfigError, match="lakeFormationAdmins"):
+    config["ai-estate:lakeFormation"] = {"hybridAccess": False}
+    with pytest.raises(ConfigError, match=r"lakeFormation.*BU stacks"):
         validate(config)
+
+
+def test_without_administrators_the_accounts_settings_are_left_alone():
+    config = shipped_config("platform-prod")
+    config["ai-estate:dataGovernance"] = {"lineageReaders": []}
+    inventory = render_config("platform-prod", config)
+    assert not of_type(inventory, "DataLakeSettings")
+    assert not [r for r in inventory.resources if r.name.endswith("lineage-reader")]
+    assert of_type(inventory, "DataCatalogEncryptionSettings")  # still encrypted
 
 
 # -- lineage -----------------------------------------------------------------------------------

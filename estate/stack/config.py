@@ -1354,8 +1354,10 @@ class DataGovernanceConfig(_Model):
     enabled: bool = True
     """Build the data lake settings, LF-tags, catalog encryption and the lineage reader role."""
     lake_formation_admins: Annotated[tuple[RoleArn, ...], _items(30)] = ()
-    """Roles that administer Lake Formation. The settings replace the account's admin list, so
-    name every administrator, including the roles that deploy BU stacks (they tag and grant)."""
+    """Roles that administer Lake Formation. The data lake settings (no IAMAllowedPrincipals
+    default on new databases and tables) are only written with at least one: they replace the
+    account's admin list, so name every administrator, including the roles that deploy BU
+    stacks (they tag and grant). Empty: the account's settings are left as they are."""
     lineage_readers: Annotated[tuple[Arn, ...], _items()] = ()
     """Roles (auditors, platform engineers; `*` allowed in the name, for Identity Center) that may
     assume `platform-<env>-lineage-reader`, which alone reads the account's SageMaker ML
@@ -1381,21 +1383,13 @@ class LakeFormationConfig(_Model):
 
 
 def lake_formation_problems(config: StackConfig) -> list[Problem]:
-    """Platform-only `dataGovernance`; restricted columns name offline features of the BU."""
+    """Platform-only `dataGovernance`, BU-only `lakeFormation`; restricted columns name offline
+    features of the BU and reading personas it has."""
     problems: list[Problem] = []
     governance = config.data_governance
     if config.kind == "bu" and governance != DataGovernanceConfig():
         problems.append(
             (("dataGovernance",), "belongs in platform stacks (account-wide settings)", _NOTHING)
-        )
-    if config.kind == "platform" and governance.enabled and not governance.lake_formation_admins:
-        problems.append(
-            (
-                ("dataGovernance", "lakeFormationAdmins"),
-                "needs at least one role: the data lake settings replace the account's "
-                "Lake Formation administrators",
-                _NOTHING,
-            )
         )
     lf = config.lake_formation
     if config.kind != "bu":
