@@ -7,6 +7,7 @@ import pytest
 from governance.lake_formation import covers, s3_uri_as_arn
 from policy_harness import check, names
 from policy_programs import KEY_ARN, OWNERSHIP_TAGS
+from test_governance_compute import Case
 
 ADMIN = "arn:aws:iam::123456789012:role/platform/lake-formation-admin"
 ROLE = "arn:aws:iam::123456789012:role/fraud-prod-feature-store"
@@ -25,12 +26,13 @@ def settings(**overrides):
     )
 
 
-def iam_allowed_default():
-    return [
-        aws.lakeformation.DataLakeSettingsCreateDatabaseDefaultPermissionArgs(
-            principal="IAM_ALLOWED_PRINCIPALS", permissions=["ALL"]
-        )
-    ]
+def iam_allowed_default(prop: str = "create_database_default_permissions"):
+    block = (
+        aws.lakeformation.DataLakeSettingsCreateDatabaseDefaultPermissionArgs
+        if prop == "create_database_default_permissions"
+        else aws.lakeformation.DataLakeSettingsCreateTableDefaultPermissionArgs
+    )
+    return [block(principal="IAM_ALLOWED_PRINCIPALS", permissions=["ALL"])]
 
 
 # -- lake-formation-no-iam-allowed-principals-default ---------------------------------------
@@ -46,7 +48,7 @@ def test_settings_with_admins_and_no_default_grants_pass():
 def test_an_iam_allowed_principals_default_is_caught(prop):
     violations = check(
         "lake-formation-no-iam-allowed-principals-default",
-        lambda: settings(**{prop: iam_allowed_default()}),
+        lambda: settings(**{prop: iam_allowed_default(prop)}),
     )
     assert names(violations) == ["settings"]
     assert "IAMAllowedPrincipals" in violations[0].message
@@ -199,3 +201,32 @@ def test_the_shipped_platform_settings_pass(rendered, stack):
     inventory = rendered(stack)
     assert any(r.type.endswith("DataLakeSettings") for r in inventory.resources)
     assert check("lake-formation-no-iam-allowed-principals-default", inventory) == []
+
+
+def _governed():
+    feature_group()
+    registration()
+    database_tags()
+
+
+def _ungoverned():
+    feature_group()
+
+
+LAKE_FORMATION_CASES: dict[str, Case] = {
+    "lake-formation-no-iam-allowed-principals-default": Case(
+        lambda: settings(
+            create_table_default_permissions=iam_allowed_default("create_table_default_permissions")
+        ),
+        {"settings"},
+        settings,
+    ),
+    "lake-formation-governs-offline-store": Case(_ungoverned, {"transactions"}, _governed),
+}
+
+
+@pytest.mark.parametrize("rule_id", sorted(LAKE_FORMATION_CASES))
+def test_lake_formation_cases(rule_id):
+    case = LAKE_FORMATION_CASES[rule_id]
+    assert set(names(check(rule_id, case.bad))) == case.flagged
+    assert check(rule_id, case.good) == []
