@@ -84,6 +84,11 @@ PLANS: dict[str, Plan] = {
     "dataGovernance.lineageReaders": Plan(value=["arn:aws:iam::111111111111:role/auditors"]),
     "lakeFormation.restrictedColumns": Plan(value={"merchants": ["chargeback_rate_30d"]}),
     "lakeFormation.restrictedColumnReaders": Plan(value=["data-scientist"]),
+    # fraud-prod restricts a column of its first group's offline store: an online-only group
+    # has no table to filter
+    "featureStore.featureGroups[].offline": Plan(
+        value=False, companions={"lakeFormation.restrictedColumns": {}}
+    ),
     # -- common keys -------------------------------------------------------------------------
     # a platform stack turned into a BU stack: a BU name, its platform, no Gateway settings
     "kind": Plan(
@@ -95,6 +100,7 @@ PLANS: dict[str, Plan] = {
             "serving": {},
             "costGovernance": {},
             "businessUnits": [],
+            "dataGovernance": {},
         },
     ),
     "businessUnit": Plan(value="payments"),
