@@ -237,6 +237,15 @@ class BuScope:
         ]
 
     @property
+    def lineage_patterns(self) -> list[str]:
+        """The BU's SageMaker ML lineage entities it creates itself: actions and contexts
+        named `<prefix>-...` (artifact ARNs are hashes of their source: not nameable)."""
+        return [
+            self.arn("sagemaker", f"action/{self.prefix}-*"),
+            self.arn("sagemaker", f"context/{self.prefix}-*"),
+        ]
+
+    @property
     def log_group_pattern(self) -> str:
         """The BU's log groups and their streams (`/ai-estate/<bu>-<env>/...`)."""
         return self.arn("logs", f"log-group:/ai-estate/{self.prefix}/*")
@@ -331,6 +340,14 @@ ACCOUNT_LEVEL_READS = (
 """List calls IAM cannot scope to a resource: they show the names and approval states of every
 BU's groups in the account (never their contents). People need them to find their own work;
 workloads do not get them."""
+LF_DATA_ACCESS = ("lakeformation:GetDataAccess",)
+"""Lake Formation's credential vending for governed tables (Athena, Glue, EMR call it as the
+caller): authorized on `*` only; what it vends is decided by the caller's Lake Formation grants."""
+LINEAGE_WRITE = ("sagemaker:CreateAction", "sagemaker:CreateContext")
+"""Posting lineage events to SageMaker ML lineage: a job records its run as an action (with its
+source and properties) and its experiment as a context, named `<prefix>-...`; reading the graph
+is the platform's. `AddAssociation` is left out: it is authorized on both ends, and artifacts
+(whose ARNs are hashes of their source) cannot be held to the BU's names."""
 MLFLOW_UI = ("sagemaker-mlflow:AccessUI",)
 """Opening the MLflow UI: AWS authorizes it on `*` only; what the UI then shows or changes is
 authorized per action on the tracking server."""
@@ -529,6 +546,7 @@ def boundary_resources(res: BuResources) -> list[str]:
         s.log_group_pattern,
         s.role_arn_pattern,
         s.policy_arn_pattern,
+        *s.lineage_patterns,
     ]
     if res.cluster_name:
         inside.append(s.cluster_arn(res.cluster_name))
@@ -553,6 +571,7 @@ def _outside_exemptions(res: BuResources) -> list[str]:
         s.model_package_pattern,
         s.mlflow_tracking_server_pattern,
         s.athena_workgroup_arn,
+        *s.lineage_patterns,
     }
     return [named, identities, *(r for r in boundary_resources(res) if r not in folded)]
 
@@ -573,6 +592,7 @@ BOUNDARY_ACTIONS = (
     *BOUNDARY_IDENTITY_ACTIONS,
     *ATHENA_QUERY,
     *MLFLOW_USE,
+    *LINEAGE_WRITE,
     "eks:DescribeCluster",
 )
 """The services and actions the estate uses: the most any BU role can ever do."""
@@ -590,7 +610,11 @@ def boundary_statements(res: BuResources) -> list[dict[str, Any]]:
     inside = boundary_resources(res)
     return [
         allow("BusinessUnitResources", BOUNDARY_ACTIONS, inside),
-        allow("AccountLevelReads", [*ACCOUNT_LEVEL_READS, *ECR_TOKEN, *MLFLOW_UI], "*"),
+        allow(
+            "AccountLevelReads",
+            [*ACCOUNT_LEVEL_READS, *ECR_TOKEN, *MLFLOW_UI, *LF_DATA_ACCESS],
+            "*",
+        ),
         # Everything not on the BU's own resources is denied outright, so no grant anywhere
         # (another BU's resource policy naming this role's session, a wider identity policy)
         # can reach across. Only the account-level lists are exempt. This is also what denies
@@ -598,7 +622,7 @@ def boundary_statements(res: BuResources) -> list[dict[str, Any]]:
         {
             "Sid": "DenyOutsideBusinessUnit",
             "Effect": "Deny",
-            "NotAction": sorted([*ACCOUNT_LEVEL_READS, *ECR_TOKEN, *MLFLOW_UI]),
+            "NotAction": sorted([*ACCOUNT_LEVEL_READS, *ECR_TOKEN, *MLFLOW_UI, *LF_DATA_ACCESS]),
             "NotResource": _outside_exemptions(res),
         },
         deny("DenyIdentityChanges", IDENTITY_WRITES),
@@ -638,6 +662,7 @@ def _feature_reads(res: BuResources) -> list[dict[str, Any]]:
         allow("ReadFeatureObjects", S3_OBJECT_READ, res.objects(res.feature_bucket)),
         allow("ListFeatureBucket", S3_BUCKET_LIST, res.bucket(res.feature_bucket)),
         allow("ReadFeatureCatalog", CATALOG_READ, s.glue_resources),
+        allow("LakeFormationDataAccess", LF_DATA_ACCESS, "*"),
         allow("ReadOnlineFeatures", [*FEATURE_READ, *FEATURE_DESCRIBE], s.feature_group_pattern),
         allow(
             "ReadOnlineTables",
@@ -739,6 +764,7 @@ def persona_statements(persona: str, res: BuResources) -> list[dict[str, Any]]:
             allow("WriteFeatureObjects", S3_OBJECT_WRITE, res.objects(res.feature_bucket)),
             allow("WriteOnlineFeatures", FEATURE_WRITE, s.feature_group_pattern),
             allow("WriteOnlineTables", TABLE_WRITE, s.table_pattern),
+            allow("PostLineage", LINEAGE_WRITE, s.lineage_patterns),
             allow("PullImages", IMAGE_PULL_ACTIONS, s.repository_pattern),
             allow("RegistryLogin", ECR_TOKEN, "*"),
             _decrypt(res, KEY_DATA, "s3", "dynamodb", "sagemaker"),
@@ -807,6 +833,8 @@ def workload_statements(workload: str, res: BuResources) -> list[dict[str, Any]]
             allow("ListModelBucket", S3_BUCKET_LIST, res.bucket(res.model_bucket)),
             allow("PushImages", [*IMAGE_PULL_ACTIONS, *IMAGE_PUSH], s.repository_pattern),
             allow("RegistryLogin", ECR_TOKEN, "*"),
+            # The training jobs run as this role: they post their lineage (never read it).
+            allow("PostLineage", LINEAGE_WRITE, s.lineage_patterns),
             _decrypt(res, KEY_DATA, "s3", "ecr"),
         ]
     raise ValueError(f"unknown workload {workload!r}; workloads are {', '.join(WORKLOADS)}")

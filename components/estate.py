@@ -25,11 +25,18 @@ from .cost_governance import (
     PlatformCostGovernance,
     PlatformCostGovernanceSettings,
 )
-from .feature_store import FeatureStore, FeatureStoreSettings
+from .feature_store import FeatureStore, FeatureStoreSettings, offline_table_name
 from .gpu_catalog import gpu_model_of
 from .gpu_pools import GpuNodePool, GpuNodeRole, GpuPoolSpec, effective_max_gpus
 from .kms import KmsKey
 from .kueue import BuQueues
+from .lake_formation import (
+    BuLakeFormation,
+    BuLakeFormationSettings,
+    PlatformDataGovernance,
+    PlatformDataGovernanceSettings,
+    lf_role_name,
+)
 from .model_registry import ModelRegistry, ModelRegistrySettings
 from .monitoring import (
     ALARM_PUBLISHERS,
@@ -176,6 +183,8 @@ class PlatformEstateArgs(TypedDict):
     cost category."""
     account_id: NotRequired[str]
     """The platform account (names the export bucket; required with a cost export)."""
+    data_governance: NotRequired[PlatformDataGovernanceSettings | None]
+    """Lake Formation settings and LF-tags, catalog encryption, lineage readers (default: none)."""
 
 
 class PlatformEstate(pulumi.ComponentResource):
@@ -187,6 +196,7 @@ class PlatformEstate(pulumi.ComponentResource):
     cluster: EksCluster
     monitoring: PlatformMonitoring
     cost: PlatformCostGovernance | None
+    data_governance: PlatformDataGovernance | None
 
     def __init__(
         self, name: str, args: PlatformEstateArgs, opts: pulumi.ResourceOptions | None = None
@@ -228,12 +238,34 @@ class PlatformEstate(pulumi.ComponentResource):
         )
         self.network, self.cluster, self.monitoring = built
         self.cost = self._cost_governance(name, args, cost)
+        self.data_governance = self._data_governance(name, prefix, args)
         self.register_outputs(
             {
                 "vpcId": self.network.vpc_id,
                 "keyArn": self.key.arn,
                 "clusterName": self.cluster.cluster_name,
             }
+        )
+
+    def _data_governance(
+        self, name: str, prefix: str, args: PlatformEstateArgs
+    ) -> PlatformDataGovernance | None:
+        settings = args.get("data_governance")
+        if settings is None:
+            return None
+        if "account_id" not in args:
+            raise ValueError(f"PlatformEstate {name}: data governance needs account_id")
+        return PlatformDataGovernance(
+            f"{name}-data-governance",
+            {
+                **settings,
+                "name_prefix": prefix,
+                "account_id": args["account_id"],
+                "business_units": list(args.get("business_units") or []),
+                "kms_key_arn": self.key.arn,
+                "tags": args["tags"],
+            },
+            child(self),
         )
 
     def _cost_governance(
@@ -323,6 +355,10 @@ class BuEstateArgs(TypedDict):
     """AWS Backup of the BU's tables and data buckets; None (or left out) builds none."""
     audit: NotRequired[AuditSettings | None]
     """The data-event trail on the BU's data; None (or left out) builds none."""
+    lake_formation: NotRequired[BuLakeFormationSettings | None]
+    """Lake Formation over the offline store; None (or left out) builds none."""
+    data_classification: NotRequired[str]
+    """The stack's `dataClassification`: the LF-tag of the BU's database (default internal)."""
     protect: bool
     """Protect and retain stateful resources (prod)."""
     tags: dict[str, str]
@@ -385,6 +421,7 @@ class BuEstate(pulumi.ComponentResource):
     network: Network | None
     backup: BuBackup | None
     audit: BuAuditTrail | None
+    lake_formation: BuLakeFormation | None
     cluster_monitoring: PlatformMonitoring | None
     """The monitoring of a dedicated cluster (its AMP workspace); None on the shared one."""
 
@@ -436,6 +473,7 @@ class BuEstate(pulumi.ComponentResource):
         stores = self._data_stores(scope, args)
         self.backup = self._backup(scope, args, stores)
         self.audit = self._audit(scope, args, stores)
+        self.lake_formation = self._lake_formation(scope, args)
         self.register_outputs({"keyArn": self.key.arn, "namespace": self.tenant.namespace})
 
     # -- sections, in build order -------------------------------------------------------------
@@ -547,7 +585,11 @@ class BuEstate(pulumi.ComponentResource):
                 "protect": scope.protect,
                 "tags": scope.tags,
                 "extra_policy_statements": self._data_only_for(
-                    scope, args, f"{scope.prefix}-feature-store"
+                    scope,
+                    args,
+                    f"{scope.prefix}-feature-store",
+                    # Lake Formation vends the offline store's data as its registration role.
+                    *([lf_role_name(scope.prefix)] if args.get("lake_formation") else []),
                 ),
             },
             child(self),
@@ -761,6 +803,37 @@ class BuEstate(pulumi.ComponentResource):
             # Trails validate their selectors' resources only by pattern; they still should
             # start recording when the stores exist.
             child(self, depends_on=[r for r in (self.feature_store, self.registry) if r]),
+        )
+
+    def _lake_formation(self, scope: _Scope, args: BuEstateArgs) -> BuLakeFormation | None:
+        """Lake Formation over the offline store: registration, LF-tags, persona grants."""
+        settings, store = args.get("lake_formation"), self.feature_store
+        if settings is None or store is None or args["feature_store"] is None:
+            return None
+        bu, env = scope.business_unit, scope.environment
+        return BuLakeFormation(
+            f"{scope.name}-lake-formation",
+            {
+                **settings,
+                "business_unit": bu,
+                "name_prefix": scope.prefix,
+                "account_id": scope.account_id,
+                "data_classification": args.get("data_classification", "internal"),
+                "database_name": naming.glue_database_name(bu, env, "features"),
+                "offline_bucket_name": scope.bucket_name("features"),
+                "offline_bucket_arn": store.offline_bucket_arn,
+                "kms_key_arn": self.key.arn,
+                "tables": [
+                    {"group": g["name"], "table_name": offline_table_name(scope.prefix, g["name"])}
+                    for g in args["feature_store"]["feature_groups"]
+                    if g["offline"]
+                ],
+                "persona_role_arns": dict(self.access.role_arns) if self.access else {},
+                "writer_role_arn": store.role_arn,
+                "tables_ready": [store],
+                "tags": scope.tags,
+            },
+            child(self, depends_on=[store]),
         )
 
     def _backup(self, scope: _Scope, args: BuEstateArgs, stores: _DataStores) -> BuBackup | None:

@@ -31,6 +31,11 @@ ATHENA_BYTES_SCANNED_CUTOFF = 1024**4
 query fails instead of scanning a whole history."""
 
 
+def offline_table_name(name_prefix: str, group: str) -> str:
+    """`fraud_prod_transactions`: the Glue table SageMaker creates for a group's offline store."""
+    return f"{name_prefix}-{group}".replace("-", "_")
+
+
 def athena_workgroup_name(name_prefix: str) -> str:
     """`fraud-prod-analytics`: the BU's workgroup (the boundary and personas name it)."""
     return f"{name_prefix}-analytics"
@@ -307,7 +312,7 @@ class FeatureStore(pulumi.ComponentResource):
                     data_catalog_config=aws.sagemaker.FeatureGroupOfflineStoreConfigDataCatalogConfigArgs(
                         catalog="AwsDataCatalog",
                         database=database.name,
-                        table_name=group_name.replace("-", "_"),
+                        table_name=offline_table_name(prefix, group["name"]),
                     ),
                     disable_glue_table_creation=False,
                 )

@@ -42,6 +42,7 @@ PLATFORM_SECTIONS = {
     "activateCostAllocationTags",
     "costGovernance",
     "businessUnits",
+    "dataGovernance",
 }
 """Top-level keys whose leaves are set on `PLATFORM_STACK`; every other leaf goes on `BU_STACK`."""
 
@@ -76,6 +77,18 @@ PLANS: dict[str, Plan] = {
         value="arn:aws:kms:us-east-1:999999999999:key/abc",
         companions={"audit.logArchiveBucket": "acme-log-archive"},
     ),
+    # -- Lake Formation and data governance (issue 14) -----------------------------------------
+    "dataGovernance.lakeFormationAdmins": Plan(
+        value=["arn:aws:iam::111111111111:role/platform/other-admin"]
+    ),
+    "dataGovernance.lineageReaders": Plan(value=["arn:aws:iam::111111111111:role/auditors"]),
+    "lakeFormation.restrictedColumns": Plan(value={"merchants": ["chargeback_rate_30d"]}),
+    "lakeFormation.restrictedColumnReaders": Plan(value=["data-scientist"]),
+    # fraud-prod restricts a column of its first group's offline store: an online-only group
+    # has no table to filter
+    "featureStore.featureGroups[].offline": Plan(
+        value=False, companions={"lakeFormation.restrictedColumns": {}}
+    ),
     # -- common keys -------------------------------------------------------------------------
     # a platform stack turned into a BU stack: a BU name, its platform, no Gateway settings
     "kind": Plan(
@@ -87,6 +100,7 @@ PLANS: dict[str, Plan] = {
             "serving": {},
             "costGovernance": {},
             "businessUnits": [],
+            "dataGovernance": {},
         },
     ),
     "businessUnit": Plan(value="payments"),

@@ -230,7 +230,7 @@ _ROOTS: list[tuple[type[BaseModel], type, dict[str, str], set[str]]] = [
         StackConfig,
         BuEstateArgs,
         program.BU_CONSUMED,
-        {"protect", "tags", "shared_cluster", "dedicated"},
+        {"protect", "tags", "shared_cluster", "dedicated", "data_classification"},
     ),
 ]
 _DEDICATED = typing.get_type_hints(DedicatedCluster)

@@ -931,6 +931,7 @@ def test_only_the_documented_account_level_reads_use_resource_star():
     }
     assert star_allows == {
         "ecr:GetAuthorizationToken",
+        "lakeformation:GetDataAccess",
         "sagemaker:ListFeatureGroups",
         "sagemaker:ListModelPackageGroups",
         "sagemaker:ListModelPackages",

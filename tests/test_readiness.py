@@ -7,6 +7,7 @@ pack over it): the item's status must change, and its evidence or its missing te
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import subprocess
@@ -195,6 +196,11 @@ def _no_audit(c):
     c["ai-estate:audit"] = {"enabled": False}
 
 
+@flip("data-lake-formation", "fraud-prod", "met", "partial")
+def _no_lake_formation(c):
+    c["ai-estate:lakeFormation"] = {"enabled": False}
+
+
 @flip("data-backup", "marketing-dev", "met", "missing")
 def _no_backup(c):
     c["ai-estate:backup"] = {"enabled": False}
@@ -223,6 +229,23 @@ def test_item_flips_with_the_config(item):
         assert found.evidence
     else:
         assert found.missing and found.fix.startswith("ai-estate:")
+
+
+def test_lake_formation_is_partial_while_the_platform_grants_iam_allowed_principals():
+    inventory = render_config("fraud-prod", shipped_config("fraud-prod"))
+    platform = _render("platform-prod")
+    settings = [r for r in platform.resources if r.type == readiness.LF_SETTINGS]
+    default = [{"principal": "IAM_ALLOWED_PRINCIPALS", "permissions": ["ALL"]}]
+    legacy = [
+        dataclasses.replace(r, inputs={**r.inputs, "createDatabaseDefaultPermissions": default})
+        for r in settings
+    ]
+    others = [r for r in platform.resources if r.type != readiness.LF_SETTINGS]
+    legacy_platform = dataclasses.replace(platform, resources=[*others, *legacy])
+    item = scorecard(inventory, platform=legacy_platform).item("data-lake-formation")
+    assert item.status == "partial"
+    assert "IAMAllowedPrincipals" in item.missing
+    assert scorecard(inventory, platform=platform).item("data-lake-formation").status == "met"
 
 
 def test_cost_anomaly_alerting_no_topic_is_partial():
@@ -397,7 +420,6 @@ def test_checks_light_up_on_the_resource_types_other_changes_render():
         for g in ("transactions", "merchants")
     ]
     extra += [
-        _res(s, readiness.LF_PERMISSIONS, f"{s}-lf-grant", {"permissions": ["SELECT"]}),
         _res(
             s,
             readiness.LOCAL_QUEUE,
@@ -469,7 +491,6 @@ def test_checks_light_up_on_the_resource_types_other_changes_render():
     after = scorecard(inventory, platform=_with(platform, cluster_queue, trail))
     lit = {
         "data-quality",
-        "data-lake-formation",
         "mlops-retraining",
         "mlops-validation-gate",
         "ownership-model-families",

@@ -535,6 +535,9 @@ def _price_resource(r: Resource, ctx: _Context) -> None:
             "AWS Backup warm storage (assumed volume)",
             lambda s: per_gb * book.assume("backupGbStoredPerVault", s),
         )
+    # Lake Formation settings, LF-tags, registrations, grants, opt-ins and data cells filters
+    # cost nothing (Lake Formation bills no permissions), nor do the catalog's encryption
+    # settings (KMS requests are the platform key's, priced with the key).
     # Kueue's objects (ClusterQueue, LocalQueue, ResourceFlavor, Cohort) cost nothing: its
     # controller runs on the system pool, and the GPUs it admits are the pools' (priced above).
     # -- serving (issue 12): the Gateway's ALB (the controller provisions one per Gateway) and

@@ -69,6 +69,10 @@ LF_TYPES = frozenset(
         "aws:lakeformation/dataCellsFilter:DataCellsFilter",
     }
 )
+LF_SETTINGS = "aws:lakeformation/dataLakeSettings:DataLakeSettings"
+LF_RESOURCE = "aws:lakeformation/resource:Resource"
+LF_RESOURCE_TAGS = "aws:lakeformation/resourceLfTags:ResourceLfTags"
+LF_CELLS_FILTER = "aws:lakeformation/dataCellsFilter:DataCellsFilter"
 BACKUP_SELECTION = "aws:backup/selection:Selection"
 BACKUP_PLAN = "aws:backup/plan:Plan"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
@@ -365,20 +369,83 @@ def _data_quality(ctx: Context) -> Verdict:
     return Verdict(status, evidence, missing)
 
 
-def _lake_formation(ctx: Context) -> Verdict:
-    found = ctx.own(*LF_TYPES)
-    grants = [r for r in found if r.type == LF_PERMISSIONS]
-    evidence = [ctx.evidence(r, "permissions", "Lake Formation grant") for r in grants]
-    evidence += [
-        ctx.evidence(r, "lfTags", "Lake Formation tagging") for r in found if r not in grants
+def _offline_locations(ctx: Context) -> list[tuple[Resource, str]]:
+    """(feature group, its offline store as an S3 ARN) of the BU's groups with one."""
+    found = []
+    for group in ctx.own(FEATURE_GROUP):
+        uri = _get(group.inputs, "offlineStoreConfig.s3StorageConfig.s3Uri")
+        if isinstance(uri, str):
+            found.append((group, "arn:aws:s3:::" + uri.removeprefix("s3://").rstrip("/")))
+    return found
+
+
+def _lf_tag_values(r: Resource, key: str) -> list[str]:
+    return [
+        str(v)
+        for e in _get(r.inputs, "lfTagPolicy.expressions") or []
+        if isinstance(e, Mapping) and e.get("key") == key
+        for v in e.get("values") or []
     ]
-    if grants:
+
+
+def _lake_formation(ctx: Context) -> Verdict:
+    """Lake Formation governs the BU's offline store: the location is registered, the database
+    LF-tagged with the BU, personas granted by a tag expression naming this BU only, and the
+    account's settings give no IAMAllowedPrincipals default."""
+    evidence, missing = [], []
+    stores = _offline_locations(ctx)
+    if not stores:
+        return Verdict("missing", missing="no offline feature store for Lake Formation to govern")
+    registered = [
+        r
+        for r in ctx.own(LF_RESOURCE)
+        if isinstance(r.inputs.get("arn"), str)
+        and all(
+            loc == r.inputs["arn"].rstrip("/") or loc.startswith(r.inputs["arn"].rstrip("/") + "/")
+            for _g, loc in stores
+        )
+    ]
+    evidence += [ctx.evidence(r, "arn", "offline store registered") for r in registered]
+    if not registered:
+        missing.append("the offline store's S3 location is not registered with Lake Formation")
+    tagged = [
+        r
+        for r in ctx.own(LF_RESOURCE_TAGS)
+        if r.inputs.get("database")
+        and any(t.get("key") == "BusinessUnit" and t.get("value") == ctx.bu
+                for t in r.inputs.get("lfTags") or [] if isinstance(t, Mapping))
+    ]  # fmt: skip
+    evidence += [ctx.evidence(r, "lfTags", f"BusinessUnit={ctx.bu}") for r in tagged]
+    if not tagged:
+        missing.append("the BU's Glue database carries no BusinessUnit LF-tag")
+    grants = [r for r in ctx.own(LF_PERMISSIONS) if _lf_tag_values(r, "BusinessUnit") == [ctx.bu]]
+    evidence += [
+        ctx.evidence(r, "lfTagPolicy", f"{','.join(r.inputs.get('permissions') or [])} by tag")
+        for r in grants
+    ]
+    if not grants:
+        missing.append("no persona is granted the BU's data by an LF-tag expression")
+    evidence += [
+        ctx.evidence(r, "tableData", "restricted columns filtered")
+        for r in ctx.own(LF_CELLS_FILTER)
+    ]
+    settings = [
+        (inv, r)
+        for inv, r in ctx.cluster_side(LF_SETTINGS)
+        if not any(
+            isinstance(p, Mapping) and p.get("principal") == "IAM_ALLOWED_PRINCIPALS"
+            for key in ("createDatabaseDefaultPermissions", "createTableDefaultPermissions")
+            for p in r.inputs.get(key) or []
+        )
+    ]
+    evidence += [
+        ctx.evidence(r, "admins", "no IAMAllowedPrincipals default", inv) for inv, r in settings
+    ]
+    if not settings:
+        missing.append("the account's data lake settings still grant IAMAllowedPrincipals")
+    if not missing:
         return Verdict("met", evidence)
-    return Verdict(
-        "partial" if found else "missing",
-        evidence,
-        "no Lake Formation grant on the BU's catalog: access to its feature data is IAM-only",
-    )
+    return Verdict("partial" if evidence else "missing", evidence, "; ".join(missing))
 
 
 def _backup(ctx: Context) -> Verdict:
@@ -1095,7 +1162,7 @@ CHECKS: tuple[Check, ...] = (
     Check("data-quality", "data", "Data quality rulesets check every feature group",
           "ai-estate:featureStore.featureGroups (Glue Data Quality rules per group)", _data_quality),
     Check("data-lake-formation", "data", "Lake Formation governs access to the BU's catalog",
-          "ai-estate:featureStore (Lake Formation grants per persona)", _lake_formation),
+          "ai-estate:lakeFormation (and dataGovernance on the platform stack)", _lake_formation),
     Check("data-backup", "data", "Tables and buckets are backed up (AWS Backup)",
           "ai-estate:backup", _backup),
     Check("infra-gpu-pools", "infrastructure", "GPU pools under a namespace GPU quota",

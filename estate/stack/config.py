@@ -1343,6 +1343,93 @@ def cost_governance_problems(config: StackConfig) -> list[Problem]:
 # --- end telemetry ---
 
 
+# --- data-lf ---
+
+
+class DataGovernanceConfig(_Model):
+    """`ai-estate:dataGovernance` (platform stacks): what Lake Formation and the Glue Data Catalog
+    keep once per account and region. BUs share their environment's account with the platform,
+    so only the platform may set them (a BU stack would overwrite every other BU's)."""
+
+    enabled: bool = True
+    """Build the data lake settings, LF-tags, catalog encryption and the lineage reader role."""
+    lake_formation_admins: Annotated[tuple[RoleArn, ...], _items(30)] = ()
+    """Roles that administer Lake Formation. The data lake settings (no IAMAllowedPrincipals
+    default on new databases and tables) are only written with at least one: they replace the
+    account's admin list, so name every administrator, including the roles that deploy BU
+    stacks (they tag and grant). Empty: the account's settings are left as they are."""
+    lineage_readers: Annotated[tuple[Arn, ...], _items()] = ()
+    """Roles (auditors, platform engineers; `*` allowed in the name, for Identity Center) that may
+    assume `platform-<env>-lineage-reader`, which alone reads the account's SageMaker ML
+    lineage. Empty: no lineage reader role."""
+
+
+class LakeFormationConfig(_Model):
+    """`ai-estate:lakeFormation` (BU stacks): the BU's offline store under Lake Formation."""
+
+    enabled: bool = True
+    """Register the offline store, tag the BU's database and tables, grant the personas by tag
+    (confidential and restricted BUs need it: the pack's `lake-formation-governs-offline-store`)."""
+    hybrid_access: bool = True
+    """Register in hybrid access mode and opt the personas in: they need the Lake Formation
+    grants, while the feature store writer and other IAM principals keep their IAM access
+    during adoption. False: Lake Formation governs every principal of the location."""
+    restricted_columns: dict[Slug, Annotated[tuple[Ident, ...], _items()]] = {}
+    """Feature group -> its restricted features: a data cells filter hides them from every
+    persona that is not a `restrictedColumnReaders` persona, and the table is tagged
+    `DataClassification=restricted`."""
+    restricted_column_readers: Annotated[tuple[PersonaName, ...], _items(4)] = ()
+    """Personas (data-scientist, ml-engineer) that read restricted columns too."""
+
+
+def lake_formation_problems(config: StackConfig) -> list[Problem]:
+    """Platform-only `dataGovernance`, BU-only `lakeFormation`; restricted columns name offline
+    features of the BU and reading personas it has."""
+    problems: list[Problem] = []
+    governance = config.data_governance
+    if config.kind == "bu" and governance != DataGovernanceConfig():
+        problems.append(
+            (("dataGovernance",), "belongs in platform stacks (account-wide settings)", _NOTHING)
+        )
+    lf = config.lake_formation
+    if config.kind != "bu":
+        if lf != LakeFormationConfig():
+            problems.append((("lakeFormation",), "belongs in BU stacks", _NOTHING))
+        return problems
+    groups = {g.name: g for g in config.feature_store.feature_groups}
+    for group, columns in lf.restricted_columns.items():
+        where = ("lakeFormation", "restrictedColumns", group)
+        if group not in groups or not groups[group].offline:
+            problems.append((where, "names no feature group with an offline store", group))
+            continue
+        features = {f.name for f in groups[group].features}
+        for i, column in enumerate(columns):
+            if column not in features:
+                problems.append(((*where, i), f"is not a feature of group '{group}'", column))
+    readers = ("data-scientist", "ml-engineer")
+    for i, persona in enumerate(lf.restricted_column_readers):
+        if persona not in readers:
+            problems.append(
+                (
+                    ("lakeFormation", "restrictedColumnReaders", i),
+                    "must be a persona that reads feature data (data-scientist, ml-engineer)",
+                    persona,
+                )
+            )
+        elif persona not in config.access.personas:
+            problems.append(
+                (
+                    ("lakeFormation", "restrictedColumnReaders", i),
+                    "is not a persona of ai-estate:access.personas",
+                    persona,
+                )
+            )
+    return problems
+
+
+# --- end data-lf ---
+
+
 class StackConfig(_Model):
     """Everything under `ai-estate:` in one stack file."""
 
@@ -1405,6 +1492,10 @@ class StackConfig(_Model):
     route from the platform's Prometheus to its alarm topic and, with `payerAccount`, a value
     in the cost category `ai-estate-<env>-business-unit` (a rule on its `BusinessUnit` tag, so
     Cost Explorer and the CUR 2.0 export group spend by BU). Empty: neither."""
+    data_governance: DataGovernanceConfig = DataGovernanceConfig()
+    """Lake Formation settings, LF-tags, catalog encryption and lineage readers (platform)."""
+    lake_formation: LakeFormationConfig = LakeFormationConfig()
+    """The BU's offline store under Lake Formation: tags, grants, column filters (BU stacks)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -1602,6 +1693,7 @@ def stack_problems(config: StackConfig) -> list[Problem]:
     problems.extend(backup_problems(config))
     problems.extend(gpu_quota_problems(config))
     problems.extend(cost_governance_problems(config))
+    problems.extend(lake_formation_problems(config))
     if config.kind == "platform":
         if bu != "platform":
             problems.append((("businessUnit",), "must be 'platform' for a platform stack", bu))

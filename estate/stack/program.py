@@ -85,6 +85,7 @@ PLATFORM_CONSUMED: dict[str, str] = {
     "serving": "the serving plane, built by build_serving() beside the estate",
     "backup": "BU stacks only (AWS Backup of a BU's tables and buckets)",
     "audit": "BU stacks only (the data-event trail on a BU's data)",
+    "lake_formation": "BU stacks only (the schema refuses it on platform stacks)",
 }
 
 BU_CONSUMED: dict[str, str] = {
@@ -102,6 +103,7 @@ BU_CONSUMED: dict[str, str] = {
     "business_units": "platform stacks only (the schema refuses it on BU stacks)",
     "monitoring.prometheus_rules": "the BU's AMP rule groups, built by build_prometheus_rules()",
     "payer_account": "checked by the schema (monitoring.costAnomaly needs it)",
+    "data_governance": "platform stacks only (the schema refuses it on BU stacks)",
 }
 
 
@@ -139,6 +141,7 @@ def bu_args(
         consumed=BU_CONSUMED,
         shared_cluster=shared,
         dedicated=dedicated_settings(config) if shared is None else None,
+        data_classification=config.data_classification,
         protect=config.protect_stateful,
         tags=tags,
     )
@@ -229,6 +232,11 @@ def platform_stack(
             "costCategoryArn": estate.cost.cost_category_arn if estate.cost else None,
         },
         **cluster_outputs(estate.cluster, config),
+        "dataGovernance": {
+            "lineageReaderRoleArn": estate.data_governance.lineage_reader_role_arn
+            if estate.data_governance
+            else None,
+        },
     }
 
 
@@ -292,6 +300,8 @@ def bu_outputs(bu: BuEstate, args: BuEstateArgs) -> dict[str, Any]:
         }
     if bu.audit is not None:
         outputs["audit"] = {"trailArn": bu.audit.trail_arn, "bucketName": bu.audit.bucket_name}
+    if bu.lake_formation is not None:
+        outputs["lakeFormation"] = {"roleArn": bu.lake_formation.role_arn}
     if bu.feature_store is not None:
         outputs["featureStore"] = {
             "offlineBucketName": bu.feature_store.offline_bucket_name,

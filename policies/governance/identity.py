@@ -147,9 +147,10 @@ def _actions(statement: Mapping[str, Any]) -> list[str]:
     return [str(a) for a in as_list(statement.get("Action"))]
 
 
-READ_ACTIONS_WITHOUT_READ_VERB = frozenset({"sagemaker-mlflow:accessui"})
+READ_ACTIONS_WITHOUT_READ_VERB = frozenset({"sagemaker-mlflow:accessui", "sagemaker:querylineage"})
 """Actions AWS's Service Authorization Reference lists at the Read access level whose names do
-not start with a read verb (opening the MLflow UI, which AWS authorizes on `*` only)."""
+not start with a read verb (opening the MLflow UI, which AWS authorizes on `*` only; querying
+the account's SageMaker ML lineage graph)."""
 
 
 def is_read_only(action: str) -> bool:
