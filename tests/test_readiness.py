@@ -124,6 +124,11 @@ def _no_gpu_pools(c):
     c["ai-estate:tenant"] = {"cpuQuota": "32", "memoryQuota": "128Gi"}
 
 
+@flip("infra-fair-share", "marketing-dev", "met", "partial")
+def _no_gpu_quota(c):
+    c["ai-estate:tenant"]["gpuQuota"] = 0  # the ClusterQueue admits no GPU job of the BU
+
+
 @flip("infra-node-health", "marketing-dev", "met", "missing")
 def _no_gpu_pools_to_watch(c):
     _no_gpu_pools(c)
@@ -584,3 +589,17 @@ def test_markdown_report_shows_readiness_and_the_change_against_base():
     row = next(line for line in text.splitlines() if line.startswith("| `marketing-dev` | "))
     change = prior["comparableScore"] - prior["score"]
     assert f"+{change} ({prior['score']} → {prior['comparableScore']})" in row
+
+
+def test_fair_share_names_the_quota_and_the_cohort():
+    card = shipped_card("marketing-dev")
+    item = card.item("infra-fair-share")
+    details = " ".join(e.detail for e in item.evidence)
+    assert (
+        "marketing-gpu: 16 nvidia.com/gpu nominal" in details
+    )  # 4 GPUs x 4 slices and "cohort" in details
+    config = shipped_config("marketing-dev")
+    config["ai-estate:tenant"]["gpuQuota"] = 0
+    flipped = card_of("marketing-dev", config).item("infra-fair-share")
+    assert "holds no GPU quota" in flipped.missing
+    assert flipped.fix.startswith("ai-estate:tenant.gpuQuota")

@@ -534,26 +534,61 @@ def _autoscaling(ctx: Context) -> Verdict:
     return Verdict("met", evidence)
 
 
+def _gpu_quota_of(cluster_queue: Resource) -> tuple[float, float]:
+    """The GPUs (nominal, borrowing) a ClusterQueue admits, summed over its flavors."""
+    nominal = borrowing = 0.0
+    for group in _get(cluster_queue.inputs, "spec.resourceGroups") or []:
+        for flavor in (group.get("flavors") or []) if isinstance(group, Mapping) else []:
+            for q in (flavor.get("resources") or []) if isinstance(flavor, Mapping) else []:
+                if isinstance(q, Mapping) and q.get("name") == GPU_RESOURCE:
+                    nominal += float(q.get("nominalQuota") or 0)
+                    borrowing += float(q.get("borrowingLimit") or 0)
+    return nominal, borrowing
+
+
 def _fair_share(ctx: Context) -> Verdict:
-    local = ctx.own(LOCAL_QUEUE)
-    namespace = ctx.bu
+    """Met when a LocalQueue in the BU namespace submits to a ClusterQueue that holds GPU
+    quota for the BU in a cohort (idle quota is lent, the owner reclaims it)."""
+    local = [
+        r
+        for r in ctx.own(LOCAL_QUEUE)
+        if _get(r.inputs, "metadata.namespace") in (None, ctx.bu)
+        and _get(r.inputs, "spec.clusterQueue")
+    ]
+    if not local:
+        return Verdict(
+            "missing",
+            missing="no Kueue LocalQueue in the BU namespace: GPU jobs are admitted first "
+            "come, first served",
+        )
+    evidence = [ctx.evidence(r, "spec.clusterQueue", f"LocalQueue in {ctx.bu}") for r in local]
+    wanted = {str(_get(r.inputs, "spec.clusterQueue")) for r in local}
     cluster = [
         (inv, r)
         for inv, r in ctx.cluster_side(CLUSTER_QUEUE)
-        if ctx.bu in (r.name, str(_get(r.inputs, "metadata.name") or ""))
-        or _labels(r).get("ai-estate/bu") == ctx.bu
-        or any(ctx.bu in str(_get(lq.inputs, "spec.clusterQueue") or "") for lq in local)
+        if str(_get(r.inputs, "metadata.name") or r.name) in wanted
     ]
-    evidence = [ctx.evidence(r, "spec.clusterQueue", f"LocalQueue in {namespace}") for r in local]
-    evidence += [ctx.evidence(r, "spec.resourceGroups", "ClusterQueue", inv) for inv, r in cluster]
-    if local and cluster:
-        return Verdict("met", evidence)
-    return Verdict(
-        "partial" if evidence else "missing",
-        evidence,
-        "no Kueue LocalQueue in the BU namespace and ClusterQueue for the BU: GPU jobs are "
-        "admitted first come, first served",
-    )
+    problems = []
+    if not cluster:
+        problems.append(f"no ClusterQueue {', '.join(sorted(wanted))} for the LocalQueue")
+    for inv, r in cluster:
+        name = str(_get(r.inputs, "metadata.name") or r.name)
+        nominal, borrowing = _gpu_quota_of(r)
+        cohort = _get(r.inputs, "spec.cohortName") or _get(r.inputs, "spec.cohort")
+        if nominal <= 0:
+            problems.append(
+                f"ClusterQueue {name} holds no GPU quota: the BU's GPU jobs are never admitted"
+            )
+        else:
+            detail = f"{name}: {nominal:g} {GPU_RESOURCE} nominal, {borrowing:g} borrowable"
+            evidence.append(ctx.evidence(r, "spec.resourceGroups", detail, inv))
+        if not cohort:
+            problems.append(f"ClusterQueue {name} is in no cohort: idle GPUs are not shared")
+        else:
+            evidence.append(ctx.evidence(r, "spec.cohortName", f"cohort {cohort}", inv))
+    if problems:
+        return Verdict("partial", evidence, "; ".join(problems))
+    return Verdict("met", evidence)
 
 
 def _releases(ctx: Context, *charts: str) -> list[tuple[Inventory, Resource]]:
@@ -1170,7 +1205,7 @@ CHECKS: tuple[Check, ...] = (
     Check("infra-autoscaling", "infrastructure", "Pools and endpoints scale with demand",
           "ai-estate:gpuPools[].maxSize, serving.endpoints[].maxReplicas", _autoscaling),
     Check("infra-fair-share", "infrastructure", "Fair-share GPU admission (Kueue queues)",
-          "ai-estate:tenant (Kueue LocalQueue and ClusterQueue per BU)", _fair_share),
+          "ai-estate:tenant.gpuQuota (the BU's Kueue ClusterQueue quota in the cohort)", _fair_share),
     Check("infra-node-health", "infrastructure", "GPU node health is measured and alarmed",
           "ai-estate:gpuPools, monitoring.thresholds", _node_health),
     Check("mlops-registry", "mlops", "Versioned model registry and immutable images",
