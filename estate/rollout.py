@@ -14,6 +14,7 @@ prints the verdict and exits 0 on promote, 1 on roll back.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -44,6 +45,29 @@ def decide(
     if elapsed >= bake:
         return Decision("promote", f"no watched alarm fired in {bake:g}s")
     return Decision("wait", f"{elapsed:g}s of {bake:g}s baked")
+
+
+_PACKAGE_ARN = re.compile(
+    r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/([A-Za-z0-9-]{1,63})/(\d+)$"
+)
+
+
+def approved_version(model_package_arn: str, name_prefix: str, family: str) -> int:
+    """The version number of an approved model package version of `family`, from its ARN
+    (`arn:aws:sagemaker:<region>:<account>:model-package/<group>/<version>`, the group being
+    `model_package_group_name(name_prefix, family)`, e.g. `fraud-dev-card-fraud`): what the
+    deploy path writes to the endpoint's `modelVersion`. A package of another group is refused."""
+    from components.model_registry import model_package_group_name
+
+    group = model_package_group_name(name_prefix, family)
+    match = _PACKAGE_ARN.match(model_package_arn)
+    if match is None:
+        raise ValueError(f"not a versioned model package ARN: {model_package_arn!r}")
+    if match.group(1) != group:
+        raise ValueError(
+            f"model package {model_package_arn!r} is in group {match.group(1)!r}, not {group!r}"
+        )
+    return int(match.group(2))
 
 
 def alarm_states(cloudwatch: Any, names: Sequence[str]) -> dict[str, str]:

@@ -104,3 +104,22 @@ def test_decide_promotes_only_without_alarm_after_bake(
     firing = "ALARM" in states.values()
     expected = "rollback" if firing else ("promote" if elapsed >= bake else "wait")
     assert decision.verdict == expected
+
+
+def test_approved_version_reads_the_version_of_the_family_package() -> None:
+    arn = "arn:aws:sagemaker:eu-west-1:111111111111:model-package/fraud-dev-card-fraud/7"
+    assert rollout.approved_version(arn, "fraud-dev", "card-fraud") == 7
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "arn:aws:sagemaker:eu-west-1:111111111111:model-package/fraud-dev-churn/7",
+        "arn:aws:sagemaker:eu-west-1:111111111111:model-package/risk-dev-card-fraud/7",
+        "arn:aws:sagemaker:eu-west-1:111111111111:model-package/fraud-dev-card-fraud",
+        "arn:aws:sagemaker:eu-west-1:111111111111:model-package-group/fraud-dev-card-fraud",
+    ],
+)
+def test_approved_version_refuses_other_families_and_unversioned_arns(arn: str) -> None:
+    with pytest.raises(ValueError):
+        rollout.approved_version(arn, "fraud-dev", "card-fraud")
