@@ -18,6 +18,7 @@ import pulumi_kubernetes as k8s
 from . import naming
 from .access import ROLE_PATH_ROOT, BuAccess, PersonaTrust, bu_only_bucket_policy
 from .audit import AuditSettings, BuAuditTrail, trail_name
+from .detection import PlatformDetection
 from .backup import BackupSettings, BuBackup, backup_role_name
 from .cluster import SYSTEM_POOL_LABELS, ClusterRolesBoundary, EksCluster, EksClusterSettings
 from .cost_governance import (
@@ -187,6 +188,7 @@ class PlatformEstate(pulumi.ComponentResource):
     cluster: EksCluster
     monitoring: PlatformMonitoring
     cost: PlatformCostGovernance | None
+    detection: PlatformDetection
 
     def __init__(
         self, name: str, args: PlatformEstateArgs, opts: pulumi.ResourceOptions | None = None
@@ -228,6 +230,12 @@ class PlatformEstate(pulumi.ComponentResource):
         )
         self.network, self.cluster, self.monitoring = built
         self.cost = self._cost_governance(name, args, cost)
+        # GuardDuty and Inspector are account-wide: the platform account's (issue 14).
+        self.detection = PlatformDetection(
+            f"{name}-detection",
+            {"name_prefix": prefix, "kms_key_arn": self.key.arn, "tags": args["tags"]},
+            child(self),
+        )
         self.register_outputs(
             {
                 "vpcId": self.network.vpc_id,
