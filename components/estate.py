@@ -18,7 +18,6 @@ import pulumi_kubernetes as k8s
 from . import naming
 from .access import ROLE_PATH_ROOT, BuAccess, PersonaTrust, bu_only_bucket_policy
 from .audit import AuditSettings, BuAuditTrail, trail_name
-from .detection import PlatformDetection
 from .backup import BackupSettings, BuBackup, backup_role_name
 from .cluster import SYSTEM_POOL_LABELS, ClusterRolesBoundary, EksCluster, EksClusterSettings
 from .cost_governance import (
@@ -26,6 +25,7 @@ from .cost_governance import (
     PlatformCostGovernance,
     PlatformCostGovernanceSettings,
 )
+from .detection import PlatformDetection
 from .feature_store import FeatureStore, FeatureStoreSettings
 from .gpu_catalog import gpu_model_of
 from .gpu_pools import GpuNodePool, GpuNodeRole, GpuPoolSpec, effective_max_gpus
