@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pulumi_policy import ReportViolation, StackValidationArgs
+from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
 
 from .catalog import BLOCK_IN_PROD, Rule, Settings, securityhub
 from .linking import of_types
@@ -25,14 +25,14 @@ def _enabled(value: object) -> bool:
     return text(value).upper() == "ENABLED"
 
 
-def missing_features(args: StackValidationArgs) -> list[tuple[str, str]]:
-    """(detector name, what is off) for each detector of the stack."""
+def missing_features(args: StackValidationArgs) -> list[tuple[PolicyResource, str]]:
+    """(detector, what is off) for each detector of the stack."""
     resources = list(args.resources)
     features = of_types(resources, (DETECTOR_FEATURE,))
-    found: list[tuple[str, str]] = []
+    found: list[tuple[PolicyResource, str]] = []
     for detector in of_types(resources, (DETECTOR,)):
         if detector.props.get("enable") is False:
-            found.append((detector.name, "the detector itself"))
+            found.append((detector, "the detector itself"))
             continue
         # One detector per account and Region: the stack's features are its features.
         mine = features
@@ -43,13 +43,13 @@ def missing_features(args: StackValidationArgs) -> list[tuple[str, str]]:
                 if text(f.props.get("name")) in names and _enabled(f.props.get("status"))
             ]
             if not on:
-                found.append((detector.name, label))
+                found.append((detector, label))
             elif agent is not None and not any(
                 text(get(c, "name")) == agent and _enabled(get(c, "status"))
                 for f in on
                 for c in as_list(f.props.get("additionalConfigurations"))
             ):
-                found.append((detector.name, f"{label}'s managed agent ({agent})"))
+                found.append((detector, f"{label}'s managed agent ({agent})"))
     return found
 
 
@@ -57,7 +57,7 @@ def validate_detector_features(
     args: StackValidationArgs, report: ReportViolation, settings: Settings
 ) -> None:
     for detector, what in missing_features(args):
-        report(f"GuardDuty detector '{detector}' has {what} off.", None)
+        report(f"GuardDuty detector '{detector.name}' has {what} off.", detector.urn)
 
 
 RULES: tuple[Rule, ...] = (

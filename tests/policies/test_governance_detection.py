@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pulumi_aws as aws
 import pytest
-from policy_harness import check
+from policy_harness import check, names
 from policy_programs import OWNERSHIP_TAGS
+from test_governance_compute import Case
 
 AC = aws.guardduty.DetectorFeatureAdditionalConfigurationArgs
 
@@ -43,3 +44,15 @@ def detector(enable=True, s3="ENABLED", runtime="ENABLED", agent="ENABLED", runt
 def test_detector_needs_s3_and_managed_runtime_monitoring(kwargs, violations):
     found = check("guardduty-detector-features", lambda: detector(**kwargs))
     assert len(found) == violations, found
+
+
+DETECTION_CASES: dict[str, Case] = {
+    "guardduty-detector-features": Case(lambda: detector(runtime=None), {"detector"}, detector),
+}
+
+
+@pytest.mark.parametrize("rule_id", sorted(DETECTION_CASES))
+def test_detection_cases(rule_id):
+    case = DETECTION_CASES[rule_id]
+    assert set(names(check(rule_id, case.bad))) == case.flagged
+    assert check(rule_id, case.good) == []
