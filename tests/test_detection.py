@@ -94,3 +94,17 @@ def test_topic_admits_eventbridge_only_from_the_finding_rules(rendered):
 
     assert all(publish(rule_arn) for rule_arn in rules)
     assert not publish(rules[0] + "-other")
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_shipped_platform_stacks_pass_the_detector_rule(rendered, stack):
+    import sys
+
+    from tests.conftest import ROOT
+
+    sys.path.insert(0, str(ROOT / "policies"))
+    sys.path.insert(0, str(ROOT / "tests" / "policies"))
+    from policy_harness import check
+
+    environment = stack.split("-", 1)[1]
+    assert check("guardduty-detector-features", rendered(stack), environment=environment) == []
