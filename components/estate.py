@@ -25,6 +25,7 @@ from .cost_governance import (
     PlatformCostGovernance,
     PlatformCostGovernanceSettings,
 )
+from .detection import PlatformDetection
 from .feature_store import FeatureStore, FeatureStoreSettings, offline_table_name
 from .gpu_catalog import gpu_model_of
 from .gpu_pools import GpuNodePool, GpuNodeRole, GpuPoolSpec, effective_max_gpus
@@ -197,6 +198,7 @@ class PlatformEstate(pulumi.ComponentResource):
     monitoring: PlatformMonitoring
     cost: PlatformCostGovernance | None
     data_governance: PlatformDataGovernance | None
+    detection: PlatformDetection
 
     def __init__(
         self, name: str, args: PlatformEstateArgs, opts: pulumi.ResourceOptions | None = None
@@ -239,6 +241,12 @@ class PlatformEstate(pulumi.ComponentResource):
         self.network, self.cluster, self.monitoring = built
         self.cost = self._cost_governance(name, args, cost)
         self.data_governance = self._data_governance(name, prefix, args)
+        # GuardDuty and Inspector are account-wide: the platform account's (issue 14).
+        self.detection = PlatformDetection(
+            f"{name}-detection",
+            {"name_prefix": prefix, "kms_key_arn": self.key.arn, "tags": args["tags"]},
+            child(self),
+        )
         self.register_outputs(
             {
                 "vpcId": self.network.vpc_id,
