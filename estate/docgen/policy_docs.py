@@ -53,8 +53,22 @@ def load_governance(policies_dir: Path = POLICIES_DIR) -> Any:
 
 
 def load_rules(policies_dir: Path = POLICIES_DIR) -> tuple[Any, ...]:
-    """Every rule of the pack, in catalog order."""
-    return tuple(load_governance(policies_dir).RULES)
+    """Every policy of the pack in the order it runs: the rules, then the waiver policies."""
+    governance = load_governance(policies_dir)
+    try:
+        waiver_rules = importlib.import_module("governance.waiver_rules").RULES
+    except (ImportError, AttributeError):
+        waiver_rules = ()
+    return (*governance.RULES, *waiver_rules)
+
+
+def _waivers_doc() -> str:
+    """How waivers work (the `governance.waivers` docstring), under the waiver policies."""
+    try:
+        doc = importlib.import_module("governance.waivers").__doc__ or ""
+    except ImportError:
+        return ""
+    return doc.strip()
 
 
 def _cell(value: Any) -> str:
@@ -202,6 +216,8 @@ def render(rules: Sequence[Any] | None = None) -> str:
         if notes:
             lines += ["", "Why:", ""]
             lines += [f"- {_code(r.id)}: {_cell(r.rationale)}" for r in notes]
+        if domain == "waivers" and _waivers_doc():
+            lines += ["", _waivers_doc()]
     return "\n".join(lines) + "\n"
 
 

@@ -882,29 +882,3 @@ def test_the_same_program_broken_once_is_blocked_in_prod():
     run = run_pack(POLICIES_DIR, render_program(program, environment="prod"))
     blocking = {(f.policy, f.resource_name) for f in run.findings if f.blocking}
     assert blocking == {("sagemaker-notebook-no-direct-internet", "leaky")}
-
-
-# -- the coverage table --------------------------------------------------------------------------
-
-
-def _coverage_script():
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "rule_coverage.py"
-    spec = importlib.util.spec_from_file_location("rule_coverage", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_the_coverage_table_is_current_and_counts_the_pack():
-    script = _coverage_script()
-    assert script.table() in script.COVERAGE.read_text(), "run benchmarks/rule_coverage.py --write"
-    counts = script.pack_counts()
-    notebook_rules = {
-        r.id for r in RULES if "aws:sagemaker/notebookInstance:NotebookInstance" in r.resource_types
-    }
-    assert notebook_rules <= set(counts["aws:sagemaker/notebookInstance:NotebookInstance"])
-    assert len(notebook_rules) == 5
