@@ -1374,7 +1374,7 @@ class LakeFormationConfig(_Model):
     """Register in hybrid access mode and opt the personas in: they need the Lake Formation
     grants, while the feature store writer and other IAM principals keep their IAM access
     during adoption. False: Lake Formation governs every principal of the location."""
-    restricted_columns: dict[Slug, Annotated[tuple[Ident, ...], _items()]] = {}
+    restricted_columns: Annotated[dict[Slug, Annotated[tuple[Ident, ...], _items()]], _items()] = {}
     """Feature group -> its restricted features: a data cells filter hides them from every
     persona that is not a `restrictedColumnReaders` persona, and the table is tagged
     `DataClassification=restricted`."""
