@@ -81,6 +81,7 @@ PLATFORM_CONSUMED: dict[str, str] = {
     "serving": "the serving plane, built by build_serving() beside the estate",
     "backup": "BU stacks only (AWS Backup of a BU's tables and buckets)",
     "audit": "BU stacks only (the data-event trail on a BU's data)",
+    "data_quality": "BU stacks only (Glue Data Quality of a BU's feature groups)",
 }
 
 BU_CONSUMED: dict[str, str] = {
