@@ -20,7 +20,9 @@ def group(name: str = "fraud-prod-transactions", offline: bool = True) -> None:
         event_time_feature_name="ts",
         role_arn=ROLE,
         feature_definitions=[
-            aws.sagemaker.FeatureGroupFeatureDefinitionArgs(feature_name="id", feature_type="String"),
+            aws.sagemaker.FeatureGroupFeatureDefinitionArgs(
+                feature_name="id", feature_type="String"
+            ),
             aws.sagemaker.FeatureGroupFeatureDefinitionArgs(
                 feature_name="ts", feature_type="Fractional"
             ),
