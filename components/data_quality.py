@@ -22,6 +22,7 @@ DQDL reference: https://docs.aws.amazon.com/glue/latest/dg/dqdl.html
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, TypedDict
 
 import pulumi
@@ -265,26 +266,35 @@ class FeatureDataQuality(pulumi.ComponentResource):
                     arn=START_RUN_TARGET,
                     role_arn=scheduler.arn,
                     input=pulumi.Output.all(database, evaluator.arn).apply(
-                        lambda p, g=group: json.dumps(
-                            {
-                                "DataSource": {
-                                    "GlueTable": {
-                                        "DatabaseName": p[0],
-                                        "TableName": offline_table_name(prefix, g["name"]),
-                                    }
-                                },
-                                "Role": p[1],
-                                "RulesetNames": [ruleset_name(prefix, g["name"])],
-                                "NumberOfWorkers": args["number_of_workers"],
-                                "AdditionalRunOptions": {"CloudWatchMetricsEnabled": True},
-                            },
-                            sort_keys=True,
-                        )
+                        _run_input(prefix, group["name"], args["number_of_workers"])
                     ),
                 ),
                 opts=child(self, depends_on=[rulesets[group["name"]]]),
             )
         self.register_outputs({"registryArn": self.registry_arn})
+
+
+def _run_input(prefix: str, group: str, workers: int) -> Callable[[list[Any]], str]:
+    """The StartDataQualityRulesetEvaluationRun request of one group's schedule."""
+
+    def render(p: list[Any]) -> str:
+        return json.dumps(
+            {
+                "DataSource": {
+                    "GlueTable": {
+                        "DatabaseName": p[0],
+                        "TableName": offline_table_name(prefix, group),
+                    }
+                },
+                "Role": p[1],
+                "RulesetNames": [ruleset_name(prefix, group)],
+                "NumberOfWorkers": workers,
+                "AdditionalRunOptions": {"CloudWatchMetricsEnabled": True},
+            },
+            sort_keys=True,
+        )
+
+    return render
 
 
 def _evaluator_policy(

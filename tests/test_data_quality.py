@@ -278,3 +278,21 @@ def test_the_evaluator_reads_the_offline_store_through_the_bu_only_bucket_policy
     # the bucket policy lets the evaluator's name in, and nobody else's with the same rights
     impostor = Principal(arn=f"arn:aws:iam::{ACCOUNT}:role/fraud-prod-dq-x", identity_policies=ALL)
     assert not evaluate(Request(impostor, "s3:GetObject", read, resource_policy=bucket))
+
+
+# -- readiness -------------------------------------------------------------------------------
+
+
+def test_readiness_data_quality_flips_with_the_config(rendered):
+    from estate.analysis.readiness import scorecard
+
+    platform = rendered("platform-dev")
+    assert scorecard(rendered("marketing-dev"), platform=platform).item("data-quality").status == (
+        "met"
+    )
+    off = render_changed(
+        "marketing-dev", lambda c: c.__setitem__("ai-estate:dataQuality", {"enabled": False})
+    )
+    item = scorecard(off, platform=platform).item("data-quality")
+    assert item.status == "missing"
+    assert "marketing-dev-features-customer-propensity" in item.missing
