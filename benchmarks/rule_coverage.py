@@ -73,6 +73,14 @@ AWS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
     "eks/cluster:Cluster": (("aws_eks_cluster",), ("AWS::EKS::Cluster",)),
     "eks/nodeGroup:NodeGroup": (("aws_eks_node_group",), ("AWS::EKS::Nodegroup",)),
+    "cloudwatch/eventArchive:EventArchive": (
+        ("aws_cloudwatch_event_archive",),
+        ("AWS::Events::Archive",),
+    ),
+    "lakeformation/dataLakeSettings:DataLakeSettings": (
+        ("aws_lakeformation_data_lake_settings",),
+        ("AWS::LakeFormation::DataLakeSettings",),
+    ),
     "glue/catalogDatabase:CatalogDatabase": (
         ("aws_glue_catalog_database",),
         ("AWS::Glue::Database",),
