@@ -25,6 +25,7 @@ from .cost_governance import (
     PlatformCostGovernance,
     PlatformCostGovernanceSettings,
 )
+from .data_quality import DataQualitySettings, FeatureDataQuality, data_quality_role_name
 from .detection import PlatformDetection
 from .feature_store import FeatureStore, FeatureStoreSettings, offline_table_name
 from .gpu_catalog import gpu_model_of
@@ -367,6 +368,8 @@ class BuEstateArgs(TypedDict):
     """Lake Formation over the offline store; None (or left out) builds none."""
     data_classification: NotRequired[str]
     """The stack's `dataClassification`: the LF-tag of the BU's database (default internal)."""
+    data_quality: NotRequired[DataQualitySettings | None]
+    """Schema registry and Data Quality of the feature groups; None (or left out): registry only."""
     protect: bool
     """Protect and retain stateful resources (prod)."""
     tags: dict[str, str]
@@ -430,6 +433,7 @@ class BuEstate(pulumi.ComponentResource):
     backup: BuBackup | None
     audit: BuAuditTrail | None
     lake_formation: BuLakeFormation | None
+    data_quality: FeatureDataQuality | None
     cluster_monitoring: PlatformMonitoring | None
     """The monitoring of a dedicated cluster (its AMP workspace); None on the shared one."""
 
@@ -482,6 +486,7 @@ class BuEstate(pulumi.ComponentResource):
         self.backup = self._backup(scope, args, stores)
         self.audit = self._audit(scope, args, stores)
         self.lake_formation = self._lake_formation(scope, args)
+        self.data_quality = self._data_quality(scope, args)
         self.register_outputs({"keyArn": self.key.arn, "namespace": self.tenant.namespace})
 
     # -- sections, in build order -------------------------------------------------------------
@@ -570,6 +575,9 @@ class BuEstate(pulumi.ComponentResource):
         if args.get("backup") is not None:
             # AWS Backup reads (and restores) the data buckets as the BU's backup role.
             service_roles = (*service_roles, backup_role_name(scope.prefix))
+        if args.get("data_quality") is not None and args["feature_store"] is not None:
+            # Glue Data Quality reads the offline store as the BU's evaluation role.
+            service_roles = (*service_roles, data_quality_role_name(scope.prefix))
         return bu_only_bucket_policy(
             [bu_roles, *(scope.role_arn(f"/{r}") for r in service_roles)],
             allowed_account_ids=[a for a in deploy_accounts if a != scope.account_id],
@@ -867,6 +875,29 @@ class BuEstate(pulumi.ComponentResource):
             },
             # The selection names the stores: back them up only once they exist.
             child(self, depends_on=[r for r in (self.feature_store, self.registry) if r]),
+        )
+
+    def _data_quality(self, scope: _Scope, args: BuEstateArgs) -> FeatureDataQuality | None:
+        """The feature groups' schemas and, with `data_quality`, their scheduled DQ rulesets."""
+        store, settings = args["feature_store"], args.get("data_quality")
+        if store is None or self.feature_store is None or not store["feature_groups"]:
+            return None
+        return FeatureDataQuality(
+            f"{scope.name}-data-quality",
+            {
+                "schedule": settings["schedule"] if settings else "",
+                "max_event_lag_hours": settings["max_event_lag_hours"] if settings else 24,
+                "number_of_workers": settings["number_of_workers"] if settings else 2,
+                "evaluate": settings is not None,
+                "name_prefix": scope.prefix,
+                "feature_groups": list(store["feature_groups"]),
+                "glue_database_name": self.feature_store.glue_database_name,
+                "offline_bucket_name": self.feature_store.offline_bucket_name,
+                "kms_key_arn": self.key.arn,
+                "tags": scope.tags,
+            },
+            # The rulesets target tables SageMaker creates with the feature groups.
+            child(self, depends_on=[self.feature_store]),
         )
 
     def _monitoring(self, scope: _Scope, args: BuEstateArgs, target: SharedCluster) -> BuMonitoring:

@@ -46,6 +46,12 @@ class FeatureDefinitionSpec(TypedDict):
 
     name: str
     type: str
+    min: NotRequired[float | None]
+    """Smallest valid value (checked by the Data Quality ruleset)."""
+    max: NotRequired[float | None]
+    """Largest valid value (checked by the Data Quality ruleset)."""
+    allowed_values: NotRequired[list[str] | None]
+    """The only values a String feature may take (checked by the Data Quality ruleset)."""
 
 
 class FeatureGroupSpec(TypedDict):

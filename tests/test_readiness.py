@@ -495,13 +495,14 @@ def test_checks_light_up_on_the_resource_types_other_changes_render():
     ]
     after = scorecard(inventory, platform=_with(platform, cluster_queue, trail))
     lit = {
-        "data-quality",
         "mlops-retraining",
         "mlops-validation-gate",
         "ownership-model-families",
     }
-    # The shipped stacks render Kueue's queues (issue 13): fair share is met already.
+    # The shipped stacks render Kueue's queues (issue 13): fair share is met already; and a
+    # Data Quality ruleset per offline feature group (issue 14).
     assert before.item("infra-fair-share").status == "met"
+    assert before.item("data-quality").status == "met"
     for item in lit:
         assert before.item(item).status == "missing", item
         assert after.item(item).status == "met", (item, after.item(item).missing)

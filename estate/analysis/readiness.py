@@ -355,16 +355,20 @@ def _feature_store(ctx: Context) -> Verdict:
 
 
 def _data_quality(ctx: Context) -> Verdict:
-    groups = ctx.own(FEATURE_GROUP)
+    """Every feature group with an offline table has a ruleset whose targetTable is that table."""
+    groups = [g for g in ctx.own(FEATURE_GROUP) if g.inputs.get("offlineStoreConfig")]
     rulesets = ctx.own(DQ_RULESET)
+    targets = {_get(r.inputs, "targetTable.tableName") for r in rulesets}
     evidence = [ctx.evidence(r, "ruleset", "Glue Data Quality ruleset") for r in rulesets]
     if not groups:
-        return Verdict("missing", evidence, "no feature group whose data a ruleset could check")
+        return Verdict("missing", evidence, "no offline feature group whose data a ruleset checks")
+    table = "offlineStoreConfig.dataCatalogConfig.tableName"
+    unchecked = [g.name for g in groups if _get(g.inputs, table) not in targets]
     status, missing = _coverage(
-        len(rulesets),
+        len(groups) - len(unchecked),
         len(groups),
-        f"{_plural(len(rulesets), 'Glue Data Quality ruleset')} for "
-        f"{_plural(len(groups), 'feature group')}",
+        f"feature groups without a Glue Data Quality ruleset on their offline table: "
+        f"{', '.join(unchecked)}",
     )
     return Verdict(status, evidence, missing)
 
@@ -1195,7 +1199,7 @@ CHECKS: tuple[Check, ...] = (
     Check("data-feature-store", "data", "Feature store encrypted with the BU key",
           "ai-estate:featureStore.featureGroups", _feature_store),
     Check("data-quality", "data", "Data quality rulesets check every feature group",
-          "ai-estate:featureStore.featureGroups (Glue Data Quality rules per group)", _data_quality),
+          "ai-estate:dataQuality (a DQ ruleset per offline feature group)", _data_quality),
     Check("data-lake-formation", "data", "Lake Formation governs access to the BU's catalog",
           "ai-estate:lakeFormation (and dataGovernance on the platform stack)", _lake_formation),
     Check("data-backup", "data", "Tables and buckets are backed up (AWS Backup)",

@@ -218,6 +218,24 @@ class FeatureDefinition(_Model):
     """Feature name as SageMaker stores it."""
     type: FeatureType
     """SageMaker feature type."""
+    min: float | None = None
+    """Smallest valid value (Integral/Fractional): the Data Quality ruleset checks it."""
+    max: float | None = None
+    """Largest valid value (Integral/Fractional): the Data Quality ruleset checks it."""
+    allowed_values: tuple[Annotated[str, Field(min_length=1, max_length=256)], ...] | None = Field(
+        None, min_length=1, max_length=100
+    )
+    """The only values a String feature may take: the Data Quality ruleset checks it."""
+
+    @model_validator(mode="after")
+    def _checks_fit_type(self) -> FeatureDefinition:
+        if (self.min is not None or self.max is not None) and self.type == "String":
+            raise ValueError("min/max apply to Integral and Fractional features only")
+        if self.allowed_values is not None and self.type != "String":
+            raise ValueError("allowedValues applies to String features only")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError("min must not exceed max")
+        return self
 
 
 class FeatureGroupConfig(_Model):
@@ -1428,6 +1446,30 @@ def lake_formation_problems(config: StackConfig) -> list[Problem]:
 
 
 # --- end data-lf ---
+# --- data-dq ---
+
+
+class DataQualityConfig(_Model):
+    """`ai-estate:dataQuality` (BU stacks): Glue Data Quality of the offline feature store."""
+
+    enabled: bool = True
+    """Evaluate a Data Quality ruleset per offline feature group on a schedule (prod requires it)."""
+    schedule: str = Field("cron(0 6 * * ? *)", pattern=r"^(cron|rate)\([^()]{1,200}\)$")
+    """When each ruleset is evaluated (EventBridge Scheduler expression, UTC)."""
+    max_event_lag_hours: int = Field(24, ge=1, le=8760)
+    """The newest record of each group must be at most this many hours old (event time)."""
+    number_of_workers: int = Field(2, ge=2, le=100)
+    """G.1X workers per evaluation run (Glue's minimum is 2)."""
+
+
+def data_quality_problems(config: StackConfig) -> list[Problem]:
+    """Prod BU feature data is quality-checked."""
+    if config.kind == "bu" and config.environment == "prod" and not config.data_quality.enabled:
+        return [(("dataQuality", "enabled"), "must stay true in prod (Glue Data Quality)", False)]
+    return []
+
+
+# --- end data-dq ---
 
 
 class StackConfig(_Model):
@@ -1496,6 +1538,8 @@ class StackConfig(_Model):
     """Lake Formation settings, LF-tags, catalog encryption and lineage readers (platform)."""
     lake_formation: LakeFormationConfig = LakeFormationConfig()
     """The BU's offline store under Lake Formation: tags, grants, column filters (BU stacks)."""
+    data_quality: DataQualityConfig = DataQualityConfig()
+    """Glue Data Quality rulesets on the offline feature store, run on a schedule (BU stacks)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -1691,6 +1735,7 @@ def stack_problems(config: StackConfig) -> list[Problem]:
     problems.extend(serving_problems(config))
     problems.extend(kpi_problems(config))
     problems.extend(backup_problems(config))
+    problems.extend(data_quality_problems(config))
     problems.extend(gpu_quota_problems(config))
     problems.extend(cost_governance_problems(config))
     problems.extend(lake_formation_problems(config))

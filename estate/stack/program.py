@@ -86,6 +86,7 @@ PLATFORM_CONSUMED: dict[str, str] = {
     "backup": "BU stacks only (AWS Backup of a BU's tables and buckets)",
     "audit": "BU stacks only (the data-event trail on a BU's data)",
     "lake_formation": "BU stacks only (the schema refuses it on platform stacks)",
+    "data_quality": "BU stacks only (Glue Data Quality of a BU's feature groups)",
 }
 
 BU_CONSUMED: dict[str, str] = {
