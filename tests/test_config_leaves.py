@@ -156,6 +156,34 @@ PLANS: dict[str, Plan] = {
     ),
     "featureStore.featureGroups[].features[].allowedValues": Plan(value=["t-1", "t-2"]),
     "dataQuality.schedule": Plan(value="cron(0 5 * * ? *)"),
+    # the mlops loop cross-references families, images and KPIs: a new one comes with its loop
+    "modelRegistry.modelFamilies": Plan(
+        value=["card-fraud", "merchant-risk", "chargeback"],
+        companions={
+            "mlops.families.chargeback": {
+                "owners": {
+                    "business": "fraud-ops-lead@example.com",
+                    "technical": "fraud-ml-oncall@example.com",
+                    "risk": "model-risk@example.com",
+                },
+                "retraining": {"schedule": "rate(7 days)", "image": "chargeback:trainer-1.0.0"},
+                "modelCard": {
+                    "intendedUse": "Predict chargebacks for review.",
+                    "riskRating": "low",
+                },
+            }
+        },
+    ),
+    # the endpoint's and the trainers' repositories stay among them
+    "modelRegistry.imageNames": Plan(value=["card-fraud", "merchant-risk", "scoring"]),
+    "monitoring.kpis[].modelFamily": Plan(
+        value="merchant-risk",
+        companions={"mlops.families.card-fraud.modelCard.kpi": "false_positive_rate"},
+    ),
+    "monitoring.kpis[].name": Plan(
+        value="fraud_loss_usd",
+        companions={"mlops.families.card-fraud.modelCard.kpi": "fraud_loss_usd"},
+    ),
     "featureStore.onlineTables[].hashKey": Plan(value="account_id"),
     "featureStore.onlineTables[].rangeKey": Plan(value="bucket"),
     "featureStore.onlineTables[].name": Plan(
@@ -185,8 +213,6 @@ PLANS: dict[str, Plan] = {
     "tenant.memoryQuota": Plan(value="384Gi"),
     "tenant.defaultContainerLimits": Plan(value={"cpu": "4", "memory": "8Gi"}),
     # -- model registry ----------------------------------------------------------------------
-    # the endpoint's image repository (card-fraud) stays among them
-    "modelRegistry.imageNames": Plan(value=["card-fraud", "scoring"]),
     # endpoints need the registry and the BU's roles: the baseline serves none
     "modelRegistry.enabled": Plan(base={"serving.endpoints": []}, value=False),
     "modelRegistry.principalArns": Plan(value=["arn:aws:iam::222222222222:role/release-bot"]),
@@ -204,9 +230,6 @@ PLANS: dict[str, Plan] = {
     ),
     "monitoring.alarmSubscriptions[].endpoint": Plan(value="fraud-pager@example.com"),
     "monitoring.modelMetrics[].model": Plan(value="merchant-risk"),
-    "monitoring.kpis[].modelFamily": Plan(value="merchant-risk"),
-    # fraud-prod's KPIs name both of its families: add one rather than drop one
-    "modelRegistry.modelFamilies": Plan(value=["card-fraud", "merchant-risk", "chargeback"]),
     "monitoring.modelMetrics[].metric": Plan(value="precision"),
     "monitoring.modelMetrics[].direction": Plan(
         companions={"monitoring.modelMetrics[].threshold": 0.5}

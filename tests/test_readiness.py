@@ -120,6 +120,7 @@ def _no_feature_groups(c):
 @flip("infra-gpu-pools", "marketing-dev", "met", "missing")
 def _no_gpu_pools(c):
     _no_endpoints(c)
+    c.pop("ai-estate:mlops", None)  # training jobs run on a pool
     c["ai-estate:gpuPools"] = []
     c["ai-estate:tenant"] = {"cpuQuota": "32", "memoryQuota": "128Gi"}
 
@@ -144,6 +145,7 @@ def _fixed_replicas(c):
 def _no_registry(c):
     _no_endpoints(c)
     c["ai-estate:modelRegistry"] = {"enabled": False}
+    c.pop("ai-estate:mlops", None)  # the loop retrains registry families
     c["ai-estate:monitoring"]["kpis"] = []  # KPIs name registry families
 
 
@@ -166,12 +168,10 @@ def _slo_gone(c):
 
 @flip("ownership-on-call", "marketing-dev", "partial", "met")
 def _pager(c):
-    c["ai-estate:monitoring"] = {
-        "alarmSubscriptions": [
-            {"protocol": "email", "endpoint": "marketing-data@example.com"},
-            {"protocol": "https", "endpoint": "https://events.pagerduty.com/integration/m/enqueue"},
-        ]
-    }
+    c["ai-estate:monitoring"]["alarmSubscriptions"] = [
+        {"protocol": "email", "endpoint": "marketing-data@example.com"},
+        {"protocol": "https", "endpoint": "https://events.pagerduty.com/integration/m/enqueue"},
+    ]
 
 
 @flip("ownership-approvers", "marketing-dev", "missing", "met")
@@ -194,6 +194,8 @@ def _merchant_risk_watched(c):
 @flip("outcomes-kpis", "fraud-prod", "met", "missing")
 def _no_kpis(c):
     c["ai-estate:monitoring"]["kpis"] = []
+    for family in c["ai-estate:mlops"]["families"].values():
+        family["modelCard"].pop("kpi", None)  # model cards name the KPI they move
 
 
 @flip("governance-audit-trail", "marketing-dev", "met", "missing")
@@ -307,11 +309,9 @@ def test_cost_allocation_flips_with_the_platform_config():
 def test_marketing_quality_alarm_flips_missing_to_met():
     config = shipped_config("marketing-dev")
     assert status(card_of("marketing-dev", config), "outcomes-model-quality") == "missing"
-    config["ai-estate:monitoring"] = {
-        "modelMetrics": [
-            {"model": "propensity", "metric": "auc", "threshold": 0.7, "direction": "below"}
-        ]
-    }
+    config["ai-estate:monitoring"]["modelMetrics"] = [
+        {"model": "propensity", "metric": "auc", "threshold": 0.7, "direction": "below"}
+    ]
     item = card_of("marketing-dev", config).item("outcomes-model-quality")
     assert item.status == "met"
     assert [e.type for e in item.evidence] == [readiness.METRIC_ALARM]
