@@ -53,6 +53,7 @@ from .catalog import (
     Setting,
     Settings,
     checkov,
+    cis_eks,
 )
 from .gpu import BU_TAINT_KEY
 from .identity import PLATFORM
@@ -655,7 +656,7 @@ RULES: tuple[Rule, ...] = (
         kind="resource",
         validate=validate_no_default_namespace,
         resource_types=FULL_WORKLOAD_TYPES,
-        frameworks=(checkov("CKV_K8S_21"),),
+        frameworks=(checkov("CKV_K8S_21"), cis_eks("4.5.3")),
         domain="k8s_workloads",
     ),
     Rule(
@@ -719,6 +720,7 @@ RULES: tuple[Rule, ...] = (
         kind="resource",
         validate=validate_image_registry,
         resource_types=POD_TEMPLATE_TYPES,
+        frameworks=(cis_eks("5.1.4"),),
         settings=(
             _setting(
                 "allowedImages",

@@ -35,6 +35,7 @@ from .catalog import (
     Settings,
     checkov,
     cis,
+    securityhub,
 )
 from .linking import group_by_target, known_names, linked, of_types
 from .properties import (
@@ -392,7 +393,7 @@ RULES: tuple[Rule, ...] = (
         ),
         kind="stack",
         validate=validate_bucket_encryption,
-        frameworks=(checkov("CKV_AWS_145"), cis("2.1.1")),
+        frameworks=(checkov("CKV_AWS_145"), cis("2.1.1"), securityhub("S3.17")),
         domain="storage",
         rationale=(
             "A BU's key is the unit of revocation and of cross-account access; SSE-S3 and the "
@@ -419,6 +420,7 @@ RULES: tuple[Rule, ...] = (
             checkov("CKV_AWS_55"),
             checkov("CKV_AWS_56"),
             cis("2.1.5"),
+            securityhub("S3.8"),
         ),
         domain="storage",
     ),
@@ -438,7 +440,7 @@ RULES: tuple[Rule, ...] = (
         ),
         kind="stack",
         validate=validate_tls_only,
-        frameworks=(cis("2.1.2"),),
+        frameworks=(cis("2.1.2"), securityhub("S3.5")),
         domain="storage",
     ),
     Rule(
@@ -454,7 +456,7 @@ RULES: tuple[Rule, ...] = (
         ),
         kind="stack",
         validate=validate_versioning,
-        frameworks=(checkov("CKV_AWS_21"),),
+        frameworks=(checkov("CKV_AWS_21"), securityhub("S3.14")),
         domain="storage",
     ),
     Rule(
@@ -472,7 +474,7 @@ RULES: tuple[Rule, ...] = (
         ),
         kind="stack",
         validate=validate_access_logging,
-        frameworks=(checkov("CKV_AWS_18"),),
+        frameworks=(checkov("CKV_AWS_18"), securityhub("S3.9")),
         domain="storage",
     ),
     Rule(
@@ -492,7 +494,13 @@ RULES: tuple[Rule, ...] = (
         kind="resource",
         validate=validate_no_public_grants,
         resource_types=frozenset((*BUCKET_TYPES, *ACL_TYPES, *BUCKET_POLICY_TYPES)),
-        frameworks=(checkov("CKV_AWS_20"), checkov("CKV_AWS_57"), checkov("CKV_AWS_70")),
+        frameworks=(
+            checkov("CKV_AWS_20"),
+            checkov("CKV_AWS_57"),
+            checkov("CKV_AWS_70"),
+            securityhub("S3.2"),
+            securityhub("S3.3"),
+        ),
         domain="storage",
     ),
 )
