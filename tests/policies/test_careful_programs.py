@@ -348,6 +348,153 @@ def sagemaker_workloads() -> None:
     )
 
 
+def queue_from_topic() -> None:
+    """The SNS-to-SQS subscription policy: Principal '*' pinned to the topic by aws:SourceArn."""
+    queue = aws.sqs.Queue("fanout", kms_master_key_id=KEY_ARN)
+    aws.sqs.QueuePolicy(
+        "fanout-policy",
+        queue_url=queue.url,
+        policy=_doc(
+            {
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "sqs:SendMessage",
+                "Resource": f"arn:aws:sqs:{REGION}:{ACCOUNT}:fanout",
+                "Condition": {
+                    "ArnEquals": {
+                        "aws:SourceArn": f"arn:aws:sns:{REGION}:{ACCOUNT}:pipeline-events"
+                    }
+                },
+            }
+        ),
+    )
+
+
+def github_deploy_role() -> None:
+    """A GitHub Actions role pinned to one repository's main branch (StringLike on :sub)."""
+    github = "token.actions.githubusercontent.com"
+    aws.iam.Role(
+        "deploy",
+        path="/ai-estate/fraud/",
+        permissions_boundary=BOUNDARY,
+        assume_role_policy=_doc(
+            {
+                "Effect": "Allow",
+                "Principal": {"Federated": f"arn:aws:iam::{ACCOUNT}:oidc-provider/{github}"},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {
+                    "StringEquals": {f"{github}:aud": "sts.amazonaws.com"},
+                    "StringLike": {f"{github}:sub": "repo:acme/fraud-models:ref:refs/heads/main"},
+                },
+            }
+        ),
+    )
+
+
+def pod_identity_role() -> None:
+    """An EKS Pod Identity role and its association to one service account."""
+    aws.iam.Role(
+        "scorer-pod",
+        path="/ai-estate/fraud/",
+        permissions_boundary=BOUNDARY,
+        assume_role_policy=_doc(
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "pods.eks.amazonaws.com"},
+                "Action": ["sts:AssumeRole", "sts:TagSession"],
+                "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}},
+            }
+        ),
+    )
+    aws.eks.PodIdentityAssociation(
+        "scorer-pod",
+        cluster_name="platform-prod",
+        namespace="fraud",
+        service_account="scorer",
+        role_arn=f"arn:aws:iam::{ACCOUNT}:role/ai-estate/fraud/scorer-pod",
+    )
+
+
+def namespace_access() -> None:
+    """Read-only RBAC for the BU's developers in its namespace, and their EKS access entry
+    scoped to that namespace."""
+    k8s.rbac.v1.Role(
+        "developer",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name="fraud-developer", namespace="fraud"),
+        rules=[
+            k8s.rbac.v1.PolicyRuleArgs(
+                api_groups=["", "apps", "batch"],
+                resources=["pods", "pods/log", "deployments", "jobs"],
+                verbs=["get", "list", "watch"],
+            )
+        ],
+    )
+    k8s.rbac.v1.RoleBinding(
+        "developer",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name="fraud-developer", namespace="fraud"),
+        role_ref=k8s.rbac.v1.RoleRefArgs(
+            api_group="rbac.authorization.k8s.io", kind="Role", name="fraud-developer"
+        ),
+        subjects=[
+            k8s.rbac.v1.SubjectArgs(
+                kind="Group", name="fraud-developers", api_group="rbac.authorization.k8s.io"
+            )
+        ],
+    )
+    aws.eks.AccessPolicyAssociation(
+        "developer",
+        cluster_name="platform-prod",
+        principal_arn=f"arn:aws:iam::{ACCOUNT}:role/ai-estate/fraud/fraud-prod-developer",
+        policy_arn="arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy",
+        access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(
+            type="namespace", namespaces=["fraud"]
+        ),
+    )
+
+
+def sagemaker_serving() -> None:
+    """A network-isolated model in the VPC and its endpoint configuration: two instances,
+    volumes and captured data under the BU's key."""
+    model = aws.sagemaker.Model(
+        "scorer",
+        execution_role_arn=f"arn:aws:iam::{ACCOUNT}:role/ai-estate/fraud/fraud-prod-sagemaker",
+        enable_network_isolation=True,
+        primary_container=aws.sagemaker.ModelPrimaryContainerArgs(
+            image=f"{ECR}/fraud-prod/scorer@{DIGEST}",
+            model_data_url="s3://fraud-prod-models-1a2b3c/scorer/model.tar.gz",
+        ),
+        vpc_config=aws.sagemaker.ModelVpcConfigArgs(
+            subnets=SUBNETS, security_group_ids=[SECURITY_GROUP]
+        ),
+    )
+    aws.sagemaker.EndpointConfiguration(
+        "scorer",
+        kms_key_arn=KEY_ARN,
+        production_variants=[
+            aws.sagemaker.EndpointConfigurationProductionVariantArgs(
+                variant_name="main",
+                model_name=model.name,
+                instance_type="ml.m5.xlarge",
+                initial_instance_count=2,
+            )
+        ],
+        data_capture_config=aws.sagemaker.EndpointConfigurationDataCaptureConfigArgs(
+            enable_capture=True,
+            initial_sampling_percentage=10,
+            destination_s3_uri="s3://fraud-prod-capture-1a2b3c/scorer/",
+            kms_key_id=KEY_ARN,
+            capture_options=[
+                aws.sagemaker.EndpointConfigurationDataCaptureConfigCaptureOptionArgs(
+                    capture_mode="Input"
+                ),
+                aws.sagemaker.EndpointConfigurationDataCaptureConfigCaptureOptionArgs(
+                    capture_mode="Output"
+                ),
+            ],
+        ),
+    )
+
+
 def _restricted_container(name: str, image: str) -> k8s.core.v1.ContainerArgs:
     return k8s.core.v1.ContainerArgs(
         name=name,
@@ -407,6 +554,53 @@ def pinned_deployment() -> None:
     )
 
 
+def gpu_training_job() -> None:
+    """A GPU Job on the BU's own pool: quota on GPU requests, queued through Kueue, tolerating
+    only the NVIDIA taint and its own BU's taint."""
+    k8s.core.v1.ResourceQuota(
+        "gpu",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name="gpu", namespace="fraud"),
+        spec=k8s.core.v1.ResourceQuotaSpecArgs(
+            hard={"requests.nvidia.com/gpu": "8", "limits.nvidia.com/gpu": "8"}
+        ),
+    )
+    container = _restricted_container("train", f"{ECR}/fraud-prod/trainer@{DIGEST}")
+    container.resources = k8s.core.v1.ResourceRequirementsArgs(
+        requests={"cpu": "4", "memory": "16Gi", "nvidia.com/gpu": "1"},
+        limits={"cpu": "4", "memory": "16Gi", "nvidia.com/gpu": "1"},
+    )
+    k8s.batch.v1.Job(
+        "train",
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name="train", namespace="fraud", labels={"kueue.x-k8s.io/queue-name": "fraud-gpu"}
+        ),
+        spec=k8s.batch.v1.JobSpecArgs(
+            suspend=True,
+            backoff_limit=2,
+            template=k8s.core.v1.PodTemplateSpecArgs(
+                spec=k8s.core.v1.PodSpecArgs(
+                    restart_policy="Never",
+                    security_context=k8s.core.v1.PodSecurityContextArgs(
+                        run_as_non_root=True,
+                        run_as_user=10001,
+                        seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+                    ),
+                    node_selector={"ai-estate/bu": "fraud"},
+                    tolerations=[
+                        k8s.core.v1.TolerationArgs(
+                            key="nvidia.com/gpu", operator="Exists", effect="NoSchedule"
+                        ),
+                        k8s.core.v1.TolerationArgs(
+                            key="ai-estate/bu", operator="Equal", value="fraud", effect="NoSchedule"
+                        ),
+                    ],
+                    containers=[container],
+                )
+            ),
+        ),
+    )
+
+
 def internal_load_balancer() -> None:
     """A LoadBalancer Service the AWS Load Balancer Controller provisions as an internal NLB."""
     k8s.core.v1.Service(
@@ -442,6 +636,12 @@ PROGRAMS: dict[str, Callable[[], None]] = {
         sagemaker_workloads,
         pinned_deployment,
         internal_load_balancer,
+        queue_from_topic,
+        github_deploy_role,
+        pod_identity_role,
+        namespace_access,
+        sagemaker_serving,
+        gpu_training_job,
     )
 }
 
