@@ -95,6 +95,30 @@ def sagemaker_execution_role() -> None:
                 "Action": ["s3:GetObject", "s3:PutObject"],
                 "Resource": "arn:aws:s3:::fraud-prod-models-1a2b3c/*",
             },
+            # the rest of what a training job's role needs (SageMaker AI roles guide), scoped
+            {
+                "Effect": "Allow",
+                "Action": "cloudwatch:PutMetricData",
+                "Resource": "*",
+                "Condition": {"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}},
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/sagemaker/*",
+            },
+            {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+            {
+                "Effect": "Allow",
+                "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                "Resource": f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/fraud-prod/*",
+            },
+            {
+                "Effect": "Allow",
+                "Action": "kms:CreateGrant",
+                "Resource": KEY_ARN,
+                "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            },
         ),
     )
 
@@ -527,6 +551,26 @@ def pinned_deployment() -> None:
             },
         ),
     )
+    # credentials by reference only: a secret's ARN, a mounted token file, a secretKeyRef
+    settings = {
+        "DB_PASSWORD_SECRET_ARN": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:fraud-prod/db-AbCdEf",
+        "AWS_WEB_IDENTITY_TOKEN_FILE": "/var/run/secrets/eks.amazonaws.com/serviceaccount/token",
+        "MAX_TOKENS": "4096",
+    }
+    k8s.core.v1.ConfigMap(
+        "scorer-settings",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name="scorer-settings", namespace="fraud"),
+        data=settings,
+    )
+    scorer = _restricted_container("scorer", f"{ECR}/fraud-prod/scorer@{DIGEST}")
+    scorer.env = [k8s.core.v1.EnvVarArgs(name=k, value=v) for k, v in settings.items()] + [
+        k8s.core.v1.EnvVarArgs(
+            name="MLFLOW_TRACKING_TOKEN",
+            value_from=k8s.core.v1.EnvVarSourceArgs(
+                secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name="mlflow", key="token")
+            ),
+        )
+    ]
     labels = {"app": "scorer"}
     k8s.apps.v1.Deployment(
         "scorer",
@@ -545,9 +589,7 @@ def pinned_deployment() -> None:
                         fs_group=10001,
                         seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
                     ),
-                    containers=[
-                        _restricted_container("scorer", f"{ECR}/fraud-prod/scorer@{DIGEST}")
-                    ],
+                    containers=[scorer],
                 ),
             ),
         ),
