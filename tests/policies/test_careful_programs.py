@@ -519,6 +519,63 @@ def sagemaker_serving() -> None:
     )
 
 
+def sagemaker_monitoring() -> None:
+    """A data quality job definition (isolated, encrypted between containers, in the VPC, KMS on
+    volume and output) and the hourly schedule that runs it by name."""
+    sm = aws.sagemaker
+    definition = sm.DataQualityJobDefinition(
+        "scorer-dq",
+        name="fraud-prod-scorer-dq",
+        role_arn=f"arn:aws:iam::{ACCOUNT}:role/ai-estate/fraud/fraud-prod-sagemaker",
+        data_quality_app_specification=sm.DataQualityJobDefinitionDataQualityAppSpecificationArgs(
+            image_uri=f"156813124566.dkr.ecr.{REGION}.amazonaws.com/sagemaker-model-monitor-analyzer"
+        ),
+        data_quality_job_input=sm.DataQualityJobDefinitionDataQualityJobInputArgs(
+            endpoint_input=sm.DataQualityJobDefinitionDataQualityJobInputEndpointInputArgs(
+                endpoint_name="fraud-prod-scorer", local_path="/opt/ml/processing/input"
+            )
+        ),
+        data_quality_job_output_config=sm.DataQualityJobDefinitionDataQualityJobOutputConfigArgs(
+            kms_key_id=KEY_ARN,
+            monitoring_outputs=sm.DataQualityJobDefinitionDataQualityJobOutputConfigMonitoringOutputsArgs(
+                s3_output=sm.DataQualityJobDefinitionDataQualityJobOutputConfigMonitoringOutputsS3OutputArgs(
+                    s3_uri="s3://fraud-prod-monitoring-1a2b3c/data-quality/",
+                    local_path="/opt/ml/processing/output",
+                )
+            ),
+        ),
+        job_resources=sm.DataQualityJobDefinitionJobResourcesArgs(
+            cluster_config=sm.DataQualityJobDefinitionJobResourcesClusterConfigArgs(
+                instance_count=1,
+                instance_type="ml.m5.large",
+                volume_size_in_gb=20,
+                volume_kms_key_id=KEY_ARN,
+            )
+        ),
+        network_config=sm.DataQualityJobDefinitionNetworkConfigArgs(
+            enable_inter_container_traffic_encryption=True,
+            enable_network_isolation=True,
+            vpc_config=sm.DataQualityJobDefinitionNetworkConfigVpcConfigArgs(
+                subnets=SUBNETS, security_group_ids=[SECURITY_GROUP]
+            ),
+        ),
+        stopping_condition=sm.DataQualityJobDefinitionStoppingConditionArgs(
+            max_runtime_in_seconds=1800
+        ),
+    )
+    sm.MonitoringSchedule(
+        "scorer-dq",
+        name="fraud-prod-scorer-dq",
+        monitoring_schedule_config=sm.MonitoringScheduleMonitoringScheduleConfigArgs(
+            monitoring_type="DataQuality",
+            monitoring_job_definition_name=definition.name,
+            schedule_config=sm.MonitoringScheduleMonitoringScheduleConfigScheduleConfigArgs(
+                schedule_expression="cron(0 * ? * * *)"
+            ),
+        ),
+    )
+
+
 def _restricted_container(name: str, image: str) -> k8s.core.v1.ContainerArgs:
     return k8s.core.v1.ContainerArgs(
         name=name,
@@ -683,6 +740,7 @@ PROGRAMS: dict[str, Callable[[], None]] = {
         pod_identity_role,
         namespace_access,
         sagemaker_serving,
+        sagemaker_monitoring,
         gpu_training_job,
     )
 }
