@@ -193,6 +193,12 @@ def render(rules: Sequence[Any] | None = None) -> str:
         "update, **advisory** reports without blocking, **disabled** skips the rule. "
         "`pulumi preview/up --policy-pack policies` and `estate check` run the same pack.",
         "",
+        "The frameworks column names the public controls a rule implements. Checkov ids are "
+        "checked against a recorded Checkov snapshot (`benchmarks/scanner_counts.json`); AWS "
+        "Security Hub and CIS ids against their documentation, recorded with the title and "
+        "source of each in `benchmarks/framework_ids.json` (tests fail when a rule cites an id "
+        "that is not there).",
+        "",
         "Override a rule's enforcement or settings with `--policy-pack-config FILE` (the same "
         "JSON for the Pulumi CLI and `estate check`); keys are rule ids, values a level or an "
         "object of `enforcementLevel` and settings:",

@@ -207,13 +207,13 @@ RULES: tuple[Rule, ...] = (
         "adds an aws.cloudtrail.Trail whose advanced event selectors name the store.",
         kind="stack",
         validate=validate_trail_coverage,
-        frameworks=(cis("3.10"), cis("3.11"), securityhub("S3.22"), securityhub("S3.23")),
+        frameworks=(cis("3.11"), securityhub("S3.23")),
         domain="audit",
         rationale="Management events show who changed a store, never who read it; for "
         "confidential data the question after an incident is who read what. Access-log and "
-        "trail buckets are logs, not data. CIS 3.10/3.11 (v1.4.0) and Security Hub S3.22/S3.23 "
-        "ask for object-level write and read events on S3; this rule asks the same of tables "
-        "and feature groups.",
+        "trail buckets are logs, not data. CIS 3.11 (v1.4.0) and Security Hub S3.23 ask for "
+        "object-level read events on S3; this rule asks the same of tables and feature groups. "
+        "It does not ask for write events, so it does not implement CIS 3.10 or S3.22.",
     ),
     Rule(
         id="cloudtrail-log-integrity",

@@ -384,7 +384,6 @@ RULES: tuple[Rule, ...] = (
         kind="resource",
         validate=validate_vault_cmk,
         resource_types=frozenset({VAULT}),
-        frameworks=(securityhub("Backup.1"),),
         domain="backup",
         rationale="With the AWS-managed key anyone with backup:StartRestoreJob in the account "
         "can restore the BU's data; the BU key's policy keeps other BUs out.",

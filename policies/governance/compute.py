@@ -12,7 +12,7 @@ from typing import Any
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs
 
-from .catalog import BLOCK_EVERYWHERE, Rule, Settings, checkov
+from .catalog import BLOCK_EVERYWHERE, Rule, Settings, checkov, cis, securityhub
 from .properties import as_list, get, is_true, text
 
 INSTANCE = "aws:ec2/instance:Instance"
@@ -98,7 +98,13 @@ RULES: tuple[Rule, ...] = (
         kind="resource",
         validate=validate_imdsv2,
         resource_types=METADATA_TYPES,
-        frameworks=(checkov("CKV_AWS_79"),),
+        frameworks=(
+            checkov("CKV_AWS_79"),
+            cis("5.6", version="3.0.0"),
+            securityhub("EC2.8"),
+            securityhub("EC2.170"),
+            securityhub("AutoScaling.3"),
+        ),
         domain="compute",
     ),
     Rule(
@@ -118,7 +124,7 @@ RULES: tuple[Rule, ...] = (
         kind="resource",
         validate=validate_ebs_encryption,
         resource_types=frozenset({*INSTANCE_TYPES, LAUNCH_TEMPLATE, EBS_VOLUME}),
-        frameworks=(checkov("CKV_AWS_3"), checkov("CKV_AWS_8")),
+        frameworks=(checkov("CKV_AWS_3"), checkov("CKV_AWS_8"), securityhub("EC2.3")),
         domain="compute",
         rationale=(
             "An instance without root_block_device gets the AMI's default, unencrypted unless the "

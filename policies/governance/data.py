@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs
 
-from .catalog import BLOCK_FROM_STAGING, BLOCK_IN_PROD, PROD_ONLY, Rule, Settings, checkov
+from .catalog import (
+    BLOCK_FROM_STAGING,
+    BLOCK_IN_PROD,
+    PROD_ONLY,
+    Rule,
+    Settings,
+    checkov,
+    securityhub,
+)
 from .properties import get, is_customer_managed_key, is_true, text
 
 TABLE = "aws:dynamodb/table:Table"
@@ -151,7 +159,7 @@ RULES: tuple[Rule, ...] = (
         kind="resource",
         validate=validate_table_pitr,
         resource_types=frozenset({TABLE}),
-        frameworks=(checkov("CKV_AWS_28"),),
+        frameworks=(checkov("CKV_AWS_28"), securityhub("DynamoDB.2")),
         domain="data",
     ),
     Rule(
@@ -167,6 +175,7 @@ RULES: tuple[Rule, ...] = (
         kind="resource",
         validate=validate_table_deletion_protection,
         resource_types=frozenset({TABLE}),
+        frameworks=(securityhub("DynamoDB.6"),),
         domain="data",
         rationale="Disabled in dev so that throwaway stacks can be destroyed in one command.",
     ),
@@ -186,6 +195,7 @@ RULES: tuple[Rule, ...] = (
         kind="resource",
         validate=validate_feature_group_encryption,
         resource_types=frozenset({FEATURE_GROUP}),
+        frameworks=(securityhub("SageMaker.17"), securityhub("SageMaker.18")),
         domain="data",
     ),
     Rule(

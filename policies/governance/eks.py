@@ -23,6 +23,8 @@ from .catalog import (
     Setting,
     Settings,
     checkov,
+    cis_eks,
+    securityhub,
 )
 from .properties import as_list, get, is_customer_managed_key, is_true, text
 
@@ -148,7 +150,7 @@ RULES: tuple[Rule, ...] = (
         kind="resource",
         validate=validate_endpoint,
         resource_types=frozenset({CLUSTER}),
-        frameworks=(checkov("CKV_AWS_38"),),
+        frameworks=(checkov("CKV_AWS_38"), cis_eks("5.4.1")),
         domain="eks",
         rationale=(
             "CKV_AWS_39 (public endpoint disabled) is not claimed: a public endpoint restricted "
@@ -172,7 +174,7 @@ RULES: tuple[Rule, ...] = (
         kind="resource",
         validate=validate_secrets_encryption,
         resource_types=frozenset({CLUSTER}),
-        frameworks=(checkov("CKV_AWS_58"),),
+        frameworks=(checkov("CKV_AWS_58"), cis_eks("5.3.1"), securityhub("EKS.3")),
         domain="eks",
         rationale=(
             "Secrets encryption can be added to a running cluster but never removed, so a dev "
@@ -196,7 +198,7 @@ RULES: tuple[Rule, ...] = (
         kind="resource",
         validate=validate_control_plane_logging,
         resource_types=frozenset({CLUSTER}),
-        frameworks=(checkov("CKV_AWS_37"),),
+        frameworks=(checkov("CKV_AWS_37"), cis_eks("2.1.1"), securityhub("EKS.8")),
         settings=(
             Setting(
                 name="requiredLogTypes",

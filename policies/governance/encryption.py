@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs
 
-from .catalog import BLOCK_FROM_STAGING, BLOCK_IN_PROD, Rule, Settings, checkov, cis
+from .catalog import BLOCK_FROM_STAGING, BLOCK_IN_PROD, Rule, Settings, checkov, cis, securityhub
 from .properties import as_list, get, is_customer_managed_key, is_true, text
 
 KMS_KEY = "aws:kms/key:Key"
@@ -89,7 +89,7 @@ RULES: tuple[Rule, ...] = (
         kind="resource",
         validate=validate_key_rotation,
         resource_types=frozenset({KMS_KEY}),
-        frameworks=(checkov("CKV_AWS_7"), cis("3.8")),
+        frameworks=(checkov("CKV_AWS_7"), cis("3.8"), securityhub("KMS.4")),
         domain="encryption",
         rationale="Asymmetric, HMAC and custom-key-store keys are exempt: AWS cannot rotate them.",
     ),
@@ -123,7 +123,7 @@ RULES: tuple[Rule, ...] = (
         kind="resource",
         validate=validate_queue_encryption,
         resource_types=frozenset({SQS_QUEUE}),
-        frameworks=(checkov("CKV_AWS_27"),),
+        frameworks=(checkov("CKV_AWS_27"), securityhub("SQS.1")),
         domain="encryption",
     ),
     Rule(
@@ -139,7 +139,7 @@ RULES: tuple[Rule, ...] = (
         kind="resource",
         validate=validate_repository_encryption,
         resource_types=frozenset({ECR_REPOSITORY}),
-        frameworks=(checkov("CKV_AWS_136"),),
+        frameworks=(checkov("CKV_AWS_136"), securityhub("ECR.5")),
         domain="encryption",
     ),
 )

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs
 
-from .catalog import BLOCK_EVERYWHERE, BLOCK_IN_PROD, Rule, Settings, checkov, cis
+from .catalog import BLOCK_EVERYWHERE, BLOCK_IN_PROD, Rule, Settings, checkov, cis, securityhub
 from .properties import as_list, get, is_true, text
 from .storage import (
     ACCOUNT_PUBLIC_ACCESS_BLOCK_TYPES,
@@ -107,6 +107,8 @@ RULES: tuple[Rule, ...] = (
             checkov("CKV_AWS_54"),
             checkov("CKV_AWS_55"),
             checkov("CKV_AWS_56"),
+            securityhub("S3.1"),
+            securityhub("S3.8"),
         ),
         domain="storage",
         rationale=(
@@ -127,7 +129,7 @@ RULES: tuple[Rule, ...] = (
         kind="resource",
         validate=validate_versioning_not_suspended,
         resource_types=frozenset(VERSIONING_TYPES),
-        frameworks=(checkov("CKV_AWS_21"),),
+        frameworks=(checkov("CKV_AWS_21"), securityhub("S3.14")),
         domain="storage",
         rationale=(
             "Suspending versioning on a bucket of another stack is how a program quietly "
@@ -147,7 +149,7 @@ RULES: tuple[Rule, ...] = (
         kind="resource",
         validate=validate_ebs_encryption_by_default,
         resource_types=frozenset({EBS_ENCRYPTION_BY_DEFAULT}),
-        frameworks=(cis("2.2.1"), checkov("CKV_AWS_106")),
+        frameworks=(cis("2.2.1"), checkov("CKV_AWS_106"), securityhub("EC2.7")),
         domain="compute",
     ),
     Rule(
@@ -163,7 +165,7 @@ RULES: tuple[Rule, ...] = (
         kind="resource",
         validate=validate_default_security_group,
         resource_types=frozenset({DEFAULT_SECURITY_GROUP}),
-        frameworks=(cis("5.3"), checkov("CKV2_AWS_12")),
+        frameworks=(cis("5.3"), checkov("CKV2_AWS_12"), securityhub("EC2.2")),
         domain="network",
         rationale=(
             "Anything launched without a security group lands in the default group; with no "

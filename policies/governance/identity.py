@@ -36,7 +36,16 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
-from .catalog import BLOCK_EVERYWHERE, ENVIRONMENTS, Rule, Setting, Settings, checkov, cis
+from .catalog import (
+    BLOCK_EVERYWHERE,
+    ENVIRONMENTS,
+    Rule,
+    Setting,
+    Settings,
+    checkov,
+    cis,
+    securityhub,
+)
 from .profiles import stack_config
 from .properties import (
     as_list,
@@ -482,6 +491,7 @@ RULES: tuple[Rule, ...] = (
             checkov("CKV_AWS_63"),
             checkov("CKV_AWS_355"),
             checkov("CKV_AWS_290"),
+            securityhub("IAM.1"),
         ),
         settings=(
             Setting(
@@ -574,7 +584,12 @@ RULES: tuple[Rule, ...] = (
         kind="resource",
         validate=validate_no_users,
         resource_types=frozenset({*USER_TYPES, POLICY_ATTACHMENT}),
-        frameworks=(checkov("CKV_AWS_273"), checkov("CKV_AWS_40")),
+        frameworks=(
+            checkov("CKV_AWS_273"),
+            checkov("CKV_AWS_40"),
+            cis("1.15"),
+            securityhub("IAM.2"),
+        ),
         domain="identity",
     ),
     Rule(

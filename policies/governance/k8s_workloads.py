@@ -53,6 +53,7 @@ from .catalog import (
     Setting,
     Settings,
     checkov,
+    cis_eks,
 )
 from .gpu import BU_TAINT_KEY
 from .identity import PLATFORM
@@ -482,10 +483,16 @@ _REFERENCE = re.compile(r"^(/|arn:|\$\{|\$\(|\{\{|<)")
 """Values that point at a credential (a mounted file, an ARN, a placeholder) rather than hold it."""
 
 
+_ARN = re.compile(r"\barn:aws[a-z-]*:[a-z0-9-]+:[^\s\"',;&]*")
+"""An ARN inside a value: it names a resource (`...:secret:fraud-prod/db-AbCdEf` is a Secrets
+Manager secret's name, not a secret), so it is left out before the value patterns run."""
+
+
 def credential_kind(name: str, value: str) -> str:
     """What credential a literal looks like ('' when none). The value itself is never echoed."""
+    scanned = _ARN.sub("arn", value)
     for what, pattern in CREDENTIAL_VALUE_PATTERNS:
-        if pattern.search(value):
+        if pattern.search(scanned):
             return what
     if value.strip() and CREDENTIAL_NAME.search(name) and not _REFERENCE.match(value.strip()):
         return "a literal secret"
@@ -655,7 +662,7 @@ RULES: tuple[Rule, ...] = (
         kind="resource",
         validate=validate_no_default_namespace,
         resource_types=FULL_WORKLOAD_TYPES,
-        frameworks=(checkov("CKV_K8S_21"),),
+        frameworks=(checkov("CKV_K8S_21"), cis_eks("4.5.3")),
         domain="k8s_workloads",
     ),
     Rule(
@@ -719,6 +726,7 @@ RULES: tuple[Rule, ...] = (
         kind="resource",
         validate=validate_image_registry,
         resource_types=POD_TEMPLATE_TYPES,
+        frameworks=(cis_eks("5.1.4"),),
         settings=(
             _setting(
                 "allowedImages",

@@ -53,6 +53,7 @@ from .catalog import (
     Setting,
     Settings,
     checkov,
+    cis_eks,
 )
 from .properties import as_list, get, is_true, text
 
@@ -428,7 +429,7 @@ RULES: tuple[Rule, ...] = (
         kind="resource",
         validate=validate_no_privileged,
         resource_types=_PRIVILEGE_TYPES,
-        frameworks=(checkov("CKV_K8S_16"),),
+        frameworks=(checkov("CKV_K8S_16"), cis_eks("4.2.1"), cis_eks("4.2.5")),
         settings=(_exempt_setting(DEFAULT_EXEMPT_NAMESPACES, _NODE_AGENTS),),
         domain="kubernetes",
         rationale=(
@@ -455,6 +456,9 @@ RULES: tuple[Rule, ...] = (
             checkov("CKV_K8S_17"),
             checkov("CKV_K8S_18"),
             checkov("CKV_K8S_19"),
+            cis_eks("4.2.2"),
+            cis_eks("4.2.3"),
+            cis_eks("4.2.4"),
         ),
         settings=(_exempt_setting(DEFAULT_EXEMPT_NAMESPACES, _NODE_AGENTS),),
         domain="kubernetes",

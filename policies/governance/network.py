@@ -26,6 +26,7 @@ from .catalog import (
     Settings,
     checkov,
     cis,
+    securityhub,
 )
 from .linking import group_by_target, known_names, of_types
 from .properties import as_int, as_list, get, text
@@ -156,7 +157,7 @@ RULES: tuple[Rule, ...] = (
         ),
         kind="stack",
         validate=validate_flow_logs,
-        frameworks=(checkov("CKV2_AWS_11"), cis("3.9")),
+        frameworks=(checkov("CKV2_AWS_11"), cis("3.9"), securityhub("EC2.6")),
         domain="network",
     ),
     Rule(
@@ -176,7 +177,13 @@ RULES: tuple[Rule, ...] = (
         kind="resource",
         validate=validate_public_ingress,
         resource_types=frozenset({SECURITY_GROUP, INGRESS_RULE, SECURITY_GROUP_RULE}),
-        frameworks=(checkov("CKV_AWS_24"), checkov("CKV_AWS_25"), cis("5.2")),
+        frameworks=(
+            checkov("CKV_AWS_24"),
+            checkov("CKV_AWS_25"),
+            cis("5.2"),
+            cis("5.3", version="3.0.0"),
+            securityhub("EC2.18"),
+        ),
         settings=(
             Setting(
                 name="allowedPorts",

@@ -444,7 +444,7 @@ RULES: tuple[Rule, ...] = (
         kind="resource",
         validate=validate_aws_auth_no_masters,
         resource_types=CONFIG_MAP_TYPES,
-        frameworks=(cis_eks("4.1.1"),),
+        frameworks=(cis_eks("4.1.7"),),
         domain="rbac",
         rationale=(
             "system:masters bypasses RBAC authorization altogether and cannot be revoked by "

@@ -38,6 +38,8 @@ from .catalog import (
     Setting,
     Settings,
     checkov,
+    cis_eks,
+    securityhub,
 )
 from .linking import group_by_target, known_names, of_types
 from .properties import (
@@ -289,7 +291,7 @@ RULES: tuple[Rule, ...] = (
         kind="resource",
         validate=validate_immutable_tags,
         resource_types=frozenset({ECR_REPOSITORY}),
-        frameworks=(checkov("CKV_AWS_51"),),
+        frameworks=(checkov("CKV_AWS_51"), securityhub("ECR.2")),
         domain="registry",
         rationale=(
             "A model package names its serving image by tag: a mutable tag lets someone swap "
@@ -309,7 +311,7 @@ RULES: tuple[Rule, ...] = (
         kind="resource",
         validate=validate_scan_on_push,
         resource_types=frozenset({ECR_REPOSITORY}),
-        frameworks=(checkov("CKV_AWS_163"),),
+        frameworks=(checkov("CKV_AWS_163"), cis_eks("5.1.1"), securityhub("ECR.1")),
         domain="registry",
         rationale=(
             "Where the account uses Inspector enhanced scanning the repository flag is ignored, "

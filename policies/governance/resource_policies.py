@@ -22,7 +22,7 @@ from collections.abc import Mapping
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs
 
-from .catalog import BLOCK_EVERYWHERE, Rule, Settings, checkov
+from .catalog import BLOCK_EVERYWHERE, Rule, Settings, checkov, securityhub
 from .properties import json_document, text
 from .registry import public_statement_problems
 
@@ -96,7 +96,14 @@ RULES: tuple[Rule, ...] = (
         kind="resource",
         validate=validate_no_public_resource_policy,
         resource_types=frozenset(POLICY_PROPERTY),
-        frameworks=(checkov("CKV_AWS_33"), checkov("CKV_AWS_168"), checkov("CKV_AWS_169")),
+        frameworks=(
+            checkov("CKV_AWS_33"),
+            checkov("CKV_AWS_168"),
+            checkov("CKV_AWS_169"),
+            securityhub("SQS.3"),
+            securityhub("SNS.4"),
+            securityhub("KMS.5"),
+        ),
         domain="identity",
         rationale=(
             "Queues carry inference requests, topics carry alarms and approvals, keys decrypt "

@@ -438,7 +438,7 @@ RULES: tuple[Rule, ...] = (
         kind="resource",
         validate=validate_notebook_kms,
         resource_types=frozenset({NOTEBOOK}),
-        frameworks=(checkov("CKV_AWS_22"), checkov("CKV_AWS_187")),
+        frameworks=(checkov("CKV_AWS_22"), checkov("CKV_AWS_187"), securityhub("SageMaker.21")),
         domain="sagemaker",
     ),
     Rule(
@@ -543,7 +543,11 @@ RULES: tuple[Rule, ...] = (
         kind="resource",
         validate=validate_inter_container_encryption,
         resource_types=JOB_TYPES,
-        frameworks=(securityhub("SageMaker.9"), checkov("CKV_AWS_369")),
+        frameworks=(
+            securityhub("SageMaker.9"),
+            securityhub("SageMaker.22"),
+            checkov("CKV_AWS_369"),
+        ),
         domain="sagemaker",
         rationale=(
             "Distributed jobs exchange weights and data between instances; the flag costs "

@@ -31,6 +31,7 @@ from .catalog import (
     Settings,
     checkov,
     cis,
+    securityhub,
 )
 from .properties import as_int, is_customer_managed_key, is_true, text
 
@@ -143,7 +144,13 @@ RULES: tuple[Rule, ...] = (
         kind="resource",
         validate=validate_rds_encrypted,
         resource_types=frozenset({RDS_INSTANCE, RDS_CLUSTER}),
-        frameworks=(cis("2.3.1"), checkov("CKV_AWS_16"), checkov("CKV_AWS_96")),
+        frameworks=(
+            cis("2.3.1"),
+            checkov("CKV_AWS_16"),
+            checkov("CKV_AWS_96"),
+            securityhub("RDS.3"),
+            securityhub("RDS.27"),
+        ),
         domain="data",
     ),
     Rule(
@@ -159,7 +166,7 @@ RULES: tuple[Rule, ...] = (
         kind="resource",
         validate=validate_rds_backups,
         resource_types=frozenset({RDS_INSTANCE, RDS_CLUSTER}),
-        frameworks=(checkov("CKV_AWS_133"),),
+        frameworks=(checkov("CKV_AWS_133"), securityhub("RDS.11")),
         settings=(
             Setting(
                 name="minBackupDays",
@@ -184,7 +191,7 @@ RULES: tuple[Rule, ...] = (
         kind="resource",
         validate=validate_rds_not_public,
         resource_types=frozenset({RDS_INSTANCE, RDS_CLUSTER_INSTANCE}),
-        frameworks=(checkov("CKV_AWS_17"), cis("2.3.3", version="3.0.0")),
+        frameworks=(checkov("CKV_AWS_17"), cis("2.3.3", version="3.0.0"), securityhub("RDS.2")),
         domain="data",
     ),
     Rule(
@@ -200,7 +207,12 @@ RULES: tuple[Rule, ...] = (
         kind="resource",
         validate=validate_efs_encrypted,
         resource_types=frozenset({EFS_FILE_SYSTEM}),
-        frameworks=(checkov("CKV_AWS_42"), checkov("CKV_AWS_184"), cis("2.4.1", version="3.0.0")),
+        frameworks=(
+            checkov("CKV_AWS_42"),
+            checkov("CKV_AWS_184"),
+            cis("2.4.1", version="3.0.0"),
+            securityhub("EFS.1"),
+        ),
         domain="data",
     ),
     Rule(

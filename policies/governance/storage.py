@@ -12,12 +12,14 @@ bucket logging to itself loops) and from the customer-managed-key rule: S3 canno
 access logs to a bucket whose default encryption is SSE-KMS, so AWS requires SSE-S3 there. A
 bucket is a log target when a bucket of this stack logs into it, or when its bucket policy lets
 the S3 logging service (`logging.s3.amazonaws.com`) put objects into it, which is how a log
-bucket whose sources live in other stacks declares itself.
+bucket whose sources live in other stacks declares itself (or, the older way AWS still
+documents, its ACL gives the log delivery group WRITE: `log-delivery-write`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from fnmatch import fnmatchcase
 from typing import Any
 
 from pulumi_policy import (
@@ -35,6 +37,7 @@ from .catalog import (
     Settings,
     checkov,
     cis,
+    securityhub,
 )
 from .linking import group_by_target, known_names, linked, of_types
 from .properties import (
@@ -123,21 +126,33 @@ def log_targets(resources: list[PolicyResource], targets: Mapping[str, PolicyRes
         found.update(d for d in deps if d != urn)
     # Source buckets may live in other stacks: a bucket whose policy lets the S3 logging service
     # write into it is a log target by its own declaration.
+    # The same holds for the older grant AWS still documents: a bucket ACL giving the S3 log
+    # delivery group WRITE (the canned ACL log-delivery-write, or an explicit grant).
     policies = satellites(resources, BUCKET_POLICY_TYPES, targets)
+    acls = satellites(resources, ACL_TYPES, targets)
     for urn, bucket in targets.items():
         documents = [json_document(p.props.get("policy")) for p in policies[urn]]
         documents.append(json_document(bucket.props.get("policy")))
-        if any(admits_log_delivery(d) for d in documents):
+        grants = [
+            (acl.props.get("acl"), as_list(get(acl.props, "accessControlPolicy", "grants")))
+            for acl in acls[urn]
+        ]
+        grants.append((bucket.props.get("acl"), as_list(bucket.props.get("grants"))))
+        if any(admits_log_delivery(d) for d in documents) or any(
+            acl_admits_log_delivery(canned, explicit) for canned, explicit in grants
+        ):
             found.add(urn)
     return found
 
 
 LOG_DELIVERY_SERVICE = "logging.s3.amazonaws.com"
+LOG_DELIVERY_GROUP = "http://acs.amazonaws.com/groups/s3/LogDelivery"
 
 
 def admits_log_delivery(document: Mapping[str, Any] | None) -> bool:
     """Whether a bucket policy lets S3 server access logging deliver into the bucket (an Allow
-    of s3:PutObject to the `logging.s3.amazonaws.com` service principal)."""
+    of s3:PutObject, or an action pattern matching it, to the `logging.s3.amazonaws.com` service
+    principal)."""
     for statement in statements(document):
         if text(statement.get("Effect")).lower() != "allow":
             continue
@@ -145,7 +160,22 @@ def admits_log_delivery(document: Mapping[str, Any] | None) -> bool:
         services = as_list(get(principal, "Service")) if isinstance(principal, Mapping) else []
         if LOG_DELIVERY_SERVICE not in [text(s) for s in services]:
             continue
-        if {"s3:putobject", "s3:*", "*"} & set(actions(statement)):
+        if any(fnmatchcase("s3:putobject", a) for a in actions(statement)):
+            return True
+    return False
+
+
+def acl_admits_log_delivery(canned: Any, grants: list[Any]) -> bool:
+    """Whether a bucket ACL lets the S3 log delivery group write into the bucket (the canned ACL
+    `log-delivery-write`, or a WRITE or FULL_CONTROL grant to the group's URI)."""
+    if text(canned) == "log-delivery-write":
+        return True
+    for grant in grants:
+        uri = get(grant, "grantee", "uri") or get(grant, "uri")
+        permissions = [
+            text(p) for p in as_list(get(grant, "permission") or get(grant, "permissions"))
+        ]
+        if text(uri) == LOG_DELIVERY_GROUP and {"WRITE", "FULL_CONTROL"} & set(permissions):
             return True
     return False
 
@@ -392,7 +422,7 @@ RULES: tuple[Rule, ...] = (
         ),
         kind="stack",
         validate=validate_bucket_encryption,
-        frameworks=(checkov("CKV_AWS_145"), cis("2.1.1")),
+        frameworks=(checkov("CKV_AWS_145"), cis("2.1.1"), securityhub("S3.17")),
         domain="storage",
         rationale=(
             "A BU's key is the unit of revocation and of cross-account access; SSE-S3 and the "
@@ -419,6 +449,7 @@ RULES: tuple[Rule, ...] = (
             checkov("CKV_AWS_55"),
             checkov("CKV_AWS_56"),
             cis("2.1.5"),
+            securityhub("S3.8"),
         ),
         domain="storage",
     ),
@@ -438,7 +469,7 @@ RULES: tuple[Rule, ...] = (
         ),
         kind="stack",
         validate=validate_tls_only,
-        frameworks=(cis("2.1.2"),),
+        frameworks=(cis("2.1.2"), securityhub("S3.5")),
         domain="storage",
     ),
     Rule(
@@ -454,7 +485,7 @@ RULES: tuple[Rule, ...] = (
         ),
         kind="stack",
         validate=validate_versioning,
-        frameworks=(checkov("CKV_AWS_21"),),
+        frameworks=(checkov("CKV_AWS_21"), securityhub("S3.14")),
         domain="storage",
     ),
     Rule(
@@ -472,7 +503,7 @@ RULES: tuple[Rule, ...] = (
         ),
         kind="stack",
         validate=validate_access_logging,
-        frameworks=(checkov("CKV_AWS_18"),),
+        frameworks=(checkov("CKV_AWS_18"), securityhub("S3.9")),
         domain="storage",
     ),
     Rule(
@@ -492,7 +523,13 @@ RULES: tuple[Rule, ...] = (
         kind="resource",
         validate=validate_no_public_grants,
         resource_types=frozenset((*BUCKET_TYPES, *ACL_TYPES, *BUCKET_POLICY_TYPES)),
-        frameworks=(checkov("CKV_AWS_20"), checkov("CKV_AWS_57"), checkov("CKV_AWS_70")),
+        frameworks=(
+            checkov("CKV_AWS_20"),
+            checkov("CKV_AWS_57"),
+            checkov("CKV_AWS_70"),
+            securityhub("S3.2"),
+            securityhub("S3.3"),
+        ),
         domain="storage",
     ),
 )

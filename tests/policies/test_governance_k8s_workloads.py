@@ -667,6 +667,14 @@ def test_credential_messages_never_repeat_the_value():
         ("TOKEN_AUDIENCE", "sts.amazonaws.com", ""),
         ("AWS_WEB_IDENTITY_TOKEN_FILE", "/var/run/token", ""),
         ("SECRET_NAME", "db-credentials", ""),
+        # a Secrets Manager ARN names a secret, it does not hold one (was a false positive)
+        ("DB_PASSWORD_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:1:secret:fraud/db-Ab", ""),
+        ("CFG", "db: arn:aws:secretsmanager:us-east-1:1:secret:fraud/db-Ab", ""),
+        (
+            "CFG",
+            "arn:aws:secretsmanager:us-east-1:1:secret:x password=hunter22",
+            "a password assignment",
+        ),
     ],
 )
 def test_credential_kinds(name, value, expected):

@@ -825,6 +825,34 @@ def test_every_rule_is_exercised(corpus: Corpus):
         )
 
 
+def test_every_rule_module_is_in_the_rules_swept_here():
+    """`governance.RULES` is assembled by hand in pack.py; a rule module left out of it would be
+    neither in the pack nor swept here. Every module of the package that defines rules is in it
+    (the waiver policies, which read no resource property, are appended by build_policies)."""
+    from governance import build_policies, waiver_rules
+    from governance.profiles import profile_for
+
+    package = HERE.parents[1] / "policies" / "governance"
+    swept = {r.id for r in RULES}
+    for path in sorted(package.glob("*.py")):
+        tree = ast.parse(path.read_text())
+        defines_rules = any(
+            isinstance(node, ast.AnnAssign | ast.Assign)
+            and any(
+                isinstance(t, ast.Name) and t.id == "RULES"
+                for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
+            )
+            for node in tree.body
+        )
+        if not defines_rules or path.stem in ("pack", "waiver_rules"):
+            continue
+        module = importlib.import_module(f"governance.{path.stem}")
+        missing = {r.id for r in module.RULES} - swept
+        assert not missing, f"governance/{path.name} rules not in pack.RULES: {sorted(missing)}"
+    built = {p.name for p in build_policies(profile_for({}))}
+    assert built == swept | {r.id for r in waiver_rules.RULES}
+
+
 # Regressions: crashes this suite found, pinned as plain examples.
 
 
