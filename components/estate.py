@@ -16,7 +16,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from . import naming
-from .access import ROLE_PATH_ROOT, BuAccess, PersonaTrust, bu_only_bucket_policy
+from .access import ROLE_PATH_ROOT, WORKLOADS, BuAccess, PersonaTrust, bu_only_bucket_policy
 from .audit import AuditSettings, BuAuditTrail, trail_name
 from .backup import BackupSettings, BuBackup, backup_role_name
 from .cluster import SYSTEM_POOL_LABELS, ClusterRolesBoundary, EksCluster, EksClusterSettings
@@ -51,8 +51,14 @@ from .monitoring import (
 )
 from .network import Network, NetworkSettings
 from .options import child
+from .serving import MODEL_SERVER
 from .storage import AccessLogBucket, PolicyStatements
 from .tenant import BuTenant, BuTenantSettings
+
+POD_ROLES = (*WORKLOADS, f"{MODEL_SERVER}-*")
+"""The BU's roles that only pods assume (Pod Identity): the workload roles and every endpoint's
+model server (`serving.model_server_role_name`). Their S3 requests always come through the
+cluster VPC's S3 gateway endpoint, so the data buckets refuse them anywhere else."""
 
 
 def cluster_name(prefix: str) -> str:
@@ -315,6 +321,9 @@ class SharedCluster(TypedDict):
     k8s_provider: k8s.Provider
     vpc_cidr: NotRequired[pulumi.Input[str]]
     """The cluster VPC's block (platform `vpcCidr`): BU pods reach interface endpoints in it."""
+    s3_gateway_endpoint_id: NotRequired[pulumi.Input[str]]
+    """The cluster VPC's S3 gateway endpoint (platform `s3GatewayEndpointId`): the BU's data
+    buckets admit its pods' roles only through it (`aws:SourceVpce`)."""
     time_slicing_replicas: NotRequired[pulumi.Input[int | None]]
     """The platform's `timeSlicingReplicas`: what one GPU registers as in `nvidia.com/gpu`."""
     gpu_provisioners: NotRequired[pulumi.Input[list[str]]]
@@ -436,6 +445,7 @@ class BuEstate(pulumi.ComponentResource):
     data_quality: FeatureDataQuality | None
     cluster_monitoring: PlatformMonitoring | None
     """The monitoring of a dedicated cluster (its AMP workspace); None on the shared one."""
+    _s3_endpoint: pulumi.Input[str] | None
 
     def __init__(
         self, name: str, args: BuEstateArgs, opts: pulumi.ResourceOptions | None = None
@@ -469,8 +479,10 @@ class BuEstate(pulumi.ComponentResource):
             },
             child(self),
         )
-        self.feature_store = self._feature_store(scope, args)
         target = self._cluster_target(scope, dedicated, shared)
+        # The data buckets admit the BU's pod roles only through the cluster VPC's S3 endpoint.
+        self._s3_endpoint = target.get("s3_gateway_endpoint_id")
+        self.feature_store = self._feature_store(scope, args)
         # On a cluster built here, Kubernetes objects must wait for its bootstrap: the deployer's
         # access entry, the system pool and the Karpenter chart that installs its CRDs. (A shared
         # cluster is complete before any BU stack runs.)
@@ -521,6 +533,7 @@ class BuEstate(pulumi.ComponentResource):
             cluster_security_group_id=built.cluster.cluster_security_group_id,
             k8s_provider=built.cluster.k8s_provider,
             vpc_cidr=dedicated["network"]["cidr"],
+            s3_gateway_endpoint_id=built.network.s3_gateway_endpoint_id,
             time_slicing_replicas=dedicated["cluster"]["time_slicing_replicas"],
             gpu_provisioners=dedicated["cluster"]["gpu_provisioners"],
         )
@@ -578,9 +591,12 @@ class BuEstate(pulumi.ComponentResource):
         if args.get("data_quality") is not None and args["feature_store"] is not None:
             # Glue Data Quality reads the offline store as the BU's evaluation role.
             service_roles = (*service_roles, data_quality_role_name(scope.prefix))
+        role_path = f"{ROLE_PATH_ROOT}{scope.business_unit}/{scope.prefix}-"
         return bu_only_bucket_policy(
             [bu_roles, *(scope.role_arn(f"/{r}") for r in service_roles)],
             allowed_account_ids=[a for a in deploy_accounts if a != scope.account_id],
+            vpc_only_principal_arns=[scope.role_arn(f"{role_path}{p}") for p in POD_ROLES],
+            source_vpce=self._s3_endpoint,
         )
 
     def _feature_store(self, scope: _Scope, args: BuEstateArgs) -> FeatureStore | None:

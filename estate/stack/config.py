@@ -194,6 +194,12 @@ class NetworkConfig(_Model):
         "monitoring",
     )
     """AWS services reached through interface VPC endpoints (`com.amazonaws.<region>.<name>`)."""
+    endpoint_account_ids: Annotated[tuple[AccountId, ...], _items()] = ()
+    """Accounts besides the stack's `accountId` that the VPC endpoints serve: the accounts of BU
+    stacks on this cluster that deploy to another account. Every endpoint's policy admits only
+    principals of these accounts, and the S3 and DynamoDB gateway endpoints only their buckets
+    and tables (plus the AWS-owned buckets nodes read: ECR image layers, Amazon Linux
+    packages)."""
     flow_log_retention_days: LogRetentionDays | None = None
     """Retention of the VPC flow log group. Default: 365 in prod, 90 otherwise."""
 
