@@ -167,7 +167,7 @@ class FeatureDataQuality(pulumi.ComponentResource):
         args: FeatureDataQualityArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__("aiestate:data:FeatureDataQuality", name, None, opts)
+        super().__init__("ai-estate:data:FeatureDataQuality", name, None, opts)
         prefix, tags = args["name_prefix"], args["tags"]
         account, region, partition = account_region_partition(self)
         registry = aws.glue.Registry(

@@ -68,6 +68,14 @@ class Plan:
     """Values the leaf's new value needs beside it, set on the variant only."""
 
 
+_FEATURES = "featureStore.featureGroups[].features"
+_NUMERIC_FIRST = [
+    {"name": "amount_usd", "type": "Fractional", "min": 0, "max": 1000000},
+    {"name": "transaction_id", "type": "String"},
+    {"name": "event_time", "type": "Fractional"},
+]
+"""fraud-prod's first feature group with a numeric feature first (ranges apply to numbers)."""
+
 PLANS: dict[str, Plan] = {
     # -- backup and audit (issue 14) ------------------------------------------------------------
     "backup.drRegion": Plan(value="eu-central-1"),
@@ -142,6 +150,13 @@ PLANS: dict[str, Plan] = {
         value="Integral",
         companions={"featureStore.featureGroups[].recordIdentifier": "transaction_id"},
     ),
+    # declared ranges become Glue Data Quality rules: the first feature must be numeric
+    "featureStore.featureGroups[].features[].min": Plan(value=1, base={_FEATURES: _NUMERIC_FIRST}),
+    "featureStore.featureGroups[].features[].max": Plan(
+        value=999, base={_FEATURES: _NUMERIC_FIRST}
+    ),
+    "featureStore.featureGroups[].features[].allowedValues": Plan(value=["t-1", "t-2"]),
+    "dataQuality.schedule": Plan(value="cron(0 5 * * ? *)"),
     "featureStore.onlineTables[].hashKey": Plan(value="account_id"),
     "featureStore.onlineTables[].rangeKey": Plan(value="bucket"),
     "featureStore.onlineTables[].name": Plan(

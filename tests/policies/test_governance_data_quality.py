@@ -85,6 +85,7 @@ def _online_only():
 
 
 CASE = Case(_unchecked, {"fraud-prod-transactions"}, _checked)
+DATA_QUALITY_CASES: dict[str, Case] = {RULE: CASE}
 
 
 def test_prod_group_without_a_ruleset_is_caught_and_with_one_passes():
