@@ -498,6 +498,9 @@ EXPECTED: set[tuple[str, str, str, str]] = {
             ("bucket:models", "s3:GetBucketPolicy", ""),
             ("bucket:access-logs", "s3:GetBucketPolicy", ""),
             ("bucket:audit", "s3:GetBucketPolicy", ""),
+            # the model artifacts' DR replica and its access logs (fraud-prod: backup.drRegion)
+            ("bucket:models-dr", "s3:GetBucketPolicy", ""),
+            ("bucket:access-logs-dr", "s3:GetBucketPolicy", ""),
             ("bucket:access-logs", "s3:ListBucket", ""),
             *(("object:access-logs", "s3:GetObject", p) for p in FEATURE_OBJECT_PREFIXES),
             ("table", "dynamodb:DescribeTable", ""),
