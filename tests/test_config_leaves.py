@@ -89,6 +89,7 @@ PLANS: dict[str, Plan] = {
     "dataGovernance.lakeFormationAdmins": Plan(
         value=["arn:aws:iam::111111111111:role/platform/other-admin"]
     ),
+    "dataGovernance.drRegion": Plan(value="us-west-2"),
     "dataGovernance.lineageReaders": Plan(value=["arn:aws:iam::111111111111:role/auditors"]),
     "lakeFormation.restrictedColumns": Plan(value={"merchants": ["chargeback_rate_30d"]}),
     "lakeFormation.restrictedColumnReaders": Plan(value=["data-scientist"]),
