@@ -146,6 +146,7 @@ AWS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("aws_s3_account_public_access_block",),
         (),
     ),
+    "ec2/vpcEndpoint:VpcEndpoint": (("aws_vpc_endpoint",), ("AWS::EC2::VPCEndpoint",)),
     "s3/bucket:Bucket": (("aws_s3_bucket",), ("AWS::S3::Bucket",)),
     "s3/bucketAcl:BucketAcl": (("aws_s3_bucket_acl",), ()),
     "s3/bucketAclV2:BucketAclV2": (("aws_s3_bucket_acl",), ()),

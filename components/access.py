@@ -977,6 +977,8 @@ def bu_only_bucket_statements(
     *,
     allowed_principal_arns: Sequence[str],
     allowed_account_ids: Sequence[str] = (),
+    vpc_only_principal_arns: Sequence[str] = (),
+    source_vpce: str | None = None,
 ) -> list[dict[str, Any]]:
     """Bucket-policy statements that deny the bucket's *data* to everyone but the BU.
 
@@ -986,6 +988,13 @@ def bu_only_bucket_statements(
     accounts); they must not include the bucket's account, or the deny would exempt everyone.
     AWS services acting as themselves (`aws:PrincipalIsAWSService`) are not affected. Bucket
     settings are not denied, so the deployer can still manage the bucket.
+
+    With `source_vpce`, the principals of `vpc_only_principal_arns` (the BU's pod roles: their
+    requests always leave the cluster through the VPC's S3 gateway endpoint) are refused the
+    data from anywhere else, so a pod's leaked credentials read nothing outside the VPC. Only
+    those principals: a person, AWS Backup, Lake Formation or SageMaker writing the offline store
+    with the BU's service role never come through the endpoint (`aws:SourceVpce` is absent
+    from their requests, and a negated operator matches an absent key).
     """
     if not allowed_principal_arns:
         raise ValueError("bu_only_bucket_statements needs at least one allowed principal")
@@ -995,7 +1004,7 @@ def bu_only_bucket_statements(
     }
     if allowed_account_ids:
         condition["StringNotEquals"] = {"aws:PrincipalAccount": sorted(set(allowed_account_ids))}
-    return [
+    statements: list[dict[str, Any]] = [
         {
             "Sid": "DenyDataOutsideBusinessUnit",
             "Effect": "Deny",
@@ -1005,20 +1014,40 @@ def bu_only_bucket_statements(
             "Condition": condition,
         }
     ]
+    if source_vpce and vpc_only_principal_arns:
+        statements.append(
+            {
+                "Sid": "DenyPodRolesOutsideTheClusterVpc",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": list(BUCKET_DATA_ACTIONS),
+                "Resource": [bucket_arn, f"{bucket_arn}/*"],
+                "Condition": {
+                    "ArnLike": {"aws:PrincipalArn": sorted(set(vpc_only_principal_arns))},
+                    "StringNotEquals": {"aws:SourceVpce": source_vpce},
+                },
+            }
+        )
+    return statements
 
 
 def bu_only_bucket_policy(
     allowed_principal_arns: Sequence[pulumi.Input[str]],
     allowed_account_ids: Sequence[str] = (),
+    vpc_only_principal_arns: Sequence[pulumi.Input[str]] = (),
+    source_vpce: pulumi.Input[str] | None = None,
 ) -> PolicyStatements:
     """`bu_only_bucket_statements` as `SecureBucketArgs.policy_statements` takes it."""
+    allowed, vpc_only = list(allowed_principal_arns), list(vpc_only_principal_arns)
 
     def statements(bucket_arn: pulumi.Output[str]) -> pulumi.Output[list[dict[str, Any]]]:
-        return pulumi.Output.all(bucket_arn, *allowed_principal_arns).apply(
+        return pulumi.Output.all(bucket_arn, source_vpce or "", *allowed, *vpc_only).apply(
             lambda parts: bu_only_bucket_statements(
                 parts[0],
-                allowed_principal_arns=list(parts[1:]),
+                allowed_principal_arns=list(parts[2 : 2 + len(allowed)]),
                 allowed_account_ids=allowed_account_ids,
+                vpc_only_principal_arns=list(parts[2 + len(allowed) :]),
+                source_vpce=parts[1] or None,
             )
         )
 

@@ -69,6 +69,9 @@ class BuAuditTrailArgs(AuditSettings):
     """Protect and retain the audit bucket (prod)."""
     tags: dict[str, str]
     """Ownership tags."""
+    multi_region: NotRequired[bool]
+    """Record the selected data events in every region (default False): a bucket of
+    `bucket_arns` lives in another region (the artifacts' DR replica)."""
     extra_bucket_statements: NotRequired[PolicyStatements | None]
     """More bucket-policy statements for the audit bucket (the BU-only data policy)."""
 
@@ -196,7 +199,7 @@ class BuAuditTrail(pulumi.ComponentResource):
             kms_key_id=key,
             enable_log_file_validation=True,
             include_global_service_events=False,
-            is_multi_region_trail=False,
+            is_multi_region_trail=args.get("multi_region", False),
             advanced_event_selectors=selectors,
             tags=tags,
             opts=child(self, depends_on=depends),

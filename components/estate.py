@@ -16,7 +16,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from . import naming
-from .access import ROLE_PATH_ROOT, BuAccess, PersonaTrust, bu_only_bucket_policy
+from .access import ROLE_PATH_ROOT, WORKLOADS, BuAccess, PersonaTrust, bu_only_bucket_policy
 from .audit import AuditSettings, BuAuditTrail, trail_name
 from .backup import BackupSettings, BuBackup, backup_role_name
 from .cluster import SYSTEM_POOL_LABELS, ClusterRolesBoundary, EksCluster, EksClusterSettings
@@ -39,7 +39,7 @@ from .lake_formation import (
     PlatformDataGovernanceSettings,
     lf_role_name,
 )
-from .model_registry import ModelRegistry, ModelRegistrySettings
+from .model_registry import ModelRegistry, ModelRegistrySettings, object_lock_for
 from .monitoring import (
     ALARM_PUBLISHERS,
     BudgetSpec,
@@ -51,8 +51,15 @@ from .monitoring import (
 )
 from .network import Network, NetworkSettings
 from .options import child
+from .replication import ArtifactReplication, ImageReplication, replication_role_name
+from .serving import MODEL_SERVER
 from .storage import AccessLogBucket, PolicyStatements
 from .tenant import BuTenant, BuTenantSettings
+
+POD_ROLES = (*WORKLOADS, f"{MODEL_SERVER}-*")
+"""The BU's roles that only pods assume (Pod Identity): the workload roles and every endpoint's
+model server (`serving.model_server_role_name`). Their S3 requests always come through the
+cluster VPC's S3 gateway endpoint, so the data buckets refuse them anywhere else."""
 
 
 def cluster_name(prefix: str) -> str:
@@ -200,6 +207,8 @@ class PlatformEstate(pulumi.ComponentResource):
     cost: PlatformCostGovernance | None
     data_governance: PlatformDataGovernance | None
     detection: PlatformDetection
+    image_replication: ImageReplication | None
+    """ECR replication of the BUs' repositories to `data_governance.dr_region`."""
 
     def __init__(
         self, name: str, args: PlatformEstateArgs, opts: pulumi.ResourceOptions | None = None
@@ -242,6 +251,7 @@ class PlatformEstate(pulumi.ComponentResource):
         self.network, self.cluster, self.monitoring = built
         self.cost = self._cost_governance(name, args, cost)
         self.data_governance = self._data_governance(name, prefix, args)
+        self.image_replication = self._image_replication(name, prefix, args)
         # GuardDuty and Inspector are account-wide: the platform account's (issue 14).
         self.detection = PlatformDetection(
             f"{name}-detection",
@@ -272,6 +282,31 @@ class PlatformEstate(pulumi.ComponentResource):
                 "account_id": args["account_id"],
                 "business_units": list(args.get("business_units") or []),
                 "kms_key_arn": self.key.arn,
+                "tags": args["tags"],
+            },
+            child(self),
+        )
+
+    def _image_replication(
+        self, name: str, prefix: str, args: PlatformEstateArgs
+    ) -> ImageReplication | None:
+        """The registry's copy of the BUs' images in `data_governance.dr_region`."""
+        settings = args.get("data_governance")
+        dr_region = settings.get("dr_region") if settings is not None else None
+        business_units = list(args.get("business_units") or [])
+        if dr_region is None or not business_units:
+            return None
+        if "account_id" not in args:
+            raise ValueError(f"PlatformEstate {name}: image replication needs account_id")
+        return ImageReplication(
+            f"{name}-image-replication",
+            {
+                "name_prefix": prefix,
+                "environment": args["environment"],
+                "account_id": args["account_id"],
+                "dr_region": dr_region,
+                "business_units": business_units,
+                "protect": args["protect"],
                 "tags": args["tags"],
             },
             child(self),
@@ -315,6 +350,9 @@ class SharedCluster(TypedDict):
     k8s_provider: k8s.Provider
     vpc_cidr: NotRequired[pulumi.Input[str]]
     """The cluster VPC's block (platform `vpcCidr`): BU pods reach interface endpoints in it."""
+    s3_gateway_endpoint_id: NotRequired[pulumi.Input[str]]
+    """The cluster VPC's S3 gateway endpoint (platform `s3GatewayEndpointId`): the BU's data
+    buckets admit its pods' roles only through it (`aws:SourceVpce`)."""
     time_slicing_replicas: NotRequired[pulumi.Input[int | None]]
     """The platform's `timeSlicingReplicas`: what one GPU registers as in `nvidia.com/gpu`."""
     gpu_provisioners: NotRequired[pulumi.Input[list[str]]]
@@ -403,6 +441,12 @@ class _DataStores(NamedTuple):
     bucket_names: list[str]
 
 
+def _replicates(args: BuEstateArgs) -> bool:
+    """Whether the BU's model artifacts are replicated: a registry and a backup DR region."""
+    backup = args.get("backup")
+    return args["model_registry"] is not None and backup is not None and bool(backup["dr_region"])
+
+
 def _audit_uses_bu_key(args: BuEstateArgs) -> bool:
     """Whether the BU's trail encrypts its log files with the BU key (its policy names it)."""
     audit = args.get("audit")
@@ -434,8 +478,11 @@ class BuEstate(pulumi.ComponentResource):
     audit: BuAuditTrail | None
     lake_formation: BuLakeFormation | None
     data_quality: FeatureDataQuality | None
+    replication: ArtifactReplication | None
+    """The artifact bucket's DR copy (a registry and `backup.dr_region`); None otherwise."""
     cluster_monitoring: PlatformMonitoring | None
     """The monitoring of a dedicated cluster (its AMP workspace); None on the shared one."""
+    _s3_endpoint: pulumi.Input[str] | None
 
     def __init__(
         self, name: str, args: BuEstateArgs, opts: pulumi.ResourceOptions | None = None
@@ -469,8 +516,10 @@ class BuEstate(pulumi.ComponentResource):
             },
             child(self),
         )
-        self.feature_store = self._feature_store(scope, args)
         target = self._cluster_target(scope, dedicated, shared)
+        # The data buckets admit the BU's pod roles only through the cluster VPC's S3 endpoint.
+        self._s3_endpoint = target.get("s3_gateway_endpoint_id")
+        self.feature_store = self._feature_store(scope, args)
         # On a cluster built here, Kubernetes objects must wait for its bootstrap: the deployer's
         # access entry, the system pool and the Karpenter chart that installs its CRDs. (A shared
         # cluster is complete before any BU stack runs.)
@@ -487,6 +536,7 @@ class BuEstate(pulumi.ComponentResource):
         self.audit = self._audit(scope, args, stores)
         self.lake_formation = self._lake_formation(scope, args)
         self.data_quality = self._data_quality(scope, args)
+        self.replication = self._replication(scope, args)
         self.register_outputs({"keyArn": self.key.arn, "namespace": self.tenant.namespace})
 
     # -- sections, in build order -------------------------------------------------------------
@@ -521,6 +571,7 @@ class BuEstate(pulumi.ComponentResource):
             cluster_security_group_id=built.cluster.cluster_security_group_id,
             k8s_provider=built.cluster.k8s_provider,
             vpc_cidr=dedicated["network"]["cidr"],
+            s3_gateway_endpoint_id=built.network.s3_gateway_endpoint_id,
             time_slicing_replicas=dedicated["cluster"]["time_slicing_replicas"],
             gpu_provisioners=dedicated["cluster"]["gpu_provisioners"],
         )
@@ -575,12 +626,18 @@ class BuEstate(pulumi.ComponentResource):
         if args.get("backup") is not None:
             # AWS Backup reads (and restores) the data buckets as the BU's backup role.
             service_roles = (*service_roles, backup_role_name(scope.prefix))
+        if _replicates(args):
+            # S3 reads the artifacts it replicates (and writes the replicas) as this role.
+            service_roles = (*service_roles, replication_role_name(scope.prefix))
         if args.get("data_quality") is not None and args["feature_store"] is not None:
             # Glue Data Quality reads the offline store as the BU's evaluation role.
             service_roles = (*service_roles, data_quality_role_name(scope.prefix))
+        role_path = f"{ROLE_PATH_ROOT}{scope.business_unit}/{scope.prefix}-"
         return bu_only_bucket_policy(
             [bu_roles, *(scope.role_arn(f"/{r}") for r in service_roles)],
             allowed_account_ids=[a for a in deploy_accounts if a != scope.account_id],
+            vpc_only_principal_arns=[scope.role_arn(f"{role_path}{p}") for p in POD_ROLES],
+            source_vpce=self._s3_endpoint,
         )
 
     def _feature_store(self, scope: _Scope, args: BuEstateArgs) -> FeatureStore | None:
@@ -809,7 +866,10 @@ class BuEstate(pulumi.ComponentResource):
                 "bucket_arns": [
                     pulumi.Output.concat("arn:", scope.partition, ":s3:::", b)
                     for b in stores.bucket_names
+                    + ([scope.bucket_name("models-dr")] if _replicates(args) else [])
                 ],
+                # The artifacts' replica is in the DR region: a single-region trail misses it.
+                "multi_region": _replicates(args),
                 "table_arns": list(stores.table_arns),
                 "feature_group_arns": list(stores.feature_group_arns),
                 "extra_bucket_statements": self._data_only_for(scope, args),
@@ -875,6 +935,37 @@ class BuEstate(pulumi.ComponentResource):
             },
             # The selection names the stores: back them up only once they exist.
             child(self, depends_on=[r for r in (self.feature_store, self.registry) if r]),
+        )
+
+    def _replication(self, scope: _Scope, args: BuEstateArgs) -> ArtifactReplication | None:
+        """The artifact bucket's DR copy, in the backup's DR region (`_replicates`)."""
+        if not _replicates(args) or self.registry is None:
+            return None
+        registry, backup, access = args["model_registry"], args.get("backup"), args["access"]
+        assert registry is not None and backup is not None and backup["dr_region"] is not None
+        return ArtifactReplication(
+            f"{scope.name}-artifact-replication",
+            {
+                "name_prefix": scope.prefix,
+                "account_id": scope.account_id,
+                "dr_region": backup["dr_region"],
+                "source_bucket_name": self.registry.artifact_bucket_name,
+                "source_bucket_arn": self.registry.artifact_bucket_arn,
+                "source_kms_key_arn": self.key.arn,
+                "replica_bucket_name": scope.bucket_name("models-dr"),
+                "replica_log_bucket_name": scope.bucket_name("access-logs-dr"),
+                "object_lock": object_lock_for(
+                    scope.environment,
+                    registry["object_lock_mode"],
+                    registry["object_lock_retention_days"],
+                ),
+                "policy_statements": self._data_only_for(scope, args),
+                "key_admin_principals": list(access["key_admin_role_arns"]) if access else [],
+                "source": self.registry,
+                "protect": scope.protect,
+                "tags": scope.tags,
+            },
+            child(self),
         )
 
     def _data_quality(self, scope: _Scope, args: BuEstateArgs) -> FeatureDataQuality | None:

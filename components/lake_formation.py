@@ -114,6 +114,9 @@ class PlatformDataGovernanceSettings(TypedDict):
     list: name every administrator, including the roles that deploy BU stacks)."""
     lineage_readers: list[str]
     """Role ARNs (auditors, platform engineers) that may assume the lineage reader role."""
+    dr_region: NotRequired[str | None]
+    """Region the BUs' ECR images are replicated to (`PlatformEstate` builds the replication;
+    the Lake Formation settings do not use it)."""
 
 
 class PlatformDataGovernanceArgs(PlatformDataGovernanceSettings):

@@ -6,6 +6,14 @@ node or pod uses (so a NetworkPolicy can admit "the load balancer" by address wi
 every pod of the cluster: vpc-cni gives pods addresses of the private subnets), gateway endpoints for S3 and DynamoDB (free, and
 they keep data traffic off NAT), interface endpoints for the AWS APIs workloads call, flow logs to
 an encrypted, retained log group, and a default security group with no rules.
+
+Every endpoint has a policy instead of the default full access (`endpoint_policy`): only
+principals of the estate's accounts (the network's own and `endpoint_account_ids`) may use it, and
+the gateway endpoints reach only those accounts' buckets and tables, so a pod holding foreign
+credentials, or writing to a foreign bucket, cannot use the VPC's private path to AWS to move
+data out. What the cluster needs from AWS-owned S3 buckets stays reachable: ECR serves image
+layers from `prod-<region>-starport-layer-bucket` (ECR user guide, "Minimum Amazon S3 bucket
+permissions for Amazon ECR") and Amazon Linux 2023 its packages from `al2023-repos-<region>-*`.
 """
 
 from __future__ import annotations
@@ -14,8 +22,10 @@ import functools
 import ipaddress
 import json
 import math
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, NamedTuple, TypedDict
+from typing import Any, Literal, NamedTuple, NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -45,6 +55,71 @@ _MIN_LB_PREFIX = 27
 def _service_name(region: str, service: str) -> str:
     """`com.amazonaws.<region>.<service>`: the name of an AWS service's VPC endpoint service."""
     return f"com.amazonaws.{region}.{service}"
+
+
+AWS_OWNED_S3_OBJECTS = (
+    "prod-{region}-starport-layer-bucket/*",
+    "al2023-repos-{region}-de612dc2/*",
+)
+"""AWS-owned buckets (`<bucket>/<key>` patterns, per region) that nodes read through the S3 gateway
+endpoint: ECR image layers (ECR's VPC endpoint guide) and the Amazon Linux 2023 package
+repositories (AL2023 user guide). They are in AWS's accounts, so `aws:ResourceAccount` cannot
+allow them; ECR hands out pre-signed layer URLs, so no condition on the caller can either."""
+
+GATEWAY_SERVICES = ("s3", "dynamodb")
+"""Services reached through gateway endpoints (free, in the route tables)."""
+
+
+def endpoint_policy(
+    service: str, account_ids: list[str], region: str, partition: str = "aws"
+) -> str:
+    """The VPC endpoint policy of `service`: the estate's principals only and, on the gateway
+    endpoints, the estate's buckets and tables only (see the module docstring).
+
+    Interface endpoints do not limit the resource account: ECR pulls add-on images from AWS's
+    registries and STS vends credentials for roles, both through the caller's own identity. A
+    web-identity role assumption is unsigned (it has no principal account), so STS also allows
+    `AssumeRoleWithWebIdentity` on the estate's roles.
+    """
+    accounts = sorted(set(account_ids))
+    if not accounts or not all(re.fullmatch(r"\d{12}", a) for a in accounts):
+        raise ValueError(f"endpoint policy of {service}: account ids must be 12 digits: {accounts}")
+    condition: dict[str, Any] = {"StringEquals": {"aws:PrincipalAccount": accounts}}
+    if service in GATEWAY_SERVICES:
+        condition["StringEquals"]["aws:ResourceAccount"] = accounts
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "EstateAccountsOnly",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "*",
+            "Resource": "*",
+            "Condition": condition,
+        }
+    ]
+    if service == "s3":
+        statements.append(
+            {
+                "Sid": "AwsOwnedBucketsTheNodesRead",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": [
+                    f"arn:{partition}:s3:::{o.format(region=region)}" for o in AWS_OWNED_S3_OBJECTS
+                ],
+            }
+        )
+    if service == "sts":
+        statements.append(
+            {
+                "Sid": "WebIdentityIntoEstateRoles",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Resource": [f"arn:{partition}:iam::{a}:role/*" for a in accounts],
+            }
+        )
+    return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
 
 
 def plan_subnets(vpc_cidr: str, az_count: int) -> list[SubnetPlan]:
@@ -122,6 +197,9 @@ class NetworkSettings(TypedDict):
     """Service names for interface endpoints (`ecr.api`, `sts`, ...)."""
     flow_log_retention_days: int
     """Retention of the flow log group, in days (a CloudWatch Logs retention value)."""
+    endpoint_account_ids: NotRequired[list[str]]
+    """Accounts besides the network's own whose principals and resources the VPC endpoints
+    serve (BU accounts of a shared cluster); see `endpoint_policy`."""
 
 
 class NetworkArgs(NetworkSettings):
@@ -161,6 +239,9 @@ class Network(pulumi.ComponentResource):
     load_balancer_subnet_ids: pulumi.Output[list[str]]
     """The internal load-balancer subnets, one per AZ (no node or pod is ever placed there)."""
     endpoint_security_group_id: pulumi.Output[str]
+    s3_gateway_endpoint_id: pulumi.Output[str]
+    """The S3 gateway endpoint (`vpce-...`): BU data buckets admit their pods' roles only
+    through it (`aws:SourceVpce`)."""
     flow_log_group_name: pulumi.Output[str]
 
     def __init__(
@@ -177,17 +258,31 @@ class Network(pulumi.ComponentResource):
         nats = self._nat_gateways(args, vpc, subnets, len(plan))
         private_rts = self._private_routes(vpc, subnets, nats)
         self._load_balancer_routes(subnets, private_rts)
-        for service in ("s3", "dynamodb"):
-            aws.ec2.VpcEndpoint(
+        identity = aws.get_caller_identity_output(opts=invoke)
+        partition = aws.get_partition_output(opts=invoke).partition
+        accounts = identity.account_id.apply(
+            lambda own: [own, *args.get("endpoint_account_ids", [])]
+        )
+
+        def policy_of(service: str) -> pulumi.Output[str]:
+            return pulumi.Output.all(accounts, region, partition).apply(
+                lambda parts: endpoint_policy(service, parts[0], parts[1], parts[2])
+            )
+
+        gateways = {
+            service: aws.ec2.VpcEndpoint(
                 f"{name}-{service}-gateway",
                 vpc_id=vpc.vpc.id,
                 vpc_endpoint_type="Gateway",
                 service_name=region.apply(functools.partial(_service_name, service=service)),
                 route_table_ids=[rt.id for rt in private_rts],
+                policy=policy_of(service),
                 tags=self._named(f"{service}-gateway"),
                 opts=child(self),
             )
-        endpoint_sg = self._interface_endpoints(args, vpc, subnets, region)
+            for service in GATEWAY_SERVICES
+        }
+        endpoint_sg = self._interface_endpoints(args, vpc, subnets, region, policy_of)
         log_group = self._flow_logs(args, vpc)
 
         self.vpc_id = vpc.vpc.id
@@ -195,6 +290,7 @@ class Network(pulumi.ComponentResource):
         self.public_subnet_ids = pulumi.Output.all(*[s.id for s in subnets.public])
         self.load_balancer_subnet_ids = pulumi.Output.all(*[s.id for s in subnets.load_balancer])
         self.endpoint_security_group_id = endpoint_sg.id
+        self.s3_gateway_endpoint_id = gateways["s3"].id
         self.flow_log_group_name = log_group.name
         self.register_outputs(
             {
@@ -203,6 +299,7 @@ class Network(pulumi.ComponentResource):
                 "publicSubnetIds": self.public_subnet_ids,
                 "loadBalancerSubnetIds": self.load_balancer_subnet_ids,
                 "endpointSecurityGroupId": self.endpoint_security_group_id,
+                "s3GatewayEndpointId": self.s3_gateway_endpoint_id,
             }
         )
 
@@ -370,7 +467,12 @@ class Network(pulumi.ComponentResource):
             )
 
     def _interface_endpoints(
-        self, args: NetworkArgs, vpc: _Vpc, subnets: _Subnets, region: pulumi.Output[str]
+        self,
+        args: NetworkArgs,
+        vpc: _Vpc,
+        subnets: _Subnets,
+        region: pulumi.Output[str],
+        policy_of: Callable[[str], pulumi.Output[str]],
     ) -> aws.ec2.SecurityGroup:
         """Interface endpoints for the AWS APIs, behind one HTTPS-from-the-VPC security group."""
         name = self._net_name
@@ -400,6 +502,7 @@ class Network(pulumi.ComponentResource):
                 subnet_ids=[s.id for s in subnets.private],
                 security_group_ids=[endpoint_sg.id],
                 private_dns_enabled=True,
+                policy=policy_of(service),
                 tags=self._named(f"{service}-endpoint"),
                 opts=child(self),
             )

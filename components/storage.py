@@ -113,6 +113,9 @@ class SecureBucketArgs(TypedDict):
     """Days an overwritten or deleted version is kept (default 90)."""
     infrequent_access_after_days: NotRequired[int | None]
     """Move current objects to Standard-IA after this many days (default: never)."""
+    region: NotRequired[str | None]
+    """Create the bucket and its settings in this region instead of the provider's (a DR
+    replica). Its access-log target must be in the same region (an S3 requirement)."""
     object_lock: NotRequired[ObjectLockSpec | None]
     """S3 Object Lock with this default retention (default: none). Object Lock can only be
     switched on when the bucket is created: adding it to an existing bucket replaces the bucket
@@ -135,8 +138,10 @@ class SecureBucket(pulumi.ComponentResource):
         kms_key_arn = args.get("kms_key_arn")
         object_lock = args.get("object_lock")
         lock_rule = object_lock_rule(object_lock) if object_lock else None
+        region = args.get("region")
         self.bucket = aws.s3.Bucket(
             f"{name}-bucket",
+            region=region,
             bucket=args.get("bucket_name"),
             force_destroy=False,
             # Left unset (not False) without a lock, so buckets created before this option
@@ -150,12 +155,14 @@ class SecureBucket(pulumi.ComponentResource):
 
         aws.s3.BucketOwnershipControls(
             f"{name}-ownership",
+            region=region,
             bucket=self.bucket.id,
             rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
             opts=child(self),
         )
         public_access = aws.s3.BucketPublicAccessBlock(
             f"{name}-public-access",
+            region=region,
             bucket=self.bucket.id,
             block_public_acls=True,
             block_public_policy=True,
@@ -173,6 +180,7 @@ class SecureBucket(pulumi.ComponentResource):
             )
         aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-encryption",
+            region=region,
             bucket=self.bucket.id,
             rules=[
                 aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
@@ -184,6 +192,7 @@ class SecureBucket(pulumi.ComponentResource):
         )
         versioning = aws.s3.BucketVersioning(
             f"{name}-versioning",
+            region=region,
             bucket=self.bucket.id,
             versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(
                 status="Enabled"
@@ -193,6 +202,7 @@ class SecureBucket(pulumi.ComponentResource):
         if lock_rule is not None:
             aws.s3.BucketObjectLockConfiguration(
                 f"{name}-object-lock",
+                region=region,
                 bucket=self.bucket.id,
                 object_lock_enabled="Enabled",
                 rule=lock_rule,
@@ -204,6 +214,7 @@ class SecureBucket(pulumi.ComponentResource):
         extra = pulumi.Output.from_input(make_statements(self.arn) if make_statements else [])
         aws.s3.BucketPolicy(
             f"{name}-policy",
+            region=region,
             bucket=self.bucket.id,
             policy=pulumi.Output.all(self.arn, extra).apply(
                 lambda parts: bucket_policy_document(parts[0], list(parts[1]))
@@ -216,6 +227,7 @@ class SecureBucket(pulumi.ComponentResource):
         if log_target is not None:
             aws.s3.BucketLogging(
                 f"{name}-access-logs",
+                region=region,
                 bucket=self.bucket.id,
                 target_bucket=log_target,
                 target_prefix=args.get("access_log_prefix", f"{name}/"),
@@ -225,6 +237,7 @@ class SecureBucket(pulumi.ComponentResource):
         ia_days = args.get("infrequent_access_after_days")
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-lifecycle",
+            region=region,
             bucket=self.bucket.id,
             rules=[
                 aws.s3.BucketLifecycleConfigurationRuleArgs(
@@ -261,6 +274,8 @@ class AccessLogBucketArgs(TypedDict):
     """Protect and retain the bucket (prod): access logs are audit evidence."""
     bucket_name: NotRequired[str]
     """Physical name; autonamed when absent."""
+    region: NotRequired[str | None]
+    """Create the bucket in this region (the log target of a DR replica's region)."""
 
 
 class AccessLogBucket(pulumi.ComponentResource):
@@ -291,6 +306,8 @@ class AccessLogBucket(pulumi.ComponentResource):
         }
         if "bucket_name" in args:
             bucket_args["bucket_name"] = args["bucket_name"]
+        if args.get("region"):
+            bucket_args["region"] = args["region"]
         self.secure = SecureBucket(f"{name}-logs", bucket_args, child(self))
         self.bucket_name = self.secure.bucket_name
         self.arn = self.secure.arn

@@ -89,6 +89,7 @@ PLANS: dict[str, Plan] = {
     "dataGovernance.lakeFormationAdmins": Plan(
         value=["arn:aws:iam::111111111111:role/platform/other-admin"]
     ),
+    "dataGovernance.drRegion": Plan(value="us-west-2"),
     "dataGovernance.lineageReaders": Plan(value=["arn:aws:iam::111111111111:role/auditors"]),
     "lakeFormation.restrictedColumns": Plan(value={"merchants": ["chargeback_rate_30d"]}),
     "lakeFormation.restrictedColumnReaders": Plan(value=["data-scientist"]),
@@ -121,6 +122,7 @@ PLANS: dict[str, Plan] = {
     # -- platform ----------------------------------------------------------------------------
     "network.cidr": Plan(value="10.30.0.0/16"),
     "network.azCount": Plan(value=2),
+    "network.endpointAccountIds": Plan(value=["444444444444"]),
     # 1.34 left standard support on 2026-12-02: it needs (and is billed for) extended support
     "cluster.version": Plan(value="1.34", companions={"cluster.supportType": "EXTENDED"}),
     "cluster.buDeployers[].namespaces": Plan(value=["marketing", "research"]),

@@ -1105,6 +1105,22 @@ def explain(
     return f"allowed by {where} statement {match['sid']}{match['tail']}"
 
 
+def _cluster_s3_endpoint(stack: str) -> str:
+    """The S3 gateway endpoint of the VPC a BU stack's pods run in (its platform's output)."""
+    from tests.conftest import _render
+
+    platform = str(_render(stack).config["ai-estate:platformStack"]).rsplit("/", 1)[-1]
+    return str(_render(platform).outputs["s3GatewayEndpointId"])
+
+
+def _is_pod_role(role_arn: str, stack: str) -> bool:
+    """Roles only pods assume: the workload roles and the endpoints' model servers."""
+    from components.access import WORKLOADS
+
+    who = role_arn.rsplit("/", 1)[-1].removeprefix(f"{stack}-")
+    return who in WORKLOADS or who.startswith("model-server-")
+
+
 def check_iam(w: World, flow: Flow) -> tuple[bool, str]:
     if flow.action == "sts:AssumeRole" and flow.src.startswith("other:pod:"):
         # Another BU's pod asking EKS Pod Identity for this BU's role: the session tags EKS sets
@@ -1119,12 +1135,17 @@ def check_iam(w: World, flow: Flow) -> tuple[bool, str]:
         )
     principal, label, names, boundary, hops = iam_principal(w, flow.src)
     target = iam_target(w, flow.dst)
+    context = dict(flow.context)
+    bu = w.other if flow.src.startswith("other:") else w.bu
+    if flow.action.startswith("s3:") and _is_pod_role(principal.arn, bu.stack):
+        # A pod's S3 requests leave the cluster through the VPC's S3 gateway endpoint.
+        context.setdefault("aws:SourceVpce", _cluster_s3_endpoint(bu.stack))
     decision = iam_evaluate(
         Request(
             principal,
             flow.action,
             target.arn,
-            context=dict(flow.context),
+            context=context,
             resource_policy=target.policy,
         )
     )

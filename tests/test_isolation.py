@@ -107,6 +107,9 @@ class World:
     targets: list[Target] = field(default_factory=list)
     documents: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     """(kind, resource name, document) for every IAM document of the stack."""
+    source_vpce: str = ""
+    """The cluster VPC's S3 gateway endpoint (the platform's `s3GatewayEndpointId`): every S3
+    request of the BU's pods comes through it."""
 
     def target(self, kind: str, contains: str = "") -> Target:
         return next(t for t in self.targets if t.kind == kind and contains in t.arn)
@@ -114,6 +117,15 @@ class World:
     @property
     def key(self) -> Target:
         return self.target("key")
+
+
+POD_ENDPOINTS: dict[str, str] = {}
+"""Pod role ARN -> the S3 gateway endpoint its requests come through (`decide` adds it)."""
+
+
+def is_pod_role(who: str) -> bool:
+    """Roles only pods assume (Pod Identity): the workloads and the endpoints' model servers."""
+    return who in WORKLOADS or who.startswith("model-server-")
 
 
 def of_type(inventory: Inventory, type_: str) -> list[Resource]:
@@ -132,6 +144,8 @@ def world(inventory: Inventory) -> World:
     )
     arn = f"arn:aws:{{}}:{w.region}:{w.account}:{{}}".format
     by_urn = inventory.by_urn()
+    platform = str(config["ai-estate:platformStack"]).rsplit("/", 1)[-1]
+    w.source_vpce = _render(platform).outputs["s3GatewayEndpointId"]
 
     [alias] = [
         a
@@ -172,6 +186,8 @@ def world(inventory: Inventory) -> World:
             continue
         w.targets.append(Target(role_arn, "role", trust, role.name))
         who = name.removeprefix(f"{w.prefix}-")
+        if is_pod_role(who):
+            POD_ENDPOINTS[role_arn] = w.source_vpce
         w.trusts[who] = trust
         w.principals[who] = Principal(
             role_arn,
@@ -341,6 +357,10 @@ def actions(w: World) -> dict[str, list[tuple[str, dict[str, str]]]]:
 def decide(
     principal: Principal, action: str, target: Target, context: dict, owner: World
 ) -> Decision:
+    """`principal`'s request; a pod's S3 requests carry its cluster's endpoint as AWS sets it."""
+    endpoint = POD_ENDPOINTS.get(principal.arn)
+    if endpoint and action.startswith("s3:") and "aws:SourceVpce" not in context:
+        context = {**context, "aws:SourceVpce": endpoint}
     return evaluate(
         Request(
             principal=principal,
@@ -478,6 +498,9 @@ EXPECTED: set[tuple[str, str, str, str]] = {
             ("bucket:models", "s3:GetBucketPolicy", ""),
             ("bucket:access-logs", "s3:GetBucketPolicy", ""),
             ("bucket:audit", "s3:GetBucketPolicy", ""),
+            # the model artifacts' DR replica and its access logs (fraud-prod: backup.drRegion)
+            ("bucket:models-dr", "s3:GetBucketPolicy", ""),
+            ("bucket:access-logs-dr", "s3:GetBucketPolicy", ""),
             ("bucket:access-logs", "s3:ListBucket", ""),
             *(("object:access-logs", "s3:GetObject", p) for p in FEATURE_OBJECT_PREFIXES),
             ("table", "dynamodb:DescribeTable", ""),
@@ -704,6 +727,68 @@ def test_the_feature_store_writer_has_aws_documented_offline_store_minimum(world
         ):
             decision = decide(writer, action, target, {}, w)
             assert not decision, explain(writer.arn, action, target, decision)
+
+
+def test_pod_roles_reach_the_data_buckets_only_through_the_clusters_s3_endpoint(worlds, rendered):
+    """BU pods' roles read and write their data through the cluster VPC's S3 gateway endpoint
+    (`aws:SourceVpce`) and nowhere else, while the paths that never come through the VPC still
+    work: people, SageMaker writing the offline store as the BU's service role, AWS Backup, the
+    deploy account."""
+    for stack in (FRAUD, MARKETING):
+        w = worlds[stack]
+        assert w.source_vpce.startswith("vpce-"), w.source_vpce
+        pods = {who: p for who, p in w.principals.items() if is_pod_role(who)}
+        # Every role only pods assume is one the buckets fence (the trust says who assumes it).
+        assert set(pods) == {
+            who for who, trust in w.trusts.items() if "pods.eks.amazonaws.com" in json.dumps(trust)
+        }
+        jobs = [
+            ("model-publisher", "s3:PutObject", w.target("object:models", "/models/")),
+            ("model-publisher", "s3:GetObject", w.target("object:models", "/models/")),
+        ]
+        for who, action, target in jobs:
+            inside = decide(pods[who], action, target, {"aws:SourceVpce": w.source_vpce}, w)
+            assert inside, explain(who, action, target, inside)
+            for context in ({"aws:SourceVpce": "vpce-0elsewhere0000000"}, {"aws:SourceIp": "x"}):
+                outside = evaluate(
+                    Request(
+                        principal=pods[who],
+                        action=action,
+                        resource=target.arn,
+                        context=context,
+                        resource_policy=target.policy,
+                        resource_account=w.account,
+                    )
+                )
+                assert not outside and "DenyPodRolesOutsideTheClusterVpc" in outside.reason, (
+                    explain(f"{who} from {context}", action, target, outside)
+                )
+        # Not pods: no endpoint on their requests, and nothing refuses them for it.
+        people = [("data-scientist", "s3:GetObject", w.target("object:models", "/models/"))]
+        for who, action, target in people:
+            decision = decide(w.principals[who], action, target, {}, w)
+            assert decision, explain(who, action, target, decision)
+        writer = w.service_roles[f"{w.prefix}-feature-store"]
+        offline = w.target("object:features", "/offline/")
+        decision = decide(writer, "s3:PutObject", offline, {}, w)
+        assert decision, explain(
+            "SageMaker offline store writer", "s3:PutObject", offline, decision
+        )
+        if f"{w.prefix}-backup" in w.service_roles:
+            # AWS Backup's managed policies grant its role S3 reads; the bucket must not refuse.
+            backup = Principal(
+                w.service_roles[f"{w.prefix}-backup"].arn, identity_policies=ADMIN_ALL
+            )
+            for target in (offline, w.target("object:models", "/models/")):
+                decision = decide(backup, "s3:GetObject", target, {}, w)
+                assert decision, explain("AWS Backup", "s3:GetObject", target, decision)
+    [deploy_account] = rendered(FRAUD).config["ai-estate:modelRegistry"]["deployAccountIds"]
+    pipeline = Principal(
+        f"arn:aws:iam::{deploy_account}:role/deploy-pipeline", identity_policies=ADMIN_ALL
+    )
+    w = worlds[FRAUD]
+    artifact = w.target("object:models", "/models/")
+    assert decide(pipeline, "s3:GetObject", artifact, {}, w)
 
 
 # -- safety: the other BU is refused everything ------------------------------------------------

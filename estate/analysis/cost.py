@@ -22,7 +22,9 @@ charges (S3, DynamoDB, SageMaker), Container Insights observations, free tiers a
 Cost governance costs nothing itself (Data Exports, cost categories and Cost Anomaly Detection
 are free; the export's objects are priced as the bucket's storage); AMP rule evaluation and
 alert manager notifications are request charges (query samples processed, SNS publishes), left
-out like the others.
+out like the others. ECR repository creation templates and VPC endpoint policies cost nothing;
+S3 and ECR replication are priced as transfer (and, for ECR, the replicas' storage) of an assumed
+volume.
 The baselines for storage, logs and metric series are small documented constants
 (`assumptions` in the prices file), there to keep those lines visible, not to predict a bill.
 
@@ -498,6 +500,22 @@ def _price_resource(r: Resource, ctx: _Context) -> None:
             r,
             f"S3 request metrics ({per_filter:g} CloudWatch metrics per filter)",
             per_filter * book.price("cloudwatch", "customMetricMonth"),
+        )
+    elif t == "aws:s3/bucketReplicationConfig:BucketReplicationConfig":
+        per_gb = book.price("s3", "crossRegionReplicationPerGb")
+        ctx.per_scenario(
+            r,
+            "S3 cross-region replication transfer (assumed new data; the replica's storage is "
+            "its bucket's line)",
+            lambda s: per_gb * book.assume("replicatedGbPerMonth", s),
+        )
+    elif t == "aws:ecr/replicationConfiguration:ReplicationConfiguration":
+        storage = book.price("ecr", "storageGbMonth")
+        transfer = book.price("ecr", "crossRegionTransferPerGb")
+        ctx.per_scenario(
+            r,
+            "ECR replicas: storage in the DR region + cross-region transfer (assumed volume)",
+            lambda s: (storage + transfer) * book.assume("replicatedImageGb", s),
         )
     elif t == "aws:s3/bucket:Bucket":
         per_gb = book.price("s3", "standardGbMonth")

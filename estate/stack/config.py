@@ -194,6 +194,12 @@ class NetworkConfig(_Model):
         "monitoring",
     )
     """AWS services reached through interface VPC endpoints (`com.amazonaws.<region>.<name>`)."""
+    endpoint_account_ids: Annotated[tuple[AccountId, ...], _items()] = ()
+    """Accounts besides the stack's `accountId` that the VPC endpoints serve: the accounts of BU
+    stacks on this cluster that deploy to another account. Every endpoint's policy admits only
+    principals of these accounts, and the S3 and DynamoDB gateway endpoints only their buckets
+    and tables (plus the AWS-owned buckets nodes read: ECR image layers, Amazon Linux
+    packages)."""
     flow_log_retention_days: LogRetentionDays | None = None
     """Retention of the VPC flow log group. Default: 365 in prod, 90 otherwise."""
 
@@ -1380,6 +1386,12 @@ class DataGovernanceConfig(_Model):
     """Roles (auditors, platform engineers; `*` allowed in the name, for Identity Center) that may
     assume `platform-<env>-lineage-reader`, which alone reads the account's SageMaker ML
     lineage. Empty: no lineage reader role."""
+    dr_region: Annotated[str, AfterValidator(_dr_region)] | None = None
+    """Region the registry replicates the BUs' ECR images to (`<bu>-<env>/...` repositories
+    only; ECR replication is registry-wide, so the platform owns it), into immutable
+    repositories encrypted with a platform key there. Use the BU stacks' `backup.drRegion`
+    (which also replicates their model artifacts); must differ from `aws:region`. Unset: no
+    image replication; the pack's `artifact-bucket-replicated` asks prod BUs for the artifacts."""
 
 
 class LakeFormationConfig(_Model):
@@ -2891,6 +2903,12 @@ def stack_errors(
         errors.append(
             f"{source}: ai-estate:backup.drRegion: must differ from aws:region "
             f"({dr_region}): a copy in the same region survives no regional outage"
+        )
+    image_dr = config.data_governance.dr_region if config is not None else None
+    if image_dr is not None and image_dr == values.get("aws:region"):
+        errors.append(
+            f"{source}: ai-estate:dataGovernance.drRegion: must differ from aws:region "
+            f"({image_dr}): a replica in the same region survives no regional outage"
         )
     errors.extend(stack_name_errors(stack, values, source))
     if stacks_dir is not None and stacks_dir.is_dir():

@@ -173,6 +173,7 @@ def shared_cluster(
         # Required: without them BU pods could not reach AWS, and quotas and GPU caps would
         # count in the wrong unit (deploy the platform stack first).
         vpc_cidr=platform.require_output("vpcCidr"),
+        s3_gateway_endpoint_id=platform.require_output("s3GatewayEndpointId"),
         time_slicing_replicas=platform.get_output("timeSlicingReplicas"),
         gpu_provisioners=platform.require_output("gpuProvisioners"),
     )
@@ -225,6 +226,8 @@ def platform_stack(
         "publicSubnetIds": estate.network.public_subnet_ids,
         "loadBalancerSubnetIds": estate.network.load_balancer_subnet_ids,
         "endpointSecurityGroupId": estate.network.endpoint_security_group_id,
+        # BU data buckets admit their pods' roles only through it (aws:SourceVpce).
+        "s3GatewayEndpointId": estate.network.s3_gateway_endpoint_id,
         "platformKeyArn": estate.key.arn,
         "flowLogGroupName": estate.network.flow_log_group_name,
         "prometheusWorkspaceArn": estate.monitoring.workspace_arn,

@@ -40,6 +40,7 @@ from .properties import (
     string_map,
     text,
 )
+from .registry import artifact_buckets
 from .storage import BUCKET_TYPES, buckets, log_targets
 
 SELECTION = "aws:backup/selection:Selection"
@@ -231,14 +232,53 @@ def data_stores(resources: list[PolicyResource]) -> list[PolicyResource]:
     return stores
 
 
+REPLICATION_TYPES = ("aws:s3/bucketReplicationConfig:BucketReplicationConfig",)
+
+
+def _destination_arns(config: PolicyResource) -> list[str]:
+    return [
+        text(get(rule, "destination", "bucket"))
+        for rule in as_list(config.props.get("rules"))
+        if text(get(rule, "status")) == "Enabled"
+    ]
+
+
+def replication_links(
+    resources: list[PolicyResource],
+) -> list[tuple[PolicyResource, list[PolicyResource], PolicyResource]]:
+    """(source bucket, destination buckets of this stack, the configuration) per S3 replication
+    configuration. A destination is linked by property dependency of `rules` (a bucket the
+    program created) or by its ARN; an ARN of no bucket here leaves the list empty."""
+    targets = buckets(resources)
+    found: list[tuple[PolicyResource, list[PolicyResource], PolicyResource]] = []
+    for config in of_types(resources, REPLICATION_TYPES):
+        sources = linked(config, "bucket", targets, lambda b: known_names(b, ("bucket", "id")))
+        deps = config.property_dependencies.get("rules") or []
+        destinations = [targets[d.urn] for d in deps if d.urn in targets]
+        if not destinations:
+            arns = set(_destination_arns(config))
+            destinations = [b for b in targets.values() if known_names(b, ("arn",)) & arns]
+        found.extend((source, destinations, config) for source in sources)
+    return found
+
+
+def replica_targets(resources: list[PolicyResource]) -> set[str]:
+    """URNs of the buckets of this stack that receive another bucket's S3 replication."""
+    return {d.urn for _, dests, _ in replication_links(resources) for d in dests}
+
+
 def uncovered(resources: Iterable[PolicyResource]) -> list[PolicyResource]:
-    """The stack's data stores no AWS Backup selection in the stack picks."""
+    """The stack's data stores no AWS Backup selection in the stack picks. A replication
+    destination is left out: it is the copy of a store that is itself selected, in another
+    region, where a plan of this region could not back it up anyway."""
     resources = list(resources)
     selections = of_types(resources, (SELECTION,))
+    replicas = replica_targets(resources)
     return [
         store
         for store in data_stores(resources)
-        if not any(selects(s, store, _tags(store)) for s in selections)
+        if store.urn not in replicas
+        and not any(selects(s, store, _tags(store)) for s in selections)
     ]
 
 
@@ -336,6 +376,38 @@ def validate_copies_out_of_region(
             )
 
 
+# -- artifact-bucket-replicated --------------------------------------------------------------
+
+
+def _bucket_region(bucket: PolicyResource) -> str | None:
+    region = bucket.props.get("region")
+    return region if isinstance(region, str) and region else _stack_region(bucket)
+
+
+def validate_artifacts_replicated(
+    args: StackValidationArgs, report: ReportViolation, settings: Settings
+) -> None:
+    resources = list(args.resources)
+    links = replication_links(resources)
+    for urn, bucket in artifact_buckets(resources).items():
+        home = _bucket_region(bucket)
+        mine = [(dests, config) for source, dests, config in links if source.urn == urn]
+        enabled = [(d, c) for d, c in mine if _destination_arns(c)]
+        if not enabled:
+            report(
+                f"Model artifact bucket '{bucket.name}' is replicated nowhere (no enabled S3 "
+                "replication rule).",
+                urn,
+            )
+            continue
+        # a destination outside this stack (another account's bucket) cannot be placed: trust it
+        if all(dests and all(_bucket_region(d) == home for d in dests) for dests, _ in enabled):
+            report(
+                f"Model artifact bucket '{bucket.name}' is replicated only within {home}.",
+                urn,
+            )
+
+
 RULES: tuple[Rule, ...] = (
     Rule(
         id="backup-covers-data-stores",
@@ -372,6 +444,25 @@ RULES: tuple[Rule, ...] = (
         domain="backup",
         rationale="Recovery points in the same region as the data fail with it; a copy in "
         "another region is what turns a regional outage into a restore.",
+    ),
+    Rule(
+        id="artifact-bucket-replicated",
+        title="Prod model artifacts are replicated to another region",
+        description="Every prod model artifact bucket (Purpose=model-artifacts, or an MLflow "
+        "artifact store) has an enabled S3 replication rule to a bucket in another region.",
+        severity="high",
+        enforcement=PROD_ONLY,
+        remediation="Set `ai-estate:backup.drRegion` on the BU stack: BuEstate then replicates "
+        "the artifact bucket to a versioned, encrypted replica there (ArtifactReplication). A "
+        "hand-written program adds an aws.s3.BucketReplicationConfig whose destination bucket "
+        "is in another region.",
+        kind="stack",
+        validate=validate_artifacts_replicated,
+        frameworks=(securityhub("S3.7"),),
+        domain="backup",
+        rationale="A deployment pulls the approved model from the artifact bucket; in a "
+        "regional outage, restoring from AWS Backup takes hours, a replica is already there. "
+        "Security Hub S3.7 asks general purpose buckets for cross-region replication.",
     ),
     Rule(
         id="backup-vault-cmk",

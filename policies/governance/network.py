@@ -1,4 +1,5 @@
-"""Network rules: flow logs on every VPC, no security group open to the internet.
+"""Network rules: flow logs on every VPC, no security group open to the internet, endpoint
+policies on the VPC's endpoints.
 
 Security-group ingress can be written three ways in pulumi-aws v7 — inline `ingress` blocks on
 `aws.ec2.SecurityGroup`, `aws.vpc.SecurityGroupIngressRule` (one CIDR per rule) and the older
@@ -21,6 +22,7 @@ from .catalog import (
     BLOCK_EVERYWHERE,
     BLOCK_FROM_STAGING,
     ENVIRONMENTS,
+    PROD_ONLY,
     Rule,
     Setting,
     Settings,
@@ -29,13 +31,26 @@ from .catalog import (
     securityhub,
 )
 from .linking import group_by_target, known_names, of_types
-from .properties import as_int, as_list, get, text
+from .properties import (
+    actions,
+    as_int,
+    as_list,
+    condition_restricts_who,
+    get,
+    json_document,
+    principal_is_everyone,
+    statements,
+    text,
+)
 
 VPC_TYPES = ("aws:ec2/vpc:Vpc", "aws:ec2/defaultVpc:DefaultVpc")
 FLOW_LOG = "aws:ec2/flowLog:FlowLog"
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 SECURITY_GROUP_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
+VPC_ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
+POLICY_ENDPOINT_TYPES = frozenset({"Interface", "Gateway"})
+"""Endpoint types that take a policy (Gateway Load Balancer endpoints do not)."""
 
 ANYWHERE = frozenset({"0.0.0.0/0", "::/0"})
 ALL_PROTOCOLS = frozenset({"-1", "all"})
@@ -144,6 +159,57 @@ def validate_public_ingress(
             )
 
 
+# -- vpc-endpoint-policy ---------------------------------------------------------------------
+
+
+def full_access_statement(document: dict[str, Any]) -> str:
+    """The Sid (or `#<n>`) of a statement letting anyone do anything through the endpoint: an
+    Allow of every action on every resource to every principal, with no condition on who (the
+    policy AWS attaches when none is given); '' when there is none."""
+    for index, statement in enumerate(statements(document)):
+        if text(statement.get("Effect")) != "Allow" or "NotAction" in statement:
+            continue
+        if not principal_is_everyone(statement.get("Principal")):
+            continue
+        every_action = any(a == "*" or a.endswith(":*") for a in actions(statement))
+        every_resource = "*" in [text(r) for r in as_list(statement.get("Resource"))]
+        if (
+            every_action
+            and every_resource
+            and not condition_restricts_who(statement.get("Condition"))
+        ):
+            return text(statement.get("Sid")) or f"#{index}"
+    return ""
+
+
+def validate_endpoint_policy(
+    args: ResourceValidationArgs, report: ReportViolation, settings: Settings
+) -> None:
+    props = args.props
+    endpoint_type = text(props.get("vpcEndpointType")) or "Gateway"
+    if endpoint_type not in POLICY_ENDPOINT_TYPES:
+        return
+    service = text(props.get("serviceName")) or "its service"
+    raw = props.get("policy")
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        report(
+            f"{endpoint_type} endpoint '{args.name}' to {service} has no policy: AWS gives it "
+            "full access for any principal to any resource.",
+            None,
+        )
+        return
+    document = json_document(raw)
+    if document is None:
+        return  # malformed documents are the provider's to refuse
+    sid = full_access_statement(document)
+    if sid:
+        report(
+            f"{endpoint_type} endpoint '{args.name}' to {service} allows every principal every "
+            f"action on every resource (statement {sid}).",
+            None,
+        )
+
+
 RULES: tuple[Rule, ...] = (
     Rule(
         id="vpc-flow-logs",
@@ -200,6 +266,33 @@ RULES: tuple[Rule, ...] = (
         rationale=(
             "CKV_AWS_260 (port 80 open) is deliberately not claimed: 80 is allowed by default so "
             "load balancers can redirect to 443."
+        ),
+    ),
+    Rule(
+        id="vpc-endpoint-policy",
+        title="Prod VPC endpoints have a policy other than full access",
+        description=(
+            "Every prod interface and gateway VPC endpoint has a policy, and no statement of it "
+            "allows every principal every action on every resource without a condition on who."
+        ),
+        severity="high",
+        enforcement=PROD_ONLY,
+        remediation=(
+            "Give the aws.ec2.VpcEndpoint a `policy` that admits the estate's accounts only "
+            "(`aws:PrincipalAccount`, and `aws:ResourceAccount` on the S3 and DynamoDB gateways, "
+            "with the AWS-owned buckets the nodes read); components.network.Network does, for "
+            "its own account and `ai-estate:network.endpointAccountIds`. Waive the rule for a "
+            "service whose endpoints take no policy."
+        ),
+        kind="resource",
+        validate=validate_endpoint_policy,
+        resource_types=frozenset({VPC_ENDPOINT}),
+        domain="network",
+        rationale=(
+            "Without a policy, the VPC's private path to AWS serves anyone's credentials and "
+            "any bucket: a pod can copy data to a bucket of another account through the S3 "
+            "gateway, and no NAT or firewall sees it. A data perimeter on the endpoints closes "
+            'that path (AWS whitepaper "Building a data perimeter on AWS").'
         ),
     ),
 )

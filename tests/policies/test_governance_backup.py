@@ -289,7 +289,75 @@ def test_prod_plans_copy_to_another_region(region, caught):
         assert "only to us-east-1" in found[0].message
 
 
+# -- artifact-bucket-replicated: good and bad programs ------------------------------------------
+
+
+def _artifact_bucket(name: str = "artifacts", region: str | None = None):
+    return aws.s3.Bucket(
+        name,
+        bucket=f"fraud-prod-{name}",
+        region=region,
+        tags={**OWNERSHIP_TAGS, "Purpose": "model-artifacts"},
+    )
+
+
+def _replicated_to(region: str | None):
+    def program():
+        source = _artifact_bucket()
+        if region is None:
+            return
+        replica = aws.s3.Bucket(
+            "replica", bucket="fraud-prod-artifacts-dr", region=region, tags=OWNERSHIP_TAGS
+        )
+        aws.s3.BucketReplicationConfig(
+            "replication",
+            bucket=source.id,
+            role="arn:aws:iam::123456789012:role/replication",
+            rules=[
+                aws.s3.BucketReplicationConfigRuleArgs(
+                    id="dr",
+                    status="Enabled",
+                    filter=aws.s3.BucketReplicationConfigRuleFilterArgs(prefix=""),
+                    delete_marker_replication=aws.s3.BucketReplicationConfigRuleDeleteMarkerReplicationArgs(
+                        status="Disabled"
+                    ),
+                    destination=aws.s3.BucketReplicationConfigRuleDestinationArgs(
+                        bucket=replica.arn,
+                        encryption_configuration=aws.s3.BucketReplicationConfigRuleDestinationEncryptionConfigurationArgs(
+                            replica_kms_key_id=KEY_ARN
+                        ),
+                    ),
+                )
+            ],
+        )
+
+    return program
+
+
+@pytest.mark.parametrize(
+    ("region", "words"),
+    [(None, "replicated nowhere"), ("us-east-1", "only within us-east-1"), ("us-west-2", None)],
+)
+def test_artifact_buckets_must_replicate_out_of_region(region, words):
+    found = check(
+        "artifact-bucket-replicated", _replicated_to(region), config={"aws:region": "us-east-1"}
+    )
+    if words is None:
+        assert found == []
+    else:
+        assert names(found) == ["artifacts"] and words in found[0].message
+
+
+def test_replicas_are_not_asked_for_their_own_backup_selection():
+    """The replica is the copy: `backup-covers-data-stores` judges the source only."""
+    found = check("backup-covers-data-stores", _replicated_to("us-west-2"))
+    assert names(found) == ["artifacts"]
+
+
 BACKUP_CASES: dict[str, Case] = {
+    "artifact-bucket-replicated": Case(
+        _replicated_to(None), {"artifacts"}, _replicated_to("us-west-2")
+    ),
     "backup-copies-out-of-region": Case(
         _plan_copying_to(None), {"plan"}, _plan_copying_to("us-west-2")
     ),
