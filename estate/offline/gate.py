@@ -238,8 +238,13 @@ def cost_delta(before: Inventory | None, after: Inventory | None) -> dict[str, f
     return {k: round(new[k] - old[k], 2) for k in ("idle", "typical", "peak")}
 
 
-def attach_diffs(results: list[StackResult], base: list[StackResult]) -> list[StackResult]:
-    """Diff every stack against its base render; stacks only in the base are deletions."""
+def attach_diffs(
+    results: list[StackResult], base: list[StackResult], unrenderable: str = "auto"
+) -> list[StackResult]:
+    """Diff every stack against its base render; stacks only in the base are deletions.
+
+    A stack whose base did not render gets a `base-not-rendered` finding at the level
+    `unrenderable` names (`BASE_UNRENDERABLE_LEVELS`); a stack absent from `base` is new."""
     from estate.analysis.diff import diff_inventories
 
     base_by_stack = {r.stack: r for r in base}
@@ -249,7 +254,7 @@ def attach_diffs(results: list[StackResult], base: list[StackResult]) -> list[St
         if result.inventory is None:
             continue
         if prior is not None and prior.inventory is None:
-            result.findings.append(base_unrendered(result, prior))
+            result.findings.append(base_unrendered(result, prior, unrenderable))
             continue
         before = prior.inventory if prior else None
         diff = diff_inventories(result.stack, before, result.inventory)
@@ -291,14 +296,22 @@ def program_warnings(stack: str, inventory: Inventory) -> list[Finding]:
 BASE_UNRENDERED = "base-not-rendered"
 """The finding a stack gets when `--base` could not render its base: the data-loss guard did
 not run for it. Blocking in prod (a reviewer must look at the change by hand, or fix the base
-render), advisory elsewhere."""
+render), advisory elsewhere, unless `--base-unrenderable` says otherwise."""
+
+BASE_UNRENDERABLE_LEVELS = ("auto", "blocking", "advisory")
+"""`estate check --base-unrenderable`: `auto` (the default) blocks in prod stacks
+(`ai-estate:environment: prod`) and advises elsewhere; `blocking` and `advisory` apply to every
+stack. There is no level that hides the finding: a skipped comparison is always reported."""
 
 
-def base_unrendered(result: StackResult, prior: StackResult) -> Finding:
+def base_unrendered(result: StackResult, prior: StackResult, level: str = "auto") -> Finding:
     """Say, per stack, that its `--base` comparison did not happen, and why."""
+    if level not in BASE_UNRENDERABLE_LEVELS:
+        raise ValueError(f"base-unrenderable level {level!r}")
     environment = ""
     if result.inventory is not None:
         environment = str(result.inventory.config.get("ai-estate:environment") or "")
+    blocking = level == "blocking" or (level == "auto" and environment == "prod")
     reason = (prior.error or "it did not render").removeprefix(f"{prior.source}: ")
     return Finding(
         stack=result.stack,
@@ -307,7 +320,7 @@ def base_unrendered(result: StackResult, prior: StackResult) -> Finding:
             f"the base ref's {prior.source} could not be rendered ({reason}); this stack was not "
             "compared with it, so deletions and replacements were not checked"
         ),
-        enforcement="mandatory" if environment == "prod" else "advisory",
+        enforcement="mandatory" if blocking else "advisory",
         severity="high",
         description="`--base` compares every stack with its base render; this one could not be.",
         pack="estate-data-loss-guard",
