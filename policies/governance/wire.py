@@ -89,8 +89,8 @@ def install() -> bool:
             deserialised.put(props, value)
         return value
 
-    policy.json_format = _JsonFormat(current, dicts)  # type: ignore[attr-defined]
-    policy.deserialize_properties = deserialize_properties  # type: ignore[attr-defined]
+    policy.json_format = _JsonFormat(current, dicts)
+    policy.deserialize_properties = deserialize_properties
     return True
 
 
