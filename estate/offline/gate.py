@@ -129,7 +129,7 @@ def run_job(job: Job) -> StackResult:
         result.inventory = inventory
         result.resource_count = len(inventory.resources)
         if not job.render_only:
-            run = run_pack(job.pack_dir, inventory, policy_config=job.policy_config)
+            run = run_pack(job.pack_dir, inventory, policy_config=job.policy_config, warm=True)
             invalid = [f for f in run.findings if f.policy == "waiver-invalid"]
             if invalid:
                 # A waiver the pack cannot apply is a config error (exit 2), not a finding.
