@@ -334,15 +334,24 @@ def check(
             if base is not None
             else ([], [])
         )
-        results = (
-            _run_with_progress(job_list + base_jobs, workers, quiet) if job_list + base_jobs else []
-        )
-    prior = [*results[len(job_list) :], *base_failed] if base is not None else None
+        # Platform stacks the head stacks read but that are not checked themselves: rendered
+        # once here when base jobs share them (instead of once per reader, in a subprocess).
+        shared = {p for j in base_jobs for p in j.shared_outputs}
+        dep_jobs = [
+            Job(project_path=proj.path, stack=p, render_only=True)
+            for p in _platforms_of(proj, names)
+            if p in shared and p not in names
+        ]
+        every = [*job_list, *dep_jobs, *base_jobs]
+        results = _run_with_progress(every, workers, quiet) if every else []
+    done_base = results[len(job_list) + len(dep_jobs) :]
+    results = results[: len(job_list)]
+    prior = [*done_base, *base_failed] if base is not None else None
     if base is not None:
         from estate.offline.gate import attach_diffs
 
         assert prior is not None
-        results = attach_diffs(results[: len(job_list)], prior, base_unrenderable)
+        results = attach_diffs(results, prior, base_unrenderable)
     from estate.analysis.readiness import attach_readiness
 
     attach_readiness(results, prior)
@@ -487,11 +496,53 @@ def _base_jobs(
         return [], failed
     known = base_project.stacks()
     chosen = known if all_ else [n for n in names if n in known]
+    from estate.offline.selection import SelectionError, changed_paths, render_code_changed
+
+    try:
+        same_code = not render_code_changed(proj.path, ref)
+        changed = set(changed_paths(proj.path, ref))
+    except SelectionError:
+        same_code, changed = False, set()
+    if same_code:
+        # The rendering code is the same at the base: render the base in the workers with it,
+        # and let base stacks read today's render of each platform stack whose file is
+        # unchanged too (the same code on the same file gives the same outputs).
+        unchanged = frozenset(
+            p for p in proj.stacks() if p.startswith("platform-") and _rel(proj, p) not in changed
+        )
+        jobs = [
+            Job(
+                project_path=base_path,
+                stack=n,
+                render_only=True,
+                outputs_from=proj.path,
+                shared_outputs=unchanged,
+            )
+            for n in chosen
+        ]
+        return jobs, []
     # This repository at the base ref carries its own estate code: render the base with it, not
     # with today's (whose schema and module paths may have moved on).
     own = where if (where / "estate" / "__init__.py").is_file() else None
     jobs = [Job(project_path=base_path, stack=n, render_only=True, code_root=own) for n in chosen]
     return jobs, []
+
+
+def _rel(proj: Project, name: str) -> str:
+    return proj.stack_file(name).resolve().relative_to(proj.path).as_posix()
+
+
+def _platforms_of(proj: Project, names: list[str]) -> list[str]:
+    """The platform stacks (with a stack file) that the valid stacks among `names` reference."""
+    out: list[str] = []
+    for name in names:
+        try:
+            ref = platform_of_config(proj.stack_config(name))
+        except ConfigError:
+            continue
+        if ref and ref not in out and proj.stack_file(ref).is_file():
+            out.append(ref)
+    return out
 
 
 EXIT_INTERNAL = 3

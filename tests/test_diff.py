@@ -204,18 +204,49 @@ def test_inventories_read_back_from_preview_json_are_the_same():
     assert back.to_json() == inv.to_json()
 
 
-def test_base_jobs_use_the_base_trees_own_code(tmp_path):
+def test_base_jobs_use_the_base_trees_own_code(tmp_path, monkeypatch):
     import contextlib
 
     from estate.cli import _base_jobs
+    from estate.offline import selection
     from estate.offline.project import ROOT, load_project
 
+    # The rendering code differs at the base (as in any PR that changes estate/ or components/).
+    monkeypatch.setattr(selection, "render_code_changed", lambda *_: True)
     proj = load_project(ROOT)
     with contextlib.ExitStack() as scratch:
         jobs, failed = _base_jobs(proj, "HEAD", ["platform-dev"], False, scratch)
         [job] = jobs
         assert failed == []
         assert job.code_root is not None and (job.code_root / "estate" / "__init__.py").is_file()
+
+
+def test_base_jobs_with_unchanged_code_share_unchanged_platform_renders(tmp_path):
+    """When neither the code nor a platform stack file changed since the base, the base is
+    rendered in the workers with today's code and reads today's platform render."""
+    import contextlib
+
+    from estate.cli import _base_jobs
+    from estate.offline.project import load_project
+
+    repo = _project_repo(tmp_path / "repo", ("platform-dev", "platform-prod", "marketing-dev"))
+    _git(repo, "init", "-q")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "base")
+    prod = repo / "stacks" / "Pulumi.platform-prod.yaml"
+    prod.write_text(prod.read_text() + "# changed\n")
+    proj = load_project(repo)
+    with contextlib.ExitStack() as scratch:
+        jobs, failed = _base_jobs(proj, "HEAD", ["marketing-dev"], False, scratch)
+    [job] = jobs
+    assert failed == [] and job.code_root is None and job.outputs_from == proj.path
+    assert job.shared_outputs == {"platform-dev"}  # platform-prod changed: rendered at the base
+    (repo / "components").unlink()  # the code changed (a new components/ tree)
+    (repo / "components").mkdir()
+    (repo / "components" / "x.py").write_text("")
+    with contextlib.ExitStack() as scratch:
+        [job], _ = _base_jobs(proj, "HEAD", ["marketing-dev"], False, scratch)
+    assert job.code_root is not None and not job.shared_outputs
 
 
 def _estate_check(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:

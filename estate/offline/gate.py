@@ -43,6 +43,11 @@ class Job:
     """For a `--base` job: the base ref's tree when it carries its own `estate` package. The
     stack is then rendered by that code (a subprocess with the tree first on `PYTHONPATH`), so
     the comparison is base code on base config against today's code on today's config."""
+    outputs_from: Path | None = None
+    """For a `--base` job whose code is today's: the project whose rendered stacks named in
+    `shared_outputs` it may read instead of rendering them again (their stack files, and the
+    code, are the same at the base)."""
+    shared_outputs: frozenset[str] = frozenset()
 
 
 def _outputs_by_subprocess(project: Project, stack: str) -> dict[str, Any]:
@@ -328,11 +333,16 @@ def base_unrendered(result: StackResult, prior: StackResult, level: str = "auto"
 
 
 def _with_known(job: Job, results: dict[tuple[Path, str], StackResult]) -> Job:
-    """The job, told the outputs of the stacks of its project rendered so far."""
+    """The job, told the outputs of the stacks of its project rendered so far (and of the
+    unchanged stacks it shares with `outputs_from`)."""
     known = {
         stack: r.inventory.outputs
         for (project, stack), r in results.items()
-        if project == job.project_path and r.inventory is not None
+        if r.inventory is not None
+        and (
+            project == job.project_path
+            or (project == job.outputs_from and stack in job.shared_outputs)
+        )
     }
     if not known:
         return job
