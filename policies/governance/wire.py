@@ -91,7 +91,47 @@ def install() -> bool:
 
     policy.json_format = _JsonFormat(current, dicts)
     policy.deserialize_properties = deserialize_properties
+    if _proxy_classes() is not None:
+        policy.unknown_checking_proxy = unknown_checking_proxy
     return True
+
+
+def _proxy_classes() -> tuple[type, type] | None:
+    from pulumi_policy import proxy
+
+    lists, dicts = getattr(proxy, "_ListProxy", None), getattr(proxy, "_DictProxy", None)
+    return (lists, dicts) if isinstance(lists, type) and isinstance(dicts, type) else None
+
+
+def unknown_checking_proxy(props: Any) -> Any:
+    """`pulumi_policy.proxy.unknown_checking_proxy`, building the same objects (the same proxy
+    classes over the same copies, each with the same property path) without making a path for
+    every scalar, which the original builds and throws away. Pinned against the original by
+    tests/policies/test_governance_wire.py."""
+    classes = _proxy_classes()
+    assert classes is not None
+    list_proxy, dict_proxy = classes
+
+    def helper(value: Any, path: list[str]) -> Any:
+        if isinstance(value, list):
+            return list_proxy(
+                [
+                    helper(e, [*path, str(i)]) if isinstance(e, (list, dict)) else e
+                    for i, e in enumerate(value)
+                ],
+                path,
+            )
+        if isinstance(value, dict):
+            return dict_proxy(
+                {
+                    k: helper(v, [*path, str(k)]) if isinstance(v, (list, dict)) else v
+                    for k, v in value.items()
+                },
+                path,
+            )
+        return value
+
+    return helper(props, [])
 
 
 def _recent(memo: _Memo, props: Any) -> list[tuple[Any, Any]]:

@@ -56,6 +56,7 @@ def test_memoised_properties_give_the_same_answers(rendered, monkeypatch):
     tables[0].inputs["pointInTimeRecovery"] = {"enabled": UNKNOWN}
     monkeypatch.setattr(policy, "json_format", policy.json_format)
     monkeypatch.setattr(policy, "deserialize_properties", policy.deserialize_properties)
+    monkeypatch.setattr(policy, "unknown_checking_proxy", policy.unknown_checking_proxy)
     assert not isinstance(policy.json_format, wire._JsonFormat)
     before = _answers(inventory)
     assert wire.install() and wire.install()  # idempotent
@@ -74,6 +75,7 @@ def test_each_policy_gets_its_own_proxy_over_one_conversion(monkeypatch):
 
     monkeypatch.setattr(policy, "json_format", policy.json_format)
     monkeypatch.setattr(policy, "deserialize_properties", policy.deserialize_properties)
+    monkeypatch.setattr(policy, "unknown_checking_proxy", policy.unknown_checking_proxy)
     calls: list[Any] = []
     real = policy.deserialize_properties
 
@@ -99,3 +101,40 @@ def test_each_policy_gets_its_own_proxy_over_one_conversion(monkeypatch):
     p1, p2 = policy.unknown_checking_proxy(first), policy.unknown_checking_proxy(first)
     p1["tags"]["Owner"] = "changed"  # a validator writing into its proxy
     assert p2["tags"]["Owner"] == "a" and first["tags"]["Owner"] == "a"
+
+
+def _shape(value: Any) -> Any:
+    """A proxy graph as plain data: class name, property path and contents, recursively."""
+    from pulumi_policy import proxy
+
+    if isinstance(value, proxy._DictProxy):
+        target = value["__target"]
+        return ("dict", value._DictProxy__props_acc, {k: _shape(v) for k, v in target.items()})
+    if isinstance(value, proxy._ListProxy):
+        target = value["__target"]
+        return ("list", value._ListProxy__props_acc, [_shape(v) for v in target])
+    return ("value", type(value).__name__, value)
+
+
+def test_fast_proxy_builds_what_pulumi_policy_builds(rendered):
+    from pulumi_policy import proxy
+    from pulumi_policy.deserialize import deserialize_properties
+
+    from estate.offline.runner import _struct
+
+    samples: list[Any] = [
+        {},
+        {"a": [], "b": {}, "c": [[1, {"d": [None, True, 1.5, "x"]}]], "e": {"f": {"g": []}}},
+        {"unknown": proxy.UNKNOWN_STRING_VALUE, "list": [proxy.UNKNOWN_OBJECT_VALUE]},
+    ]
+    for r in rendered("fraud-prod").resources:
+        struct = _struct(r.inputs)
+        samples.append(deserialize_properties(policy.json_format.MessageToDict(struct)))
+    for props in samples:
+        assert _shape(wire.unknown_checking_proxy(props)) == _shape(
+            proxy.unknown_checking_proxy(props)
+        )
+    fast = wire.unknown_checking_proxy(samples[2])
+    with pytest.raises(proxy.UnknownValueError) as caught:
+        _ = fast["list"][0]
+    assert caught.value.props == ["list", "0"]
