@@ -293,8 +293,24 @@ def check(
         str | None,
         typer.Option("--shard", help="K/N: check only shard K of N (a stable hash of the name)."),
     ] = None,
+    base_unrenderable: Annotated[
+        str,
+        typer.Option(
+            "--base-unrenderable",
+            help="With --base: the level of the `base-not-rendered` finding a stack gets when "
+            "its base cannot be rendered (auto: blocking in prod, advisory elsewhere; "
+            "blocking; advisory). It is always reported.",
+        ),
+    ] = "auto",
 ) -> None:
     """Render stacks offline and run the policy pack over them via the Analyzer protocol."""
+    from estate.offline.gate import BASE_UNRENDERABLE_LEVELS
+
+    if base_unrenderable not in BASE_UNRENDERABLE_LEVELS:
+        raise fail(
+            "estate check: --base-unrenderable must be one of "
+            f"{', '.join(BASE_UNRENDERABLE_LEVELS)} (got {base_unrenderable!r})"
+        )
     proj = _project(project)
     names = _select(proj, stack, all_)
     names, skipped, deleted = _narrow(proj, names, base, affected, shard)
@@ -313,19 +329,29 @@ def check(
     ]
     with contextlib.ExitStack() as scratch:
         base_names = [*names, *deleted] if affected else names
-        base_jobs = (
+        base_jobs, base_failed = (
             _base_jobs(proj, base, base_names, all_ and not affected, scratch)
             if base is not None
-            else []
+            else ([], [])
         )
-        results = (
-            _run_with_progress(job_list + base_jobs, workers, quiet) if job_list + base_jobs else []
-        )
-    prior = results[len(job_list) :] if base is not None else None
+        # Platform stacks the head stacks read but that are not checked themselves: rendered
+        # once here when base jobs share them (instead of once per reader, in a subprocess).
+        shared = {p for j in base_jobs for p in j.shared_outputs}
+        dep_jobs = [
+            Job(project_path=proj.path, stack=p, render_only=True)
+            for p in _platforms_of(proj, names)
+            if p in shared and p not in names
+        ]
+        every = [*job_list, *dep_jobs, *base_jobs]
+        results = _run_with_progress(every, workers, quiet) if every else []
+    done_base = results[len(job_list) + len(dep_jobs) :]
+    results = results[: len(job_list)]
+    prior = [*done_base, *base_failed] if base is not None else None
     if base is not None:
         from estate.offline.gate import attach_diffs
 
-        results = attach_diffs(results[: len(job_list)], results[len(job_list) :])
+        assert prior is not None
+        results = attach_diffs(results, prior, base_unrenderable)
     from estate.analysis.readiness import attach_readiness
 
     attach_readiness(results, prior)
@@ -446,8 +472,9 @@ def _report_and_exit(
 
 def _base_jobs(
     proj: Project, ref: str, names: list[str], all_: bool, scratch: contextlib.ExitStack
-) -> list[Job]:
-    """Render-only jobs for the same stacks at git `ref` (extracted into a scratch directory)."""
+) -> tuple[list[Job], list[StackResult]]:
+    """Render-only jobs for the same stacks at git `ref` (extracted into a scratch directory),
+    and the base results already known to have failed (a base project that does not load)."""
     import tempfile
 
     from estate.offline.gate import BaseRefError, materialize_base
@@ -457,16 +484,65 @@ def _base_jobs(
         base_path = materialize_base(proj.path, ref, where)
     except BaseRefError as exc:
         raise fail(f"estate check: {exc}") from None
+    if not (base_path / "Pulumi.yaml").is_file():
+        return [], []  # the project did not exist at the base ref: everything is new
     try:
         base_project = load_project(base_path)
-    except ConfigError:
-        return []  # the project did not exist at the base ref: everything is new
+    except ConfigError as exc:
+        # The project existed but does not load at the base: no stack can be compared, and
+        # each says so (never an empty base, which would read as "every stack is new").
+        reason = "; ".join(line.replace(str(where), ref) for line in exc.lines)
+        failed = [StackResult(stack=n, source="Pulumi.yaml", error=reason) for n in names]
+        return [], failed
     known = base_project.stacks()
     chosen = known if all_ else [n for n in names if n in known]
+    from estate.offline.selection import SelectionError, changed_paths, render_code_changed
+
+    try:
+        same_code = not render_code_changed(proj.path, ref)
+        changed = set(changed_paths(proj.path, ref))
+    except SelectionError:
+        same_code, changed = False, set()
+    if same_code:
+        # The rendering code is the same at the base: render the base in the workers with it,
+        # and let base stacks read today's render of each platform stack whose file is
+        # unchanged too (the same code on the same file gives the same outputs).
+        unchanged = frozenset(
+            p for p in proj.stacks() if p.startswith("platform-") and _rel(proj, p) not in changed
+        )
+        jobs = [
+            Job(
+                project_path=base_path,
+                stack=n,
+                render_only=True,
+                outputs_from=proj.path,
+                shared_outputs=unchanged,
+            )
+            for n in chosen
+        ]
+        return jobs, []
     # This repository at the base ref carries its own estate code: render the base with it, not
     # with today's (whose schema and module paths may have moved on).
     own = where if (where / "estate" / "__init__.py").is_file() else None
-    return [Job(project_path=base_path, stack=n, render_only=True, code_root=own) for n in chosen]
+    jobs = [Job(project_path=base_path, stack=n, render_only=True, code_root=own) for n in chosen]
+    return jobs, []
+
+
+def _rel(proj: Project, name: str) -> str:
+    return proj.stack_file(name).resolve().relative_to(proj.path).as_posix()
+
+
+def _platforms_of(proj: Project, names: list[str]) -> list[str]:
+    """The platform stacks (with a stack file) that the valid stacks among `names` reference."""
+    out: list[str] = []
+    for name in names:
+        try:
+            ref = platform_of_config(proj.stack_config(name))
+        except ConfigError:
+            continue
+        if ref and ref not in out and proj.stack_file(ref).is_file():
+            out.append(ref)
+    return out
 
 
 EXIT_INTERNAL = 3

@@ -204,14 +204,137 @@ def test_inventories_read_back_from_preview_json_are_the_same():
     assert back.to_json() == inv.to_json()
 
 
-def test_base_jobs_use_the_base_trees_own_code(tmp_path):
+def test_base_jobs_use_the_base_trees_own_code(tmp_path, monkeypatch):
     import contextlib
 
     from estate.cli import _base_jobs
+    from estate.offline import selection
     from estate.offline.project import ROOT, load_project
 
+    # The rendering code differs at the base (as in any PR that changes estate/ or components/).
+    monkeypatch.setattr(selection, "render_code_changed", lambda *_: True)
     proj = load_project(ROOT)
     with contextlib.ExitStack() as scratch:
-        jobs = _base_jobs(proj, "HEAD", ["platform-dev"], False, scratch)
+        jobs, failed = _base_jobs(proj, "HEAD", ["platform-dev"], False, scratch)
         [job] = jobs
+        assert failed == []
         assert job.code_root is not None and (job.code_root / "estate" / "__init__.py").is_file()
+
+
+def test_base_jobs_with_unchanged_code_share_unchanged_platform_renders(tmp_path):
+    """When neither the code nor a platform stack file changed since the base, the base is
+    rendered in the workers with today's code and reads today's platform render."""
+    import contextlib
+
+    from estate.cli import _base_jobs
+    from estate.offline.project import load_project
+
+    repo = _project_repo(tmp_path / "repo", ("platform-dev", "platform-prod", "marketing-dev"))
+    _git(repo, "init", "-q")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "base")
+    prod = repo / "stacks" / "Pulumi.platform-prod.yaml"
+    prod.write_text(prod.read_text() + "# changed\n")
+    proj = load_project(repo)
+    with contextlib.ExitStack() as scratch:
+        jobs, failed = _base_jobs(proj, "HEAD", ["marketing-dev"], False, scratch)
+    [job] = jobs
+    assert failed == [] and job.code_root is None and job.outputs_from == proj.path
+    assert job.shared_outputs == {"platform-dev"}  # platform-prod changed: rendered at the base
+    (repo / "components").unlink()  # the code changed (a new components/ tree)
+    (repo / "components").mkdir()
+    (repo / "components" / "x.py").write_text("")
+    with contextlib.ExitStack() as scratch:
+        [job], _ = _base_jobs(proj, "HEAD", ["marketing-dev"], False, scratch)
+    assert job.code_root is not None and not job.shared_outputs
+
+
+def _estate_check(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "estate", "check", "--project", str(repo), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def _project_repo(path: Path, stacks: tuple[str, ...]) -> Path:
+    path.mkdir()
+    for name in ("Pulumi.yaml", "__main__.py"):
+        shutil.copy(ROOT / name, path / name)
+    for name in ("components", "estate"):
+        (path / name).symlink_to(ROOT / name)
+    (path / "stacks").mkdir()
+    for stack in stacks:
+        shutil.copy(ROOT / "stacks" / f"Pulumi.{stack}.yaml", path / "stacks")
+    return path
+
+
+def test_check_base_reports_a_base_stack_file_that_does_not_validate(tmp_path):
+    """The shipped BU stacks at a base commit where their files did not validate: the PR that
+    fixes them is still told, per stack, that its data-loss comparison did not run."""
+    stacks = ("platform-dev", "platform-prod", "fraud-prod", "marketing-dev")
+    repo = _project_repo(tmp_path / "repo", stacks)
+    for bu in ("fraud-prod", "marketing-dev"):
+        path = repo / "stacks" / f"Pulumi.{bu}.yaml"
+        path.write_text(path.read_text() + "  ai-estate:noSuchKey: 1\n")
+    _git(repo, "init", "-q")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "base with invalid BU stack files")
+    for bu in ("fraud-prod", "marketing-dev"):
+        shutil.copy(ROOT / "stacks" / f"Pulumi.{bu}.yaml", repo / "stacks")
+
+    report = tmp_path / "r.json"
+    done = _estate_check(repo, "--all", "--affected", "--base", "HEAD", "--json", str(report))
+    assert done.returncode == 1, done.stdout + done.stderr  # blocking in prod
+    by_stack = {s["stack"]: s for s in json.loads(report.read_text())["stacks"]}
+    assert set(by_stack) == {"fraud-prod", "marketing-dev"}  # the platforms did not change
+    levels = {}
+    for name, data in by_stack.items():
+        [finding] = [f for f in data["findings"] if f["policy"] == "base-not-rendered"]
+        assert "ai-estate:noSuchKey" in finding["message"], finding
+        assert "were not checked" in finding["message"]
+        levels[name] = finding["enforcement"]
+        others = [f for f in data["findings"] if f["policy"] != "base-not-rendered"]
+        assert others == [], others  # the fixed stacks pass the pack
+    assert levels == {"fraud-prod": "mandatory", "marketing-dev": "advisory"}
+
+    escalated = _estate_check(
+        repo, "--stack", "marketing-dev", "--base", "HEAD", "--base-unrenderable", "blocking"
+    )
+    assert escalated.returncode == 1, escalated.stdout + escalated.stderr
+    assert "base-not-rendered" in escalated.stdout
+
+    wrong = _estate_check(
+        repo, "--stack", "marketing-dev", "--base", "HEAD", "--base-unrenderable", "off"
+    )
+    assert wrong.returncode == 2 and "--base-unrenderable must be one of" in wrong.stderr
+
+
+def test_base_project_that_does_not_load_fails_every_stack_comparison(tmp_path):
+    """A base whose Pulumi.yaml is broken is not "no project at the base" (all stacks new): each
+    stack's comparison is reported as not rendered, with the reason."""
+    import contextlib
+
+    from estate.cli import _base_jobs
+    from estate.offline.gate import BASE_UNRENDERED, attach_diffs
+
+    repo = _project_repo(tmp_path / "repo", ("platform-dev",))
+    manifest = repo / "Pulumi.yaml"
+    good = manifest.read_text()
+    manifest.write_text("runtime: python\n")
+    _git(repo, "init", "-q")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "base without a project name")
+    manifest.write_text(good)
+    from estate.offline.project import load_project
+
+    with contextlib.ExitStack() as scratch:
+        jobs, failed = _base_jobs(load_project(repo), "HEAD", ["platform-dev"], False, scratch)
+    assert jobs == [] and [f.stack for f in failed] == ["platform-dev"]
+    now = _result("platform-dev", "dev", Inventory(stack="platform-dev", project="p", resources=[]))
+    [result] = attach_diffs([now], failed)
+    [finding] = [f for f in result.findings if f.policy == BASE_UNRENDERED]
+    assert "name: is required" in finding.message and not finding.blocking
+    assert result.diff is None

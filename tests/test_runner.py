@@ -154,3 +154,43 @@ def test_effective_config_layers_defaults_initial_config_and_overrides():
         "a": {"enforcementLevel": "advisory"},
         "b": {"enforcementLevel": "disabled", "x": 1},
     }
+
+
+def _verdict(run) -> list[tuple[str, str, str, str]]:
+    return sorted((f.policy, f.urn, f.message, f.enforcement) for f in run.findings)
+
+
+def test_warm_pack_processes_are_the_pack_each_stack_would_start(monkeypatch):
+    """`warm=True` forks each stack's pack from one host (estate/offline/packhost.py): a fresh
+    process per stack, with that stack's environment, giving what a cold start gives."""
+    from estate.offline import runner
+
+    monkeypatch.delenv(runner.PACK_HOST_VARIABLE, raising=False)
+    spawned = []
+    real_spawn = runner.PackHost.spawn
+
+    def spy(self, argv, env, cwd):
+        child = real_spawn(self, argv, env, cwd)
+        spawned.append((self.process.pid, child.pid, env["PULUMI_STACK"], argv))
+        return child
+
+    monkeypatch.setattr(runner.PackHost, "spawn", spy)
+    for env in ("prod", "dev", "prod"):
+        cold = run_pack(PACK, rendered(env))
+        warm = run_pack(PACK, rendered(env), warm=True)
+        assert _verdict(warm) == _verdict(cold) and _verdict(warm)
+        assert [(p.name, p.enforcement) for p in warm.policies] == [
+            (p.name, p.enforcement) for p in cold.policies
+        ]
+    hosts = {host for host, _, _, _ in spawned}
+    assert len(hosts) == 1 and len({child for _, child, _, _ in spawned}) == 3
+    assert [stack for _, _, stack, _ in spawned] == ["shop-prod", "shop-dev", "shop-prod"]
+    assert spawned[0][3] == ["pulumi.policy", "127.0.0.1:1", str(PACK)]
+
+
+def test_warm_start_can_be_turned_off(monkeypatch):
+    from estate.offline import runner
+
+    monkeypatch.setenv(runner.PACK_HOST_VARIABLE, "0")
+    monkeypatch.setattr(runner.PackHost, "spawn", None)  # would fail if used
+    assert _verdict(run_pack(PACK, rendered("prod"), warm=True))

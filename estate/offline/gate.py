@@ -43,6 +43,11 @@ class Job:
     """For a `--base` job: the base ref's tree when it carries its own `estate` package. The
     stack is then rendered by that code (a subprocess with the tree first on `PYTHONPATH`), so
     the comparison is base code on base config against today's code on today's config."""
+    outputs_from: Path | None = None
+    """For a `--base` job whose code is today's: the project whose rendered stacks named in
+    `shared_outputs` it may read instead of rendering them again (their stack files, and the
+    code, are the same at the base)."""
+    shared_outputs: frozenset[str] = frozenset()
 
 
 def _outputs_by_subprocess(project: Project, stack: str) -> dict[str, Any]:
@@ -129,7 +134,7 @@ def run_job(job: Job) -> StackResult:
         result.inventory = inventory
         result.resource_count = len(inventory.resources)
         if not job.render_only:
-            run = run_pack(job.pack_dir, inventory, policy_config=job.policy_config)
+            run = run_pack(job.pack_dir, inventory, policy_config=job.policy_config, warm=True)
             invalid = [f for f in run.findings if f.policy == "waiver-invalid"]
             if invalid:
                 # A waiver the pack cannot apply is a config error (exit 2), not a finding.
@@ -238,8 +243,13 @@ def cost_delta(before: Inventory | None, after: Inventory | None) -> dict[str, f
     return {k: round(new[k] - old[k], 2) for k in ("idle", "typical", "peak")}
 
 
-def attach_diffs(results: list[StackResult], base: list[StackResult]) -> list[StackResult]:
-    """Diff every stack against its base render; stacks only in the base are deletions."""
+def attach_diffs(
+    results: list[StackResult], base: list[StackResult], unrenderable: str = "auto"
+) -> list[StackResult]:
+    """Diff every stack against its base render; stacks only in the base are deletions.
+
+    A stack whose base did not render gets a `base-not-rendered` finding at the level
+    `unrenderable` names (`BASE_UNRENDERABLE_LEVELS`); a stack absent from `base` is new."""
     from estate.analysis.diff import diff_inventories
 
     base_by_stack = {r.stack: r for r in base}
@@ -249,7 +259,7 @@ def attach_diffs(results: list[StackResult], base: list[StackResult]) -> list[St
         if result.inventory is None:
             continue
         if prior is not None and prior.inventory is None:
-            result.findings.append(base_unrendered(result, prior))
+            result.findings.append(base_unrendered(result, prior, unrenderable))
             continue
         before = prior.inventory if prior else None
         diff = diff_inventories(result.stack, before, result.inventory)
@@ -291,14 +301,22 @@ def program_warnings(stack: str, inventory: Inventory) -> list[Finding]:
 BASE_UNRENDERED = "base-not-rendered"
 """The finding a stack gets when `--base` could not render its base: the data-loss guard did
 not run for it. Blocking in prod (a reviewer must look at the change by hand, or fix the base
-render), advisory elsewhere."""
+render), advisory elsewhere, unless `--base-unrenderable` says otherwise."""
+
+BASE_UNRENDERABLE_LEVELS = ("auto", "blocking", "advisory")
+"""`estate check --base-unrenderable`: `auto` (the default) blocks in prod stacks
+(`ai-estate:environment: prod`) and advises elsewhere; `blocking` and `advisory` apply to every
+stack. There is no level that hides the finding: a skipped comparison is always reported."""
 
 
-def base_unrendered(result: StackResult, prior: StackResult) -> Finding:
+def base_unrendered(result: StackResult, prior: StackResult, level: str = "auto") -> Finding:
     """Say, per stack, that its `--base` comparison did not happen, and why."""
+    if level not in BASE_UNRENDERABLE_LEVELS:
+        raise ValueError(f"base-unrenderable level {level!r}")
     environment = ""
     if result.inventory is not None:
         environment = str(result.inventory.config.get("ai-estate:environment") or "")
+    blocking = level == "blocking" or (level == "auto" and environment == "prod")
     reason = (prior.error or "it did not render").removeprefix(f"{prior.source}: ")
     return Finding(
         stack=result.stack,
@@ -307,7 +325,7 @@ def base_unrendered(result: StackResult, prior: StackResult) -> Finding:
             f"the base ref's {prior.source} could not be rendered ({reason}); this stack was not "
             "compared with it, so deletions and replacements were not checked"
         ),
-        enforcement="mandatory" if environment == "prod" else "advisory",
+        enforcement="mandatory" if blocking else "advisory",
         severity="high",
         description="`--base` compares every stack with its base render; this one could not be.",
         pack="estate-data-loss-guard",
@@ -315,11 +333,16 @@ def base_unrendered(result: StackResult, prior: StackResult) -> Finding:
 
 
 def _with_known(job: Job, results: dict[tuple[Path, str], StackResult]) -> Job:
-    """The job, told the outputs of the stacks of its project rendered so far."""
+    """The job, told the outputs of the stacks of its project rendered so far (and of the
+    unchanged stacks it shares with `outputs_from`)."""
     known = {
         stack: r.inventory.outputs
         for (project, stack), r in results.items()
-        if project == job.project_path and r.inventory is not None
+        if r.inventory is not None
+        and (
+            project == job.project_path
+            or (project == job.outputs_from and stack in job.shared_outputs)
+        )
     }
     if not known:
         return job

@@ -11,13 +11,18 @@ the point: what passes here passes `pulumi preview --policy-pack policies`.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import json
 import os
 import re
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +34,7 @@ from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, plugin_pb2
 from estate.offline.engine import UNKNOWN_WIRE, config_to_wire
 from estate.offline.mocks import UNKNOWN
 from estate.offline.model import Finding, Inventory, PolicyInfo, Resource
+from estate.offline.project import ROOT
 from estate.stack.config import decode_config_value
 
 CONFIG_FILE_VARIABLE = "AI_ESTATE_PULUMI_CONFIG_FILE"
@@ -88,6 +94,130 @@ def default_provider(inventory: Inventory, package: str) -> Resource:
     )
 
 
+PACK_HOST_VARIABLE = "ESTATE_PACK_HOST"
+"""Set to 0 to start every pack process from scratch (`subprocess`) instead of forking it from
+a warm host (`estate.offline.packhost`); the pack and what it answers are the same either way."""
+
+OWN_PACK = ROOT / "policies"
+OWN_PACK_PRELOAD = ("governance",)
+"""Modules of the estate's own pack the host imports once: they read no environment at import
+(the stack's profile and waivers are built in `build_pack`, in each forked child)."""
+
+
+class _HostedProcess:
+    """A pack process forked by a `PackHost`: the slice of `subprocess.Popen` the client uses."""
+
+    def __init__(self, pid: int, stdout: Any, stderr: Any) -> None:
+        self.pid = pid
+        self.stdout = stdout
+        self.stderr = stderr
+
+    def poll(self) -> int | None:
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return 0
+        except PermissionError:
+            return None
+        return None
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(str(self.pid), timeout or 0)
+            time.sleep(0.005)
+        return 0
+
+    def terminate(self) -> None:
+        self._signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self._signal(signal.SIGKILL)
+
+    def _signal(self, number: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, number)
+
+
+class PackHost:
+    """A warm `estate.offline.packhost` process for one pack directory and interpreter."""
+
+    def __init__(self, pack_dir: Path, python: str, preload: tuple[str, ...]) -> None:
+        self.pack_dir = pack_dir
+        ours, theirs = socket.socketpair()
+        cmd = [python, "-u", str(Path(__file__).with_name("packhost.py"))]
+        cmd += ["--socket-fd", str(theirs.fileno())]
+        for name in preload:
+            cmd += ["--preload", name]
+        env = dict(os.environ)
+        env.pop("PYTHONPATH", None)
+        self.process = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            pass_fds=[theirs.fileno()],
+            cwd=str(pack_dir),
+            env=env,
+        )
+        theirs.close()
+        self.socket = ours
+        self.replies = ours.makefile("rb")
+        self.lock = threading.Lock()
+
+    def spawn(self, argv: list[str], env: dict[str, str], cwd: str) -> _HostedProcess:
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        message = json.dumps({"argv": argv, "env": env, "cwd": cwd}).encode() + b"\n"
+        try:
+            with self.lock:
+                socket.send_fds(self.socket, [message], [out_w, err_w])
+                reply = self.replies.readline()
+        finally:
+            os.close(out_w)
+            os.close(err_w)
+        if not reply:
+            os.close(out_r)
+            os.close(err_r)
+            raise PackError("the policy pack host exited")
+        pid = int(json.loads(reply)["pid"])
+        return _HostedProcess(pid, os.fdopen(out_r, "rb"), os.fdopen(err_r, "rb"))
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def close(self) -> None:
+        self.replies.close()
+        self.socket.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+_HOSTS: dict[tuple[str, str], PackHost] = {}
+
+
+def _host_for(pack_dir: Path, python: str) -> PackHost | None:
+    """This process's warm host for `pack_dir` (started on first use); None when disabled."""
+    if os.environ.get(PACK_HOST_VARIABLE, "1") == "0" or not hasattr(os, "fork"):
+        return None
+    key = (str(pack_dir.resolve()), python)
+    host = _HOSTS.get(key)
+    if host is not None and host.alive():
+        return host
+    preload = OWN_PACK_PRELOAD if pack_dir.resolve() == OWN_PACK.resolve() else ()
+    host = _HOSTS[key] = PackHost(pack_dir, python, preload)
+    return host
+
+
+@atexit.register
+def _close_hosts() -> None:
+    for host in _HOSTS.values():
+        host.close()
+    _HOSTS.clear()
+
+
 @dataclass
 class AnalyzerClient:
     """A running policy pack process and a gRPC stub to it."""
@@ -98,7 +228,9 @@ class AnalyzerClient:
     config: dict[str, Any]
     dry_run: bool = True
     python: str = sys.executable
-    process: subprocess.Popen[bytes] | None = None
+    warm: bool = False
+    """Fork the pack process from this process's warm `PackHost` instead of exec'ing it."""
+    process: subprocess.Popen[bytes] | _HostedProcess | None = None
     stub: analyzer_pb2_grpc.AnalyzerStub | None = None
     channel: grpc.Channel | None = None
     stderr_lines: list[str] = field(default_factory=list)
@@ -128,14 +260,21 @@ class AnalyzerClient:
         # The engine address is where the CLI's engine service listens; the Python policy host
         # parses it but never dials it, so any well-formed address will do.
         cmd = [self.python, "-u", "-m", "pulumi.policy", "127.0.0.1:1", str(self.pack_dir)]
-        self.process = subprocess.Popen(
-            cmd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-            env=env,
-            cwd=str(self.pack_dir),
-        )
+        host = _host_for(self.pack_dir, self.python) if self.warm else None
+        if host is not None:
+            # The same argv, environment and directory, forked from a host that has the
+            # policy host's libraries imported already (estate/offline/packhost.py).
+            argv = [cmd[3], *cmd[4:]]
+            self.process = host.spawn(argv, env, str(self.pack_dir))
+        else:
+            self.process = subprocess.Popen(
+                cmd,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                cwd=str(self.pack_dir),
+            )
         threading.Thread(target=self._drain_stderr, daemon=True).start()
         port_line = self._read_port_line()
         try:
@@ -176,8 +315,11 @@ class AnalyzerClient:
 
     def _drain_stderr(self) -> None:
         assert self.process is not None and self.process.stderr is not None
-        for raw in self.process.stderr:
+        stream = self.process.stderr
+        for raw in stream:
             self.stderr_lines.append(raw.decode(errors="replace").rstrip())
+        if isinstance(self.process, _HostedProcess):
+            stream.close()
 
     def stop(self) -> None:
         if self.config_file is not None:
@@ -193,6 +335,8 @@ class AnalyzerClient:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if isinstance(self.process, _HostedProcess):
+            self.process.stdout.close()
         self.process = None
 
     def __enter__(self) -> AnalyzerClient:
@@ -439,14 +583,17 @@ def run_pack(
     *,
     policy_config: dict[str, Any] | None = None,
     dry_run: bool = True,
+    warm: bool = False,
 ) -> PackRun:
-    """Start the pack for this stack, analyze every resource and the stack, stop the pack."""
+    """Start the pack for this stack, analyze every resource and the stack, stop the pack.
+    `warm`: fork the pack process from a warm host (see `AnalyzerClient.warm`)."""
     client = AnalyzerClient(
         pack_dir=pack_dir,
         project=inventory.project,
         stack=inventory.stack,
         config=inventory.config,
         dry_run=dry_run,
+        warm=warm,
     )
     with client:
         info = client.info()

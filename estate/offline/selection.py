@@ -73,8 +73,30 @@ def affected_stacks(
     return Selection(selected=selected, skipped=skipped)
 
 
+CODE_PREFIXES: tuple[str, ...] = ("estate/", "components/")
+"""Repository-relative folders of the code that renders a stack (`--base` renders with the
+base tree's own copy of them when it has one)."""
+
+
+def render_code_changed(project_path: Path, ref: str) -> bool:
+    """Whether the code that renders the project's stacks differs between `ref` and the working
+    tree: a shared path of the project, or the repository's `estate/` or `components/`."""
+    return any(
+        p.startswith(CODE_PREFIXES) or (rel is not None and is_shared(rel))
+        for p, rel in _changed(project_path, ref, top_relative=True)
+    )
+
+
 def changed_paths(project_path: Path, ref: str) -> list[str]:
     """Project-relative paths that differ between `ref` and the working tree (untracked too)."""
+    return sorted({rel for _, rel in _changed(project_path, ref) if rel is not None})
+
+
+def _changed(
+    project_path: Path, ref: str, top_relative: bool = False
+) -> list[tuple[str, str | None]]:
+    """(repository-relative, project-relative or None outside the project) changed paths; with
+    `top_relative` False, only the paths inside the project."""
     try:
         top = Path(
             subprocess.run(
@@ -102,14 +124,16 @@ def changed_paths(project_path: Path, ref: str) -> list[str]:
             f"--affected --base {ref}: {detail[-1] if detail else 'not a git revision'}"
         ) from None
     prefix = PurePosixPath(project_path.resolve().relative_to(top.resolve()).as_posix())
-    out = []
+    out: list[tuple[str, str | None]] = []
     for path in [*diff, *untracked]:
         pure = PurePosixPath(path)
         if prefix == PurePosixPath("."):
-            out.append(path)
+            out.append((path, path))
         elif pure.is_relative_to(prefix):
-            out.append(pure.relative_to(prefix).as_posix())
-    return sorted(set(out))
+            out.append((path, pure.relative_to(prefix).as_posix()))
+        elif top_relative:
+            out.append((path, None))
+    return out
 
 
 def parse_shard(text: str) -> tuple[int, int]:

@@ -57,6 +57,7 @@ from . import (
     tagging,
     waiver_rules,
     waivers,
+    wire,
 )
 from .catalog import Rule, bind
 from .profiles import Profile, current_profile, stack_config
@@ -169,6 +170,7 @@ def build_pack(environ: Mapping[str, str] | None = None) -> PolicyPack:
     Never returns in practice: `PolicyPack` serves the Analyzer protocol until it is killed.
     """
     env = os.environ if environ is None else environ
+    wire.install()  # each resource's properties are read off the wire once, not per policy
     profile = current_profile(env)
     waiver_set = waivers.activate(stack_config(env), known_policy_ids())
     return PolicyPack(
