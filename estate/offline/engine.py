@@ -107,13 +107,15 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         dependencies = sorted(set(request.dependencies))
         implied = {u for v in request.propertyDependencies.values() for u in v.urns}
         timeouts = request.customTimeouts
+        wire = json_format.MessageToDict(request.object)
         self.recorded.append(
             Resource(
                 urn=urn,
                 type=request.type,
                 name=request.name,
                 custom=bool(request.custom),
-                inputs=plain(json_format.MessageToDict(request.object)),
+                inputs=plain(wire),
+                secret_inputs=sorted(k for k, v in wire.items() if _holds_secret(v)),
                 parent=request.parent or None,
                 protect=bool(request.protect),
                 retain_on_delete=bool(request.retainOnDelete),
@@ -161,6 +163,15 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 
     def Invoke(self, request):  # noqa: N802 - gRPC method name
         return super().Invoke(_without_references(request, "args"))
+
+
+def _holds_secret(value: Any) -> bool:
+    """Whether a wire value is, or holds, a secret (what `pulumi preview` shows as [secret])."""
+    if isinstance(value, dict):
+        return value.get(_SIG_KEY) == _SIG_SECRET or any(_holds_secret(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds_secret(v) for v in value)
+    return False
 
 
 def _dereference(value: Any) -> Any:
@@ -308,11 +319,13 @@ def render(
     preview: bool = True,
     source: str = "",
     account_id: str | None = None,
+    secret_keys: frozenset[str] | set[str] = frozenset(),
 ) -> Inventory:
     """Run a program (a callable, or a directory holding `__main__.py`) and record its resources.
 
     `config` maps full keys (`ai-estate:environment`, `aws:region`) to values as written in the
-    stack file. `stack_outputs` resolves `StackReference` names to outputs.
+    stack file. `stack_outputs` resolves `StackReference` names to outputs. `secret_keys` are
+    the config keys the program reads as secrets (`secure:` values, `--config-secret`).
     """
     config = dict(config or {})
     region = str(config.get("aws:region") or DEFAULT_REGION)
@@ -323,7 +336,17 @@ def render(
         salt=f"{project}/{stack}",
     )
     ctx = contextvars.Context()
-    return ctx.run(_render_in_context, program, stack, project, config, mocks, preview, source)
+    return ctx.run(
+        _render_in_context,
+        program,
+        stack,
+        project,
+        config,
+        mocks,
+        preview,
+        source,
+        frozenset(secret_keys),
+    )
 
 
 class _Recorder(logging.Handler):
@@ -355,6 +378,7 @@ def _render_in_context(
     mocks: EstateMocks,
     preview: bool,
     source: str,
+    secret_keys: frozenset[str] = frozenset(),
 ) -> Inventory:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
@@ -362,7 +386,7 @@ def _render_in_context(
     logger, logged = _warning_recorder(stack)
     try:
         pulumi_settings.ROOT.set(None)
-        pulumi.runtime.set_all_config(config_to_wire(config))
+        pulumi.runtime.set_all_config(config_to_wire(config), sorted(secret_keys))
         pulumi.runtime.set_mocks(
             mocks, project=project, stack=stack, preview=preview, monitor=monitor, logger=logger
         )

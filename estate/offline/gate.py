@@ -23,7 +23,7 @@ from typing import Any
 
 from estate.offline.engine import ProgramError, render
 from estate.offline.model import Finding, Inventory, StackResult
-from estate.offline.project import ROOT, Project, load_project
+from estate.offline.project import ROOT, ConfigOverrides, Project, load_project
 from estate.stack.config import ConfigError
 
 DEFAULT_PACK = ROOT / "policies"
@@ -39,6 +39,8 @@ class Job:
     policy_config: dict[str, Any] | None = None
     known_outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     render_only: bool = False
+    config: ConfigOverrides | None = None
+    """`--config`, `--config-secret` and `--config-file` of the command line."""
     code_root: Path | None = None
     """For a `--base` job: the base ref's tree when it carries its own `estate` package. The
     stack is then rendered by that code (a subprocess with the tree first on `PYTHONPATH`), so
@@ -87,10 +89,13 @@ def _pythonpath() -> list[str]:
 
 
 def render_stack(
-    project: Project, stack: str, known_outputs: dict[str, dict[str, Any]] | None = None
+    project: Project,
+    stack: str,
+    known_outputs: dict[str, dict[str, Any]] | None = None,
+    overrides: ConfigOverrides | None = None,
 ) -> Inventory:
     """Render one stack of a project; `StackReference`s resolve to local stacks."""
-    config = project.stack_config(stack)
+    config, secret_keys = project.stack_settings(stack, overrides)
     known = dict(known_outputs or {})
 
     def stack_outputs(reference: str) -> dict[str, Any]:
@@ -111,6 +116,7 @@ def render_stack(
         config=config,
         stack_outputs=stack_outputs,
         source=project.source_for(stack),
+        secret_keys=secret_keys,
     )
 
 
@@ -125,7 +131,7 @@ def run_job(job: Job) -> StackResult:
         if job.code_root is not None:
             inventory = render_with_own_code(job.code_root, job.project_path, job.stack)
         else:
-            inventory = render_stack(project, job.stack, job.known_outputs)
+            inventory = render_stack(project, job.stack, job.known_outputs, job.config)
         result.inventory = inventory
         result.resource_count = len(inventory.resources)
         if not job.render_only:

@@ -20,6 +20,9 @@ class Resource:
     custom: bool
     inputs: dict[str, Any]
     """Input properties with their engine (camelCase) names, as the analyzer receives them."""
+    secret_inputs: list[str] = field(default_factory=list)
+    """The inputs whose value is (or holds) a secret, e.g. from a secret config key: the policy
+    pack sees their values, as with the CLI; reports must not print them."""
     parent: str | None = None
     protect: bool = False
     retain_on_delete: bool = False
@@ -70,6 +73,7 @@ class Resource:
             # Components (ai-estate:*) and the stack are the only non-custom resources we render.
             custom=data.get("custom", not data["type"].startswith(("ai-estate:", "pulumi:"))),
             inputs=dict(data.get("inputs") or {}),
+            secret_inputs=list(data.get("secretInputs") or []),
             parent=data.get("parent"),
             protect=bool(data.get("protect", False)),
             retain_on_delete=bool(data.get("retainOnDelete", False)),
@@ -90,12 +94,17 @@ class Resource:
         resource option the engine received (`protect`, `retainOnDelete`, `aliases`, `parent`,
         `provider` always; `ignoreChanges`, `replaceOnChanges`, `deleteBeforeReplace`,
         `customTimeouts`, `dependsOn`, `deletedWith` under `options` when set)."""
-        return {
+        data: dict[str, Any] = {
             "urn": self.urn,
             "type": self.type,
             "name": self.name,
             "parent": self.parent,
             "inputs": self.inputs,
+        }
+        if self.secret_inputs:
+            # Only when there are any: inventories without secrets keep their exact shape.
+            data["secretInputs"] = self.secret_inputs
+        return data | {
             "protect": self.protect,
             "retainOnDelete": self.retain_on_delete,
             "dependencies": self.dependencies,
