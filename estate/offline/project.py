@@ -223,3 +223,55 @@ def load_project(path: Path | None = None) -> Project:
         declared_secrets=secrets,
         runtime_options=dict(options) if isinstance(options, dict) else {},
     )
+
+
+@dataclass(frozen=True)
+class Interpreter:
+    """The Python a program runs with, from its `Pulumi.yaml` (`runtime.options`)."""
+
+    virtualenv: Path | None
+    """The virtualenv the project names (absolute), or None when it names none."""
+    python: Path | None
+    """Its interpreter when it exists and is not the one running estate, else None."""
+
+    @property
+    def missing(self) -> bool:
+        """The project names a virtualenv that has not been created."""
+        return self.virtualenv is not None and not (self.virtualenv / "bin" / "python").exists()
+
+
+def program_interpreter(project: Project) -> Interpreter:
+    """Where the Pulumi CLI would find the program's Python: `runtime.options.virtualenv`
+    (relative to the project), or `.venv` for `toolchain: uv`; estate's own interpreter when the
+    project names neither (the CLI would use `python3` from PATH: estate's, here) or names the
+    virtualenv estate itself runs in (this repository's `.venv`). `toolchain: poetry` keeps its
+    environment outside the project: estate asks `poetry env info --executable`, if poetry is
+    installed."""
+    import shutil
+    import subprocess
+    import sys
+
+    options = project.runtime_options
+    toolchain = str(options.get("toolchain") or "pip")
+    venv = options.get("virtualenv") or (".venv" if toolchain == "uv" else None)
+    python: Path | None = None
+    where: Path | None = None
+    if venv:
+        where = (project.path / str(venv)).resolve()
+        python = where / "bin" / "python"
+    elif toolchain == "poetry" and shutil.which("poetry"):
+        done = subprocess.run(
+            ["poetry", "env", "info", "--executable"],
+            cwd=project.path,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode == 0 and done.stdout.strip():
+            python = Path(done.stdout.strip())
+            where = python.parent.parent
+    if python is None or not python.exists():
+        return Interpreter(virtualenv=where, python=None)
+    if where is not None and where == Path(sys.prefix).resolve():
+        return Interpreter(virtualenv=where, python=None)  # estate runs in it already
+    return Interpreter(virtualenv=where, python=python)
