@@ -299,6 +299,34 @@ def alias_urn(urn: str, spec: Any) -> str:
     )
 
 
+def inherit_parent_aliases(resources: list[Resource]) -> None:
+    """Give each child the aliases its parent's aliases imply, as the engine does (the SDK
+    leaves it to the engine once the monitor supports alias specs): for each URN the parent had,
+    the URN the child had under it, its name's parent prefix renamed as the parent was
+    (pulumi/pulumi `inheritedChildAlias`). A renamed component's children then move with it."""
+    by_urn = {r.urn: r for r in resources}
+    done: set[str] = set()
+
+    def visit(r: Resource) -> None:
+        if r.urn in done:
+            return
+        done.add(r.urn)
+        parent = by_urn.get(r.parent or "")
+        if parent is None:
+            return
+        visit(parent)
+        for old_parent in list(parent.aliases):
+            head, project, parent_type, parent_alias_name = old_parent.split("::", 3)
+            name = r.name
+            if name.startswith(parent.name):
+                name = parent_alias_name + name[len(parent.name) :]
+            chain = r.type if parent_type == "pulumi:pulumi:Stack" else f"{parent_type}${r.type}"
+            r.aliases.append(f"{head}::{project}::{chain}::{name}")
+
+    for resource in resources:
+        visit(resource)
+
+
 def config_to_wire(config: dict[str, Any]) -> dict[str, str]:
     """Config as the Pulumi CLI hands it to programs and packs: strings, objects as JSON."""
     wire = {}
@@ -530,6 +558,7 @@ def _render_in_context(
     # Registrations arrive in whatever order the SDK's threads finish them; sort so the same
     # program always yields the same inventory (diffs, golden files, reviewable JSON).
     resources = sorted(monitor.recorded, key=lambda r: (r.type != "pulumi:pulumi:Stack", r.urn))
+    inherit_parent_aliases(resources)
     for r in resources:
         r.aliases = sorted(set(r.aliases))
     return Inventory(
