@@ -28,7 +28,7 @@ from typing import Any, TypedDict
 import pulumi
 import pulumi_aws as aws
 
-from .feature_store import OFFLINE_PREFIX, FeatureGroupSpec
+from .feature_store import OFFLINE_PREFIX, FeatureGroupSpec, kept_name
 from .iam import account_region_partition, policy_json, service_trust_policy
 from .options import child
 
@@ -71,9 +71,9 @@ def avro_schema(prefix: str, group: FeatureGroupSpec) -> str:
     return json.dumps(
         {
             "type": "record",
-            "name": offline_table_name(prefix, group["name"]),
+            "name": offline_table_name(prefix, kept_name(group)),
             "namespace": "estate.features",
-            "doc": group["description"] or f"Feature group {prefix}-{group['name']}",
+            "doc": group["description"] or f"Feature group {prefix}-{kept_name(group)}",
             "fields": fields,
         },
         sort_keys=True,
@@ -181,13 +181,13 @@ class FeatureDataQuality(pulumi.ComponentResource):
         self.schema_arns = {}
         for group in args["feature_groups"]:
             schema = aws.glue.Schema(
-                f"{name}-{group['name']}-schema",
-                schema_name=f"{prefix}-{group['name']}",
+                f"{name}-{kept_name(group)}-schema",
+                schema_name=f"{prefix}-{kept_name(group)}",
                 registry_arn=registry.arn,
                 data_format="AVRO",
                 compatibility=SCHEMA_COMPATIBILITY,
                 schema_definition=avro_schema(prefix, group),
-                description=f"Features of {prefix}-{group['name']}",
+                description=f"Features of {prefix}-{kept_name(group)}",
                 tags=tags,
                 opts=child(self),
             )
@@ -201,19 +201,19 @@ class FeatureDataQuality(pulumi.ComponentResource):
         database = pulumi.Output.from_input(args["glue_database_name"])
         rulesets: dict[str, aws.glue.DataQualityRuleset] = {}
         for group in offline:
-            rulesets[group["name"]] = aws.glue.DataQualityRuleset(
-                f"{name}-{group['name']}-dq",
-                name=ruleset_name(prefix, group["name"]),
-                description=f"Quality of the offline store of {prefix}-{group['name']}",
+            rulesets[kept_name(group)] = aws.glue.DataQualityRuleset(
+                f"{name}-{kept_name(group)}-dq",
+                name=ruleset_name(prefix, kept_name(group)),
+                description=f"Quality of the offline store of {prefix}-{kept_name(group)}",
                 ruleset=dqdl_ruleset(group, args["max_event_lag_hours"]),
                 target_table=aws.glue.DataQualityRulesetTargetTableArgs(
                     database_name=database,
-                    table_name=offline_table_name(prefix, group["name"]),
+                    table_name=offline_table_name(prefix, kept_name(group)),
                 ),
                 tags=tags,
                 opts=child(self),
             )
-            self.ruleset_names[group["name"]] = rulesets[group["name"]].name
+            self.ruleset_names[group["name"]] = rulesets[kept_name(group)].name
 
         evaluator = aws.iam.Role(
             f"{name}-evaluator",
@@ -247,16 +247,16 @@ class FeatureDataQuality(pulumi.ComponentResource):
             role=scheduler.id,
             policy=pulumi.Output.all(account, region, partition, evaluator.arn).apply(
                 lambda p: _scheduler_policy(
-                    *p, rulesets=[ruleset_name(prefix, g["name"]) for g in offline]
+                    *p, rulesets=[ruleset_name(prefix, kept_name(g)) for g in offline]
                 )
             ),
             opts=child(self),
         )
         for group in offline:
             aws.scheduler.Schedule(
-                f"{name}-{group['name']}-run",
-                name=f"{prefix}-{group['name']}-dq",
-                description=f"Evaluate {ruleset_name(prefix, group['name'])}",
+                f"{name}-{kept_name(group)}-run",
+                name=f"{prefix}-{kept_name(group)}-dq",
+                description=f"Evaluate {ruleset_name(prefix, kept_name(group))}",
                 schedule_expression=args["schedule"],
                 flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(
                     mode="FLEXIBLE", maximum_window_in_minutes=60
@@ -266,10 +266,10 @@ class FeatureDataQuality(pulumi.ComponentResource):
                     arn=START_RUN_TARGET,
                     role_arn=scheduler.arn,
                     input=pulumi.Output.all(database, evaluator.arn).apply(
-                        _run_input(prefix, group["name"], args["number_of_workers"])
+                        _run_input(prefix, kept_name(group), args["number_of_workers"])
                     ),
                 ),
-                opts=child(self, depends_on=[rulesets[group["name"]]]),
+                opts=child(self, depends_on=[rulesets[kept_name(group)]]),
             )
         self.register_outputs({"registryArn": self.registry_arn})
 

@@ -27,7 +27,7 @@ from .cost_governance import (
 )
 from .data_quality import DataQualitySettings, FeatureDataQuality, data_quality_role_name
 from .detection import PlatformDetection
-from .feature_store import FeatureStore, FeatureStoreSettings, offline_table_name
+from .feature_store import FeatureStore, FeatureStoreSettings, kept_name, offline_table_name
 from .gpu_catalog import gpu_model_of
 from .gpu_pools import GpuNodePool, GpuNodeRole, GpuPoolSpec, effective_max_gpus
 from .kms import KmsKey
@@ -813,7 +813,15 @@ class BuEstate(pulumi.ComponentResource):
                 # Nodes should not join before the namespace quota that caps them exists.
                 # ...and not before the BU node role's own EC2_LINUX access entry exists, so a
                 # managed node group finds it rather than racing to create its own.
-                child(self, depends_on=[self.tenant, node_role, *in_cluster]),
+                # A renamed pool (`previousName`) is aliased here; its children follow through
+                # this alias (the engine derives theirs from their parent's).
+                child(
+                    self,
+                    depends_on=[self.tenant, node_role, *in_cluster],
+                    aliases=[pulumi.Alias(name=f"{scope.name}-gpu-{pool['previous_name']}")]
+                    if pool.get("previous_name")
+                    else [],
+                ),
             )
         return _GpuPools(node_role, built)
 
@@ -837,11 +845,11 @@ class BuEstate(pulumi.ComponentResource):
 
         return _DataStores(
             table_arns=[
-                arn("dynamodb", f"table/{scope.prefix}-{t['name']}")
+                arn("dynamodb", f"table/{scope.prefix}-{kept_name(t)}")
                 for t in (store["online_tables"] if store else [])
             ],
             feature_group_arns=[
-                arn("sagemaker", f"feature-group/{scope.prefix}-{g['name']}")
+                arn("sagemaker", f"feature-group/{scope.prefix}-{kept_name(g)}")
                 for g in (store["feature_groups"] if store else [])
             ],
             bucket_names=[
@@ -887,10 +895,16 @@ class BuEstate(pulumi.ComponentResource):
         if settings is None or store is None or args["feature_store"] is None:
             return None
         bu, env = scope.business_unit, scope.environment
+        # Tables go by the Glue table AWS keeps; a renamed group's columns follow it there.
+        kept = {g["name"]: kept_name(g) for g in args["feature_store"]["feature_groups"]}
         return BuLakeFormation(
             f"{scope.name}-lake-formation",
             {
                 **settings,
+                "restricted_columns": {
+                    kept.get(group, group): columns
+                    for group, columns in settings["restricted_columns"].items()
+                },
                 "business_unit": bu,
                 "name_prefix": scope.prefix,
                 "account_id": scope.account_id,
@@ -900,7 +914,11 @@ class BuEstate(pulumi.ComponentResource):
                 "offline_bucket_arn": store.offline_bucket_arn,
                 "kms_key_arn": self.key.arn,
                 "tables": [
-                    {"group": g["name"], "table_name": offline_table_name(scope.prefix, g["name"])}
+                    # A renamed group's grants stay those of the table AWS keeps (`kept_name`).
+                    {
+                        "group": kept_name(g),
+                        "table_name": offline_table_name(scope.prefix, kept_name(g)),
+                    }
                     for g in args["feature_store"]["feature_groups"]
                     if g["offline"]
                 ],
@@ -1012,7 +1030,7 @@ class BuEstate(pulumi.ComponentResource):
                     for p in args["gpu_pools"]
                 ],
                 "gpu_slices_per_gpu": target.get("time_slicing_replicas"),
-                "online_tables": {t["name"]: f"{scope.prefix}-{t['name']}" for t in tables},
+                "online_tables": {t["name"]: f"{scope.prefix}-{kept_name(t)}" for t in tables},
                 "buckets": watched_buckets,
                 "budget": args["budget"],
                 "tags": scope.tags,

@@ -65,6 +65,9 @@ class FeatureGroupSpec(TypedDict):
     features: list[FeatureDefinitionSpec]
     online: bool
     offline: bool
+    previous_name: NotRequired[str | None]
+    """The name before a rename: the logical name follows `name` with an alias from this one;
+    AWS names keep it (`kept_name`)."""
 
 
 class OnlineTableSpec(TypedDict):
@@ -74,6 +77,24 @@ class OnlineTableSpec(TypedDict):
     hash_key: str
     range_key: NotRequired[str | None]
     ttl_attribute: NotRequired[str | None]
+    previous_name: NotRequired[str | None]
+    """The name before a rename: the logical name follows `name` with an alias from this one;
+    the table's AWS name keeps it (`kept_name`)."""
+
+
+def kept_name(item: FeatureGroupSpec | OnlineTableSpec) -> str:
+    """The short name AWS knows a table or feature group by: the one it was created with.
+    DynamoDB tables and SageMaker feature groups cannot be renamed in place, so after a rename
+    (`previousName`) every AWS name derived from the item keeps the previous name."""
+    return item.get("previous_name") or item["name"]
+
+
+def renamed(parent: pulumi.Resource, component_name: str, item: Any) -> list[pulumi.Alias]:
+    """The alias that makes a renamed item's resource the one it was (`previousName`)."""
+    previous = item.get("previous_name")
+    if not previous:
+        return []
+    return [pulumi.Alias(name=f"{component_name}-{previous}", parent=parent)]
 
 
 class FeatureStoreSettings(TypedDict):
@@ -276,7 +297,7 @@ class FeatureStore(pulumi.ComponentResource):
             ttl_attr = table.get("ttl_attribute")
             created = aws.dynamodb.Table(
                 f"{name}-{table['name']}",
-                name=f"{prefix}-{table['name']}",
+                name=f"{prefix}-{kept_name(table)}",
                 billing_mode="PAY_PER_REQUEST",
                 hash_key=table["hash_key"],
                 range_key=table.get("range_key"),
@@ -290,13 +311,13 @@ class FeatureStore(pulumi.ComponentResource):
                 if ttl_attr
                 else None,
                 tags=tags,
-                opts=stateful(self, protect),
+                opts=stateful(self, protect, aliases=renamed(self, name, table)),
             )
             self.table_arns[table["name"]] = created.arn
 
         self.feature_group_arns = {}
         for group in args["feature_groups"]:
-            group_name = f"{prefix}-{group['name']}"
+            group_name = f"{prefix}-{kept_name(group)}"
             online = (
                 aws.sagemaker.FeatureGroupOnlineStoreConfigArgs(
                     enable_online_store=True,
@@ -318,7 +339,7 @@ class FeatureStore(pulumi.ComponentResource):
                     data_catalog_config=aws.sagemaker.FeatureGroupOfflineStoreConfigDataCatalogConfigArgs(
                         catalog="AwsDataCatalog",
                         database=database.name,
-                        table_name=offline_table_name(prefix, group["name"]),
+                        table_name=offline_table_name(prefix, kept_name(group)),
                     ),
                     disable_glue_table_creation=False,
                 )
@@ -342,7 +363,9 @@ class FeatureStore(pulumi.ComponentResource):
                 offline_store_config=offline_config,
                 tags=tags,
                 # The role's policy must exist before SageMaker tries to write with it.
-                opts=stateful(self, protect, depends_on=[role_policy]),
+                opts=stateful(
+                    self, protect, depends_on=[role_policy], aliases=renamed(self, name, group)
+                ),
             )
             self.feature_group_arns[group["name"]] = created_group.arn
 

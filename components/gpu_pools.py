@@ -102,6 +102,8 @@ class GpuPoolSpec(TypedDict):
 
     name: str
     """Short name, unique in the BU (e.g. `train-a100`); a DNS label of at most 40 characters."""
+    previous_name: NotRequired[str | None]
+    """The name before a rename: the stack program aliases the pool's component from it."""
     provisioner: str
     """`managed` (EKS managed node group + cluster-autoscaler) or `karpenter`."""
     instance_types: list[str]

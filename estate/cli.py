@@ -22,7 +22,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from estate import __version__
 from estate.offline.gate import DEFAULT_PACK, Job, run_jobs
 from estate.offline.model import StackResult
-from estate.offline.project import Project, load_project
+from estate.offline.project import (
+    SECRET_PLACEHOLDER,
+    ConfigOverrides,
+    Project,
+    load_project,
+    parse_config_args,
+)
 from estate.stack.config import ConfigError
 
 app = typer.Typer(
@@ -63,6 +69,33 @@ ProjectOpt = Annotated[
 ]
 StackOpt = Annotated[str | None, typer.Option("--stack", "-s", help="Stack name, e.g. fraud-prod.")]
 AllOpt = Annotated[bool, typer.Option("--all", help="Every stack of the project.")]
+ConfigOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="KEY=VALUE, repeatable, over the stack file as with `pulumi preview --config`; a key "
+        "without a namespace is the project's (`size=large`), others name theirs "
+        "(`aws:region=eu-west-1`).",
+    ),
+]
+ConfigSecretOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--config-secret",
+        help="KEY=VALUE like --config, marked secret: the program reads it as a secret and the "
+        "reports never print it.",
+    ),
+]
+ConfigFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config-file",
+        help="Read the stack's config from this Pulumi.<stack>.yaml-shaped file instead of the "
+        "stack file (the project's defaults still apply, --config still wins).",
+        dir_okay=False,
+    ),
+]
 
 
 def fail(lines: list[str] | str, code: int = EXIT_USAGE) -> typer.Exit:
@@ -76,6 +109,36 @@ def _project(path: Path | None) -> Project:
         return load_project(path)
     except ConfigError as exc:
         raise fail(exc.lines) from None
+
+
+def _overrides(
+    project: Project,
+    values: list[str] | None,
+    secrets: list[str] | None,
+    file: Path | None,
+    names: list[str],
+) -> ConfigOverrides | None:
+    """The command line's config, checked once for every stack it applies to."""
+    if not (values or secrets or file):
+        return None
+    if file is not None and len(names) != 1:
+        raise fail("estate: --config-file is one stack's config: give it with --stack NAME")
+    try:
+        pairs, secret_keys = parse_config_args(values or [], secrets or [], project.name)
+        given = ConfigOverrides(
+            file=file.resolve() if file else None, values=pairs, secrets=secret_keys
+        )
+        errors: list[str] = []
+        for name in names:
+            try:
+                project.stack_settings(name, given)
+            except ConfigError as exc:
+                errors.extend(exc.lines)
+        if errors:
+            raise ConfigError(errors)
+    except ConfigError as exc:
+        raise fail(exc.lines) from None
+    return given
 
 
 def _select(project: Project, stack: str | None, all_: bool) -> list[str]:
@@ -145,6 +208,9 @@ def preview(
         typer.Option("--prices", help="A prices file overriding estate/data/prices.json."),
     ] = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", help=JOBS_HELP)] = 0,
+    config: ConfigOpt = None,
+    config_secret: ConfigSecretOpt = None,
+    config_file: ConfigFileOpt = None,
 ) -> None:
     """Render stacks offline under the Pulumi mock runtime and show their resources, estimated
     monthly cost (idle / typical / peak) and deploy critical path: one stack as its resource
@@ -157,9 +223,11 @@ def preview(
     names = _select(proj, stack, all_)
     if len(names) != 1 and not all_:
         raise fail(f"estate preview: give --stack or --all (known: {', '.join(names)})")
+    given = _overrides(proj, config, config_secret, config_file, names)
     workers = jobs or min(len(names), os.cpu_count() or 1)
     results = run_jobs(
-        [Job(project_path=proj.path, stack=n, render_only=True) for n in names], workers=workers
+        [Job(project_path=proj.path, stack=n, render_only=True, config=given) for n in names],
+        workers=workers,
     )
     errors = [f"{r.stack}: {r.error or 'render failed'}" for r in results if r.inventory is None]
     if errors:
@@ -197,6 +265,11 @@ def _preview_view(result: StackResult, prices: Path | None) -> dict[str, Any]:
         cost = None
     path = path_model.critical_path(inventory)
     data = inventory.to_json()
+    for resource in data["resources"]:
+        # As `pulumi preview --json` shows them: a secret's value is not for the terminal or a
+        # CI log (the policy pack still judged the real value).
+        for key in resource.get("secretInputs", []):
+            resource["inputs"][key] = SECRET_PLACEHOLDER
     data["cost"] = cost
     data["criticalPathMinutes"] = path["criticalPathMinutes"]
     data["criticalPath"] = path["chain"]
@@ -302,6 +375,9 @@ def check(
             "blocking; advisory). It is always reported.",
         ),
     ] = "auto",
+    config: ConfigOpt = None,
+    config_secret: ConfigSecretOpt = None,
+    config_file: ConfigFileOpt = None,
 ) -> None:
     """Render stacks offline and run the policy pack over them via the Analyzer protocol."""
     from estate.offline.gate import BASE_UNRENDERABLE_LEVELS
@@ -317,6 +393,7 @@ def check(
     if not (policy_pack / "PulumiPolicy.yaml").is_file():
         raise fail(f"{policy_pack}: no PulumiPolicy.yaml (not a policy pack directory)")
     pack_config = _load_pack_config(policy_pack_config)
+    given = _overrides(proj, config, config_secret, config_file, names)
     workers = jobs or min(len(names), os.cpu_count() or 1)
     job_list = [
         Job(
@@ -324,6 +401,7 @@ def check(
             stack=name,
             pack_dir=policy_pack.resolve(),
             policy_config=pack_config,
+            config=given,
         )
         for name in names
     ]

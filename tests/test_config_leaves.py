@@ -194,6 +194,10 @@ PLANS: dict[str, Plan] = {
     "featureStore.onlineTables[].ttlAttribute": Plan(value="ttl"),
     # -- GPU pools ---------------------------------------------------------------------------
     "gpuPools[].labels": Plan(value={"team": "scoring"}),
+    # a rename (tests/test_renames.py): the alias from the previous name is in the inventory
+    "gpuPools[].previousName": Plan(value="serve-old"),
+    "featureStore.onlineTables[].previousName": Plan(value="velocity-old"),
+    "featureStore.featureGroups[].previousName": Plan(value="transactions-old"),
     # the endpoint on the renamed pool follows it
     "gpuPools[].name": Plan(
         value="scoring-a10g", companions={"serving.endpoints[].gpuPool": "scoring-a10g"}

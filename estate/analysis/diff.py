@@ -173,10 +173,11 @@ def diff_inventories(
             )
 
     for urn, r in sorted(new.items()):
-        prior = old.get(urn)
+        # A resource moved by an alias is compared with what it was: a rename that changes a
+        # create-only input (a table's AWS name) still replaces it.
+        prior = old.get(urn) or next((old[a] for a in r.aliases if a in old), None)
         if prior is None:
-            if not any(alias in old for alias in r.aliases):
-                diff.changes.append(ResourceChange(urn, r.type, r.name, "added"))
+            diff.changes.append(ResourceChange(urn, r.type, r.name, "added"))
             continue
         keys = _changed_keys(prior.inputs, r.inputs)
         create_only = [k for k in keys if k in REPLACE_ON_CHANGE.get(r.type, ())]

@@ -50,6 +50,44 @@ class ProgramError(Exception):
     """The program under render failed: a user error in the program or its config."""
 
 
+class MissingModuleError(ProgramError):
+    """The program imports a module the interpreter running it lacks (a provider SDK, mostly)."""
+
+    def __init__(self, module: str, where: str = "") -> None:
+        self.module = module
+        self.requirement = requirement_for(module)
+        super().__init__(
+            f"the program imports {module}{where}, which this environment lacks "
+            f"(requirement: {self.requirement})"
+        )
+
+
+class EngineError(Exception):
+    """A bug in the offline engine or its mocks (never the program's fault): exit 3."""
+
+
+#: Import names whose distribution is not the import name with `_` as `-`.
+_DISTRIBUTIONS = {
+    "yaml": "PyYAML",
+    "PIL": "Pillow",
+    "dateutil": "python-dateutil",
+    "jwt": "PyJWT",
+    "dotenv": "python-dotenv",
+    "google.protobuf": "protobuf",
+    "Crypto": "pycryptodome",
+    "bs4": "beautifulsoup4",
+    "sklearn": "scikit-learn",
+}
+
+
+def requirement_for(module: str) -> str:
+    """The pip requirement that provides an import: `pulumi_random` -> `pulumi-random`."""
+    top = module.split(".")[0]
+    if module in _DISTRIBUTIONS or top in _DISTRIBUTIONS:
+        return _DISTRIBUTIONS.get(module) or _DISTRIBUTIONS[top]
+    return top.replace("_", "-")
+
+
 def plain(value: Any) -> Any:
     """Turn a decoded wire value into plain JSON: secrets unwrapped, references to URNs."""
     if isinstance(value, dict):
@@ -81,6 +119,21 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         super().__init__(mocks)
         self.recorded: list[Resource] = []
         self.stack_urn: str | None = None
+        self.internal_errors: list[str] = []
+        """What failed inside the monitor or the mocks: the engine's bugs, not the program's."""
+
+    def _guarded(self, what: str, call: Callable[[], Any]) -> Any:
+        """Run the SDK mock's part of a request; a failure there is ours, so remember it (the
+        program only sees a failed RPC, and would otherwise be blamed for it)."""
+        try:
+            return call()
+        except Exception as exc:
+            import traceback
+
+            self.internal_errors.append(
+                f"{what}: {type(exc).__name__}: {exc}\n{traceback.format_exc()}"
+            )
+            raise
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
         """URNs as the Pulumi engine builds them, not as the SDK's mock does.
@@ -97,7 +150,12 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return f"urn:pulumi:{pulumi.get_stack()}::{pulumi.get_project()}::{type_}::{name}"
 
     def RegisterResource(self, request):  # noqa: N802 - gRPC method name
-        response = super().RegisterResource(_without_references(request, "object"))
+        response = self._guarded(
+            f"registering {request.type} '{request.name}'",
+            lambda: super(RecordingMonitor, self).RegisterResource(
+                _without_references(request, "object")
+            ),
+        )
         urn = response.urn
         if request.type == "pulumi:pulumi:Stack":
             self.stack_urn = urn
@@ -107,13 +165,16 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         dependencies = sorted(set(request.dependencies))
         implied = {u for v in request.propertyDependencies.values() for u in v.urns}
         timeouts = request.customTimeouts
+        wire = json_format.MessageToDict(request.object)
         self.recorded.append(
             Resource(
                 urn=urn,
                 type=request.type,
                 name=request.name,
                 custom=bool(request.custom),
-                inputs=plain(json_format.MessageToDict(request.object)),
+                inputs=plain(wire),
+                remote=bool(request.remote),
+                secret_inputs=sorted(k for k, v in wire.items() if _holds_secret(v)),
                 parent=request.parent or None,
                 protect=bool(request.protect),
                 retain_on_delete=bool(request.retainOnDelete),
@@ -141,7 +202,12 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return response
 
     def ReadResource(self, request):  # noqa: N802 - gRPC method name
-        response = super().ReadResource(_without_references(request, "properties"))
+        response = self._guarded(
+            f"reading {request.type} '{request.name}'",
+            lambda: super(RecordingMonitor, self).ReadResource(
+                _without_references(request, "properties")
+            ),
+        )
         # The SDK's mock leaves the id out of the response, which a preview reads as "unknown":
         # every value derived from a StackReference would then be unknown too.
         response.id = self.resources[response.urn].id or request.id
@@ -160,7 +226,19 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return response
 
     def Invoke(self, request):  # noqa: N802 - gRPC method name
-        return super().Invoke(_without_references(request, "args"))
+        return self._guarded(
+            f"invoking {request.tok}",
+            lambda: super(RecordingMonitor, self).Invoke(_without_references(request, "args")),
+        )
+
+
+def _holds_secret(value: Any) -> bool:
+    """Whether a wire value is, or holds, a secret (what `pulumi preview` shows as [secret])."""
+    if isinstance(value, dict):
+        return value.get(_SIG_KEY) == _SIG_SECRET or any(_holds_secret(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds_secret(v) for v in value)
+    return False
 
 
 def _dereference(value: Any) -> Any:
@@ -221,6 +299,34 @@ def alias_urn(urn: str, spec: Any) -> str:
     )
 
 
+def inherit_parent_aliases(resources: list[Resource]) -> None:
+    """Give each child the aliases its parent's aliases imply, as the engine does (the SDK
+    leaves it to the engine once the monitor supports alias specs): for each URN the parent had,
+    the URN the child had under it, its name's parent prefix renamed as the parent was
+    (pulumi/pulumi `inheritedChildAlias`). A renamed component's children then move with it."""
+    by_urn = {r.urn: r for r in resources}
+    done: set[str] = set()
+
+    def visit(r: Resource) -> None:
+        if r.urn in done:
+            return
+        done.add(r.urn)
+        parent = by_urn.get(r.parent or "")
+        if parent is None:
+            return
+        visit(parent)
+        for old_parent in list(parent.aliases):
+            head, project, parent_type, parent_alias_name = old_parent.split("::", 3)
+            name = r.name
+            if name.startswith(parent.name):
+                name = parent_alias_name + name[len(parent.name) :]
+            chain = r.type if parent_type == "pulumi:pulumi:Stack" else f"{parent_type}${r.type}"
+            r.aliases.append(f"{head}::{project}::{chain}::{name}")
+
+    for resource in resources:
+        visit(resource)
+
+
 def config_to_wire(config: dict[str, Any]) -> dict[str, str]:
     """Config as the Pulumi CLI hands it to programs and packs: strings, objects as JSON."""
     wire = {}
@@ -275,27 +381,38 @@ def _account_from_config(config: dict[str, Any]) -> str | None:
     return str(pinned) if pinned else None
 
 
-def _describe_exception(exc: BaseException) -> str:
+def _raise_internal(monitor: RecordingMonitor) -> None:
+    """Fail as a bug when the monitor or the mocks failed, whatever the program then did."""
+    if monitor.internal_errors:
+        raise EngineError(
+            "internal error in estate's offline engine (a bug in estate, not in the program or "
+            f"its config; please report it): {monitor.internal_errors[0]}"
+        )
+
+
+def _where(exc: BaseException) -> str:
+    """` (at file:line)`: the program's own frame an exception was raised from, if any."""
     import traceback
 
-    # Pulumi wraps errors raised while serializing inputs; the root cause is the useful part.
-    root: BaseException = exc
-    while root.__cause__ is not None and root.__cause__ is not root:
-        root = root.__cause__
-    frames = traceback.extract_tb(root.__traceback__)
     sdk = str(Path(pulumi.__file__).resolve().parent.parent)
     here = str(Path(__file__).resolve().parents[1])
-    where = ""
-    for frame in reversed(frames):
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
         path = str(Path(frame.filename).resolve())
         if (
             not path.startswith((sdk, here))
             and "site-packages" not in path
             and not path.startswith("<")
         ):
-            where = f" (at {frame.filename}:{frame.lineno})"
-            break
-    return f"{type(root).__name__}: {root}{where}"
+            return f" (at {frame.filename}:{frame.lineno})"
+    return ""
+
+
+def _describe_exception(exc: BaseException) -> str:
+    # Pulumi wraps errors raised while serializing inputs; the root cause is the useful part.
+    root: BaseException = exc
+    while root.__cause__ is not None and root.__cause__ is not root:
+        root = root.__cause__
+    return f"{type(root).__name__}: {root}{_where(root)}"
 
 
 def render(
@@ -308,11 +425,13 @@ def render(
     preview: bool = True,
     source: str = "",
     account_id: str | None = None,
+    secret_keys: frozenset[str] | set[str] = frozenset(),
 ) -> Inventory:
     """Run a program (a callable, or a directory holding `__main__.py`) and record its resources.
 
     `config` maps full keys (`ai-estate:environment`, `aws:region`) to values as written in the
-    stack file. `stack_outputs` resolves `StackReference` names to outputs.
+    stack file. `stack_outputs` resolves `StackReference` names to outputs. `secret_keys` are
+    the config keys the program reads as secrets (`secure:` values, `--config-secret`).
     """
     config = dict(config or {})
     region = str(config.get("aws:region") or DEFAULT_REGION)
@@ -323,7 +442,17 @@ def render(
         salt=f"{project}/{stack}",
     )
     ctx = contextvars.Context()
-    return ctx.run(_render_in_context, program, stack, project, config, mocks, preview, source)
+    return ctx.run(
+        _render_in_context,
+        program,
+        stack,
+        project,
+        config,
+        mocks,
+        preview,
+        source,
+        frozenset(secret_keys),
+    )
 
 
 class _Recorder(logging.Handler):
@@ -355,6 +484,7 @@ def _render_in_context(
     mocks: EstateMocks,
     preview: bool,
     source: str,
+    secret_keys: frozenset[str] = frozenset(),
 ) -> Inventory:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
@@ -362,7 +492,7 @@ def _render_in_context(
     logger, logged = _warning_recorder(stack)
     try:
         pulumi_settings.ROOT.set(None)
-        pulumi.runtime.set_all_config(config_to_wire(config))
+        pulumi.runtime.set_all_config(config_to_wire(config), sorted(secret_keys))
         pulumi.runtime.set_mocks(
             mocks, project=project, stack=stack, preview=preview, monitor=monitor, logger=logger
         )
@@ -386,13 +516,21 @@ def _render_in_context(
             try:
                 loop.run_until_complete(run_pulumi_func(body))
             except pulumi.RunError as exc:
+                _raise_internal(monitor)
                 raise ProgramError(str(exc)) from exc
             except ProgramError:
                 raise
+            except ModuleNotFoundError as exc:
+                _raise_internal(monitor)
+                if not exc.name:
+                    raise ProgramError(_describe_exception(exc)) from exc
+                raise MissingModuleError(exc.name, _where(exc)) from None
             except Exception as exc:
+                _raise_internal(monitor)
                 # An exception in someone's program is that program's error, not ours: report it
                 # as the language host would (type and message), with where it was raised.
                 raise ProgramError(_describe_exception(exc)) from exc
+            _raise_internal(monitor)
             root = pulumi_settings.get_root_resource()
             raw_outputs = dict(getattr(root, "outputs", {}) or {})
             outputs = loop.run_until_complete(_resolve(raw_outputs))
@@ -420,6 +558,7 @@ def _render_in_context(
     # Registrations arrive in whatever order the SDK's threads finish them; sort so the same
     # program always yields the same inventory (diffs, golden files, reviewable JSON).
     resources = sorted(monitor.recorded, key=lambda r: (r.type != "pulumi:pulumi:Stack", r.urn))
+    inherit_parent_aliases(resources)
     for r in resources:
         r.aliases = sorted(set(r.aliases))
     return Inventory(

@@ -21,9 +21,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from estate.offline.engine import ProgramError, render
+from estate.offline.engine import EngineError, MissingModuleError, ProgramError, render
 from estate.offline.model import Finding, Inventory, StackResult
-from estate.offline.project import ROOT, Project, load_project
+from estate.offline.project import (
+    ROOT,
+    ConfigOverrides,
+    Project,
+    load_project,
+    program_interpreter,
+)
 from estate.stack.config import ConfigError
 
 DEFAULT_PACK = ROOT / "policies"
@@ -39,6 +45,8 @@ class Job:
     policy_config: dict[str, Any] | None = None
     known_outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     render_only: bool = False
+    config: ConfigOverrides | None = None
+    """`--config`, `--config-secret` and `--config-file` of the command line."""
     code_root: Path | None = None
     """For a `--base` job: the base ref's tree when it carries its own `estate` package. The
     stack is then rendered by that code (a subprocess with the tree first on `PYTHONPATH`), so
@@ -92,10 +100,13 @@ def _pythonpath() -> list[str]:
 
 
 def render_stack(
-    project: Project, stack: str, known_outputs: dict[str, dict[str, Any]] | None = None
+    project: Project,
+    stack: str,
+    known_outputs: dict[str, dict[str, Any]] | None = None,
+    overrides: ConfigOverrides | None = None,
 ) -> Inventory:
     """Render one stack of a project; `StackReference`s resolve to local stacks."""
-    config = project.stack_config(stack)
+    config, secret_keys = project.stack_settings(stack, overrides)
     known = dict(known_outputs or {})
 
     def stack_outputs(reference: str) -> dict[str, Any]:
@@ -109,14 +120,92 @@ def render_stack(
             known[short] = _outputs_by_subprocess(project, short)
         return known[short]
 
-    return render(
-        project.path,
-        stack=stack,
-        project=project.name,
-        config=config,
-        stack_outputs=stack_outputs,
-        source=project.source_for(stack),
+    interpreter = None if project.is_estate else program_interpreter(project)
+    if interpreter is not None and interpreter.python is not None:
+        return _render_in_virtualenv(
+            project, stack, interpreter.python, config, secret_keys, known, interpreter.virtualenv
+        )
+    try:
+        return render(
+            project.path,
+            stack=stack,
+            project=project.name,
+            config=config,
+            stack_outputs=stack_outputs,
+            source=project.source_for(stack),
+            secret_keys=secret_keys,
+        )
+    except MissingModuleError as exc:
+        raise ProgramError(_missing_module_line(project, exc.module, exc.requirement)) from None
+
+
+def _missing_module_line(project: Project, module: str, requirement: str) -> str:
+    """One line: which requirement the program lacks, and the two ways to give it."""
+    interpreter = program_interpreter(project)
+    if interpreter.virtualenv is not None and interpreter.missing:
+        venv = project.display(interpreter.virtualenv)
+        return (
+            f"the program imports {module} ({requirement}) and its Pulumi.yaml runs it in the "
+            f"virtualenv {venv}, which does not exist: create it (python -m venv {venv} && "
+            f"{venv}/bin/pip install -r requirements.txt) and estate runs the program with it"
+        )
+    if interpreter.python is not None:
+        venv = project.display(interpreter.virtualenv or interpreter.python)
+        return (
+            f"the program imports {module}, which its virtualenv {venv} lacks: "
+            f"{venv}/bin/pip install {requirement}"
+        )
+    return (
+        f"the program imports {module}, which estate's environment lacks: pip install "
+        f"{requirement} next to estate, or name the program's virtualenv in its Pulumi.yaml "
+        "(runtime.options.virtualenv) and estate runs the program with that interpreter"
     )
+
+
+def _render_in_virtualenv(
+    project: Project,
+    stack: str,
+    python: Path,
+    config: dict[str, Any],
+    secret_keys: frozenset[str],
+    known: dict[str, dict[str, Any]],
+    virtualenv: Path | None,
+) -> Inventory:
+    """Render with the program's own interpreter (`estate.offline.host`)."""
+    from estate.offline.host import HostError, render_in_interpreter
+
+    request = {
+        "program": str(project.path),
+        "project_path": str(project.path),
+        "stack": stack,
+        "project": project.name,
+        "config": config,
+        "secret_keys": sorted(secret_keys),
+        "source": project.source_for(stack),
+        "known_outputs": known,
+    }
+    venv = project.display(virtualenv or python)
+    try:
+        answer = render_in_interpreter(python, request)
+    except HostError as exc:
+        raise ProgramError(
+            f"the program's virtualenv {venv} (named in Pulumi.yaml) cannot run estate's "
+            f"engine ({exc}); it needs pulumi: {venv}/bin/pip install pulumi"
+        ) from None
+    if "error" in answer:
+        if answer.get("internal"):
+            raise EngineError(answer["error"])
+        if "module" in answer:
+            raise ProgramError(
+                f"the program imports {answer['module']}, which its virtualenv {venv} lacks: "
+                f"{venv}/bin/pip install {answer['requirement']}"
+            )
+        raise ProgramError(answer["error"])
+    inventory = Inventory.from_json(answer["inventory"])
+    inventory.config = config
+    inventory.source = project.source_for(stack)
+    inventory.warnings = list(answer.get("warnings") or [])
+    return inventory
 
 
 def run_job(job: Job) -> StackResult:
@@ -130,7 +219,7 @@ def run_job(job: Job) -> StackResult:
         if job.code_root is not None:
             inventory = render_with_own_code(job.code_root, job.project_path, job.stack)
         else:
-            inventory = render_stack(project, job.stack, job.known_outputs)
+            inventory = render_stack(project, job.stack, job.known_outputs, job.config)
         result.inventory = inventory
         result.resource_count = len(inventory.resources)
         if not job.render_only:
@@ -140,7 +229,11 @@ def run_job(job: Job) -> StackResult:
                 # A waiver the pack cannot apply is a config error (exit 2), not a finding.
                 raise ConfigError([f"{result.source}: {f.message}" for f in invalid])
             result.policies = run.policies
-            result.findings = [*run.findings, *program_warnings(result.stack, inventory)]
+            result.findings = [
+                *run.findings,
+                *program_warnings(result.stack, inventory),
+                *opaque_components(result.stack, inventory),
+            ]
             result.not_applicable = run.not_applicable
     except ConfigError as exc:
         result.error = str(exc)
@@ -295,6 +388,36 @@ def program_warnings(stack: str, inventory: Inventory) -> list[Finding]:
             pack="estate-program",
         )
         for message in inventory.warnings
+    ]
+
+
+OPAQUE_COMPONENT = "opaque-component"
+
+
+def opaque_components(stack: str, inventory: Inventory) -> list[Finding]:
+    """An advisory finding per multi-language (remote) component, e.g. awsx's `Vpc`: its
+    provider plugin builds the resources inside it during `pulumi up`, so an offline render
+    sees the component and its inputs but none of those resources, and the pack judged none
+    of them. Silence would read as "passed"."""
+    return [
+        Finding(
+            stack=stack,
+            policy=OPAQUE_COMPONENT,
+            message=(
+                f"{r.type} '{r.name}' is a multi-language component: its provider creates its "
+                "resources at deploy time, so they were not rendered or checked offline; check "
+                "them with `pulumi preview --policy-pack`, or build them from provider resources"
+            ),
+            enforcement="advisory",
+            severity="medium",
+            urn=r.urn,
+            resource_type=r.type,
+            resource_name=r.name,
+            description="A remote component's children are invisible to an offline render.",
+            pack="estate-program",
+        )
+        for r in inventory.resources
+        if r.remote
     ]
 
 

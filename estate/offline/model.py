@@ -10,6 +10,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
+def _custom_by_type(type_token: str) -> bool:
+    """Whether a type is a custom resource, for inventories that do not say: the estate's
+    components (`ai-estate:*`) and the engine's own types are not."""
+    return not type_token.startswith(("ai-estate:", "pulumi:"))
+
+
 @dataclass
 class Resource:
     """One registered resource, as the engine saw it (and as the Pulumi CLI would send it)."""
@@ -20,6 +26,12 @@ class Resource:
     custom: bool
     inputs: dict[str, Any]
     """Input properties with their engine (camelCase) names, as the analyzer receives them."""
+    remote: bool = False
+    """A multi-language component (`remote=True`, e.g. awsx): its provider builds its children,
+    so an offline render sees the component but nothing inside it."""
+    secret_inputs: list[str] = field(default_factory=list)
+    """The inputs whose value is (or holds) a secret, e.g. from a secret config key: the policy
+    pack sees their values, as with the CLI; reports must not print them."""
     parent: str | None = None
     protect: bool = False
     retain_on_delete: bool = False
@@ -68,8 +80,10 @@ class Resource:
             type=data["type"],
             name=data["name"],
             # Components (ai-estate:*) and the stack are the only non-custom resources we render.
-            custom=data.get("custom", not data["type"].startswith(("ai-estate:", "pulumi:"))),
+            custom=data.get("custom", _custom_by_type(data["type"])),
             inputs=dict(data.get("inputs") or {}),
+            remote=bool(data.get("remote", False)),
+            secret_inputs=list(data.get("secretInputs") or []),
             parent=data.get("parent"),
             protect=bool(data.get("protect", False)),
             retain_on_delete=bool(data.get("retainOnDelete", False)),
@@ -90,12 +104,21 @@ class Resource:
         resource option the engine received (`protect`, `retainOnDelete`, `aliases`, `parent`,
         `provider` always; `ignoreChanges`, `replaceOnChanges`, `deleteBeforeReplace`,
         `customTimeouts`, `dependsOn`, `deletedWith` under `options` when set)."""
-        return {
+        data: dict[str, Any] = {
             "urn": self.urn,
             "type": self.type,
             "name": self.name,
             "parent": self.parent,
             "inputs": self.inputs,
+        }
+        if self.custom != _custom_by_type(self.type):
+            data["custom"] = self.custom  # another program's component (`acme:storage:Site`)
+        if self.remote:
+            data["remote"] = True
+        if self.secret_inputs:
+            # Only when there are any: inventories without secrets keep their exact shape.
+            data["secretInputs"] = self.secret_inputs
+        return data | {
             "protect": self.protect,
             "retainOnDelete": self.retain_on_delete,
             "dependencies": self.dependencies,

@@ -16,7 +16,7 @@ import re
 import sys
 import types
 import typing
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -261,6 +261,12 @@ class FeatureGroupConfig(_Model):
     """Keep an online store (low-latency reads at inference time)."""
     offline: bool = True
     """Keep an offline store in the BU's offline bucket, catalogued in Glue."""
+    previous_name: Slug | None = None
+    """The name this group had before a rename. Its Pulumi logical name follows `name`, with
+    an alias from the previous one, so `pulumi up` moves it instead of deleting it; every AWS
+    name derived from it (the SageMaker feature group, its Glue table, its Data Quality ruleset
+    and schema) keeps the previous name, which AWS cannot change in place. Keep the key for as
+    long as the group lives (README, "Renaming")."""
 
     @model_validator(mode="after")
     def _keys_are_features(self) -> FeatureGroupConfig:
@@ -291,6 +297,12 @@ class OnlineTableConfig(_Model):
     """Sort key attribute (string), if any."""
     ttl_attribute: Ident | None = None
     """Attribute holding an expiry epoch; rows expire when set."""
+    previous_name: Slug | None = None
+    """The name this table had before a rename. Its Pulumi logical name follows `name`, with an
+    alias from the previous one, so `pulumi up` moves it instead of deleting it (and its data);
+    the DynamoDB table keeps its AWS name `<bu>-<env>-<previousName>`, which DynamoDB cannot
+    change. Endpoints list the table by its new name. Keep the key for as long as the table
+    lives (README, "Renaming")."""
 
     @model_validator(mode="after")
     def _distinct_keys(self) -> OnlineTableConfig:
@@ -332,7 +344,30 @@ class FeatureStoreConfig(_Model):
             dupes = sorted({n for n in names if names.count(n) > 1})
             if dupes:
                 raise ValueError(f"{label} names must be unique (repeated: {', '.join(dupes)})")
+            problem = rename_problem(items)
+            if problem:
+                raise ValueError(f"{label}: {problem}")
         return self
+
+
+def rename_problem(items: Sequence[Any]) -> str | None:
+    """What is wrong with the `previousName`s of a list of named items, or None: a previous
+    name must differ from the item's own name and belong to no other item (as a name or a
+    previous name), or two items would claim one resource."""
+    taken = [i.name for i in items] + [i.previous_name for i in items if i.previous_name]
+    for item in items:
+        if item.previous_name is None:
+            continue
+        if item.previous_name == item.name:
+            return (
+                f"'{item.name}': previousName must differ from name (drop it: nothing was renamed)"
+            )
+        if taken.count(item.previous_name) > 1:
+            return (
+                f"'{item.name}': previousName '{item.previous_name}' is also the name or previous "
+                "name of another entry"
+            )
+    return None
 
 
 def _public_cidr(value: str) -> str:
@@ -534,6 +569,12 @@ class GpuPoolConfig(_Model):
     ami_version: Annotated[str, Field(pattern=r"^(latest|v[0-9][0-9.]*)$")] = "latest"
     """Karpenter pools: the EKS AMI release the nodes boot (`v20251120` for AL2023, `v1.26.2` for
     Bottlerocket). `latest` (dev only) rolls every node on each AMI release."""
+    previous_name: Slug | None = None
+    """The name this pool had before a rename. The pool's component is aliased from the previous
+    name, and its resources follow it through that alias, so Pulumi moves them instead of
+    deleting them; what carries the pool's name in AWS and Kubernetes (the node group, the
+    NodePool, labels and taints) takes the new name, which replaces the nodes (a pool holds no
+    data). Remove the key after the rename is deployed (README, "Renaming")."""
 
     @field_validator("labels")
     @classmethod
@@ -2034,6 +2075,9 @@ def stack_problems(config: StackConfig) -> list[Problem]:
         problems.append(
             (("gpuPools",), f"names must be unique (repeated: {', '.join(dupes)})", _NOTHING)
         )
+    renamed = rename_problem(config.gpu_pools)
+    if renamed:
+        problems.append((("gpuPools",), renamed, _NOTHING))
     return problems
 
 

@@ -422,9 +422,12 @@ def build_serving(
     assert shared is not None and platform is not None, "endpoints need the shared cluster"
     assert bu.access is not None  # the schema requires access for endpoints
     gateway = platform.get_output("serving")
+    # Endpoints name tables by their name in the stack file; AWS knows a renamed table by the
+    # name it was created with (`previousName`), and that is what their policies must grant.
+    kept = {t.name: t.previous_name or t.name for t in config.feature_store.online_tables}
     endpoints: list[EndpointSpec] = [
         to_args(
-            e,
+            e.model_copy(update={"online_tables": tuple(kept.get(t, t) for t in e.online_tables)}),
             EndpointSpec,
             consumed={"image": "split into image_repository and image_reference"},
             image_repository=e.image_repository,

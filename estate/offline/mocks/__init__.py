@@ -10,7 +10,8 @@ behave as they do for real.
 Layout: `registry.py` holds the tables and the decorators that fill them; `core.py` the
 `EstateMocks` class that dispatches; `aws.py` and `kubernetes.py` the generic answer of each
 provider; one module per AWS service (`aws_ec2.py`, `aws_s3.py`, `aws_iam.py`, `aws_eks.py`, ...)
-registers its types' facts, state and invokes. A type with no entry gets its provider's generic
+registers its types' facts, state and invokes; `random_provider.py` and `tls.py` compute what
+pulumi-random and pulumi-tls resources produce (passwords, keys, certificates) for real. A type with no entry gets its provider's generic
 answer; an invoke with no entry is collected in `EstateMocks.unanswered_calls`.
 
 Everything is derived from a hash of the type, logical name and a per-stack salt, or from values
@@ -35,6 +36,8 @@ from estate.offline.mocks import (  # noqa: F401
     aws_kms,
     aws_s3,
     kubernetes,
+    random_provider,
+    tls,
 )
 from estate.offline.mocks.aws_eks import ADDON_VERSIONS
 from estate.offline.mocks.aws_iam import policy_document_json

@@ -71,6 +71,10 @@ InvokeHandler = Callable[["EstateMocks", dict[str, Any], str], dict[str, Any]]
 #: (mocks, spec (may be completed in place), namespace/name) -> status or None.
 StatusHandler = Callable[["EstateMocks", dict[str, Any], str], "dict[str, Any] | None"]
 
+#: (mocks, logical name, inputs) -> (ID, state): a whole answer, for packages other than aws and
+#: kubernetes (pulumi-random, pulumi-tls), whose resources compute their results locally.
+PackageHandler = Callable[["EstateMocks", str, dict[str, Any]], tuple[str, dict[str, Any]]]
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 AWS_TYPES: dict[str, AwsType] = {}
@@ -81,6 +85,7 @@ ID_FAMILY_RULES: list[tuple[str, frozenset[str], IdRule]] = []
 RESOURCES: dict[str, StateHandler] = {}
 INVOKES: dict[str, InvokeHandler] = {}
 KUBERNETES_STATUS: dict[str, StatusHandler] = {}
+PACKAGE_RESOURCES: dict[str, PackageHandler] = {}
 
 
 def _register(table: dict[str, Any], keys: tuple[str, ...], fn: Any, what: str) -> None:
@@ -151,6 +156,16 @@ def kubernetes_status(*kinds: str) -> Callable[[F], F]:
 
     def decorate(fn: F) -> F:
         _register(KUBERNETES_STATUS, kinds, fn, "Kubernetes status for")
+        return fn
+
+    return decorate
+
+
+def package_resource(*tokens: str) -> Callable[[F], F]:
+    """Register the whole answer of a resource type of another package (`random:`, `tls:`)."""
+
+    def decorate(fn: F) -> F:
+        _register(PACKAGE_RESOURCES, tokens, fn, "package resource handler for")
         return fn
 
     return decorate
