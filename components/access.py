@@ -399,6 +399,9 @@ KEY_CONFIG_READ = (
     "kms:ListResourceTags",
 )
 LOG_READ = ("logs:DescribeLogStreams", "logs:GetLogEvents", "logs:FilterLogEvents")
+LOG_WRITE = ("logs:CreateLogStream", "logs:PutLogEvents")
+"""A BU function writing its own log group (the validation gate): the group is the stack's,
+under `/ai-estate/<prefix>/`, so no role needs `logs:CreateLogGroup`."""
 IDENTITY_READ = (
     "iam:GetRole",
     "iam:GetRolePolicy",
@@ -589,6 +592,7 @@ BOUNDARY_ACTIONS = (
     *KEY_DATA,
     *KEY_CONFIG_READ,
     *LOG_READ,
+    *LOG_WRITE,
     *BOUNDARY_IDENTITY_ACTIONS,
     *ATHENA_QUERY,
     *MLFLOW_USE,

@@ -39,6 +39,7 @@ from .lake_formation import (
     PlatformDataGovernanceSettings,
     lf_role_name,
 )
+from .model_cards import ModelCards, ModelCardSpec, OwnersSpec, family_tags
 from .model_registry import ModelRegistry, ModelRegistrySettings, object_lock_for
 from .monitoring import (
     ALARM_PUBLISHERS,
@@ -55,6 +56,7 @@ from .replication import ArtifactReplication, ImageReplication, replication_role
 from .serving import MODEL_SERVER
 from .storage import AccessLogBucket, PolicyStatements
 from .tenant import BuTenant, BuTenantSettings
+from .validation_gate import ThresholdSpec, ValidationGate
 
 POD_ROLES = (*WORKLOADS, f"{MODEL_SERVER}-*")
 """The BU's roles that only pods assume (Pod Identity): the workload roles and every endpoint's
@@ -408,10 +410,26 @@ class BuEstateArgs(TypedDict):
     """The stack's `dataClassification`: the LF-tag of the BU's database (default internal)."""
     data_quality: NotRequired[DataQualitySettings | None]
     """Schema registry and Data Quality of the feature groups; None (or left out): registry only."""
+    mlops_gate: NotRequired[MlopsGateSettings | None]
+    """The validation gates and model cards of the model families (`ai-estate:mlops`); None (or
+    left out) builds neither."""
     protect: bool
     """Protect and retain stateful resources (prod)."""
     tags: dict[str, str]
     """Ownership tags for every taggable resource."""
+
+
+class MlopsGateSettings(TypedDict):
+    """What the validation gates and model cards read of `ai-estate:mlops.families`."""
+
+    thresholds: dict[str, list[ThresholdSpec]]
+    """Family -> its gate's thresholds (every configured family gets a gate)."""
+    owners: dict[str, OwnersSpec]
+    """Family -> its owners (families without owners are left out)."""
+    cards: dict[str, ModelCardSpec]
+    """Family -> its model card (families without a card are left out)."""
+    log_retention_days: int
+    """Retention of the gates' log groups."""
 
 
 class _Scope(NamedTuple):
@@ -480,6 +498,8 @@ class BuEstate(pulumi.ComponentResource):
     data_quality: FeatureDataQuality | None
     replication: ArtifactReplication | None
     """The artifact bucket's DR copy (a registry and `backup.dr_region`); None otherwise."""
+    validation_gate: ValidationGate | None
+    model_cards: ModelCards | None
     cluster_monitoring: PlatformMonitoring | None
     """The monitoring of a dedicated cluster (its AMP workspace); None on the shared one."""
     _s3_endpoint: pulumi.Input[str] | None
@@ -537,6 +557,7 @@ class BuEstate(pulumi.ComponentResource):
         self.lake_formation = self._lake_formation(scope, args)
         self.data_quality = self._data_quality(scope, args)
         self.replication = self._replication(scope, args)
+        self.validation_gate, self.model_cards = self._mlops_gate(scope, args)
         self.register_outputs({"keyArn": self.key.arn, "namespace": self.tenant.namespace})
 
     # -- sections, in build order -------------------------------------------------------------
@@ -1008,6 +1029,65 @@ class BuEstate(pulumi.ComponentResource):
             # The rulesets target tables SageMaker creates with the feature groups.
             child(self, depends_on=[self.feature_store]),
         )
+
+    def _mlops_gate(
+        self, scope: _Scope, args: BuEstateArgs
+    ) -> tuple[ValidationGate | None, ModelCards | None]:
+        """Per model family: the validation gate in front of the approver, and the model card."""
+        settings = args.get("mlops_gate")
+        if settings is None or self.registry is None:
+            return None, None
+        groups = self.registry.model_package_group_names
+
+        def tags_of(family: str) -> dict[str, str]:
+            return family_tags(family, settings["owners"].get(family))
+
+        gate = None
+        if self.access is not None and settings["thresholds"]:
+            gate = ValidationGate(
+                f"{scope.name}-validation-gate",
+                {
+                    "business_unit": scope.business_unit,
+                    "environment": scope.environment,
+                    "account_id": scope.account_id,
+                    "families": {
+                        family: {
+                            "model_package_group_name": groups[family],
+                            "thresholds": thresholds,
+                            "tags": tags_of(family),
+                        }
+                        for family, thresholds in settings["thresholds"].items()
+                    },
+                    "model_bucket_name": scope.bucket_name("models"),
+                    "kms_key_arn": self.key.arn,
+                    "boundary_arn": self.access.boundary_arn,
+                    "log_retention_days": settings["log_retention_days"],
+                    "tags": scope.tags,
+                },
+                child(self, depends_on=[self.registry]),
+            )
+        cards = None
+        if settings["cards"]:
+            cards = ModelCards(
+                f"{scope.name}-model-cards",
+                {
+                    "business_unit": scope.business_unit,
+                    "environment": scope.environment,
+                    "families": {
+                        family: {
+                            "model_package_group_name": groups[family],
+                            "owners": settings["owners"].get(family),
+                            "card": card,
+                            "tags": tags_of(family),
+                        }
+                        for family, card in settings["cards"].items()
+                    },
+                    "kms_key_arn": self.key.arn,
+                    "tags": scope.tags,
+                },
+                child(self),
+            )
+        return gate, cards
 
     def _monitoring(self, scope: _Scope, args: BuEstateArgs, target: SharedCluster) -> BuMonitoring:
         watched_buckets: dict[str, pulumi.Input[str]] = {}

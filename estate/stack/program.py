@@ -20,13 +20,16 @@ from components.estate import (
     BuEstate,
     BuEstateArgs,
     DedicatedCluster,
+    MlopsGateSettings,
     PlatformEstate,
     PlatformEstateArgs,
     SharedCluster,
     pool_summary,
 )
+from components.model_cards import ModelCardSpec, OwnersSpec
 from components.network import NetworkSettings
 from components.tags import ownership_tags
+from components.validation_gate import ThresholdSpec
 from estate.stack.config import StackConfig, validate_pulumi_config, warning_lines
 from estate.stack.convert import to_args
 
@@ -106,7 +109,8 @@ BU_CONSUMED: dict[str, str] = {
     "monitoring.prometheus_rules": "the BU's AMP rule groups, built by build_prometheus_rules()",
     "payer_account": "checked by the schema (monitoring.costAnomaly needs it)",
     "data_governance": "platform stacks only (the schema refuses it on BU stacks)",
-    "mlops": "pending: the retraining loop components (issue 13) consume it",
+    "mlops": "read by mlops_gate_settings() (validation gates, model cards, owner tags); the "
+    "retraining loop (issue 13) reads the rest",
 }
 
 
@@ -145,8 +149,46 @@ def bu_args(
         shared_cluster=shared,
         dedicated=dedicated_settings(config) if shared is None else None,
         data_classification=config.data_classification,
+        mlops_gate=mlops_gate_settings(config),
         protect=config.protect_stateful,
         tags=tags,
+    )
+
+
+def mlops_gate_settings(config: StackConfig) -> MlopsGateSettings | None:
+    """The validation gates and model cards of `ai-estate:mlops.families` (None: no families)."""
+    families = config.mlops.families
+    if not families:
+        return None
+    return MlopsGateSettings(
+        thresholds={
+            f: [
+                ThresholdSpec(metric=t.metric, min=t.min, max=t.max)
+                for t in spec.validation.thresholds
+            ]
+            for f, spec in families.items()
+        },
+        owners={
+            f: OwnersSpec(
+                business=spec.owners.business,
+                technical=spec.owners.technical,
+                risk=spec.owners.risk,
+            )
+            for f, spec in families.items()
+            if spec.owners is not None
+        },
+        cards={
+            f: ModelCardSpec(
+                intended_use=spec.model_card.intended_use,
+                risk_rating=spec.model_card.risk_rating,
+                status=spec.model_card.status,
+                kpi=spec.model_card.kpi,
+            )
+            for f, spec in families.items()
+            if spec.model_card is not None
+        },
+        # The cluster's resolved retention: 365 days in prod, 90 elsewhere, unless configured.
+        log_retention_days=config.cluster.log_retention_days or 90,
     )
 
 
