@@ -1472,6 +1472,245 @@ def data_quality_problems(config: StackConfig) -> list[Problem]:
 # --- end data-dq ---
 
 
+# --- mlops ---
+
+_SCHEDULE_EXPRESSION = r"^(cron\([^()]{1,200}\)|rate\(\d{1,5} (minute|minutes|hour|hours|day|days)\)|at\(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\))$"
+
+
+class ModelOwnersConfig(_Model):
+    """Who answers for a model family: tagged on its resources, named on its model card."""
+
+    business: Email
+    """The business owner: accountable for what the model decides and the KPI it moves."""
+    technical: Email
+    """The technical owner: receives the family's alarms and retraining failures."""
+    risk: Email
+    """The model-risk owner: reviews the model card and approves versions for production."""
+
+
+class RetrainingConfig(_Model):
+    """What triggers a family's retraining and how the training job runs on the BU's GPU pool."""
+
+    schedule: str | None = Field(None, pattern=_SCHEDULE_EXPRESSION)
+    """An EventBridge Scheduler expression (`cron(0 3 ? * SUN *)`, `rate(7 days)`) that queues a
+    retraining; unset: no scheduled retraining."""
+    schedule_timezone: str = Field("UTC", pattern=r"^[A-Za-z][A-Za-z0-9_+/-]{0,63}$")
+    """IANA time zone of `schedule` (`Europe/Berlin`)."""
+    on_alarms: bool = True
+    """The family's model-quality and drift alarms (`monitoring.modelMetrics` with `model` equal
+    to the family) queue a retraining when they go to ALARM."""
+    pool: Slug | None = None
+    """The GPU pool (`gpuPools[].name`) the training job runs on. Default: the BU's first pool."""
+    image: str
+    """The training image: one of the BU's ECR repositories (`modelRegistry.imageNames`, or the
+    model families) by tag (`card-fraud-trainer:1.0.0`) or digest (`...@sha256:...`)."""
+    gpus: int = Field(1, ge=1, le=64)
+    """GPUs one training job requests (requests equal limits; Kueue admits it against the BU's
+    GPU quota)."""
+    cpu: str = Field("4", pattern=r"^\d+(\.\d+)?m?$")
+    """CPU one training job requests and is limited to."""
+    memory: str = Field("32Gi", pattern=r"^\d+(Mi|Gi|Ti)$")
+    """Memory one training job requests and is limited to."""
+    max_parallel_jobs: int = Field(1, ge=1, le=20)
+    """Most training jobs of the family running at once (queued messages wait)."""
+    timeout_hours: int = Field(24, ge=1, le=168)
+    """A training job running longer is stopped (`activeDeadlineSeconds`)."""
+
+    @model_validator(mode="after")
+    def _image_ref(self) -> RetrainingConfig:
+        if not _IMAGE_REF.match(self.image):
+            raise ValueError(
+                f"image must be '<repository>:<tag>' or '<repository>@sha256:<digest>' naming one "
+                f"of the BU's ECR repositories (got {self.image!r})"
+            )
+        if self.image.endswith(":latest"):
+            raise ValueError("image must be pinned by an immutable tag or digest, not ':latest'")
+        return self
+
+    @property
+    def image_repository(self) -> str:
+        """The ECR repository name of `image` (`card-fraud-trainer`)."""
+        match = _IMAGE_REF.match(self.image)
+        assert match is not None  # checked by the validator
+        return match.group(1)
+
+
+class ThresholdConfig(_Model):
+    """One metric a candidate model version must meet to stay in line for approval."""
+
+    metric: Ident
+    """The metric name in the candidate's model metrics (`auc`, `p99_latency_ms`)."""
+    min: float | None = None
+    """The candidate is rejected when the metric is below this."""
+    max: float | None = None
+    """The candidate is rejected when the metric is above this."""
+
+    @model_validator(mode="after")
+    def _bounds(self) -> ThresholdConfig:
+        if self.min is None and self.max is None:
+            raise ValueError(f"threshold {self.metric!r} needs min, max or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(
+                f"threshold {self.metric!r}: min ({self.min}) exceeds max ({self.max})"
+            )
+        return self
+
+
+class ValidationConfig(_Model):
+    """The automatic validation gate in front of the human approver."""
+
+    thresholds: Annotated[tuple[ThresholdConfig, ...], _items(50)] = ()
+    """Every threshold must hold, or the gate rejects the candidate; empty: the gate rejects only
+    candidates without metrics."""
+
+    @model_validator(mode="after")
+    def _unique(self) -> ValidationConfig:
+        names = [t.metric for t in self.thresholds]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(
+                f"thresholds must name each metric once (repeated: {', '.join(dupes)})"
+            )
+        return self
+
+
+class ModelCardConfig(_Model):
+    """The family's SageMaker model card: what it is for, how risky, who owns it."""
+
+    intended_use: str = Field(min_length=10, max_length=2048)
+    """What the model is for and what it must not be used for."""
+    risk_rating: Literal["low", "medium", "high", "unknown"]
+    """The model-risk rating the risk owner assigned."""
+    status: Literal["Draft", "PendingReview", "Approved", "Archived"] = "Draft"
+    """The card's review status; a prod endpoint may serve the family only when `Approved`."""
+    kpi: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,127}$")] | None = None
+    """The business KPI the model moves: a `monitoring.kpis[].name` of this family."""
+
+
+class MlopsFamilyConfig(_Model):
+    """The retraining loop, validation gate, owners and model card of one model family."""
+
+    owners: ModelOwnersConfig | None = None
+    """Business, technical and risk owners (required in prod)."""
+    retraining: RetrainingConfig | None = None
+    """Triggers and the training job; unset: no retraining loop for the family."""
+    validation: ValidationConfig = ValidationConfig()
+    """Thresholds the automatic gate checks before a human approves."""
+    model_card: ModelCardConfig | None = None
+    """The family's model card (required in prod)."""
+
+
+class DeployDispatchConfig(_Model):
+    """Approval → deployment: an approved model version starts the deploy workflow of the
+    repository that holds the stacks (GitHub `repository_dispatch`)."""
+
+    repository: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$")
+    """`owner/name` of the repository whose deploy workflow rolls the endpoint."""
+    api_url: HttpsUrl = "https://api.github.com"
+    """The GitHub API (GitHub Enterprise Server: `https://HOST/api/v3`)."""
+    event_type: str = Field("model-approved", pattern=r"^[a-z0-9][a-z0-9._-]{0,99}$")
+    """The `repository_dispatch` event type the workflow listens for."""
+    token_secret_arn: str | None = Field(
+        None,
+        pattern=r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$",
+    )
+    """An existing Secrets Manager secret holding the GitHub token; unset: see the README
+    ("The retraining loop") for how the token reaches the connection."""
+
+
+class MlopsConfig(_Model):
+    """`ai-estate:mlops` (BU stacks): the closed loop per model family."""
+
+    families: Annotated[dict[Slug, MlopsFamilyConfig], _items()] = {}
+    """Per model family of `modelRegistry.modelFamilies`: owners, retraining, gate, model card."""
+    deploy_dispatch: DeployDispatchConfig | None = None
+    """Start the deploy workflow when a model version is approved; unset: deploy by hand."""
+
+
+def mlops_problems(config: StackConfig) -> list[Problem]:
+    """The loop names the BU's own families, pools, images and KPIs; prod families are owned,
+    retrained and carded."""
+    ml = config.mlops
+    if config.kind != "bu":
+        if ml.families or ml.deploy_dispatch is not None:
+            return [(("mlops",), "belongs in BU stacks", _NOTHING)]
+        return []
+    problems: list[Problem] = []
+    families = set(config.model_registry.model_families)
+    images = set(config.model_registry.image_names or config.model_registry.model_families)
+    pools = [p.name for p in config.gpu_pools]
+    metrics = {m.model for m in config.monitoring.model_metrics}
+    for family, spec in ml.families.items():
+        at: tuple[str | int, ...] = ("mlops", "families", family)
+        if family not in families:
+            known = ", ".join(sorted(families)) or "none declared"
+            problems.append(
+                (
+                    at,
+                    f"names no model family of modelRegistry.modelFamilies (known: {known})",
+                    family,
+                )
+            )
+        r = spec.retraining
+        if r is not None:
+            if r.pool is not None and r.pool not in pools:
+                problems.append(
+                    ((*at, "retraining", "pool"), "is not one of gpuPools[].name", r.pool)
+                )
+            if r.pool is None and not pools:
+                problems.append(
+                    ((*at, "retraining"), "needs a GPU pool (gpuPools is empty)", _NOTHING)
+                )
+            if r.image_repository not in images:
+                problems.append(
+                    (
+                        (*at, "retraining", "image"),
+                        "names no ECR repository of the BU (modelRegistry.imageNames or the families)",
+                        r.image,
+                    )
+                )
+            if r.schedule is None and not (r.on_alarms and family in metrics):
+                problems.append(
+                    (
+                        (*at, "retraining"),
+                        "has no trigger: set schedule, or onAlarms with a monitoring.modelMetrics "
+                        "entry whose model is the family",
+                        _NOTHING,
+                    )
+                )
+        card = spec.model_card
+        if card is not None and card.kpi is not None:
+            kpis = {k.name for k in config.monitoring.kpis if k.model_family == family}
+            if card.kpi not in kpis:
+                problems.append(
+                    (
+                        (*at, "modelCard", "kpi"),
+                        "is not a monitoring.kpis[].name of this family",
+                        card.kpi,
+                    )
+                )
+    if config.environment == "prod":
+        for i, family in enumerate(config.model_registry.model_families):
+            declared = ml.families.get(family)
+            for missing, what in (
+                (declared is None or declared.owners is None, "owners"),
+                (declared is None or declared.retraining is None, "retraining"),
+                (declared is None or declared.model_card is None, "modelCard"),
+            ):
+                if missing:
+                    problems.append(
+                        (
+                            ("mlops", "families", family),
+                            f"prod model family {family!r} (modelRegistry.modelFamilies[{i}]) needs {what}",
+                            _NOTHING,
+                        )
+                    )
+    return problems
+
+
+# --- end mlops ---
+
+
 class StackConfig(_Model):
     """Everything under `ai-estate:` in one stack file."""
 
@@ -1540,6 +1779,9 @@ class StackConfig(_Model):
     """The BU's offline store under Lake Formation: tags, grants, column filters (BU stacks)."""
     data_quality: DataQualityConfig = DataQualityConfig()
     """Glue Data Quality rulesets on the offline feature store, run on a schedule (BU stacks)."""
+    mlops: MlopsConfig = MlopsConfig()
+    """The closed MLOps loop per model family: retraining, validation gate, owners, model cards,
+    approval → deployment (BU stacks)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -1739,6 +1981,7 @@ def stack_problems(config: StackConfig) -> list[Problem]:
     problems.extend(gpu_quota_problems(config))
     problems.extend(cost_governance_problems(config))
     problems.extend(lake_formation_problems(config))
+    problems.extend(mlops_problems(config))
     if config.kind == "platform":
         if bu != "platform":
             problems.append((("businessUnit",), "must be 'platform' for a platform stack", bu))

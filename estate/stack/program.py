@@ -87,6 +87,7 @@ PLATFORM_CONSUMED: dict[str, str] = {
     "audit": "BU stacks only (the data-event trail on a BU's data)",
     "lake_formation": "BU stacks only (the schema refuses it on platform stacks)",
     "data_quality": "BU stacks only (Glue Data Quality of a BU's feature groups)",
+    "mlops": "BU stacks only (the schema refuses it on platform stacks)",
 }
 
 BU_CONSUMED: dict[str, str] = {
@@ -105,6 +106,7 @@ BU_CONSUMED: dict[str, str] = {
     "monitoring.prometheus_rules": "the BU's AMP rule groups, built by build_prometheus_rules()",
     "payer_account": "checked by the schema (monitoring.costAnomaly needs it)",
     "data_governance": "platform stacks only (the schema refuses it on BU stacks)",
+    "mlops": "pending: the retraining loop components (issue 13) consume it",
 }
 
 
