@@ -246,6 +246,12 @@ class BuScope:
         ]
 
     @property
+    def api_destination_pattern(self) -> str:
+        """The BU's EventBridge API destinations (`api-destination/<prefix>-.../<uuid>`): the
+        deploy dispatch's invoke role calls its own only."""
+        return self.arn("events", f"api-destination/{self.prefix}-*")
+
+    @property
     def log_group_pattern(self) -> str:
         """The BU's log groups and their streams (`/ai-estate/<bu>-<env>/...`)."""
         return self.arn("logs", f"log-group:/ai-estate/{self.prefix}/*")
@@ -547,6 +553,7 @@ def boundary_resources(res: BuResources) -> list[str]:
         s.role_arn_pattern,
         s.policy_arn_pattern,
         *s.lineage_patterns,
+        s.api_destination_pattern,
     ]
     if res.cluster_name:
         inside.append(s.cluster_arn(res.cluster_name))
@@ -572,6 +579,7 @@ def _outside_exemptions(res: BuResources) -> list[str]:
         s.mlflow_tracking_server_pattern,
         s.athena_workgroup_arn,
         *s.lineage_patterns,
+        s.api_destination_pattern,
     }
     return [named, identities, *(r for r in boundary_resources(res) if r not in folded)]
 
@@ -594,6 +602,7 @@ BOUNDARY_ACTIONS = (
     *MLFLOW_USE,
     *LINEAGE_WRITE,
     "eks:DescribeCluster",
+    "events:InvokeApiDestination",  # the deploy dispatch (components/deploy_dispatch.py)
 )
 """The services and actions the estate uses: the most any BU role can ever do."""
 

@@ -281,6 +281,10 @@ PLANS: dict[str, Plan] = {
     "serving.endpoints[].gpusPerReplica": Plan(
         value=2, companions={"gpuPools[].instanceTypes": ["g5.12xlarge"]}
     ),
+    # an existing secret's value reaches the connection (instead of the placeholder)
+    "mlops.deployDispatch.tokenSecretArn": Plan(
+        value="arn:aws:secretsmanager:us-east-1:222222222222:secret:ci/github-dispatch-AbCdEf"
+    ),
 }
 
 DOCUMENTATION_ONLY: dict[str, str] = {
@@ -319,7 +323,6 @@ for _leaf in (
     ),
     *(f"mlops.families.*.validation.thresholds[].{k}" for k in ("metric", "min", "max")),
     *(f"mlops.families.*.modelCard.{k}" for k in ("intendedUse", "riskRating", "status", "kpi")),
-    *(f"mlops.deployDispatch.{k}" for k in ("repository", "apiUrl", "eventType", "tokenSecretArn")),
 ):
     DOCUMENTATION_ONLY[_leaf] = _MLOPS_PENDING
 

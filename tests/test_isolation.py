@@ -59,10 +59,11 @@ def marketing_beside_fraud() -> Inventory:
     project = load_project(ROOT)
     raw = project.stack_config(MARKETING)
     # What prod asks of a stack that dev does not: pinned node AMIs; its dev endpoint (scale to
-    # zero) stays behind, since serving is proved by tests/test_golden_path.py.
+    # zero) stays behind, since serving is proved by tests/test_golden_path.py; so does its
+    # dev-grade MLops loop (prod families need owners and approved cards).
     pools = [{**pool, "amiVersion": "v20251120"} for pool in raw.get("ai-estate:gpuPools") or []]
     config = {
-        **{k: v for k, v in raw.items() if k != "ai-estate:serving"},
+        **{k: v for k, v in raw.items() if k not in ("ai-estate:serving", "ai-estate:mlops")},
         "ai-estate:gpuPools": pools,
         "ai-estate:environment": "prod",
         "ai-estate:accountId": _render(FRAUD).config["ai-estate:accountId"],
