@@ -507,11 +507,18 @@ BOUNDARY_IMAGE_ACTIONS = (
     *IMAGE_CONFIG_READ,
 )
 BOUNDARY_CATALOG_ACTIONS = ("glue:GetDatabase", "glue:GetTable*", "glue:GetPartition*")
+BOUNDARY_ATHENA_ACTIONS = (
+    "athena:St*QueryExecution",  # Start, Stop
+    "athena:GetQueryExecution",
+    "athena:GetQueryResults",
+    "athena:ListQueryExecutions",
+    "athena:GetWorkGroup",
+)
+BOUNDARY_KEY_ACTIONS = ("kms:DescribeKey", "kms:GetKey*", "kms:ListResourceTags")
 BOUNDARY_IDENTITY_ACTIONS = (
     "iam:GetRole*",
     "iam:GetPolicy*",
-    "iam:ListRolePolicies",
-    "iam:ListAttachedRolePolicies",
+    "iam:List*RolePolicies",  # ListRolePolicies, ListAttachedRolePolicies
     "iam:ListPolicyVersions",
 )
 
@@ -568,7 +575,6 @@ def _outside_exemptions(res: BuResources) -> list[str]:
     boundary under IAM's size limit; the Allow above stays per resource type."""
     s = res.scope
     named = s.arn("*", f"*/{s.prefix}-*")
-    identities = s.arn("iam", f"*{s.role_path}{s.prefix}-*", regional=False)  # roles, policies
     folded = {
         s.role_arn_pattern,
         s.policy_arn_pattern,
@@ -581,6 +587,7 @@ def _outside_exemptions(res: BuResources) -> list[str]:
         *s.lineage_patterns,
         s.api_destination_pattern,
     }
+    identities = s.arn("iam", f"*{s.role_path}{s.prefix}-*", regional=False)  # roles, policies
     return [named, identities, *(r for r in boundary_resources(res) if r not in folded)]
 
 
@@ -595,10 +602,10 @@ BOUNDARY_ACTIONS = (
     *BOUNDARY_IMAGE_ACTIONS,
     *BOUNDARY_CATALOG_ACTIONS,
     *KEY_DATA,
-    *KEY_CONFIG_READ,
+    *BOUNDARY_KEY_ACTIONS,
     *LOG_READ,
     *BOUNDARY_IDENTITY_ACTIONS,
-    *ATHENA_QUERY,
+    *BOUNDARY_ATHENA_ACTIONS,
     *MLFLOW_USE,
     *LINEAGE_WRITE,
     "eks:DescribeCluster",

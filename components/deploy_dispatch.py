@@ -272,9 +272,7 @@ class DeployDispatch(pulumi.ComponentResource):
             token = aws.secretsmanager.get_secret_version_output(
                 secret_id=secret_arn, opts=pulumi.InvokeOutputOptions(parent=self)
             ).secret_string
-            value: pulumi.Input[str] = pulumi.Output.secret(
-                pulumi.Output.concat("Bearer ", token)
-            )
+            value: pulumi.Input[str] = pulumi.Output.secret(pulumi.Output.concat("Bearer ", token))
             ignore: list[str] = []
         else:
             value = PLACEHOLDER_TOKEN
@@ -389,4 +387,3 @@ class DeployDispatch(pulumi.ComponentResource):
         self.connection_secret_arn = connection.secret_arn
         self.invoke_role_arn = role.arn
         self.dead_letter_queue_url = dlq.url
-

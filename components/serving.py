@@ -1519,9 +1519,7 @@ class ServingEndpoint(pulumi.ComponentResource):
 
         # -- load balancing: our target group, bound to the Service, routed by the Gateway ----
         tg_name = target_group_name(prefix, ep["name"])
-        target_group = self._target_group(
-            f"{name}-target-group", tg_name, ep, gw["vpc_id"], tags
-        )
+        target_group = self._target_group(f"{name}-target-group", tg_name, ep, gw["vpc_id"], tags)
         _crd(
             f"{name}-target-group-binding",
             "elbv2.k8s.aws/v1beta1",

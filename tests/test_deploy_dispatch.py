@@ -86,8 +86,8 @@ def _rule(inventory, family: str):
 
 def test_each_familys_approval_and_nothing_else_reaches_its_rule(inventory, rendered):
     other_bu_groups = [
-        f"marketing-dev-{f}" for f in rendered("marketing-dev").outputs["modelRegistry"]
-        ["modelPackageGroupArns"]
+        f"marketing-dev-{f}"
+        for f in rendered("marketing-dev").outputs["modelRegistry"]["modelPackageGroupArns"]
     ]
     assert other_bu_groups, "marketing-dev ships a registry to compare with"
     for family in FAMILIES:
@@ -157,7 +157,10 @@ def test_the_destination_posts_to_the_repositorys_dispatches_with_the_github_hea
     assert auth["apiKey"]["value"] == PLACEHOLDER_TOKEN
     assert connection.ignore_changes == ["authParameters.apiKey.value"]
     headers = {h["key"]: h["value"] for h in auth["invocationHttpParameters"]["headers"]}
-    assert headers == {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
+    assert headers == {
+        "Accept": "application/vnd.github+json",
+        "X-GitHub-Api-Version": "2022-11-28",
+    }
 
 
 def test_a_token_secret_reaches_the_connection_as_a_pulumi_secret():
@@ -182,7 +185,9 @@ def _invoke_role(inventory) -> tuple[Principal, dict]:
         if p.property_dependencies.get("role") == [role.urn]
     ]
     [boundary] = [
-        b for b in of(inventory, "aws:iam/policy:Policy") if b.inputs["name"] == "fraud-prod-boundary"
+        b
+        for b in of(inventory, "aws:iam/policy:Policy")
+        if b.inputs["name"] == "fraud-prod-boundary"
     ]
     assert role.inputs["permissionsBoundary"] == _arn_of(inventory, boundary)
     principal = Principal(
@@ -212,7 +217,10 @@ def test_the_invoke_role_can_only_invoke_its_own_destination(inventory, rendered
         ("events:PutEvents", f"arn:aws:events:{region}:{account}:event-bus/default"),
         ("sqs:SendMessage", dlq),
         ("s3:GetObject", f"{bucket}/models/card-fraud/3/model.tar.gz"),
-        ("sagemaker:UpdateModelPackage", f"arn:aws:sagemaker:{region}:{account}:model-package/fraud-prod-card-fraud/3"),
+        (
+            "sagemaker:UpdateModelPackage",
+            f"arn:aws:sagemaker:{region}:{account}:model-package/fraud-prod-card-fraud/3",
+        ),
         ("iam:PassRole", role.arn),
     ]:
         assert not evaluate(Request(role, action, resource)).allowed, action
@@ -226,7 +234,10 @@ def test_the_archive_keeps_every_model_package_event_of_the_bu_and_no_other(inve
     archive = one(inventory, ARCHIVE)
     pattern = EventPattern.load(archive.inputs["eventPattern"])
     for family, status in itertools.product(FAMILIES, STATUSES):
-        assert pattern.matches_event(package_event(f"fraud-prod-{family}", status)), (family, status)
+        assert pattern.matches_event(package_event(f"fraud-prod-{family}", status)), (
+            family,
+            status,
+        )
     for group in ["marketing-dev-propensity", "fraud-dev-card-fraud", "fraudprod-card-fraud"]:
         for status in STATUSES:
             assert not pattern.matches_event(package_event(group, status)), group
@@ -238,7 +249,9 @@ def test_the_archive_keeps_every_model_package_event_of_the_bu_and_no_other(inve
 
 def test_eventbridge_may_use_the_bu_key_for_the_archive_and_the_dlq_only_as_documented(inventory):
     [alias] = [
-        a for a in of(inventory, "aws:kms/alias:Alias") if a.inputs["name"] == "alias/ai-estate/fraud-prod"
+        a
+        for a in of(inventory, "aws:kms/alias:Alias")
+        if a.inputs["name"] == "alias/ai-estate/fraud-prod"
     ]
     [key] = [k for k in of(inventory, "aws:kms/key:Key") if k.parent == alias.parent]
     policy = json.loads(key.inputs["policy"])
@@ -255,7 +268,9 @@ def test_eventbridge_may_use_the_bu_key_for_the_archive_and_the_dlq_only_as_docu
         assert may(action, archive_context), action
     assert may("kms:DescribeKey", {"aws:SourceAccount": account})
     # another bus's context, or another account, is refused
-    assert not may("kms:ReEncryptFrom", {"kms:EncryptionContext:aws:events:event-bus:arn": bus + "x"})
+    assert not may(
+        "kms:ReEncryptFrom", {"kms:EncryptionContext:aws:events:event-bus:arn": bus + "x"}
+    )
     assert not may("kms:DescribeKey", {"aws:SourceAccount": "999999999999"})
     dlq = one(inventory, "aws:sqs/queue:Queue", "deploy-dispatch-dlq")
     assert dlq.inputs["kmsMasterKeyId"] == key_arn
@@ -271,5 +286,8 @@ def test_shipped_stacks_pass_the_archive_cmk_rule(rendered):
     from policy_harness import check
 
     for stack in ("fraud-prod", "marketing-dev"):
-        assert check("mlops-queue-and-archive-cmk", rendered(stack), environment=stack.split("-")[1]) == []
+        assert (
+            check("mlops-queue-and-archive-cmk", rendered(stack), environment=stack.split("-")[1])
+            == []
+        )
         assert of(rendered(stack), ARCHIVE), stack
