@@ -246,6 +246,12 @@ class BuScope:
         ]
 
     @property
+    def api_destination_pattern(self) -> str:
+        """The BU's EventBridge API destinations (`api-destination/<prefix>-.../<uuid>`): the
+        deploy dispatch's invoke role calls its own only."""
+        return self.arn("events", f"api-destination/{self.prefix}-*")
+
+    @property
     def log_group_pattern(self) -> str:
         """The BU's log groups and their streams (`/ai-estate/<bu>-<env>/...`)."""
         return self.arn("logs", f"log-group:/ai-estate/{self.prefix}/*")
@@ -504,11 +510,18 @@ BOUNDARY_IMAGE_ACTIONS = (
     *IMAGE_CONFIG_READ,
 )
 BOUNDARY_CATALOG_ACTIONS = ("glue:GetDatabase", "glue:GetTable*", "glue:GetPartition*")
+BOUNDARY_ATHENA_ACTIONS = (
+    "athena:St*QueryExecution",  # Start, Stop
+    "athena:GetQueryExecution",
+    "athena:GetQueryResults",
+    "athena:ListQueryExecutions",
+    "athena:GetWorkGroup",
+)
+BOUNDARY_KEY_ACTIONS = ("kms:DescribeKey", "kms:GetKey*", "kms:ListResourceTags")
 BOUNDARY_IDENTITY_ACTIONS = (
     "iam:GetRole*",
     "iam:GetPolicy*",
-    "iam:ListRolePolicies",
-    "iam:ListAttachedRolePolicies",
+    "iam:List*RolePolicies",  # ListRolePolicies, ListAttachedRolePolicies
     "iam:ListPolicyVersions",
 )
 
@@ -550,6 +563,7 @@ def boundary_resources(res: BuResources) -> list[str]:
         s.role_arn_pattern,
         s.policy_arn_pattern,
         *s.lineage_patterns,
+        s.api_destination_pattern,
     ]
     if res.cluster_name:
         inside.append(s.cluster_arn(res.cluster_name))
@@ -564,7 +578,6 @@ def _outside_exemptions(res: BuResources) -> list[str]:
     boundary under IAM's size limit; the Allow above stays per resource type."""
     s = res.scope
     named = s.arn("*", f"*/{s.prefix}-*")
-    identities = s.arn("iam", f"*{s.role_path}{s.prefix}-*", regional=False)  # roles, policies
     folded = {
         s.role_arn_pattern,
         s.policy_arn_pattern,
@@ -575,7 +588,9 @@ def _outside_exemptions(res: BuResources) -> list[str]:
         s.mlflow_tracking_server_pattern,
         s.athena_workgroup_arn,
         *s.lineage_patterns,
+        s.api_destination_pattern,
     }
+    identities = s.arn("iam", f"*{s.role_path}{s.prefix}-*", regional=False)  # roles, policies
     return [named, identities, *(r for r in boundary_resources(res) if r not in folded)]
 
 
@@ -590,14 +605,15 @@ BOUNDARY_ACTIONS = (
     *BOUNDARY_IMAGE_ACTIONS,
     *BOUNDARY_CATALOG_ACTIONS,
     *KEY_DATA,
-    *KEY_CONFIG_READ,
+    *BOUNDARY_KEY_ACTIONS,
     *LOG_READ,
     *LOG_WRITE,
     *BOUNDARY_IDENTITY_ACTIONS,
-    *ATHENA_QUERY,
+    *BOUNDARY_ATHENA_ACTIONS,
     *MLFLOW_USE,
     *LINEAGE_WRITE,
     "eks:DescribeCluster",
+    "events:InvokeApiDestination",  # the deploy dispatch (components/deploy_dispatch.py)
 )
 """The services and actions the estate uses: the most any BU role can ever do."""
 

@@ -26,6 +26,7 @@ from .cost_governance import (
     PlatformCostGovernanceSettings,
 )
 from .data_quality import DataQualitySettings, FeatureDataQuality, data_quality_role_name
+from .deploy_dispatch import DeployDispatch, DeployDispatchSettings
 from .detection import PlatformDetection
 from .feature_store import FeatureStore, FeatureStoreSettings, kept_name, offline_table_name
 from .gpu_catalog import gpu_model_of
@@ -413,6 +414,9 @@ class BuEstateArgs(TypedDict):
     mlops_gate: NotRequired[MlopsGateSettings | None]
     """The validation gates and model cards of the model families (`ai-estate:mlops`); None (or
     left out) builds neither."""
+    deploy_dispatch: NotRequired[DeployDispatchSettings | None]
+    """`mlops.deployDispatch`: approvals start the deploy workflow; None (or left out): the
+    registry's events are archived only."""
     protect: bool
     """Protect and retain stateful resources (prod)."""
     tags: dict[str, str]
@@ -500,6 +504,8 @@ class BuEstate(pulumi.ComponentResource):
     """The artifact bucket's DR copy (a registry and `backup.dr_region`); None otherwise."""
     validation_gate: ValidationGate | None
     model_cards: ModelCards | None
+    deploy_dispatch: DeployDispatch | None
+    """The approval -> deploy dispatch and the model-package archive; None without a registry."""
     cluster_monitoring: PlatformMonitoring | None
     """The monitoring of a dedicated cluster (its AMP workspace); None on the shared one."""
     _s3_endpoint: pulumi.Input[str] | None
@@ -547,6 +553,7 @@ class BuEstate(pulumi.ComponentResource):
         # The BU's roles exist before the registry and the tenant, which name them.
         self.access = self._access(scope, args, target)
         self.registry = self._registry(scope, args)
+        self.deploy_dispatch = self._deploy_dispatch(scope, args)
         self.tenant = self._tenant(scope, args, target, in_cluster)
         self.queues = self._queues(scope, args, target, in_cluster)
         self.node_role, self.pools = self._gpu_pools(scope, args, target, in_cluster)
@@ -627,6 +634,8 @@ class BuEstate(pulumi.ComponentResource):
                 ),
                 "isolated_business_unit": (scope.business_unit, scope.environment),
                 "cloudtrail_trails": [trail_name(scope.prefix)] if _audit_uses_bu_key(args) else [],
+                # The model-package archive (DeployDispatch) is under this key.
+                "event_archives": args["model_registry"] is not None,
                 "tags": scope.tags,
                 "protect": scope.protect,
             },
@@ -734,6 +743,25 @@ class BuEstate(pulumi.ComponentResource):
                     scope, args, f"{scope.prefix}-mlflow"
                 ),
                 "protect": scope.protect,
+                "tags": scope.tags,
+            },
+            child(self),
+        )
+
+    def _deploy_dispatch(self, scope: _Scope, args: BuEstateArgs) -> DeployDispatch | None:
+        """Every model-package event archived; with `deploy_dispatch`, approvals deployed."""
+        if self.registry is None:
+            return None
+        return DeployDispatch(
+            f"{scope.name}-deploy-dispatch",
+            {
+                "business_unit": scope.business_unit,
+                "environment": scope.environment,
+                "account_id": scope.account_id,
+                "model_package_group_names": self.registry.model_package_group_names,
+                "dispatch": args.get("deploy_dispatch"),
+                "kms_key_arn": self.key.arn,
+                "boundary_arn": self.access.boundary_arn if self.access else None,
                 "tags": scope.tags,
             },
             child(self),

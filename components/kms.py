@@ -75,6 +75,7 @@ def key_policy_document(
     s3_reader_accounts: Sequence[str] = (),
     isolated_business_unit: tuple[str, str] | None = None,
     cloudtrail_trails: Sequence[str] = (),
+    event_archives: bool = False,
 ) -> str:
     """The key policy: the account administers it (so IAM policies apply), services may use it.
 
@@ -203,6 +204,33 @@ def key_policy_document(
                 "Condition": {"StringEquals": {"aws:SourceArn": sorted(cloudtrail_trails)}},
             }
         )
+    if event_archives:
+        # EventBridge archives of this account's default bus encrypt with the key itself (AWS:
+        # "Encrypting EventBridge archives with AWS KMS keys"): DescribeKey to validate it, the
+        # data operations only under the bus's encryption context.
+        bus = f"arn:{partition}:events:{region}:{account_id}:event-bus/default"
+        statements.append(
+            {
+                "Sid": "EventBridgeArchivesDescribeKey",
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": "kms:DescribeKey",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+            }
+        )
+        statements.append(
+            {
+                "Sid": "EventBridgeArchivesUseKey",
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey", "kms:ReEncrypt*"],
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {"kms:EncryptionContext:aws:events:event-bus:arn": bus}
+                },
+            }
+        )
     for service in service_principals:
         statements.append(
             {
@@ -312,6 +340,8 @@ class KmsKeyArgs(TypedDict):
     cloudtrail_trails: NotRequired[list[str]]
     """Names of this account's trails (in the key's region) that encrypt their log files with
     the key."""
+    event_archives: NotRequired[bool]
+    """Let EventBridge archives of the account's default bus encrypt with the key."""
     region: NotRequired[str]
     """Create the key in this region instead of the provider's (a DR copy's key: KMS keys never
     leave their region)."""
@@ -353,6 +383,7 @@ class KmsKey(pulumi.ComponentResource):
                     f"{parts[0].account_id}:trail/{t}"
                     for t in args.get("cloudtrail_trails", [])
                 ],
+                event_archives=args.get("event_archives", False),
             )
         )
         self.key = aws.kms.Key(

@@ -286,12 +286,18 @@ def lifecycle_policy(untagged_expiry_days: int, tagged_images_kept: int) -> str:
     return json.dumps({"rules": rules}, sort_keys=True)
 
 
+MODEL_PACKAGE_EVENT: dict[str, list[str]] = {
+    "source": ["aws.sagemaker"],
+    "detail-type": ["SageMaker Model Package State Change"],
+}
+"""What every model-package event pattern matches on (EventBridge's SageMaker event reference)."""
+
+
 def approval_event_pattern(name_prefix: str) -> str:
     """Every state change of a model package in the BU's groups (`<bu>-<env>-*`)."""
     return json.dumps(
         {
-            "source": ["aws.sagemaker"],
-            "detail-type": ["SageMaker Model Package State Change"],
+            **MODEL_PACKAGE_EVENT,
             "detail": {"ModelPackageGroupName": [{"prefix": f"{name_prefix}-"}]},
         },
         sort_keys=True,

@@ -39,17 +39,29 @@ BU (`BuServing`, one per BU stack, a `ServingEndpoint` per endpoint):
   subnets only; egress to HTTPS in the VPC and the S3/DynamoDB prefix lists), and CloudWatch
   alarms (p95/p99 latency, target 5xx, replicas at max, GPU utilisation) to the BU's alarm topic,
   with a dashboard row per endpoint.
+- A canary (`endpoints[].canary`, staged by the deploy workflow): a second Deployment
+  `<endpoint>-canary` serving the new version with a fixed replica count, its own Service,
+  PodDisruptionBudget, NetworkPolicy, target group and `TargetGroupBinding`, and the HTTPRoute's
+  `backendRefs` weighted between the two target groups (the controller turns them into a
+  weighted forward action; v3.5.0 `routeutils/backend.go` reads `weight` for `TargetGroupName`
+  backends too, at most 999). Canary pods carry `app.kubernetes.io/name: <endpoint>-canary`
+  and `ai-estate/track: canary`, so the stable Service, PDB, NetworkPolicy and ScaledObject
+  (which select the full stable label set) never select them, and the stable Deployment's
+  selector never changes (a selector change would replace it). Its alarms (p99 latency and
+  target 5xx on the canary's target group) are what `estate.rollout` watches with the stable
+  endpoint's.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NotRequired, TypedDict
+from typing import Any, NamedTuple, NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -315,6 +327,17 @@ def web_acl_rules() -> list[aws.wafv2.WebAclRuleArgs]:
 # -- pure functions: endpoints --------------------------------------------------------------
 
 
+class CanarySpec(TypedDict):
+    """An endpoint's canary, as the stack config declares it (see `ServingCanaryConfig`)."""
+
+    model_version: int | str
+    """The version the canary serves."""
+    weight: int
+    """Percent of the endpoint's requests routed to the canary (1-50)."""
+    replicas: int
+    """Fixed replica count of the canary Deployment."""
+
+
 class EndpointSpec(TypedDict):
     """One endpoint, as the stack config declares it (see `ServingEndpointConfig`)."""
 
@@ -358,6 +381,8 @@ class EndpointSpec(TypedDict):
     """Short names of the BU's online tables the server reads."""
     schedule: NotRequired[dict[str, str] | None]
     """`{timezone, start, end}` for scale-to-zero endpoints."""
+    canary: NotRequired[CanarySpec | None]
+    """A new model version beside the stable one (see `ServingCanaryConfig`)."""
 
 
 def model_prefix(family: str, version: int | str) -> str:
@@ -440,6 +465,44 @@ def endpoint_labels(business_unit: str, endpoint: str) -> dict[str, str]:
     }
 
 
+TRACK_LABEL = "ai-estate/track"
+"""`canary` on a canary's pods and alarms (the stable pods carry no track label: adding one
+would change the stable Deployment's selector, which forces its replacement)."""
+CANARY = "canary"
+ROLLOUT_ALARMS = ("latency-p99", "target-5xx")
+"""The alarms a rollout watches, on the stable endpoint and on its canary."""
+
+
+def canary_name(endpoint: str) -> str:
+    """`card-scoring-canary`: the canary's Deployment, Service, PDB and alarm names."""
+    return f"{endpoint}-{CANARY}"
+
+
+def canary_labels(business_unit: str, endpoint: str) -> dict[str, str]:
+    """Labels of a canary's pods: the endpoint's, with its own name and the canary track, so
+    no stable selector (which requires `app.kubernetes.io/name: <endpoint>`) selects them."""
+    return {
+        **endpoint_labels(business_unit, endpoint),
+        "app.kubernetes.io/name": canary_name(endpoint),
+        TRACK_LABEL: CANARY,
+    }
+
+
+def alarm_name(prefix: str, endpoint: str, key: str) -> str:
+    """`fraud-prod-card-scoring-latency-p99` (a canary's: `...-card-scoring-canary-latency-p99`)."""
+    return f"{prefix}-{endpoint}-{key}"
+
+
+def rollout_alarm_names(prefix: str, endpoint: str) -> list[str]:
+    """The alarms `estate.rollout` watches while a canary of `endpoint` bakes: the stable
+    endpoint's and the canary's p99 latency and target 5xx."""
+    return [
+        alarm_name(prefix, e, key)
+        for e in (endpoint, canary_name(endpoint))
+        for key in ROLLOUT_ALARMS
+    ]
+
+
 def pod_tolerations(business_unit: str) -> list[dict[str, str]]:
     """The two taints of a BU GPU node: GPUs, and this BU (`Equal`, as the toleration guard
     admits, so the pod lands on its own BU's nodes only)."""
@@ -467,20 +530,27 @@ def deployment_spec(
     service_account: str,
     bucket_name: str,
     region: str,
+    canary: CanarySpec | None = None,
 ) -> dict[str, Any]:
-    """The endpoint's Deployment spec (replicas left to its autoscaler)."""
-    labels = endpoint_labels(business_unit, endpoint["name"])
+    """The endpoint's Deployment spec (replicas left to its autoscaler); with `canary`, the
+    canary's (its labels, its version, a fixed replica count)."""
+    labels = (
+        canary_labels(business_unit, endpoint["name"])
+        if canary
+        else endpoint_labels(business_unit, endpoint["name"])
+    )
+    version = canary["model_version"] if canary else endpoint["model_version"]
     resources = {
         "cpu": endpoint["cpu"],
         "memory": endpoint["memory"],
         GPU_RESOURCE: str(endpoint["gpus_per_replica"]),
     }
-    source = (
-        f"s3://{bucket_name}/{model_prefix(endpoint['model_family'], endpoint['model_version'])}"
-    )
+    source = f"s3://{bucket_name}/{model_prefix(endpoint['model_family'], version)}"
     probe = {"httpGet": {"path": endpoint["health_path"], "port": "http"}, "periodSeconds": 10}
     tmp_mount = {"name": "tmp", "mountPath": "/tmp"}
+    replicas = {"replicas": canary["replicas"]} if canary else {}
     return {
+        **replicas,
         "selector": {"matchLabels": labels},
         "strategy": {
             "type": "RollingUpdate",
@@ -645,13 +715,21 @@ def http_route_spec(
     gateway_namespace: str,
     target_group: str,
     listener_rule: str | None,
+    canary_target_group: str | None = None,
 ) -> dict[str, Any]:
-    """The endpoint's route on the Gateway's HTTPS listener, forwarding to its target group."""
+    """The endpoint's route on the Gateway's HTTPS listener, forwarding to its target group;
+    with a canary, `canary.weight` percent to the canary's target group and the rest to the
+    stable one (the ALB's weighted forward)."""
+    canary = endpoint.get("canary")
+    backends = [{"group": "", "kind": "TargetGroupName", "name": target_group, "weight": 1}]
+    if canary and canary_target_group:
+        backends = [
+            {**backends[0], "weight": 100 - canary["weight"]},
+            {**backends[0], "name": canary_target_group, "weight": canary["weight"]},
+        ]
     rule: dict[str, Any] = {
         "matches": [{"path": {"type": "PathPrefix", "value": endpoint["route_path"]}}],
-        "backendRefs": [
-            {"group": "", "kind": "TargetGroupName", "name": target_group, "weight": 1}
-        ],
+        "backendRefs": backends,
         # The model server sees `/invocations`, not the BU's prefix on the shared Gateway.
         "filters": [
             {
@@ -692,6 +770,7 @@ def network_policy_spec(
     load_balancer_cidrs: list[str],
     vpc_cidr: str,
     prefix_list_cidrs: list[str],
+    pod_labels: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Ingress on the serving port from the load balancer's subnets only (ALB IP targets see the
     ALB's private addresses); egress HTTPS to the VPC's interface endpoints and the S3/DynamoDB
@@ -699,7 +778,9 @@ def network_policy_spec(
     namespace-wide policies; policies add up, so nothing else is opened."""
     https = [{"protocol": "TCP", "port": 443}]
     return {
-        "podSelector": {"matchLabels": endpoint_labels(business_unit, endpoint["name"])},
+        "podSelector": {
+            "matchLabels": pod_labels or endpoint_labels(business_unit, endpoint["name"])
+        },
         "policyTypes": ["Ingress", "Egress"],
         "ingress": [
             {
@@ -814,6 +895,72 @@ def endpoint_alarms(
             period=300,
         ),
     ]
+
+
+def canary_alarms(
+    business_unit: str,
+    endpoint: EndpointSpec,
+    *,
+    cluster_name: Any,
+    target_group_dimension: Any,
+    load_balancer_dimension: Any,
+) -> list[EndpointAlarm]:
+    """The canary's p99 latency and target 5xx alarms: the endpoint's, on the canary's target
+    group, keyed `canary-<key>` (so named `<prefix>-<endpoint>-canary-<key>`)."""
+    return [
+        dataclasses.replace(
+            alarm,
+            key=f"{CANARY}-{alarm.key}",
+            description=f"Canary: {alarm.description}",
+        )
+        for alarm in endpoint_alarms(
+            business_unit,
+            endpoint,
+            cluster_name=cluster_name,
+            target_group_dimension=target_group_dimension,
+            load_balancer_dimension=load_balancer_dimension,
+        )
+        if alarm.key in ROLLOUT_ALARMS
+    ]
+
+
+def target_group_binding_spec(
+    service: str, port: int, target_group_arn: str, load_balancer_cidrs: Sequence[str]
+) -> dict[str, Any]:
+    """Bind `service`'s pods to our target group; the controller opens the pods' security
+    group to the ALB's subnets only."""
+    return {
+        "serviceRef": {"name": service, "port": port},
+        "targetGroupARN": target_group_arn,
+        "targetType": "ip",
+        "networking": {
+            "ingress": [
+                {
+                    "from": [{"ipBlock": {"cidr": c}} for c in load_balancer_cidrs],
+                    "ports": [{"protocol": "TCP", "port": port}],
+                }
+            ]
+        },
+    }
+
+
+class _CanaryContext(NamedTuple):
+    """What a canary shares with its stable endpoint (`ServingEndpoint._canary`)."""
+
+    business_unit: str
+    prefix: str
+    namespace: pulumi.Input[str]
+    k8s_opts: pulumi.ResourceOptions
+    k8s_provider: k8s.Provider
+    image: pulumi.Output[str]
+    region: pulumi.Output[str]
+    service_account: str
+    bucket_name: str
+    load_balancer_cidrs: pulumi.Input[list[str]]
+    load_balancer_dimension: pulumi.Output[str]
+    cluster: pulumi.Output[str]
+    alarm_topic_arn: pulumi.Input[str]
+    tags: dict[str, str]
 
 
 def _endpoint_row(
@@ -1242,6 +1389,8 @@ class ServingEndpoint(pulumi.ComponentResource):
     role_arn: pulumi.Output[str]
     target_group_arn_suffix: pulumi.Output[str]
     alarm_arns: dict[str, pulumi.Output[str]]
+    rollout_alarm_names: list[str]
+    """With a canary: the alarms `estate.rollout` watches (stable and canary); else empty."""
 
     def __init__(
         self, name: str, args: ServingEndpointArgs, opts: pulumi.ResourceOptions | None = None
@@ -1370,48 +1519,20 @@ class ServingEndpoint(pulumi.ComponentResource):
 
         # -- load balancing: our target group, bound to the Service, routed by the Gateway ----
         tg_name = target_group_name(prefix, ep["name"])
-        target_group = aws.lb.TargetGroup(
-            f"{name}-target-group",
-            name=tg_name,
-            target_type="ip",
-            protocol="HTTP",
-            port=ep["port"],
-            vpc_id=gw["vpc_id"],
-            deregistration_delay=30,
-            health_check=aws.lb.TargetGroupHealthCheckArgs(
-                enabled=True,
-                path=ep["health_path"],
-                protocol="HTTP",
-                matcher="200",
-                interval=15,
-                healthy_threshold=2,
-                unhealthy_threshold=3,
-            ),
-            tags=tags,
-            opts=child(self),
-        )
+        target_group = self._target_group(f"{name}-target-group", tg_name, ep, gw["vpc_id"], tags)
         _crd(
             f"{name}-target-group-binding",
             "elbv2.k8s.aws/v1beta1",
             "TargetGroupBinding",
             meta(ep["name"]),
             pulumi.Output.all(target_group.arn, gw["load_balancer_cidrs"]).apply(
-                lambda p: {
-                    "serviceRef": {"name": ep["name"], "port": ep["port"]},
-                    "targetGroupARN": p[0],
-                    "targetType": "ip",
-                    # The controller opens the pods' security group to the ALB's subnets only.
-                    "networking": {
-                        "ingress": [
-                            {
-                                "from": [{"ipBlock": {"cidr": c}} for c in p[1]],
-                                "ports": [{"protocol": "TCP", "port": ep["port"]}],
-                            }
-                        ]
-                    },
-                }
+                lambda p: target_group_binding_spec(ep["name"], ep["port"], p[0], p[1])
             ),
             child(self, provider=args["k8s_provider"], depends_on=[service]),
+        )
+        canary = ep.get("canary")
+        canary_tg = (
+            self._canary_target_group(name, prefix, ep, gw["vpc_id"], tags) if canary else None
         )
         listener_rule = None
         if ep["auth"] == "oidc":
@@ -1436,9 +1557,14 @@ class ServingEndpoint(pulumi.ComponentResource):
                     gateway_namespace=p[1],
                     target_group=tg_name,
                     listener_rule=listener_rule,
+                    canary_target_group=target_group_name(prefix, canary_name(ep["name"])),
                 )
             ),
-            child(self, provider=args["k8s_provider"], depends_on=[target_group]),
+            child(
+                self,
+                provider=args["k8s_provider"],
+                depends_on=[target_group, *([canary_tg] if canary_tg else [])],
+            ),
         )
         s3_list = aws.ec2.get_managed_prefix_list_output(
             name=pulumi.Output.concat("com.amazonaws.", region, ".s3"), opts=invoke
@@ -1446,10 +1572,9 @@ class ServingEndpoint(pulumi.ComponentResource):
         ddb_list = aws.ec2.get_managed_prefix_list_output(
             name=pulumi.Output.concat("com.amazonaws.", region, ".dynamodb"), opts=invoke
         )
-        k8s.networking.v1.NetworkPolicy(
-            f"{name}-netpol",
-            metadata=meta(f"{ep['name']}-serving"),
-            spec=pulumi.Output.all(
+
+        def netpol_spec(pod_labels: dict[str, str] | None) -> pulumi.Output[dict[str, Any]]:
+            return pulumi.Output.all(
                 gw["load_balancer_cidrs"], gw["vpc_cidr"], s3_list.entries, ddb_list.entries
             ).apply(
                 lambda p: network_policy_spec(
@@ -1461,8 +1586,14 @@ class ServingEndpoint(pulumi.ComponentResource):
                         e["cidr"] if isinstance(e, dict) else e.cidr
                         for e in [*(p[2] or []), *(p[3] or [])]
                     ],
+                    pod_labels=pod_labels,
                 )
-            ),
+            )
+
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-netpol",
+            metadata=meta(f"{ep['name']}-serving"),
+            spec=netpol_spec(None),
             opts=k8s_opts,
         )
 
@@ -1510,34 +1641,214 @@ class ServingEndpoint(pulumi.ComponentResource):
             target_group_dimension=self.target_group_arn_suffix,
             load_balancer_dimension=self.load_balancer_dimension,
         ):
-            stat: dict[str, Any] = (
-                {"extended_statistic": alarm.statistic}
-                if re.fullmatch(r"p\d+(\.\d+)?", alarm.statistic)
-                else {"statistic": alarm.statistic}
+            self.alarm_arns[alarm.key] = self._alarm(
+                name, prefix, ep["name"], alarm, tags, args["alarm_topic_arn"]
             )
-            resource = aws.cloudwatch.MetricAlarm(
-                f"{name}-{alarm.key}",
-                name=f"{prefix}-{ep['name']}-{alarm.key}",
-                alarm_description=alarm.description,
-                namespace=alarm.namespace,
-                metric_name=alarm.metric_name,
-                dimensions=alarm.dimensions,
-                period=alarm.period,
-                comparison_operator=alarm.comparison,
-                threshold=alarm.threshold,
-                evaluation_periods=alarm.evaluation_periods,
-                datapoints_to_alarm=alarm.evaluation_periods,
-                treat_missing_data=alarm.treat_missing_data,
-                alarm_actions=[args["alarm_topic_arn"]],
-                ok_actions=[args["alarm_topic_arn"]],
-                tags=tags,
-                opts=child(self),
-                **stat,
+
+        # -- canary --------------------------------------------------------------------------
+        if canary and canary_tg is not None:
+            self._canary(
+                name,
+                ep,
+                canary,
+                canary_tg,
+                _CanaryContext(
+                    business_unit=bu,
+                    prefix=prefix,
+                    namespace=args["namespace"],
+                    k8s_opts=k8s_opts,
+                    k8s_provider=args["k8s_provider"],
+                    image=image,
+                    region=region,
+                    service_account=service_account,
+                    bucket_name=args["model_bucket_name"],
+                    load_balancer_cidrs=gw["load_balancer_cidrs"],
+                    load_balancer_dimension=self.load_balancer_dimension,
+                    cluster=cluster,
+                    alarm_topic_arn=args["alarm_topic_arn"],
+                    tags=tags,
+                ),
+                netpol_spec,
             )
-            self.alarm_arns[alarm.key] = resource.arn
+        self.rollout_alarm_names = rollout_alarm_names(prefix, ep["name"]) if canary else []
 
         self.role_arn = role.arn
-        self.register_outputs({"roleArn": self.role_arn, "alarmArns": self.alarm_arns})
+        self.register_outputs(
+            {
+                "roleArn": self.role_arn,
+                "alarmArns": self.alarm_arns,
+                "rolloutAlarmNames": self.rollout_alarm_names,
+            }
+        )
+
+    def _alarm(
+        self,
+        name: str,
+        prefix: str,
+        endpoint: str,
+        alarm: EndpointAlarm,
+        tags: dict[str, str],
+        topic_arn: pulumi.Input[str],
+    ) -> pulumi.Output[str]:
+        """One endpoint alarm to the BU's topic; returns its ARN."""
+        stat: dict[str, Any] = (
+            {"extended_statistic": alarm.statistic}
+            if re.fullmatch(r"p\d+(\.\d+)?", alarm.statistic)
+            else {"statistic": alarm.statistic}
+        )
+        resource = aws.cloudwatch.MetricAlarm(
+            f"{name}-{alarm.key}",
+            name=alarm_name(prefix, endpoint, alarm.key),
+            alarm_description=alarm.description,
+            namespace=alarm.namespace,
+            metric_name=alarm.metric_name,
+            dimensions=alarm.dimensions,
+            period=alarm.period,
+            comparison_operator=alarm.comparison,
+            threshold=alarm.threshold,
+            evaluation_periods=alarm.evaluation_periods,
+            datapoints_to_alarm=alarm.evaluation_periods,
+            treat_missing_data=alarm.treat_missing_data,
+            alarm_actions=[topic_arn],
+            ok_actions=[topic_arn],
+            tags=tags,
+            opts=child(self),
+            **stat,
+        )
+        return resource.arn
+
+    def _target_group(
+        self,
+        logical: str,
+        physical: str,
+        ep: EndpointSpec,
+        vpc_id: pulumi.Input[str],
+        tags: dict[str, str],
+    ) -> aws.lb.TargetGroup:
+        """An IP target group of the endpoint's pods (health-checked on its probe path)."""
+        return aws.lb.TargetGroup(
+            logical,
+            name=physical,
+            target_type="ip",
+            protocol="HTTP",
+            port=ep["port"],
+            vpc_id=vpc_id,
+            deregistration_delay=30,
+            health_check=aws.lb.TargetGroupHealthCheckArgs(
+                enabled=True,
+                path=ep["health_path"],
+                protocol="HTTP",
+                matcher="200",
+                interval=15,
+                healthy_threshold=2,
+                unhealthy_threshold=3,
+            ),
+            tags=tags,
+            opts=child(self),
+        )
+
+    def _canary_target_group(
+        self,
+        name: str,
+        prefix: str,
+        ep: EndpointSpec,
+        vpc_id: pulumi.Input[str],
+        tags: dict[str, str],
+    ) -> aws.lb.TargetGroup:
+        return self._target_group(
+            f"{name}-canary-target-group",
+            target_group_name(prefix, canary_name(ep["name"])),
+            ep,
+            vpc_id,
+            {**tags, TRACK_LABEL: CANARY},
+        )
+
+    def _canary(
+        self,
+        name: str,
+        ep: EndpointSpec,
+        canary: CanarySpec,
+        target_group: aws.lb.TargetGroup,
+        ctx: _CanaryContext,
+        netpol_spec: Any,
+    ) -> None:
+        """The canary's Deployment, Service, PDB, binding, NetworkPolicy and alarms."""
+        labels = canary_labels(ctx.business_unit, ep["name"])
+        object_name = canary_name(ep["name"])
+        meta = k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=ctx.namespace, labels=labels)
+        k8s.apps.v1.Deployment(
+            f"{name}-canary-deployment",
+            metadata=meta,
+            spec=pulumi.Output.all(ctx.image, ctx.region).apply(
+                lambda p: deployment_spec(
+                    ctx.business_unit,
+                    ep,
+                    image=p[0],
+                    service_account=ctx.service_account,
+                    bucket_name=ctx.bucket_name,
+                    region=p[1],
+                    canary=canary,
+                )
+            ),
+            opts=ctx.k8s_opts,
+        )
+        service = k8s.core.v1.Service(
+            f"{name}-canary-service",
+            metadata=meta,
+            spec=k8s.core.v1.ServiceSpecArgs(
+                type="ClusterIP",
+                selector=labels,
+                ports=[
+                    k8s.core.v1.ServicePortArgs(
+                        name="http", port=ep["port"], target_port="http", protocol="TCP"
+                    )
+                ],
+            ),
+            opts=ctx.k8s_opts,
+        )
+        k8s.policy.v1.PodDisruptionBudget(
+            f"{name}-canary-pdb",
+            metadata=meta,
+            spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                max_unavailable=1,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=labels),
+            ),
+            opts=ctx.k8s_opts,
+        )
+        _crd(
+            f"{name}-canary-target-group-binding",
+            "elbv2.k8s.aws/v1beta1",
+            "TargetGroupBinding",
+            meta,
+            pulumi.Output.all(target_group.arn, ctx.load_balancer_cidrs).apply(
+                lambda p: target_group_binding_spec(object_name, ep["port"], p[0], p[1])
+            ),
+            child(self, provider=ctx.k8s_provider, depends_on=[service]),
+        )
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-canary-netpol",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=f"{object_name}-serving", namespace=ctx.namespace, labels=labels
+            ),
+            spec=netpol_spec(labels),
+            opts=ctx.k8s_opts,
+        )
+        dimension = target_group.arn.apply(_arn_resource)
+        for alarm in canary_alarms(
+            ctx.business_unit,
+            ep,
+            target_group_dimension=dimension,
+            load_balancer_dimension=ctx.load_balancer_dimension,
+            cluster_name=ctx.cluster,
+        ):
+            self._alarm(
+                name,
+                ctx.prefix,
+                ep["name"],
+                alarm,
+                {**ctx.tags, TRACK_LABEL: CANARY},
+                ctx.alarm_topic_arn,
+            )
 
 
 def _arn_resource(arn: str) -> str:

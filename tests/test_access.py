@@ -286,9 +286,10 @@ def test_boundary_denies_leaving_changing_and_reaching_outside():
 
 @pytest.mark.parametrize(
     ("bu", "region", "partition"),
-    # The longest BU name whose boundary fits in the longest partition and region (21
-    # characters; Lake Formation data access and lineage posting took 11 of the former 32).
-    [("fraud", "us-east-1", "aws"), ("a" * 12 + "-" + "b" * 8, "ap-southeast-2", "aws-us-gov")],
+    # The longest BU name whose boundary fits in the longest partition and region (19
+    # characters; Lake Formation data access and lineage posting took 11 of the former 32, the
+    # deploy dispatch's InvokeApiDestination 2 of the next 21).
+    [("fraud", "us-east-1", "aws"), ("a" * 12 + "-" + "b" * 6, "ap-southeast-2", "aws-us-gov")],
 )
 def test_boundary_fits_a_managed_policy_even_for_long_names(bu, region, partition):
     document = boundary_document(

@@ -310,6 +310,20 @@ PLANS: dict[str, Plan] = {
     "serving.endpoints[].gpusPerReplica": Plan(
         value=2, companions={"gpuPools[].instanceTypes": ["g5.12xlarge"]}
     ),
+    # a canary (staged by estate.rollout) exists on both sides; each leaf changes it
+    "serving.endpoints[].canary.modelVersion": Plan(
+        stack="fraud-prod", value=5, base={"serving.endpoints[].canary.modelVersion": 4}
+    ),
+    "serving.endpoints[].canary.weight": Plan(
+        stack="fraud-prod", value=25, base={"serving.endpoints[].canary.modelVersion": 4}
+    ),
+    "serving.endpoints[].canary.replicas": Plan(
+        stack="fraud-prod", value=3, base={"serving.endpoints[].canary.modelVersion": 4}
+    ),
+    # an existing secret's value reaches the connection (instead of the placeholder)
+    "mlops.deployDispatch.tokenSecretArn": Plan(
+        value="arn:aws:secretsmanager:us-east-1:222222222222:secret:ci/github-dispatch-AbCdEf"
+    ),
 }
 
 DOCUMENTATION_ONLY: dict[str, str] = {
@@ -345,7 +359,6 @@ for _leaf in (
             "timeoutHours",
         )
     ),
-    *(f"mlops.deployDispatch.{k}" for k in ("repository", "apiUrl", "eventType", "tokenSecretArn")),
 ):
     DOCUMENTATION_ONLY[_leaf] = _MLOPS_PENDING
 

@@ -20,6 +20,7 @@ statement (`Sid`) that refused or allowed it. Every rendered IAM document is lin
 
 from __future__ import annotations
 
+import copy
 import json
 import warnings
 from collections.abc import Iterator
@@ -59,10 +60,20 @@ def marketing_beside_fraud() -> Inventory:
     project = load_project(ROOT)
     raw = project.stack_config(MARKETING)
     # What prod asks of a stack that dev does not: pinned node AMIs; its dev endpoint (scale to
-    # zero) stays behind, since serving is proved by tests/test_golden_path.py.
+    # zero) stays behind, since serving is proved by tests/test_golden_path.py. Prod families are
+    # owned and carded.
     pools = [{**pool, "amiVersion": "v20251120"} for pool in raw.get("ai-estate:gpuPools") or []]
+    mlops = copy.deepcopy(raw.get("ai-estate:mlops") or {})
+    for family in (mlops.get("families") or {}).values():
+        family["owners"] = {
+            "business": "marketing-lead@example.com",
+            "technical": "marketing-ml@example.com",
+            "risk": "model-risk@example.com",
+        }
+        family.setdefault("modelCard", {})["status"] = "Approved"
     config = {
         **{k: v for k, v in raw.items() if k != "ai-estate:serving"},
+        "ai-estate:mlops": mlops,
         "ai-estate:gpuPools": pools,
         "ai-estate:environment": "prod",
         "ai-estate:accountId": _render(FRAUD).config["ai-estate:accountId"],
@@ -390,7 +401,14 @@ def every_request(w: World, owner: World) -> Iterator[tuple[str, str, Target, di
 
 
 def test_the_shipped_bu_stacks_render_every_role_and_resource_the_proof_needs(worlds):
-    assert set(worlds[FRAUD].principals) == {*PERSONAS, *WORKLOADS, *SERVERS[FRAUD]}
+    assert set(worlds[FRAUD].principals) == {
+        *PERSONAS,
+        *WORKLOADS,
+        *SERVERS[FRAUD],
+        # EventBridge's invoke role of the deploy dispatch: it may invoke its API destination
+        # and nothing of the world (tests/test_deploy_dispatch.py proves the allow)
+        "deploy-dispatch",
+    }
     assert set(worlds[MARKETING].principals) == {
         "data-scientist",
         "ml-engineer",

@@ -1024,6 +1024,30 @@ class ServingScheduleConfig(_Model):
         return self
 
 
+ModelVersion = (
+    Annotated[int, Field(ge=1)]
+    | Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._=-]*(/[A-Za-z0-9][A-Za-z0-9._=-]*)*$")]
+)
+"""A model package version number (artifacts under `models/<family>/<version>/`) or an artifact
+key below `models/<family>/` (e.g. `2026-11-30/run-42`)."""
+
+
+class ServingCanaryConfig(_Model):
+    """A canary of a new model version beside the endpoint's stable one
+    (`serving.endpoints[].canary`): its own Deployment, target group and alarms, and a weighted
+    share of the route. The deploy workflow stages it (`python -m estate.rollout stage`),
+    `estate.rollout` watches its alarms, then promotes (the version becomes `modelVersion`) or
+    aborts (the canary is removed)."""
+
+    model_version: ModelVersion
+    """The version the canary serves (different from the endpoint's `modelVersion`)."""
+    weight: int = Field(10, ge=1, le=50)
+    """Percent of the endpoint's requests the canary receives (the stable one gets the rest)."""
+    replicas: int = Field(2, ge=1, le=20)
+    """Fixed replica count of the canary (not autoscaled: its share of traffic is fixed); prod
+    keeps at least 2 like every model server."""
+
+
 class ServingEndpointConfig(_Model):
     """One model endpoint of the BU (`ai-estate:serving.endpoints[]`), served on the BU's GPU
     pool behind the platform Gateway."""
@@ -1032,12 +1056,7 @@ class ServingEndpointConfig(_Model):
     """Endpoint name, unique in the BU: names the Deployment, Service, route and alarms."""
     model_family: Slug
     """The model family served (must be in `modelRegistry.modelFamilies`)."""
-    model_version: (
-        Annotated[int, Field(ge=1)]
-        | Annotated[
-            str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._=-]*(/[A-Za-z0-9][A-Za-z0-9._=-]*)*$")
-        ]
-    )
+    model_version: ModelVersion
     """A model package version number (artifacts under `models/<family>/<version>/`) or an
     artifact key below `models/<family>/` (e.g. `2026-11-30/run-42`)."""
     image: str
@@ -1074,9 +1093,18 @@ class ServingEndpointConfig(_Model):
     """The BU's online tables (`featureStore.onlineTables[].name`) the model server reads."""
     schedule: ServingScheduleConfig | None = None
     """When a scale-to-zero endpoint (`minReplicas: 0`) is up (required with it)."""
+    canary: ServingCanaryConfig | None = None
+    """A new model version rolled out beside the stable one (normally staged and removed by
+    the deploy workflow, not written by hand)."""
 
     @model_validator(mode="after")
     def _shape(self) -> ServingEndpointConfig:
+        if self.canary is not None and str(self.canary.model_version) == str(self.model_version):
+            raise ValueError(
+                f"canary.modelVersion ({self.canary.model_version}) must differ from modelVersion"
+            )
+        if self.canary is not None and self.min_replicas == 0:
+            raise ValueError("a canary needs an endpoint that is always up (minReplicas >= 1)")
         if not _IMAGE_REF.match(self.image):
             raise ValueError(
                 f"image must be '<repository>:<tag>' or '<repository>@sha256:<digest>' naming one "

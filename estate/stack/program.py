@@ -16,6 +16,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.cluster import SYSTEM_POOL_LABELS, EksCluster, EksClusterSettings
+from components.deploy_dispatch import DeployDispatchSettings
 from components.estate import (
     BuEstate,
     BuEstateArgs,
@@ -150,6 +151,11 @@ def bu_args(
         dedicated=dedicated_settings(config) if shared is None else None,
         data_classification=config.data_classification,
         mlops_gate=mlops_gate_settings(config),
+        deploy_dispatch=(
+            to_args(config.mlops.deploy_dispatch, DeployDispatchSettings)
+            if config.mlops.deploy_dispatch is not None
+            else None
+        ),
         protect=config.protect_stateful,
         tags=tags,
     )
@@ -336,6 +342,18 @@ def bu_outputs(bu: BuEstate, args: BuEstateArgs) -> dict[str, Any]:
             "repositoryUrls": bu.registry.repository_urls,
             "approvalTopicArn": bu.registry.approval_topic_arn,
             "mlflowTrackingServerArn": bu.registry.mlflow_tracking_server_arn,
+        }
+    if bu.deploy_dispatch is not None:
+        dd = bu.deploy_dispatch
+        outputs["deployDispatch"] = {
+            "archiveName": dd.archive_name,
+            "archiveArn": dd.archive_arn,
+            "apiDestinationArn": dd.api_destination_arn,
+            "connectionArn": dd.connection_arn,
+            "connectionSecretArn": dd.connection_secret_arn,
+            "invokeRoleArn": dd.invoke_role_arn,
+            "deadLetterQueueUrl": dd.dead_letter_queue_url,
+            "ruleNames": dd.rule_names,
         }
     if bu.backup is not None:
         outputs["backup"] = {
@@ -524,6 +542,7 @@ def build_serving(
                     "routePath": spec["route_path"],
                     "roleArn": serving.endpoints[name].role_arn,
                     "alarmArns": serving.endpoints[name].alarm_arns,
+                    "rolloutAlarmNames": serving.endpoints[name].rollout_alarm_names,
                 }
                 for name, spec in ((e["name"], e) for e in endpoints)
             }

@@ -14,6 +14,13 @@ if TYPE_CHECKING:
 aws_types(
     {
         "aws:cloudwatch/eventRule:EventRule": AwsType(arn=Arn("events", "rule/{name}")),
+        "aws:cloudwatch/eventArchive:EventArchive": AwsType(arn=Arn("events", "archive/{name}")),
+        "aws:cloudwatch/eventConnection:EventConnection": AwsType(
+            arn=Arn("events", "connection/{name}/{uuid}")
+        ),
+        "aws:cloudwatch/eventApiDestination:EventApiDestination": AwsType(
+            arn=Arn("events", "api-destination/{name}/{uuid}")
+        ),
         "aws:cloudwatch/logGroup:LogGroup": AwsType(arn=Arn("logs", "log-group:{name}")),
         "aws:cloudwatch/metricAlarm:MetricAlarm": AwsType(arn=Arn("cloudwatch", "alarm:{name}")),
         "aws:ecr/repository:Repository": AwsType(arn=Arn("ecr", "repository/{name}")),
@@ -72,4 +79,34 @@ def _get_parameter(m: EstateMocks, a: dict[str, Any], region: str) -> dict[str, 
         "type": "String",
         "version": 1,
         "arn": f"arn:aws:ssm:{region}::parameter{name}",
+    }
+
+
+@resource("aws:cloudwatch/eventConnection:EventConnection")
+def _event_connection(m: EstateMocks, r: NewAwsResource) -> dict[str, Any]:
+    """EventBridge keeps the connection's credentials in a secret it manages."""
+    return {
+        "secretArn": m.arn(
+            "secretsmanager",
+            f"secret:events!connection/{r.physical}/{stable_hex(r.physical, length=8)}-"
+            f"{stable_hex(r.physical + 's', length=6)}",
+            True,
+            r.region,
+        )
+    }
+
+
+@invoke("aws:secretsmanager/getSecretVersion:getSecretVersion")
+def _get_secret_version(m: EstateMocks, a: dict[str, Any], region: str) -> dict[str, Any]:
+    """A secret's current value: a stand-in string (never a real credential)."""
+    secret_id = a.get("secretId", "")
+    return {
+        "id": f"{secret_id}|AWSCURRENT",
+        "arn": secret_id,
+        "secretId": secret_id,
+        "secretString": "mock-secret-" + stable_hex(secret_id, length=8),
+        "versionId": stable_hex(secret_id + "v", length=8),
+        "versionStage": "AWSCURRENT",
+        "versionStages": ["AWSCURRENT"],
+        "createdDate": "2026-01-05T09:30:00Z",
     }
