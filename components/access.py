@@ -6,7 +6,7 @@ trust helpers components.iam).
   changes, infrastructure changes, leaving the boundary, and anything outside the BU.
 - `BuAccess`: the persona roles people assume (data-scientist, ml-engineer, model-approver,
   auditor) and the workload roles pods get through EKS Pod Identity (feature-reader,
-  model-publisher), each under the boundary with a least-privilege inline policy.
+  model-publisher, model-trainer), each under the boundary with a least-privilege inline policy.
 - `bu_only_bucket_statements`: bucket-policy statements that shut a bucket to every principal
   outside the BU (for the feature-store and registry buckets, via `SecureBucketArgs`).
 
@@ -24,6 +24,8 @@ name can spell another BU's prefix: `validate_business_unit` refuses names that 
 
 Separation of duties (with `components.model_registry`): the model-publisher workload may
 register model packages (pending approval only), upload artifacts and push images, never approve;
+the model-trainer (the retraining loop's jobs, `components.mlops`) may do the same and also read
+the offline store and take work off the BU's retraining queues, and never approve either;
 the model-approver may approve, never publish. No role here can change IAM, so neither can grant
 itself the other's half.
 """
@@ -34,6 +36,7 @@ import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from typing import Any, NotRequired, TypedDict
 
 import pulumi
@@ -68,7 +71,7 @@ from .tenant import PERSONAS
 
 # -- vocabulary -----------------------------------------------------------------------------
 
-WORKLOADS: tuple[str, ...] = ("feature-reader", "model-publisher")
+WORKLOADS: tuple[str, ...] = ("feature-reader", "model-publisher", "model-trainer")
 """Workload roles, bound to Kubernetes service accounts of the BU's namespace by Pod Identity."""
 
 ROLE_PATH_ROOT = "/ai-estate/"
@@ -252,6 +255,11 @@ class BuScope:
         return self.arn("events", f"api-destination/{self.prefix}-*")
 
     @property
+    def retraining_queue_pattern(self) -> str:
+        """The BU's retraining queues (`<prefix>-<family>-retrain`, components.mlops)."""
+        return self.arn("sqs", f"{self.prefix}-*-retrain")
+
+    @property
     def log_group_pattern(self) -> str:
         """The BU's log groups and their streams (`/ai-estate/<bu>-<env>/...`)."""
         return self.arn("logs", f"log-group:/ai-estate/{self.prefix}/*")
@@ -398,6 +406,15 @@ MLFLOW_ARTIFACTS = (*S3_OBJECT_READ, *ARTIFACT_UPLOAD)
 ATHENA_RESULTS = (*S3_OBJECT_READ, *ARTIFACT_UPLOAD)
 """Athena writes query results with the caller's rights, and the caller reads them back."""
 KEY_DATA = ("kms:Decrypt", "kms:GenerateDataKey")
+RETRAINING_CONSUME = (
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibility",
+    "sqs:GetQueueAttributes",
+    "sqs:GetQueueUrl",
+)
+"""What a training job does with its family's retraining queue: take a message, keep it while
+training (visibility), delete it when done. It never sends (only the triggers do)."""
 KEY_CONFIG_READ = (
     "kms:DescribeKey",
     "kms:GetKeyPolicy",
@@ -564,6 +581,7 @@ def boundary_resources(res: BuResources) -> list[str]:
         s.policy_arn_pattern,
         *s.lineage_patterns,
         s.api_destination_pattern,
+        s.retraining_queue_pattern,
     ]
     if res.cluster_name:
         inside.append(s.cluster_arn(res.cluster_name))
@@ -614,8 +632,30 @@ BOUNDARY_ACTIONS = (
     *LINEAGE_WRITE,
     "eks:DescribeCluster",
     "events:InvokeApiDestination",  # the deploy dispatch (components/deploy_dispatch.py)
+    *RETRAINING_CONSUME,  # the retraining jobs (components/mlops.py)
 )
 """The services and actions the estate uses: the most any BU role can ever do."""
+
+BOUNDARY_READ_WILDCARDS = (
+    "athena:Get*",
+    "dynamodb:Describe*",
+    "ecr:Describe*",
+    "ecr:Get*Policy",
+    "ecr:List*",
+    "s3:Get*Configuration",
+    "sagemaker:Describe*",
+    "sqs:GetQueue*",
+)
+"""Read-only families the boundary names as one pattern to stay under IAM's size limit: on the
+BU's own resources (the only ones the allow names), every action they match only reads."""
+
+
+def _boundary_actions() -> list[str]:
+    """BOUNDARY_ACTIONS with the reads each wildcard covers folded into it."""
+    folded = [
+        a for a in BOUNDARY_ACTIONS if not any(fnmatchcase(a, w) for w in BOUNDARY_READ_WILDCARDS)
+    ]
+    return sorted({*folded, *BOUNDARY_READ_WILDCARDS})
 
 
 def boundary_statements(res: BuResources) -> list[dict[str, Any]]:
@@ -629,7 +669,7 @@ def boundary_statements(res: BuResources) -> list[dict[str, Any]]:
     s = res.scope
     inside = boundary_resources(res)
     return [
-        allow("BusinessUnitResources", BOUNDARY_ACTIONS, inside),
+        allow("BusinessUnitResources", _boundary_actions(), inside),
         allow(
             "AccountLevelReads",
             [*ACCOUNT_LEVEL_READS, *ECR_TOKEN, *MLFLOW_UI, *LF_DATA_ACCESS],
@@ -837,27 +877,46 @@ def workload_statements(workload: str, res: BuResources) -> list[dict[str, Any]]
             _decrypt(res, ["kms:Decrypt"], "dynamodb", "sagemaker"),
         ]
     if workload == "model-publisher":
+        return _publishing(res)
+    if workload == "model-trainer":
         return [
-            allow(
-                "RegisterModels",
-                REGISTER_MODEL,
-                [s.model_package_group_pattern, s.model_package_pattern],
-            ),
-            self_approval_guard_statement([s.model_package_pattern, s.model_package_group_pattern]),
-            deny("DenyApproval", [APPROVAL_ACTION]),
-            allow(
-                "UploadArtifacts",
-                [*S3_OBJECT_READ, *ARTIFACT_UPLOAD],
-                res.objects(res.model_bucket, MODELS_PREFIX),
-            ),
-            allow("ListModelBucket", S3_BUCKET_LIST, res.bucket(res.model_bucket)),
-            allow("PushImages", [*IMAGE_PULL_ACTIONS, *IMAGE_PUSH], s.repository_pattern),
-            allow("RegistryLogin", ECR_TOKEN, "*"),
-            # The training jobs run as this role: they post their lineage (never read it).
-            allow("PostLineage", LINEAGE_WRITE, s.lineage_patterns),
-            _decrypt(res, KEY_DATA, "s3", "ecr"),
+            *_publishing(res, decrypt_via=("s3", "ecr", "sqs")),
+            # The training data: the offline store (S3 objects behind Lake Formation tables).
+            allow("ReadFeatureObjects", S3_OBJECT_READ, res.objects(res.feature_bucket)),
+            allow("ListFeatureBucket", S3_BUCKET_LIST, res.bucket(res.feature_bucket)),
+            allow("ReadFeatureCatalog", CATALOG_READ, s.glue_resources),
+            allow("LakeFormationDataAccess", LF_DATA_ACCESS, "*"),
+            allow("TakeRetrainingRequests", RETRAINING_CONSUME, s.retraining_queue_pattern),
         ]
     raise ValueError(f"unknown workload {workload!r}; workloads are {', '.join(WORKLOADS)}")
+
+
+def _publishing(
+    res: BuResources, decrypt_via: Sequence[str] = ("s3", "ecr")
+) -> list[dict[str, Any]]:
+    """Register model versions (pending approval only), upload artifacts, push images; never
+    approve. The model-publisher's policy, and the heart of the model-trainer's."""
+    s = res.scope
+    return [
+        allow(
+            "RegisterModels",
+            REGISTER_MODEL,
+            [s.model_package_group_pattern, s.model_package_pattern],
+        ),
+        self_approval_guard_statement([s.model_package_pattern, s.model_package_group_pattern]),
+        deny("DenyApproval", [APPROVAL_ACTION]),
+        allow(
+            "UploadArtifacts",
+            [*S3_OBJECT_READ, *ARTIFACT_UPLOAD],
+            res.objects(res.model_bucket, MODELS_PREFIX),
+        ),
+        allow("ListModelBucket", S3_BUCKET_LIST, res.bucket(res.model_bucket)),
+        allow("PushImages", [*IMAGE_PULL_ACTIONS, *IMAGE_PUSH], s.repository_pattern),
+        allow("RegistryLogin", ECR_TOKEN, "*"),
+        # The training jobs run as this role: they post their lineage (never read it).
+        allow("PostLineage", LINEAGE_WRITE, s.lineage_patterns),
+        _decrypt(res, KEY_DATA, *decrypt_via),
+    ]
 
 
 def persona_policy_document(persona: str, res: BuResources) -> str:

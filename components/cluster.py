@@ -193,12 +193,14 @@ def bu_deployer_cluster_rules(namespaces: list[str]) -> list[dict[str, Any]]:
 
 
 ALL_VERBS = ["get", "list", "watch", "create", "update", "patch", "delete"]
-#: Namespaced custom resources BU stacks create (serving: routes, autoscaling, target groups).
+#: Namespaced custom resources BU stacks create (serving: routes, autoscaling, target groups;
+#: retraining: jobs; Kueue: the LocalQueue).
 BU_NAMESPACED_CUSTOM_KINDS = (
     ("gateway.networking.k8s.io", "httproutes"),
     ("gateway.k8s.aws", "listenerruleconfigurations"),
     ("elbv2.k8s.aws", "targetgroupbindings"),
     ("keda.sh", "scaledobjects"),
+    ("keda.sh", "scaledjobs"),  # the retraining jobs (components/mlops.py)
     ("keda.sh", "triggerauthentications"),
     ("kueue.x-k8s.io", "localqueues"),
 )

@@ -9,13 +9,14 @@ Pulumi replace a VPC or a cluster. A rename needs an alias (see docs/migrations.
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple, NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from . import naming
+from . import labels, naming
 from .access import ROLE_PATH_ROOT, WORKLOADS, BuAccess, PersonaTrust, bu_only_bucket_policy
 from .audit import AuditSettings, BuAuditTrail, trail_name
 from .backup import BackupSettings, BuBackup, backup_role_name
@@ -34,12 +35,16 @@ from .gpu_pools import GpuNodePool, GpuNodeRole, GpuPoolSpec, effective_max_gpus
 from .kms import KmsKey
 from .kueue import BuQueues
 from .lake_formation import (
+    READERS as LF_READERS,
+)
+from .lake_formation import (
     BuLakeFormation,
     BuLakeFormationSettings,
     PlatformDataGovernance,
     PlatformDataGovernanceSettings,
     lf_role_name,
 )
+from .mlops import RetrainingLoop, RetrainingSpec, family_alarm_names, image_reference
 from .model_cards import ModelCards, ModelCardSpec, OwnersSpec, family_tags
 from .model_registry import ModelRegistry, ModelRegistrySettings, object_lock_for
 from .monitoring import (
@@ -414,6 +419,9 @@ class BuEstateArgs(TypedDict):
     mlops_gate: NotRequired[MlopsGateSettings | None]
     """The validation gates and model cards of the model families (`ai-estate:mlops`); None (or
     left out) builds neither."""
+    retraining: NotRequired[dict[str, RetrainingSpec] | None]
+    """Family -> `mlops.families.<family>.retraining`: the retraining loop (queue, triggers,
+    KEDA ScaledJob on the BU's GPU pool); None (or left out): no loop."""
     deploy_dispatch: NotRequired[DeployDispatchSettings | None]
     """`mlops.deployDispatch`: approvals start the deploy workflow; None (or left out): the
     registry's events are archived only."""
@@ -505,6 +513,8 @@ class BuEstate(pulumi.ComponentResource):
     validation_gate: ValidationGate | None
     model_cards: ModelCards | None
     deploy_dispatch: DeployDispatch | None
+    retraining: dict[str, RetrainingLoop]
+    """Family -> its retraining loop (families with `retraining`)."""
     """The approval -> deploy dispatch and the model-package archive; None without a registry."""
     cluster_monitoring: PlatformMonitoring | None
     """The monitoring of a dedicated cluster (its AMP workspace); None on the shared one."""
@@ -565,6 +575,7 @@ class BuEstate(pulumi.ComponentResource):
         self.data_quality = self._data_quality(scope, args)
         self.replication = self._replication(scope, args)
         self.validation_gate, self.model_cards = self._mlops_gate(scope, args)
+        self.retraining = self._retraining(scope, args, target, in_cluster)
         self.register_outputs({"keyArn": self.key.arn, "namespace": self.tenant.namespace})
 
     # -- sections, in build order -------------------------------------------------------------
@@ -725,6 +736,7 @@ class BuEstate(pulumi.ComponentResource):
         settings = args["model_registry"]
         if settings is None:
             return None
+        gate = args.get("mlops_gate")
         return ModelRegistry(
             f"{scope.name}-registry",
             {
@@ -744,6 +756,10 @@ class BuEstate(pulumi.ComponentResource):
                 ),
                 "protect": scope.protect,
                 "tags": scope.tags,
+                "family_tags": {
+                    family: family_tags(family, (gate["owners"] if gate else {}).get(family))
+                    for family in settings["model_families"]
+                },
             },
             child(self),
         )
@@ -971,7 +987,18 @@ class BuEstate(pulumi.ComponentResource):
                     for g in args["feature_store"]["feature_groups"]
                     if g["offline"]
                 ],
-                "persona_role_arns": dict(self.access.role_arns) if self.access else {},
+                "persona_role_arns": (
+                    {
+                        **self.access.role_arns,
+                        **{
+                            w: arn
+                            for w, arn in self.access.workload_role_arns.items()
+                            if w in LF_READERS
+                        },
+                    }
+                    if self.access
+                    else {}
+                ),
                 "writer_role_arn": store.role_arn,
                 "tables_ready": [store],
                 "tags": scope.tags,
@@ -1117,6 +1144,82 @@ class BuEstate(pulumi.ComponentResource):
             )
         return gate, cards
 
+    def _retraining(
+        self,
+        scope: _Scope,
+        args: BuEstateArgs,
+        target: SharedCluster,
+        in_cluster: list[pulumi.Resource],
+    ) -> dict[str, RetrainingLoop]:
+        """Per family with `retraining`: its queue, its triggers and its ScaledJob
+        (components/mlops.py). The job runs as the model-trainer workload role."""
+        families = args.get("retraining") or {}
+        if not families:
+            return {}
+        registry, access = self.registry, self.access
+        if registry is None or access is None or "model-trainer" not in access.workload_role_arns:
+            raise ValueError(
+                f"BuEstate {scope.name}: the retraining loop needs the model registry and the "
+                "model-trainer workload role (access with a cluster)"
+            )
+        gate = args.get("mlops_gate")
+        owners = gate["owners"] if gate else {}
+        metrics: dict[str, list[str]] = {}
+        for m in args["monitoring"]["model_metrics"]:
+            metrics.setdefault(m["model"], []).append(m["metric"])
+        pools = [p["name"] for p in args["gpu_pools"]]
+        bu_access = args["access"]
+        assert bu_access is not None  # the workload role exists
+        service_account = bu_access["service_accounts"]["model-trainer"]
+        # The jobs' service account: its Pod Identity association (BuAccess) gives it the role.
+        trainer_account = k8s.core.v1.ServiceAccount(
+            f"{scope.name}-model-trainer-service-account",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=service_account,
+                namespace=self.tenant.namespace,
+                labels={labels.MANAGED_BY: "pulumi", labels.BU: scope.business_unit},
+            ),
+            opts=child(
+                self, provider=target["k8s_provider"], depends_on=[*in_cluster, self.tenant]
+            ),
+        )
+        loops = {}
+        for family, spec in sorted(families.items()):
+            repository = spec["image"].split("@", 1)[0].split(":", 1)[0]
+            url = registry.repository_urls[repository]
+            loops[family] = RetrainingLoop(
+                f"{scope.name}-retrain-{family}",
+                {
+                    "business_unit": scope.business_unit,
+                    "family": family,
+                    "name_prefix": scope.prefix,
+                    "account_id": scope.account_id,
+                    "retraining": spec,
+                    "owners": owners.get(family),
+                    "alarm_names": family_alarm_names(
+                        scope.prefix, family, metrics.get(family, [])
+                    ),
+                    "pool": spec["pool"] or pools[0],
+                    "image": url.apply(functools.partial(_image_of, spec["image"])),
+                    "artifact_bucket": registry.artifact_bucket_name,
+                    "model_package_group": registry.model_package_group_names[family],
+                    "kms_key_arn": self.key.arn,
+                    "namespace": self.tenant.namespace,
+                    "local_queue": self.queues.local_queue,
+                    "service_account": service_account,
+                    "k8s_provider": target["k8s_provider"],
+                    "tags": scope.tags,
+                },
+                # The job needs its namespace, LocalQueue and role. Not its pool (a pending pod
+                # waits for the pool's nodes, and waiting for a node group would put its minutes
+                # on the deploy's critical path) nor the alarms (the rule matches their names).
+                child(
+                    self,
+                    depends_on=[*in_cluster, self.tenant, self.queues, access, trainer_account],
+                ),
+            )
+        return loops
+
     def _monitoring(self, scope: _Scope, args: BuEstateArgs, target: SharedCluster) -> BuMonitoring:
         watched_buckets: dict[str, pulumi.Input[str]] = {}
         if self.feature_store is not None:
@@ -1145,6 +1248,10 @@ class BuEstate(pulumi.ComponentResource):
             },
             child(self),
         )
+
+
+def _image_of(image: str, repository_url: str) -> str:
+    return image_reference(repository_url, image)
 
 
 def pool_summary(pool: GpuPoolSpec) -> dict[str, object]:

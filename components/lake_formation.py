@@ -30,7 +30,7 @@ Which table is how sensitive: a table with restricted columns is tagged
 
 | persona | catalog (database) | tables without restricted columns | tables with them |
 |---|---|---|---|
-| data-scientist, ml-engineer | DESCRIBE | SELECT, DESCRIBE | DESCRIBE; SELECT through the filter (restricted columns hidden), or every column as a restricted-column reader |
+| data-scientist, ml-engineer, model-trainer (workload) | DESCRIBE | SELECT, DESCRIBE | DESCRIBE; SELECT through the filter (restricted columns hidden), or every column as a restricted-column reader |
 | auditor | DESCRIBE | DESCRIBE | DESCRIBE |
 | model-approver | none | none | none |
 """
@@ -56,8 +56,9 @@ IAM_ALLOWED_PRINCIPALS = "IAM_ALLOWED_PRINCIPALS"
 """The Lake Formation group standing for "whatever IAM allows": the backward-compatible default
 grant that makes Lake Formation permissions moot on a database."""
 
-READERS: tuple[str, ...] = ("data-scientist", "ml-engineer")
-"""Personas that read feature data (their IAM policies read the offline store)."""
+READERS: tuple[str, ...] = ("data-scientist", "ml-engineer", "model-trainer")
+"""Roles that read feature data (their IAM policies read the offline store): two personas and
+the retraining jobs' workload role."""
 DESCRIBERS: tuple[str, ...] = ("auditor",)
 """Personas that see the catalog's metadata only."""
 
@@ -294,7 +295,7 @@ class BuLakeFormationArgs(BuLakeFormationSettings):
     """The BU key (Lake Formation decrypts offline objects with it for opted-in principals)."""
     tables: list[OfflineTable]
     persona_role_arns: Mapping[str, pulumi.Input[str]]
-    """Persona -> role ARN (the personas the BU configured)."""
+    """Persona (or reading workload, `READERS`) -> role ARN: the roles the BU has."""
     writer_role_arn: pulumi.Input[str]
     """The feature store's writer: SageMaker creates and updates the offline tables as it."""
     tables_ready: NotRequired[Sequence[pulumi.Resource]]

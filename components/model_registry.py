@@ -442,6 +442,9 @@ class ModelRegistryArgs(ModelRegistrySettings):
     protect: bool
     """Protect and retain the stateful resources (prod)."""
     tags: dict[str, str]
+    family_tags: NotRequired[dict[str, dict[str, str]] | None]
+    """Family -> tags on top of `tags` for its package group and its same-named repository
+    (the family's owners, components.model_cards.family_tags)."""
 
 
 class _Context(NamedTuple):
@@ -578,7 +581,7 @@ class ModelRegistry(pulumi.ComponentResource):
                 f"{name}-{family}",
                 model_package_group_name=group_name,
                 model_package_group_description=f"{family} models of {prefix}",
-                tags=args["tags"],
+                tags={**args["tags"], **(args.get("family_tags") or {}).get(family, {})},
                 opts=stateful(self, args["protect"]),
             )
             aws.sagemaker.ModelPackageGroupPolicy(
@@ -639,7 +642,7 @@ class ModelRegistry(pulumi.ComponentResource):
                     )
                 ],
                 force_delete=False,
-                tags=args["tags"],
+                tags={**args["tags"], **(args.get("family_tags") or {}).get(image, {})},
                 opts=stateful(self, args["protect"]),
             )
             aws.ecr.LifecyclePolicy(

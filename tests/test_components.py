@@ -149,7 +149,9 @@ def test_platform_network_layout(rendered):
 def test_feature_store_buckets_are_hardened(rendered):
     inv = rendered("fraud-prod")
     buckets = {r.urn: r for r in by_type(inv, "aws:s3/bucket:Bucket")}
-    assert len(buckets) == 4  # access logs, offline feature store, model artifacts, audit trail
+    # access logs, offline feature store, model artifacts, audit trail; in prod the model
+    # artifacts' DR-region replica and that region's access-log bucket (dataGovernance.drRegion)
+    assert len(buckets) == 6
 
     def children(typ):
         out = {}
@@ -178,7 +180,7 @@ def test_feature_store_buckets_are_hardened(rendered):
         deny = [s for s in doc["Statement"] if s["Effect"] == "Deny"]
         assert deny[0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
         rule = sse[urn].inputs["rules"][0]["applyServerSideEncryptionByDefault"]
-        if "access-logs" in bucket.name:
+        if "-access-logs" in bucket.inputs["bucket"]:  # -access-logs-, -access-logs-dr-
             # S3 cannot deliver access logs into an SSE-KMS bucket: the log target uses SSE-S3.
             assert rule["sseAlgorithm"] == "AES256"
             assert urn not in logging

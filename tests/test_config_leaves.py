@@ -186,6 +186,13 @@ PLANS: dict[str, Plan] = {
         value="fraud_loss_usd",
         companions={"mlops.families.card-fraud.modelCard.kpi": "fraud_loss_usd"},
     ),
+    # the card names another of the family's declared KPIs
+    "mlops.families.*.modelCard.kpi": Plan(value="false_positive_rate"),
+    # card-fraud trains on the other pool of fraud-prod, on another schedule and size
+    "mlops.families.*.retraining.pool": Plan(value="serve-a10g"),
+    "mlops.families.*.retraining.schedule": Plan(value="rate(14 days)"),
+    "mlops.families.*.retraining.cpu": Plan(value="8"),
+    "mlops.families.*.retraining.memory": Plan(value="64Gi"),
     "featureStore.onlineTables[].hashKey": Plan(value="account_id"),
     "featureStore.onlineTables[].rangeKey": Plan(value="bucket"),
     "featureStore.onlineTables[].name": Plan(
@@ -220,7 +227,8 @@ PLANS: dict[str, Plan] = {
     "tenant.defaultContainerLimits": Plan(value={"cpu": "4", "memory": "8Gi"}),
     # -- model registry ----------------------------------------------------------------------
     # endpoints need the registry and the BU's roles: the baseline serves none
-    "modelRegistry.enabled": Plan(base={"serving.endpoints": []}, value=False),
+    # the MLOps loop runs on the registry, and under the BU's boundary (estate/stack/config.py)
+    "modelRegistry.enabled": Plan(base={"serving.endpoints": [], "mlops": {}}, value=False),
     "modelRegistry.principalArns": Plan(value=["arn:aws:iam::222222222222:role/release-bot"]),
     "modelRegistry.deployAccountIds": Plan(value=["333333333333"]),
     "modelRegistry.approvalHttpsEndpoints": Plan(value=["https://hooks.example.com/approvals"]),
@@ -257,10 +265,14 @@ PLANS: dict[str, Plan] = {
         base={"monitoring.sagemakerEndpoints": [_ENDPOINT]}
     ),
     # -- access ------------------------------------------------------------------------------
-    "access.enabled": Plan(base={"serving.endpoints": []}, value=False),
+    "access.enabled": Plan(base={"serving.endpoints": [], "mlops": {}}, value=False),
     "access.keyAdminRoleArns": Plan(value=["arn:aws:iam::222222222222:role/key-admins"]),
     "access.serviceAccounts": Plan(
-        value={"feature-reader": "scorer", "model-publisher": "model-publisher"}
+        value={
+            "feature-reader": "scorer",
+            "model-publisher": "model-publisher",
+            "model-trainer": "trainer",
+        }
     ),
     "access.personas.*.samlProviderArn": Plan(
         value="arn:aws:iam::222222222222:saml-provider/corporate-idp"
@@ -338,29 +350,6 @@ DOCUMENTATION_ONLY: dict[str, str] = {
 }
 """Leaves that by design change no resource, with the reason. Waivers are proved where they
 act: tests/test_waivers.py runs the pack with them."""
-
-# TEMPORARY (issue 13, being wired on the loop13/gate13/deploy13 branches): the mlops schema
-# landed before its components. Each branch deletes the entries it wires; the doc-only check
-# below fails for any entry that starts changing the inventory, so none can outlive its wiring.
-_MLOPS_PENDING = "pending wiring of the MLOps loop (issue 13)"
-for _leaf in (
-    *(
-        f"mlops.families.*.retraining.{k}"
-        for k in (
-            "schedule",
-            "scheduleTimezone",
-            "onAlarms",
-            "pool",
-            "image",
-            "gpus",
-            "cpu",
-            "memory",
-            "maxParallelJobs",
-            "timeoutHours",
-        )
-    ),
-):
-    DOCUMENTATION_ONLY[_leaf] = _MLOPS_PENDING
 
 _WAIVER = {
     "policy": "s3-access-logging",

@@ -230,7 +230,18 @@ _ROOTS: list[tuple[type[BaseModel], type, dict[str, str], set[str]]] = [
         StackConfig,
         BuEstateArgs,
         program.BU_CONSUMED,
-        {"protect", "tags", "shared_cluster", "dedicated", "data_classification"},
+        # the mlops section converts per family in program.mlops_gate_settings and by to_args
+        # (the retraining and deploy dispatch pairs below)
+        {
+            "protect",
+            "tags",
+            "shared_cluster",
+            "dedicated",
+            "data_classification",
+            "mlops_gate",
+            "retraining",
+            "deploy_dispatch",
+        },
     ),
 ]
 _DEDICATED = typing.get_type_hints(DedicatedCluster)
@@ -244,10 +255,21 @@ def _all_pairs() -> list[tuple[type[BaseModel], type, dict[str, str], set[str]]]
             pairs.append((m, a, c, wiring if (m, a) == (model, args) else set()))
     # what `program.dedicated_settings` converts for a BU with its own cluster
     # what `program.build_prometheus_rules` converts (monitoring.prometheusRules)
+    # what `program.bu_args` converts with to_args per family and for the deploy dispatch
+    from components.deploy_dispatch import DeployDispatchSettings
+    from components.mlops import RetrainingSpec
     from components.prometheus_rules import PrometheusRulesSpec
-    from estate.stack.config import ClusterConfig, NetworkConfig, PrometheusRulesConfig
+    from estate.stack.config import (
+        ClusterConfig,
+        DeployDispatchConfig,
+        NetworkConfig,
+        PrometheusRulesConfig,
+        RetrainingConfig,
+    )
 
     for m, a, c in [
+        *_pairs(RetrainingConfig, RetrainingSpec, {}, seen),
+        *_pairs(DeployDispatchConfig, DeployDispatchSettings, {}, seen),
         *_pairs(NetworkConfig, _DEDICATED["network"], {}, seen),
         *_pairs(ClusterConfig, _DEDICATED["cluster"], {"mode": "shared or dedicated"}, seen),
         *_pairs(
@@ -278,16 +300,15 @@ def test_every_pair_the_program_converts_agrees_on_its_keys(model, args, consume
 def test_the_pairs_cover_every_config_model():
     from estate.stack import config
 
-    # TEMPORARY (issue 13): the mlops schema landed before the loop components that convert it
-    mlops_pending = {
+    # owners, gate thresholds and model cards convert per family in program.mlops_gate_settings
+    # (checked by test_the_gate_settings_carry_every_family_key)
+    mlops_gate = {
         config.MlopsConfig,
         config.MlopsFamilyConfig,
         config.ModelOwnersConfig,
-        config.RetrainingConfig,
         config.ValidationConfig,
         config.ThresholdConfig,
         config.ModelCardConfig,
-        config.DeployDispatchConfig,
     }
 
     models = {
@@ -300,13 +321,18 @@ def test_the_pairs_cover_every_config_model():
     # thresholds convert to a map, checked against the component's defaults below
     # the serving section converts per endpoint and for the plane in program.build_serving
     # (checked by test_serving_converts_without_hand_copies); its OIDC issuer is exported as is
-    serving = {config.ServingConfig, config.ServingEndpointConfig, config.ServingScheduleConfig}
+    serving = {
+        config.ServingConfig,
+        config.ServingEndpointConfig,
+        config.ServingScheduleConfig,
+        config.ServingCanaryConfig,
+    }
     assert models - converted == {
         config.WaiverConfig,
         config.MonitoringThresholdsConfig,
         config.ServingOidcConfig,
         *serving,
-        *mlops_pending,
+        *mlops_gate,
     }
 
 
@@ -386,3 +412,22 @@ def test_alarms_go_to_the_owner_when_no_one_subscribes():
     ]
     fraud = _stack("fraud-prod")
     assert "fraud-ml@example.com" not in {s.endpoint for s in fraud.monitoring.subscriptions}
+
+
+def test_the_gate_settings_carry_every_family_key():
+    """program.mlops_gate_settings copies owners, thresholds and cards key by key."""
+    from components.model_cards import ModelCardSpec, OwnersSpec
+    from components.validation_gate import ThresholdSpec
+    from estate.stack import config
+    from estate.stack.convert import key_mismatches
+
+    assert not key_mismatches(config.ModelOwnersConfig, OwnersSpec, {})
+    assert not key_mismatches(config.ThresholdConfig, ThresholdSpec, {})
+    assert not key_mismatches(config.ModelCardConfig, ModelCardSpec, {})
+    settings = program.mlops_gate_settings(
+        load_stack(ROOT / "stacks" / "Pulumi.fraud-prod.yaml").config
+    )
+    assert settings is not None
+    assert set(settings["thresholds"]) == {"card-fraud", "merchant-risk"}
+    assert settings["cards"]["card-fraud"]["kpi"] == "fraud_loss_prevented_usd"
+    assert settings["owners"]["merchant-risk"]["risk"] == "model-risk@example.com"

@@ -408,12 +408,14 @@ def test_the_shipped_bu_stacks_render_every_role_and_resource_the_proof_needs(wo
         # EventBridge's invoke role of the deploy dispatch: it may invoke its API destination
         # and nothing of the world (tests/test_deploy_dispatch.py proves the allow)
         "deploy-dispatch",
+        *GATES[FRAUD],
     }
     assert set(worlds[MARKETING].principals) == {
         "data-scientist",
         "ml-engineer",
         *WORKLOADS,
         *SERVERS[MARKETING],
+        *GATES[MARKETING],
     }
     for w in worlds.values():
         kinds = {t.kind for t in w.targets}
@@ -555,6 +557,36 @@ EXPECTED: set[tuple[str, str, str, str]] = {
     ("model-publisher", "repository", "ecr:InitiateLayerUpload", ""),
     ("model-publisher", "key", "kms:GenerateDataKey", "s3"),
     ("model-publisher", "key", "kms:Decrypt", "s3"),
+    # model-trainer (the retraining jobs, components/mlops.py): the publisher's hands plus the
+    # offline store it trains on; never approves (its retraining queue is proved in
+    # tests/test_mlops.py: the world has no queue target)
+    ("model-trainer", "bucket:features", "s3:ListBucket", ""),
+    *(("model-trainer", "object:features", "s3:GetObject", p) for p in FEATURE_OBJECT_PREFIXES),
+    ("model-trainer", "glue", "glue:GetTable", ""),
+    ("model-trainer", "glue", "glue:GetPartitions", ""),
+    ("model-trainer", "object:models", "s3:GetObject", "models/"),
+    ("model-trainer", "object:models", "s3:PutObject", "models/"),
+    ("model-trainer", "bucket:models", "s3:ListBucket", ""),
+    ("model-trainer", "model-package-group", "sagemaker:CreateModelPackage", "Pending"),
+    ("model-trainer", "model-package-group", "sagemaker:DescribeModelPackageGroup", ""),
+    ("model-trainer", "model-package", "sagemaker:CreateModelPackage", "Pending"),
+    ("model-trainer", "model-package", "sagemaker:DescribeModelPackage", ""),
+    ("model-trainer", "repository", "ecr:BatchGetImage", ""),
+    ("model-trainer", "repository", "ecr:DescribeImages", ""),
+    ("model-trainer", "repository", "ecr:PutImage", ""),
+    ("model-trainer", "repository", "ecr:InitiateLayerUpload", ""),
+    ("model-trainer", "key", "kms:GenerateDataKey", "s3"),
+    ("model-trainer", "key", "kms:Decrypt", "s3"),
+    # gate-<family> (components/validation_gate.py): reads its family's versions and their
+    # metrics; its only write, rejecting, is proved in tests/test_validation_gate.py
+    *(
+        (gate, kind, action, ctx)
+        for gate in ("gate-card-fraud", "gate-merchant-risk", "gate-propensity")
+        for kind, action, ctx in [
+            ("model-package", "sagemaker:DescribeModelPackage", ""),
+            ("key", "kms:Decrypt", "s3"),
+        ]
+    ),
     # model-server-<endpoint> (serving): its family's artifacts (the world's sample object is
     # not under one family's prefix, so no object read shows here; tests/test_serving.py and
     # tests/test_golden_path.py prove the family read), the tables it declares, the key
@@ -566,6 +598,15 @@ EXPECTED: set[tuple[str, str, str, str]] = {
 }
 SERVERS = {FRAUD: {"model-server-card-scoring"}, MARKETING: {"model-server-propensity"}}
 """The model-server roles of the endpoints each shipped BU declares."""
+GATES = {FRAUD: {"gate-card-fraud", "gate-merchant-risk"}, MARKETING: {"gate-propensity"}}
+"""The validation gates' reject-only roles, one per model family of the shipped BUs."""
+
+
+def _gate_of_its_family(who: str, target: Target) -> bool:
+    """A gate reads the versions of its own family only (every other role: no such limit)."""
+    if not who.startswith("gate-") or not target.kind.startswith("model-package"):
+        return True
+    return f"-{who.removeprefix('gate-')}/" in target.arn
 
 
 def _context_label(target: Target, context: dict[str, str]) -> str:
@@ -587,7 +628,7 @@ def test_each_role_does_exactly_its_job_in_its_own_bu(worlds, stack):
     mismatches, seen = [], set()
     for who, action, target, context in every_request(w, w):
         label = (who, target.kind, action, _context_label(target, context))
-        expected = label in EXPECTED
+        expected = label in EXPECTED and _gate_of_its_family(who, target)
         seen.add(label)
         decision = decide(w.principals[who], action, target, context, w)
         if bool(decision) != expected:

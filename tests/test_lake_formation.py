@@ -222,9 +222,11 @@ def test_each_persona_reads_exactly_its_own_bus_offline_tables():
         arns = persona_arns(inventory, bu)
         for persona in arns:
             reads: dict[str, set[str]] = {}
-            if persona in ("data-scientist", "ml-engineer"):
+            # the retraining jobs' role reads what it trains on, restricted columns only if
+            # it is a restrictedColumnReader (fraud-prod names only the ml-engineer)
+            if persona in ("data-scientist", "ml-engineer", "model-trainer"):
                 reads = {n: everything[n] for n in own}
-                if bu == "fraud" and persona == "data-scientist":
+                if bu == "fraud" and persona in ("data-scientist", "model-trainer"):
                     reads["fraud_prod_transactions"] = everything["fraud_prod_transactions"] - {
                         "amount_usd"
                     }
@@ -237,7 +239,7 @@ def test_each_persona_reads_exactly_its_own_bus_offline_tables():
             assert got == expected[(bu, persona)], (bu, persona)
             described = {n for n, t in tables.items() if lf.describes(arn, t.database, t.name)}
             own = {n for n in tables if n.startswith(f"{bu}_")}
-            describers = ("data-scientist", "ml-engineer", "auditor")
+            describers = ("data-scientist", "ml-engineer", "auditor", "model-trainer")
             assert described == (own if persona in describers else set()), (bu, persona)
 
 

@@ -631,9 +631,15 @@ ENFORCED = [
     for environment in ("prod", "dev")
     for rule in RULES
     if rule.enforcement[environment] != "disabled"  # a disabled rule is not run in that env
-    # the registry alone has no backup plan or trail: BuEstate adds them (tests/test_backup.py,
-    # tests/test_audit.py prove the coverage on the shipped stacks)
-    and rule.id not in ("backup-covers-data-stores", "cloudtrail-covers-data-stores")
+    # the registry alone has no backup plan, trail or DR replica: BuEstate adds them
+    # (tests/test_backup.py, tests/test_audit.py, tests/test_replication.py prove them on the
+    # shipped stacks)
+    and rule.id
+    not in (
+        "backup-covers-data-stores",
+        "cloudtrail-covers-data-stores",
+        "artifact-bucket-replicated",
+    )
 ]
 
 

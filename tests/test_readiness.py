@@ -19,7 +19,7 @@ import pytest
 from estate.analysis import readiness
 from estate.analysis.readiness import CAPABILITIES, CHECKS, Scorecard, scorecard
 from estate.offline.engine import render
-from estate.offline.model import Inventory, Resource, StackResult
+from estate.offline.model import StackResult
 from estate.offline.runner import run_pack
 from tests.conftest import ROOT, _render, render_config, shipped_config
 
@@ -396,117 +396,30 @@ def test_policy_items_are_unknown_without_policy_results():
     assert "governance-policies" not in {i.id for i in card.items if i.status in readiness.POINTS}
 
 
-# -- capabilities other changes render: the checks light up on their resource types -------------
+# -- the MLOps loop (issue 13): its items flip with its config ---------------------------------
 
 
-def _with(inventory: Inventory, *extra: Resource) -> Inventory:
-    return Inventory(
-        stack=inventory.stack,
-        project=inventory.project,
-        resources=[*inventory.resources, *extra],
-        outputs=inventory.outputs,
-        config=inventory.config,
-    )
-
-
-def _res(stack: str, type_: str, name: str, inputs: dict[str, Any]) -> Resource:
-    urn = f"urn:pulumi:{stack}::ai-estate::{type_}::{name}"
-    return Resource(urn=urn, type=type_, name=name, custom=True, inputs=inputs)
-
-
-def test_checks_light_up_on_the_resource_types_other_changes_render():
-    base = _render("fraud-prod")
-    platform = _render("platform-prod")
-    before = scorecard(base, platform=platform)
-    s = "fraud-prod"
-    families = ("card-fraud", "merchant-risk")
-    extra = [
-        _res(s, readiness.DQ_RULESET, f"{s}-dq-{g}", {"ruleset": "Rules = []"})
-        for g in ("transactions", "merchants")
-    ]
-    extra += [
-        _res(
-            s,
-            readiness.LOCAL_QUEUE,
-            f"{s}-kueue-local-queue",
-            {"metadata": {"namespace": "fraud"}, "spec": {"clusterQueue": "fraud"}},
-        ),
-        _res(s, readiness.SCALED_JOB, f"{s}-trainer", {"spec": {"jobTargetRef": {}}}),
-        _res(
-            s,
-            readiness.EVENT_RULE,
-            f"{s}-gate-rule",
-            {
-                "name": f"{s}-gate",
-                "eventPattern": json.dumps(
-                    {
-                        "detail-type": [readiness.MODEL_PACKAGE_EVENT],
-                        "detail": {"ModelApprovalStatus": ["PendingManualApproval"]},
-                    }
-                ),
-            },
-        ),
-        _res(
-            s,
-            readiness.EVENT_TARGET,
-            f"{s}-gate-target",
-            {"rule": f"{s}-gate", "arn": "arn:aws:lambda:us-east-1:222222222222:function:gate"},
-        ),
-    ]
-    extra += [
-        _res(
-            s,
-            readiness.SQS_QUEUE,
-            f"{s}-retraining-{f}",
-            {"name": f"{s}-retrain-{f}", "tags": {"Purpose": "retraining", "ModelFamily": f}},
-        )
-        for f in families
-    ]
-    for r in base.resources:
-        if r.type == readiness.MODEL_PACKAGE_GROUP:
-            tags = {**r.inputs["tags"], "BusinessOwner": "a@example.com", "RiskOwner": "r@x.com"}
-            extra.append(_res(s, r.type, r.name, {**r.inputs, "tags": tags}))
-    cluster_queue = _res(
-        "platform-prod",
-        readiness.CLUSTER_QUEUE,
-        "platform-prod-kueue-fraud",
-        {"metadata": {"name": "fraud"}, "spec": {"resourceGroups": []}},
-    )
-    trail = _res(
-        "platform-prod",
-        readiness.TRAIL,
-        "platform-prod-trail",
-        {
-            "advancedEventSelectors": [
-                {"fieldSelectors": [{"field": "eventCategory", "equals": ["Data"]}]}
-            ]
-        },
-    )
-    groups = {r.name for r in extra if r.type == readiness.MODEL_PACKAGE_GROUP}
-    inventory = _with(base, *extra)
-    inventory.resources = [
-        r
-        for r in inventory.resources
-        if not (
-            r.type == readiness.MODEL_PACKAGE_GROUP
-            and r.name in groups
-            and "BusinessOwner" not in r.inputs["tags"]
-        )
-    ]
-    after = scorecard(inventory, platform=_with(platform, cluster_queue, trail))
-    lit = {
-        "mlops-retraining",
-        "mlops-validation-gate",
-        "ownership-model-families",
-    }
-    # The shipped stacks render Kueue's queues (issue 13): fair share is met already; and a
-    # Data Quality ruleset per offline feature group (issue 14).
-    assert before.item("infra-fair-share").status == "met"
-    assert before.item("data-quality").status == "met"
-    for item in lit:
-        assert before.item(item).status == "missing", item
-        assert after.item(item).status == "met", (item, after.item(item).missing)
-    assert after.score > before.score
+@pytest.mark.parametrize("stack", ["fraud-prod", "marketing-dev"])
+def test_the_mlops_items_flip_with_the_mlops_config(stack):
+    """The loop's items read what `ai-estate:mlops` renders (the retraining queues and their
+    ScaledJobs, the gate's rule and target, the owners' tags): met on the shipped stacks,
+    missing once the families' loop is gone (a dev stack may go without it; a prod stack
+    cannot, so fraud-prod drops its registry with it)."""
+    platform = _render(_platform(shipped_config(stack)))
+    before = scorecard(_render(stack), platform=platform)
+    config = shipped_config(stack)
+    del config["ai-estate:mlops"]
+    if stack == "fraud-prod":
+        config["ai-estate:modelRegistry"] = {"enabled": False}
+        config["ai-estate:serving"] = {"endpoints": []}
+        # the KPIs and model metrics name the registry's families
+        for key in ("kpis", "modelMetrics"):
+            del config["ai-estate:monitoring"][key]
+    after = scorecard(render_config(stack, config), platform=platform)
+    for item in ("mlops-retraining", "mlops-validation-gate", "ownership-model-families"):
+        assert before.item(item).status == "met", (item, before.item(item).missing)
+        assert after.item(item).status == "missing", (item, after.item(item).evidence)
+    assert after.score < before.score
 
 
 # -- the CLI ------------------------------------------------------------------------------------

@@ -318,7 +318,11 @@ def test_fraud_prod_card_scoring_endpoint(rendered):
         assert sc["seccompProfile"] == {"type": "RuntimeDefault"}
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     [fetch] = pod["initContainers"]
-    bucket = next(r for r in of_type(inv, "s3/bucket:Bucket") if "models" in r.inputs["bucket"])
+    bucket = next(
+        r
+        for r in of_type(inv, "s3/bucket:Bucket")
+        if "-models-" in r.inputs["bucket"] and "-models-dr-" not in r.inputs["bucket"]
+    )
     assert f"s3://{bucket.inputs['bucket']}/models/card-fraud/3/" in fetch["args"]
     assert {"name": "model", "mountPath": "/models", "readOnly": True} in server["volumeMounts"]
     # identity: a dedicated service account, bound to the endpoint's role
@@ -507,7 +511,9 @@ def test_model_server_role_reads_its_artifacts_and_nothing_else(rendered):
     arn = f"arn:aws:iam::222222222222:role{role.inputs['path']}{role.inputs['name']}"
     who = Principal(arn=arn, identity_policies=(policy,), permissions_boundary=boundary)
     bucket = next(
-        r for r in of_type(fraud, "s3/bucket:Bucket") if "-models-" in r.inputs["bucket"]
+        r
+        for r in of_type(fraud, "s3/bucket:Bucket")
+        if "-models-" in r.inputs["bucket"] and "-models-dr-" not in r.inputs["bucket"]
     ).inputs["bucket"]
     key = fraud.outputs["kmsKeyArn"]
     via_s3 = {"kms:ViaService": "s3.us-east-1.amazonaws.com"}
@@ -527,6 +533,11 @@ def test_model_server_role_reads_its_artifacts_and_nothing_else(rendered):
         bucket: bucket_policy(fraud),
     }
 
+    from tests.test_golden_path import _cluster_s3_endpoint
+
+    # the pod's S3 requests arrive through the cluster VPC's S3 gateway endpoint
+    in_vpc = {"aws:SourceVpce": _cluster_s3_endpoint("fraud-prod")}
+
     def can(action, resource, context=None):
         resource_policy = next((p for prefix, p in policies.items() if prefix in resource), None)
         return evaluate(
@@ -534,7 +545,7 @@ def test_model_server_role_reads_its_artifacts_and_nothing_else(rendered):
                 principal=who,
                 action=action,
                 resource=resource,
-                context=context or {},
+                context={**in_vpc, **(context or {})},
                 resource_policy=resource_policy,
             )
         )
@@ -548,7 +559,9 @@ def test_model_server_role_reads_its_artifacts_and_nothing_else(rendered):
     assert not can("s3:GetObject", f"arn:aws:s3:::{bucket}/models/merchant-risk/1/model.tar.gz")
     assert not can("s3:PutObject", f"arn:aws:s3:::{bucket}/models/card-fraud/3/model.tar.gz")
     other_bucket = next(
-        r for r in of_type(marketing, "s3/bucket:Bucket") if "-models-" in r.inputs["bucket"]
+        r
+        for r in of_type(marketing, "s3/bucket:Bucket")
+        if "-models-" in r.inputs["bucket"] and "-models-dr-" not in r.inputs["bucket"]
     )
     assert not can(
         "s3:GetObject", f"arn:aws:s3:::{other_bucket.inputs['bucket']}/models/propensity/x"

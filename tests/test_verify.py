@@ -465,6 +465,45 @@ class Estate:
             }
         )
 
+    def retraining_queue(self, name: str, *, kms_key: str) -> None:
+        """The queue as RetrainingLoop builds it: BU key, a DLQ, and its manual rule's target."""
+        sqs = self.client("sqs")
+        dlq = sqs.create_queue(QueueName=f"{name}-dlq", Attributes={"KmsMasterKeyId": kms_key})
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq["QueueUrl"], AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        queue = sqs.create_queue(
+            QueueName=name,
+            Attributes={
+                "KmsMasterKeyId": kms_key,
+                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3}),
+            },
+        )
+        arn = sqs.get_queue_attributes(QueueUrl=queue["QueueUrl"], AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        events = self.client("events")
+        events.put_rule(
+            Name=f"{name}-manual",
+            EventPattern=json.dumps({"source": ["ai-estate.mlops"]}),
+        )
+        events.put_targets(Rule=f"{name}-manual", Targets=[{"Id": "retraining-queue", "Arn": arn}])
+
+    def archive(self, name: str) -> None:
+        self.client("events").create_archive(
+            ArchiveName=name,
+            EventSourceArn=f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default",
+            EventPattern=json.dumps({"source": ["aws.sagemaker"]}),
+        )
+
+    def model_card(self, name: str, *, kms_key: str, status: str = "Approved") -> None:
+        self.client("sagemaker").create_model_card(
+            ModelCardName=name,
+            SecurityConfig={"KmsKeyId": kms_key},
+            Content=json.dumps({"model_overview": {"model_description": name}}),
+            ModelCardStatus=status,
+        )
+
     def budget(self, name: str) -> None:
         self.client("budgets").create_budget(
             AccountId=ACCOUNT,
@@ -482,6 +521,9 @@ FRAUD_MODEL_GROUPS = ("fraud-prod-card-fraud", "fraud-prod-merchant-risk")
 FRAUD_TOPIC = "fraud-prod-alarms"
 FRAUD_BUDGET = "ai-estate-fraud-prod-monthly"
 FRAUD_VAULT = "fraud-prod-vault"
+FRAUD_QUEUE = "fraud-prod-card-fraud-retrain"
+FRAUD_ARCHIVE = "fraud-prod-model-packages"
+FRAUD_CARD = "fraud-prod-card-fraud"
 PLATFORM_CLUSTER = "platform-prod-ai"
 
 # The stack exports its alarms (`alarmArns`); the drift cases break the first two of them.
@@ -511,6 +553,9 @@ _CREATE_ORDER = (
     "cloudwatch-alarm",
     "budget",
     "backup-vault",
+    "sqs-queue",
+    "events-archive",
+    "sagemaker-model-card",
 )
 
 
@@ -536,7 +581,9 @@ def build(
         estate.cluster(plan.cluster_for_pools, kms_key=estate.other_key())  # the platform's cluster
     for target in sorted(plan.targets, key=lambda t: _CREATE_ORDER.index(t.kind)):
         name = target.name
-        if name in omit or target.kind == "kms-key":
+        # a model card is named as its family's package group: `card:<name>` omits the card
+        omitted = f"card:{name}" if target.kind == "sagemaker-model-card" else name
+        if omitted in omit or target.kind == "kms-key":
             continue
         if target.kind == "sns-topic":
             topics.append(estate.topic(name, kms_key=key))
@@ -567,6 +614,12 @@ def build(
             estate.budget(name)
         elif target.kind == "backup-vault":
             estate.backup_vault(name, kms_key=key, compliance=outputs["environment"] == "prod")
+        elif target.kind == "sqs-queue":
+            estate.retraining_queue(name, kms_key=key)
+        elif target.kind == "events-archive":
+            estate.archive(name)
+        elif target.kind == "sagemaker-model-card":
+            estate.model_card(name, kms_key=key)
         else:
             raise AssertionError(
                 f"the test cannot create a {target.kind} yet ({target.declared_by})"
@@ -727,6 +780,11 @@ def test_plan_of_each_fixture_names_what_the_stack_deploys():
         ("budget", "ai-estate-fraud-prod-monthly", ""),
         ("eks-nodegroup", "serve-a10g", "platform-prod-ai"),
         ("backup-vault", "fraud-prod-vault", ""),
+        ("sqs-queue", "fraud-prod-card-fraud-retrain", ""),
+        ("sqs-queue", "fraud-prod-merchant-risk-retrain", ""),
+        ("events-archive", "fraud-prod-model-packages", ""),
+        ("sagemaker-model-card", "fraud-prod-card-fraud", ""),
+        ("sagemaker-model-card", "fraud-prod-merchant-risk", ""),
     }
     assert [t.kind for t in bu.targets].count("kms-key") == 1
     assert not any(t.kind == "eks-nodegroup" and t.name == "train-a10g" for t in bu.targets)
@@ -803,8 +861,8 @@ def test_bu_stack_that_holds_passes_with_exit_0(endpoint, tmp_path):
     stack = result.report["stacks"][0]
     assert stack["source"] == "stacks/Pulumi.fraud-prod.yaml"
     # 18 declared resources besides the alarms (the shared cluster, the backup vault and the
-    # audit bucket included), and every alarm
-    assert stack["resources"] == 18 + len(FRAUD_ALARM_ARNS) + len(FRAUD_ENDPOINT_ALARM_ARNS)
+    # audit bucket included), the loop's 2 queues, archive and 2 model cards, and every alarm
+    assert stack["resources"] == 18 + 5 + len(FRAUD_ALARM_ARNS) + len(FRAUD_ENDPOINT_ALARM_ARNS)
     sarif_doc = json.loads(sarif.read_text())
     rules = {r["id"] for r in sarif_doc["runs"][0]["tool"]["driver"]["rules"]}
     assert {
@@ -1140,6 +1198,50 @@ BU_DRIFT: dict[str, tuple[frozenset[str], Callable[[Estate], None], set[tuple[st
         frozenset({FRAUD_VAULT}),
         lambda e: None,
         {("verify-backup-vault-exists", FRAUD_VAULT)},
+    ),
+    # the retraining loop (issue 13)
+    "retraining queue's trigger deleted": (
+        frozenset(),
+        lambda e: (
+            e.client("events").remove_targets(
+                Rule=f"{FRAUD_QUEUE}-manual", Ids=["retraining-queue"]
+            ),
+        ),
+        {("verify-sqs-queue-triggered", FRAUD_QUEUE)},
+    ),
+    "retraining queue without its dead-letter queue": (
+        frozenset(),
+        lambda e: e.client("sqs").set_queue_attributes(
+            QueueUrl=e.client("sqs").get_queue_url(QueueName=FRAUD_QUEUE)["QueueUrl"],
+            Attributes={"RedrivePolicy": ""},
+        ),
+        {("verify-sqs-queue-dead-letter", FRAUD_QUEUE)},
+    ),
+    "retraining queue on another key": (
+        frozenset(),
+        lambda e: e.client("sqs").set_queue_attributes(
+            QueueUrl=e.client("sqs").get_queue_url(QueueName=FRAUD_QUEUE)["QueueUrl"],
+            Attributes={"KmsMasterKeyId": e.other_key()},
+        ),
+        {("verify-sqs-queue-encryption", FRAUD_QUEUE)},
+    ),
+    "model-package archive missing": (
+        frozenset({FRAUD_ARCHIVE}),
+        lambda e: None,
+        {("verify-events-archive-exists", FRAUD_ARCHIVE)},
+    ),
+    "model card missing": (
+        frozenset({f"card:{FRAUD_CARD}"}),
+        lambda e: None,
+        {("verify-sagemaker-model-card-exists", FRAUD_CARD)},
+    ),
+    "prod model card back in review": (
+        frozenset(),
+        lambda e: (
+            e.client("sagemaker").delete_model_card(ModelCardName=FRAUD_CARD),
+            e.model_card(FRAUD_CARD, kms_key=e.outputs["kmsKeyArn"], status="PendingReview"),
+        ),
+        {("verify-sagemaker-model-card-approved", FRAUD_CARD)},
     ),
 }
 

@@ -192,8 +192,11 @@ class NetworkConfig(_Model):
         "sagemaker.runtime",
         "logs",
         "monitoring",
+        "sqs",
     )
-    """AWS services reached through interface VPC endpoints (`com.amazonaws.<region>.<name>`)."""
+    """AWS services reached through interface VPC endpoints (`com.amazonaws.<region>.<name>`).
+    BU pods reach AWS only through endpoints (their NetworkPolicy allows HTTPS to the VPC and the
+    gateway endpoints): the retraining jobs take their requests from SQS."""
     endpoint_account_ids: Annotated[tuple[AccountId, ...], _items()] = ()
     """Accounts besides the stack's `accountId` that the VPC endpoints serve: the accounts of BU
     stacks on this cluster that deploy to another account. Every endpoint's policy admits only
@@ -894,7 +897,7 @@ def _service_account(value: str) -> str:
 
 
 ServiceAccountName = Annotated[str, AfterValidator(_service_account)]
-WorkloadName = Literal["feature-reader", "model-publisher"]
+WorkloadName = Literal["feature-reader", "model-publisher", "model-trainer"]
 
 
 class PersonaTrustConfig(_Model):
@@ -935,8 +938,10 @@ class AccessConfig(_Model):
     service_accounts: dict[WorkloadName, ServiceAccountName] = {
         "feature-reader": "feature-reader",
         "model-publisher": "model-publisher",
+        "model-trainer": "model-trainer",
     }
-    """Kubernetes service accounts (in the BU namespace) bound to the workload roles."""
+    """Kubernetes service accounts (in the BU namespace) bound to the workload roles (the
+    retraining jobs of `mlops.families.*.retraining` run as `model-trainer`)."""
     key_admin_role_arns: Annotated[tuple[RoleArn, ...], _items()] = ()
     """Roles that may administer (never use) the BU's KMS key."""
 
@@ -1594,8 +1599,10 @@ class RetrainingConfig(_Model):
     """Memory one training job requests and is limited to."""
     max_parallel_jobs: int = Field(1, ge=1, le=20)
     """Most training jobs of the family running at once (queued messages wait)."""
-    timeout_hours: int = Field(24, ge=1, le=168)
-    """A training job running longer is stopped (`activeDeadlineSeconds`)."""
+    timeout_hours: int = Field(12, ge=1, le=12)
+    """A training job running longer is stopped (`activeDeadlineSeconds`). At most 12: SQS hides
+    a received message for at most 12 hours in total, so a longer run would see its request
+    delivered again and trained twice."""
 
     @model_validator(mode="after")
     def _image_ref(self) -> RetrainingConfig:
@@ -1717,6 +1724,28 @@ def mlops_problems(config: StackConfig) -> list[Problem]:
             return [(("mlops",), "belongs in BU stacks", _NOTHING)]
         return []
     problems: list[Problem] = []
+    if not config.model_registry.enabled:
+        if ml.families or ml.deploy_dispatch is not None:
+            # the loop runs on the registry's package groups, artifacts and images
+            return [(("mlops",), "needs modelRegistry.enabled (the model registry)", _NOTHING)]
+        return []
+    if ml.deploy_dispatch is not None and not config.access.enabled:
+        problems.append(
+            (
+                ("mlops", "deployDispatch"),
+                "needs access.enabled (its invoke role lives under the BU's boundary)",
+                _NOTHING,
+            )
+        )
+    if ml.families and not config.access.enabled:
+        problems.append(
+            (
+                ("mlops", "families"),
+                "need access.enabled (each family's validation gate runs as a reject-only role "
+                "under the BU's boundary)",
+                _NOTHING,
+            )
+        )
     families = set(config.model_registry.model_families)
     images = set(config.model_registry.image_names or config.model_registry.model_families)
     pools = [p.name for p in config.gpu_pools]
@@ -1742,12 +1771,41 @@ def mlops_problems(config: StackConfig) -> list[Problem]:
                 problems.append(
                     ((*at, "retraining"), "needs a GPU pool (gpuPools is empty)", _NOTHING)
                 )
+            pool = (
+                next((p for p in config.gpu_pools if p.name == (r.pool or pools[0])), None)
+                if pools
+                else None
+            )
+            if pool is not None:
+                from components import gpu_catalog
+
+                per_type = [gpu_catalog.instance_info(t).gpus for t in pool.instance_types]
+                # Karpenter launches a type the pod fits; a node group may launch any of them
+                per_node = max(per_type) if pool.provisioner == "karpenter" else min(per_type)
+                if r.gpus > per_node:
+                    problems.append(
+                        (
+                            (*at, "retraining", "gpus"),
+                            f"does not fit one node of pool {pool.name} ({per_node} GPUs per "
+                            "node): the job would never start",
+                            r.gpus,
+                        )
+                    )
             if r.image_repository not in images:
                 problems.append(
                     (
                         (*at, "retraining", "image"),
                         "names no ECR repository of the BU (modelRegistry.imageNames or the families)",
                         r.image,
+                    )
+                )
+            if not config.access.enabled or "model-trainer" not in config.access.service_accounts:
+                problems.append(
+                    (
+                        (*at, "retraining"),
+                        "runs as the model-trainer workload role: needs access.enabled and "
+                        "access.serviceAccounts.model-trainer",
+                        _NOTHING,
                     )
                 )
             if r.schedule is None and not (r.on_alarms and family in metrics):

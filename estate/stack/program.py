@@ -27,6 +27,7 @@ from components.estate import (
     SharedCluster,
     pool_summary,
 )
+from components.mlops import RetrainingSpec
 from components.model_cards import ModelCardSpec, OwnersSpec
 from components.network import NetworkSettings
 from components.tags import ownership_tags
@@ -110,8 +111,8 @@ BU_CONSUMED: dict[str, str] = {
     "monitoring.prometheus_rules": "the BU's AMP rule groups, built by build_prometheus_rules()",
     "payer_account": "checked by the schema (monitoring.costAnomaly needs it)",
     "data_governance": "platform stacks only (the schema refuses it on BU stacks)",
-    "mlops": "read by mlops_gate_settings() (validation gates, model cards, owner tags); the "
-    "retraining loop (issue 13) reads the rest",
+    "mlops": "read by mlops_gate_settings() (validation gates, model cards, owner tags), the "
+    "retraining loops (bu_args: retraining) and deploy_dispatch",
 }
 
 
@@ -151,6 +152,11 @@ def bu_args(
         dedicated=dedicated_settings(config) if shared is None else None,
         data_classification=config.data_classification,
         mlops_gate=mlops_gate_settings(config),
+        retraining={
+            f: to_args(spec.retraining, RetrainingSpec)
+            for f, spec in config.mlops.families.items()
+            if spec.retraining is not None
+        },
         deploy_dispatch=(
             to_args(config.mlops.deploy_dispatch, DeployDispatchSettings)
             if config.mlops.deploy_dispatch is not None
@@ -354,6 +360,12 @@ def bu_outputs(bu: BuEstate, args: BuEstateArgs) -> dict[str, Any]:
             "invokeRoleArn": dd.invoke_role_arn,
             "deadLetterQueueUrl": dd.dead_letter_queue_url,
             "ruleNames": dd.rule_names,
+        }
+    if bu.retraining or bu.model_cards is not None:
+        outputs["mlops"] = {
+            "retrainingQueueArns": {f: loop.queue_arn for f, loop in bu.retraining.items()},
+            "retrainingQueueUrls": {f: loop.queue_url for f, loop in bu.retraining.items()},
+            "modelCardArns": bu.model_cards.card_arns if bu.model_cards is not None else {},
         }
     if bu.backup is not None:
         outputs["backup"] = {

@@ -125,6 +125,12 @@ READ_ONLY_ACTIONS = (
     "backup:DescribeBackupVault",
     "backup:ListBackupPlans",
     "backup:GetBackupPlan",
+    "sqs:GetQueueUrl",
+    "sqs:GetQueueAttributes",
+    "events:ListRuleNamesByTarget",
+    "events:DescribeArchive",
+    "scheduler:ListSchedules",
+    "sagemaker:DescribeModelCard",
 )
 """Every IAM action verify needs (all read-only): the verifier role's policy, nothing more."""
 
@@ -295,6 +301,8 @@ def kind_of_arn(arn: str) -> tuple[str, str] | None:
         ("sagemaker", "model-package-group/"): "sagemaker-model-package-group",
         ("cloudwatch", "alarm:"): "cloudwatch-alarm",
         ("budgets", "budget/"): "budget",
+        ("events", "archive/"): "events-archive",
+        ("sagemaker", "model-card/"): "sagemaker-model-card",
     }
     for (svc, lead), kind in prefixed.items():
         if service == svc and resource.startswith(lead):
@@ -306,6 +314,8 @@ def kind_of_arn(arn: str) -> tuple[str, str] | None:
         return "s3-bucket", resource
     if service == "sns" and resource and ":" not in resource:
         return "sns-topic", resource
+    if service == "sqs" and resource and ":" not in resource:
+        return "sqs-queue", resource
     return None
 
 

@@ -35,8 +35,17 @@ aws_types(
             name_property="modelPackageGroupName",
             arn=Arn("sagemaker", "model-package-group/{name}"),
         ),
+        "aws:sagemaker/modelCard:ModelCard": AwsType(
+            name_property="modelCardName", arn=Arn("sagemaker", "model-card/{name}")
+        ),
     }
 )
+
+
+@resource("aws:sagemaker/modelCard:ModelCard")
+def _model_card(m: EstateMocks, r: NewAwsResource) -> dict[str, Any]:
+    # the provider's ARN attribute is `modelCardArn` (besides the generic `arn`)
+    return {"modelCardArn": m.arn("sagemaker", f"model-card/{r.physical}", True, r.region)}
 
 
 @resource_id("aws:glue/catalogDatabase:CatalogDatabase")

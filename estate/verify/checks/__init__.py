@@ -9,7 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from estate.verify.checks import backup, dynamodb, ecr, eks, kms, monitoring, s3, sagemaker
+from estate.verify.checks import (
+    backup,
+    dynamodb,
+    ecr,
+    eks,
+    kms,
+    mlops,
+    monitoring,
+    s3,
+    sagemaker,
+)
 from estate.verify.checks.base import KINDS, PASS, POLICIES, Context, Outcome, Target
 
 CheckFn = Callable[[Context, Target], list[Outcome]]
@@ -27,6 +37,9 @@ CHECKS: dict[str, CheckFn] = {
     "sns-topic": monitoring.check_topic,
     "budget": monitoring.check_budget,
     "backup-vault": backup.check_vault,
+    "sqs-queue": mlops.check_queue,
+    "events-archive": mlops.check_archive,
+    "sagemaker-model-card": mlops.check_model_card,
 }
 """Target kind -> its check, in the order results are shown."""
 
@@ -43,6 +56,9 @@ SERVICES: dict[str, str] = {
     "sns-topic": "sns",
     "budget": "budgets",
     "backup-vault": "backup",
+    "sqs-queue": "sqs",
+    "events-archive": "events",
+    "sagemaker-model-card": "sagemaker",
 }
 """The boto3 service each kind's check calls (KMS is also used to resolve key aliases)."""
 
@@ -75,6 +91,14 @@ KIND_POLICIES: dict[str, tuple[str, ...]] = {
     "sns-topic": (monitoring.TOPIC_EXISTS, monitoring.TOPIC_ENCRYPTION),
     "budget": (monitoring.BUDGET_EXISTS,),
     "backup-vault": (backup.EXISTS, backup.ENCRYPTION, backup.LOCK, backup.PLAN),
+    "sqs-queue": (
+        mlops.QUEUE_EXISTS,
+        mlops.QUEUE_ENCRYPTION,
+        mlops.QUEUE_DLQ,
+        mlops.QUEUE_TRIGGERED,
+    ),
+    "events-archive": (mlops.ARCHIVE_EXISTS,),
+    "sagemaker-model-card": (mlops.CARD_EXISTS, mlops.CARD_ENCRYPTION, mlops.CARD_APPROVED),
 }
 """The policies each kind's check can report (what is not applicable when none is declared)."""
 

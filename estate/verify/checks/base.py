@@ -70,6 +70,19 @@ KINDS: dict[str, Kind] = {
         Kind("sns-topic", "SNS topic", "SNS topics", "aws:sns/topic:Topic"),
         Kind("budget", "budget", "budgets", "aws:budgets/budget:Budget"),
         Kind("backup-vault", "Backup vault", "Backup vaults", "aws:backup/vault:Vault"),
+        Kind("sqs-queue", "SQS queue", "SQS queues", "aws:sqs/queue:Queue"),
+        Kind(
+            "events-archive",
+            "EventBridge archive",
+            "EventBridge archives",
+            "aws:cloudwatch/eventArchive:EventArchive",
+        ),
+        Kind(
+            "sagemaker-model-card",
+            "SageMaker model card",
+            "SageMaker model cards",
+            "aws:sagemaker/modelCard:ModelCard",
+        ),
     )
 }
 
