@@ -9,7 +9,8 @@ who rated it), `business_details` (the business problem, stakeholders, line of b
 `additional_information.custom_details` (the three owners, the KPI, the group).
 
 The card's `model_card_status` comes from config. In prod a serving endpoint may serve the
-family only when it is `Approved` (pack rule `mlops-prod-family-model-card-approved`). Editing
+family only when it is `Approved` (the schema refuses the endpoint otherwise; the pack's
+`mlops-prod-family-loop` asks every prod family for an `Approved` card). Editing
 the content creates a new card version in SageMaker (an immutable record); a status change does
 not.
 """

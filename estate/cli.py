@@ -67,7 +67,10 @@ ProjectOpt = Annotated[
         dir_okay=True,
     ),
 ]
-StackOpt = Annotated[str | None, typer.Option("--stack", "-s", help="Stack name, e.g. fraud-prod.")]
+StackOpt = Annotated[
+    list[str] | None,
+    typer.Option("--stack", "-s", help="Stack name, e.g. fraud-prod (repeat for several)."),
+]
 AllOpt = Annotated[bool, typer.Option("--all", help="Every stack of the project.")]
 ConfigOpt = Annotated[
     list[str] | None,
@@ -141,17 +144,21 @@ def _overrides(
     return given
 
 
-def _select(project: Project, stack: str | None, all_: bool) -> list[str]:
+def _select(project: Project, stack: list[str] | None, all_: bool) -> list[str]:
     known = project.stacks()
     if stack and all_:
         raise fail("estate: give either --stack or --all, not both")
     if stack:
-        if known and stack not in known:
+        unknown = [s for s in stack if known and s not in known]
+        if unknown:
             raise fail(
-                f"{project.display(project.stack_file(stack))}: no such stack "
-                f"(known: {', '.join(known)})"
+                [
+                    f"{project.display(project.stack_file(s))}: no such stack "
+                    f"(known: {', '.join(known)})"
+                    for s in unknown
+                ]
             )
-        return [stack]
+        return list(dict.fromkeys(stack))  # in the order given, each once
     if all_ or not project.is_estate:
         return known or ["dev"]
     raise fail("estate: give --stack NAME or --all")
@@ -222,7 +229,7 @@ def preview(
         raise fail("estate preview: give --stack NAME or --all")
     names = _select(proj, stack, all_)
     if len(names) != 1 and not all_:
-        raise fail(f"estate preview: give --stack or --all (known: {', '.join(names)})")
+        raise fail(f"estate preview: give one --stack, or --all (got: {', '.join(names)})")
     given = _overrides(proj, config, config_secret, config_file, names)
     workers = jobs or min(len(names), os.cpu_count() or 1)
     results = run_jobs(

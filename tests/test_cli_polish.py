@@ -122,3 +122,17 @@ def test_the_shipped_stacks_warn_about_nothing():
     project = load_project(ROOT)
     warnings = {name: project.stack_warnings(name) for name in project.stacks()}
     assert warnings and not any(warnings.values()), warnings
+
+
+def test_stack_repeats_and_an_unknown_stack_is_named():
+    from typer.testing import CliRunner
+
+    from estate.cli import app
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["validate", "--stack", "fraud-prod", "--stack", "marketing-dev"])
+    assert result.exit_code == 0, result.output
+    assert "2 stack(s) valid: fraud-prod, marketing-dev" in result.output
+    result = runner.invoke(app, ["validate", "--stack", "fraud-prod", "--stack", "nope"])
+    assert result.exit_code == 2
+    assert "Pulumi.nope.yaml: no such stack" in result.output

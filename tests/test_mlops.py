@@ -539,13 +539,13 @@ def test_the_shipped_loops_pass_the_mlops_rules_and_a_gap_fails_them(rendered):
             if rule == "mlops-prod-family-loop" and stack == "marketing-dev":
                 continue  # disabled in dev: propensity's card is a Draft there
             assert _check(rule, rendered(stack), stack.split("-")[1]) == [], (stack, rule)
-    # a card still in review, and a family whose only trigger is gone
+    # a card still in review (of a family no endpoint serves yet: the schema refuses the other)
     config = shipped_config("fraud-prod")
     families = config["ai-estate:mlops"]["families"]
-    families["card-fraud"]["modelCard"]["status"] = "PendingReview"
+    families["merchant-risk"]["modelCard"]["status"] = "PendingReview"
     inventory = render_config("fraud-prod", config)
     [violation] = _check("mlops-prod-family-loop", inventory, "prod")
-    assert "'card-fraud'" in violation.message and "PendingReview" in violation.message
+    assert "'merchant-risk'" in violation.message and "PendingReview" in violation.message
     # the trainer's policy with its approval deny removed approves: the rule names it
     for r in inventory.resources:
         if r.type == "aws:iam/rolePolicy:RolePolicy" and r.name.endswith("model-trainer-policy"):
@@ -574,3 +574,16 @@ def test_a_training_job_larger_than_any_node_of_its_pool_is_a_config_error():
     message = str(info.value)
     assert "mlops.families.card-fraud.retraining.gpus" in message
     assert "train-a10g (8 GPUs per node)" in message
+
+
+def test_a_prod_endpoint_serves_only_a_family_with_an_approved_card():
+    config = shipped_config("fraud-prod")
+    config["ai-estate:mlops"]["families"]["card-fraud"]["modelCard"]["status"] = "PendingReview"
+    with pytest.raises(ConfigError) as info:
+        validate_config(split_namespace(config), "stacks/Pulumi.fraud-prod.yaml")
+    message = str(info.value)
+    assert "serving.endpoints[0].modelFamily" in message and "PendingReview" in message
+    # dev serves drafts: marketing-dev's propensity card is a Draft
+    dev = shipped_config("marketing-dev")
+    assert dev["ai-estate:mlops"]["families"]["propensity"]["modelCard"].get("status") is None
+    validate_config(split_namespace(dev), "stacks/Pulumi.marketing-dev.yaml")

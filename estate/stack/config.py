@@ -3206,6 +3206,19 @@ def serving_problems(config: StackConfig) -> list[Problem]:
             problems.append(
                 ((*at, "modelFamily"), "is not in modelRegistry.modelFamilies", ep.model_family)
             )
+        elif config.environment == "prod":
+            spec = config.mlops.families.get(ep.model_family)
+            status = spec.model_card.status if spec and spec.model_card else None
+            if status != "Approved":
+                problems.append(
+                    (
+                        (*at, "modelFamily"),
+                        f"a prod endpoint serves a family whose model card is Approved only "
+                        f"(mlops.families.{ep.model_family}.modelCard.status is "
+                        f"{status or 'unset'})",
+                        ep.model_family,
+                    )
+                )
         if ep.image_repository not in images:
             problems.append(
                 (
