@@ -345,3 +345,43 @@ def test_an_engine_bug_exits_3_saying_it_is_a_bug(tmp_path):
     )
     assert done.returncode == 3, done.stderr
     assert "a bug" in done.stderr and "mock exploded" in done.stderr
+
+
+def _config_file_program(tmp_path: Path, file: str) -> Path:
+    (tmp_path / "Pulumi.yaml").write_text("name: p\nruntime: python\n")
+    (tmp_path / "__main__.py").write_text(
+        f"import pulumi_kubernetes as k8s\nk8s.yaml.v2.ConfigFile('crds', file={file!r})\n"
+    )
+    return tmp_path
+
+
+def test_a_local_config_file_is_expanded_as_the_provider_does(tmp_path):
+    """`kubernetes:yaml/v2:ConfigFile` is a multi-language component; of a local file the engine
+    renders its documents as children, named `<prefix>:<namespace>/<name>`, like the provider."""
+    (tmp_path / "m.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: team}\n"
+        "data: {level: info}\n---\n"
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n"
+        "metadata: {name: widgets.example.com}\nspec: {group: example.com}\n"
+    )
+    inventory = render_dir(_config_file_program(tmp_path, "m.yaml"))
+    (component,) = [r for r in inventory.resources if r.type == "kubernetes:yaml/v2:ConfigFile"]
+    assert not component.remote
+    children = {r.name: r for r in inventory.resources if r.parent == component.urn}
+    assert set(children) == {"crds:team/settings", "crds:widgets.example.com"}
+    assert children["crds:team/settings"].type == "kubernetes:core/v1:ConfigMap"
+    assert children["crds:team/settings"].inputs["data"] == {"level": "info"}
+    crd = children["crds:widgets.example.com"]
+    assert crd.type == "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
+    assert crd.urn.endswith(
+        "::kubernetes:yaml/v2:ConfigFile$kubernetes:apiextensions.k8s.io/v1:"
+        "CustomResourceDefinition::crds:widgets.example.com"
+    )
+
+
+def test_a_config_file_the_engine_cannot_read_stays_opaque(tmp_path):
+    url = "https://example.com/install.yaml"
+    inventory = render_dir(_config_file_program(tmp_path, url))
+    (component,) = [r for r in inventory.resources if r.type == "kubernetes:yaml/v2:ConfigFile"]
+    assert component.remote
+    assert not [r for r in inventory.resources if r.parent == component.urn]

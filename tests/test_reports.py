@@ -9,6 +9,7 @@ writer.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import io
@@ -652,11 +653,18 @@ def test_render_table_shows_summary_and_findings_blocking_first() -> None:
 
 def test_render_table_fits_an_80_column_log() -> None:
     console = Console(file=io.StringIO(), record=True, width=80, color_system=None, soft_wrap=True)
-    reports.render_table(sample(), console)
+    results = sample()
+    results[0] = dataclasses.replace(results[0], stack="marketing-research")  # 18 characters
+    reports.render_table(results, console)
     out = console.export_text()
     assert max(len(line) for line in out.splitlines()) <= 80
     assert "Advisories" in out and "Source" not in out
     assert "s3-bucket-encrypted" in out
+    # whole cells: each stack name on one line of the summary (the time column makes way)
+    summary = out.split("Findings")[0]
+    for result in results:
+        assert any(result.stack in line for line in summary.splitlines()), result.stack
+    assert "Time" not in summary
 
 
 def inventory() -> Inventory:

@@ -112,6 +112,10 @@ def plain(value: Any) -> Any:
     return value
 
 
+YAML_V2_CONFIG_FILE = "kubernetes:yaml/v2:ConfigFile"
+"""A multi-language component of pulumi-kubernetes the engine can expand itself (a local file)."""
+
+
 class RecordingMonitor(pulumi_mocks.MockMonitor):
     """The SDK's mock monitor, keeping what the real engine would be told about each resource."""
 
@@ -199,7 +203,51 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 deleted_with=request.deletedWith or None,
             )
         )
+        if request.remote and request.type == YAML_V2_CONFIG_FILE:
+            self._expand_config_file(self.recorded[-1])
         return response
+
+    def _expand_config_file(self, component: Resource) -> None:
+        """Render a `kubernetes:yaml/v2:ConfigFile` of a local file as its provider does: one
+        child per document, named `<prefix>:<namespace>/<name>` (`resourcePrefix` defaults to the
+        component's name), so the pack judges what it creates. A file that cannot be read here
+        (a URL, a missing path) leaves the component opaque, reported as such."""
+        import yaml
+
+        path = component.inputs.get("file")
+        if not isinstance(path, str) or "://" in path or not Path(path).is_file():
+            return
+        try:
+            documents = [d for d in yaml.safe_load_all(Path(path).read_text()) if d]
+        except (OSError, yaml.YAMLError):
+            return
+        prefix = component.inputs.get("resourcePrefix")
+        prefix = component.name if prefix is None else str(prefix)
+        children = []
+        for doc in documents:
+            if not isinstance(doc, dict) or "kind" not in doc or "apiVersion" not in doc:
+                return  # not a manifest the provider would accept: keep the component opaque
+            group, _, version = str(doc["apiVersion"]).rpartition("/")
+            meta = doc.get("metadata") or {}
+            name = str(meta.get("name") or "")
+            if meta.get("namespace"):
+                name = f"{meta['namespace']}/{name}"
+            child = f"{prefix}:{name}" if prefix else name
+            type_ = f"kubernetes:{group or 'core'}/{version}:{doc['kind']}"
+            children.append(
+                Resource(
+                    urn=self.make_urn(component.urn, type_, child),
+                    type=type_,
+                    name=child,
+                    custom=True,
+                    inputs=plain(doc),
+                    parent=component.urn,
+                    dependencies=list(component.dependencies),
+                    depends_on=list(component.depends_on),
+                )
+            )
+        component.remote = False  # its children are in the inventory now
+        self.recorded.extend(children)
 
     def ReadResource(self, request):  # noqa: N802 - gRPC method name
         response = self._guarded(

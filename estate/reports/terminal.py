@@ -42,7 +42,8 @@ def render_table(results: list[StackResult], console: Console) -> None:
     if wide:
         summary.add_column("Source", style="dim", overflow="fold")
     counts = ["Resources", "Policies", "Blocking", "Advisories", "Waived", "Time"]
-    for column in counts if wide else [c for c in counts if c != "Policies"]:
+    # below the wide layout the stack name keeps the room: no policy count, no time
+    for column in counts if wide else [c for c in counts if c not in ("Policies", "Time")]:
         summary.add_column(column, justify="right", no_wrap=True)
     summary.add_column("Status", no_wrap=True)
     for result in ordered:
@@ -64,7 +65,7 @@ def render_table(results: list[StackResult], console: Console) -> None:
             Text(str(len(result.blocking)), style="bold red" if result.blocking else ""),
             Text(str(len(result.advisories)), style="yellow" if result.advisories else ""),
             Text(str(len(result.waived)), style="dim"),
-            f"{result.seconds:.1f}s",
+            *([f"{result.seconds:.1f}s"] if wide else []),
             verdict,
         ]
         summary.add_row(*cells)
