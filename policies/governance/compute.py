@@ -4,6 +4,21 @@ GPU nodes run third-party model code; with IMDSv1 a single server-side request f
 code yields the node role's credentials, so instance metadata must require session tokens. Node
 volumes hold model weights and cached features, so they are encrypted like every other store.
 Launch templates are checked as well as instances: EKS node groups and Karpenter launch from them.
+
+IMDS options are judged on what the instance will get, not only on what a program writes:
+- On an EC2 instance, spot request, launch template or launch configuration, an unset
+  `httpTokens` is flagged (AWS's default is `optional` unless the AMI's `ImdsSupport` is `v2.0`
+  or the account's instance metadata defaults say otherwise, neither of which a program shows),
+  and so is an unset `httpPutResponseHopLimit`: AWS defaults it to 1, but to 2 for an AMI with
+  `ImdsSupport` `v2.0` (Amazon Linux 2023 among them) and to the account's default when one is
+  set ("Configure instance metadata options for new instances", EC2 User Guide), so only an
+  explicit 1 proves that containers cannot reach the node's credentials.
+- A Karpenter `EC2NodeClass` (a custom resource) writes the launch template Karpenter uses, so
+  its `spec.metadataOptions` is judged the same way, with Karpenter's own defaults for what it
+  leaves out, which the CRD applies on admission: `karpenter.k8s.aws/v1` defaults
+  `httpTokens: required` and `httpPutResponseHopLimit: 1` (also field by field), the older
+  `v1beta1` defaults the hop limit to 2 (aws/karpenter-provider-aws `pkg/apis/v1/ec2nodeclass.go`,
+  and `pkg/apis/v1beta1/ec2nodeclass.go` at v0.37.0).
 """
 
 from __future__ import annotations
@@ -13,7 +28,7 @@ from typing import Any
 from pulumi_policy import ReportViolation, ResourceValidationArgs
 
 from .catalog import BLOCK_EVERYWHERE, Rule, Settings, checkov, cis, securityhub
-from .properties import as_list, get, is_true, text
+from .properties import as_int, as_list, get, is_true, text
 
 INSTANCE = "aws:ec2/instance:Instance"
 SPOT_INSTANCE_REQUEST = "aws:ec2/spotInstanceRequest:SpotInstanceRequest"
@@ -21,30 +36,61 @@ LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 LAUNCH_CONFIGURATION = "aws:ec2/launchConfiguration:LaunchConfiguration"
 EBS_VOLUME = "aws:ebs/volume:Volume"
 
-METADATA_TYPES = frozenset({INSTANCE, SPOT_INSTANCE_REQUEST, LAUNCH_TEMPLATE, LAUNCH_CONFIGURATION})
+EC2_METADATA_TYPES = frozenset(
+    {INSTANCE, SPOT_INSTANCE_REQUEST, LAUNCH_TEMPLATE, LAUNCH_CONFIGURATION}
+)
+KARPENTER_METADATA_DEFAULTS: dict[str, tuple[str, int]] = {
+    "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass": ("required", 1),
+    "kubernetes:karpenter.k8s.aws/v1beta1:EC2NodeClass": ("required", 2),
+}
+"""Karpenter's `httpTokens` and `httpPutResponseHopLimit` defaults per EC2NodeClass version."""
+EC2_NODE_CLASSES = frozenset(KARPENTER_METADATA_DEFAULTS)
+METADATA_TYPES = EC2_METADATA_TYPES | EC2_NODE_CLASSES
 INSTANCE_TYPES = frozenset({INSTANCE, SPOT_INSTANCE_REQUEST, LAUNCH_CONFIGURATION})
 
 
 def validate_imdsv2(
     args: ResourceValidationArgs, report: ReportViolation, settings: Settings
 ) -> None:
-    options = args.props.get("metadataOptions")
+    karpenter = KARPENTER_METADATA_DEFAULTS.get(args.resource_type)
+    if karpenter is None:
+        options = args.props.get("metadataOptions")
+        what = f"'{args.name}'"
+    else:
+        options = get(args.props, "spec", "metadataOptions")
+        what = f"EC2NodeClass '{args.name}'"
     if text(get(options, "httpEndpoint")) == "disabled":
         return  # no metadata service at all is stricter than IMDSv2
-    tokens = text(get(options, "httpTokens"))
+    raw_tokens = get(options, "httpTokens")
+    # What a Karpenter EC2NodeClass leaves out, the CRD fills in on admission.
+    tokens = karpenter[0] if raw_tokens is None and karpenter else text(raw_tokens)
     if tokens != "required":
         report(
-            f"'{args.name}' allows IMDSv1 (metadataOptions.httpTokens is {tokens or 'unset'}; "
+            f"{what} allows IMDSv1 (metadataOptions.httpTokens is {tokens or 'unset'}; "
             "must be 'required').",
             None,
         )
-    hops = get(options, "httpPutResponseHopLimit")
-    if isinstance(hops, int | float) and not isinstance(hops, bool) and hops > 1:
+    raw_hops = get(options, "httpPutResponseHopLimit")
+    if raw_hops is None and karpenter is None:
+        report(
+            f"{what} leaves metadataOptions.httpPutResponseHopLimit unset: EC2 then uses 2 for "
+            "an AMI with ImdsSupport v2.0 (Amazon Linux 2023 among them) or the account's "
+            "default, so containers may reach IMDS; must be 1.",
+            None,
+        )
+        return
+    hops: int | None
+    if raw_hops is None and karpenter is not None:
+        hops, shown = karpenter[1], f"{karpenter[1]} by default"
+    else:
+        hops = as_int(raw_hops)
+        shown = str(hops) if hops is not None else repr(raw_hops)
+    if hops is None or hops > 1:
         # A second hop lets every pod behind the CNI reach the node role's credentials; EKS
         # workloads get theirs from Pod Identity instead.
         report(
-            f"'{args.name}' lets containers reach IMDS (metadataOptions.httpPutResponseHopLimit "
-            f"is {int(hops)}; must be 1).",
+            f"{what} lets containers reach IMDS (metadataOptions.httpPutResponseHopLimit "
+            f"is {shown}; must be 1).",
             None,
         )
 
@@ -84,16 +130,20 @@ RULES: tuple[Rule, ...] = (
         id="ec2-imdsv2-required",
         title="EC2 instance metadata requires IMDSv2",
         description=(
-            "Every EC2 instance, launch template and launch configuration requires IMDSv2 "
-            "session tokens (metadataOptions.httpTokens = required) and sets no PUT response "
-            "hop limit above 1 (so containers cannot reach the node's credentials)."
+            "Every EC2 instance, spot request, launch template, launch configuration and "
+            "Karpenter EC2NodeClass requires IMDSv2 session tokens (metadataOptions.httpTokens "
+            "= required) and a PUT response hop limit of 1 (so containers cannot reach the "
+            "node's credentials); on EC2 both are set explicitly, an EC2NodeClass may rely on "
+            "Karpenter v1's defaults (required, 1)."
         ),
         severity="high",
         enforcement=BLOCK_EVERYWHERE,
         remediation=(
             "Set metadata_options={'http_tokens': 'required', 'http_put_response_hop_limit': 1}: "
             "the node reaches IMDS, pods behind the CNI do not (they get AWS credentials from EKS "
-            "Pod Identity, and add-ons take the region from their config)."
+            "Pod Identity, and add-ons take the region from their config). On a Karpenter "
+            "EC2NodeClass set spec.metadataOptions {httpTokens: required, "
+            "httpPutResponseHopLimit: 1}, or leave them out on karpenter.k8s.aws/v1."
         ),
         kind="resource",
         validate=validate_imdsv2,
@@ -106,6 +156,13 @@ RULES: tuple[Rule, ...] = (
             securityhub("AutoScaling.3"),
         ),
         domain="compute",
+        rationale=(
+            "An unset hop limit is not AWS's documented 1 for every AMI: an AMI with ImdsSupport "
+            "v2.0 (Amazon Linux 2023, which EKS nodes run) launches with 2, and an account's "
+            "instance metadata defaults can change it too, so EC2 resources must say 1. "
+            "Karpenter's EC2NodeClass CRD fills in httpTokens required and hop limit 1 (v1; 2 on "
+            "v1beta1) for whatever it leaves out, so those defaults are judged as set."
+        ),
     ),
     Rule(
         id="ec2-ebs-encryption",

@@ -38,6 +38,7 @@ from pulumi_policy import (
 )
 
 from .catalog import BLOCK_EVERYWHERE, BLOCK_FROM_STAGING, Rule, Setting, Settings
+from .compute import EC2_NODE_CLASSES
 from .kubernetes import quantity
 from .properties import as_int, as_list, get, text
 
@@ -474,14 +475,6 @@ def validate_bu_gpus(
 
 def _blocking(taint: Any) -> bool:
     return text(get(taint, "effect")).replace("_", "").lower() in BLOCKING_EFFECTS
-
-
-EC2_NODE_CLASSES = frozenset(
-    {
-        "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass",
-        "kubernetes:karpenter.k8s.aws/v1beta1:EC2NodeClass",
-    }
-)
 
 
 def unpinned_ami_aliases(props: Mapping[str, Any]) -> list[str]:

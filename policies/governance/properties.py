@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -160,36 +161,106 @@ def principal_is_everyone(principal: Any) -> bool:
 # Condition keys that narrow *who* may use a statement: the calling principal, its account or
 # organisation, or the AWS resource, account or network it acts for. A condition on anything else
 # (`aws:SecureTransport`, `aws:CurrentTime`, `s3:prefix`…) still admits every principal in the
-# world, so it is no guard against a public `Principal: "*"`.
-WHO_CONDITION_KEYS = frozenset(
-    {
-        "aws:principalarn",
-        "aws:principalaccount",
-        "aws:principalorgid",
-        "aws:principalorgpaths",
-        "aws:principalservicename",
-        "aws:principalservicenameslist",
-        "aws:userid",
-        "aws:sourcearn",
-        "aws:sourceaccount",
-        "aws:sourceorgid",
-        "aws:sourceorgpaths",
-        "aws:sourcevpc",
-        "aws:sourcevpce",
-        "aws:sourceowner",
-        "kms:calleraccount",
-    }
-)
+# world, so it is no guard against a public `Principal: "*"`. Each key maps to what one of its
+# values must pin for the condition to count (see `value_pins_who`).
+WHO_CONDITION_KEYS: Mapping[str, str] = {
+    "aws:principalarn": "arn",
+    "aws:principalaccount": "account",
+    "aws:principalorgid": "org",
+    "aws:principalorgpaths": "org-path",
+    "aws:principalservicename": "service",
+    "aws:principalservicenameslist": "service",
+    "aws:userid": "user-id",
+    "aws:sourcearn": "arn",
+    "aws:sourceaccount": "account",
+    "aws:sourceorgid": "org",
+    "aws:sourceorgpaths": "org-path",
+    "aws:sourcevpc": "vpc",
+    "aws:sourcevpce": "vpce",
+    "aws:sourceowner": "account",
+    "kms:calleraccount": "account",
+}
+
+_ACCOUNT_ID = re.compile(r"\d{12}")
+_ORG_ID = re.compile(r"o-[a-z0-9]+")
+_VPC_ID = re.compile(r"vpc-[0-9a-z]+")
+_VPCE_ID = re.compile(r"vpce-[0-9a-z]+")
+_UNIQUE_ID = re.compile(r"[A-Z0-9]+")
+_WILDCARDS = ("*", "?", "${")
+"""`*` and `?` match anything under the `…Like` operators; a `${…}` policy variable is whatever
+the request says, so a value holding one pins nothing the policy's author chose."""
+
+
+def _concrete(part: str) -> bool:
+    return bool(part) and not any(w in part for w in _WILDCARDS)
+
+
+def _condition_value(value: Any) -> str:
+    """A condition value as text (account ids are sometimes written as JSON numbers)."""
+    if isinstance(value, bool):
+        return ""
+    if isinstance(value, int):
+        return str(value)
+    return text(value)
+
+
+def value_pins_who(kind: str, value: Any) -> bool:
+    """Whether one value of a who-condition key names a concrete caller (`WHO_CONDITION_KEYS`).
+
+    - account (`aws:SourceAccount`, `aws:PrincipalAccount`, `kms:CallerAccount`, …): a 12-digit
+      account id;
+    - org (`aws:PrincipalOrgID`, `aws:SourceOrgID`): an organisation id `o-…`, no wildcard;
+    - org-path: a path whose first segment is such an organisation id (`o-…/r-…/ou-…/*`);
+    - arn (`aws:PrincipalArn`, `aws:SourceArn`): an ARN whose account field is a 12-digit account
+      (`arn:aws:events:*:123456789012:rule/*` pins the account, wildcards elsewhere are fine), or
+      whose account field is empty because the resource name is global (S3 buckets:
+      `arn:aws:s3:::fraud-prod-data`) with no wildcard in service or resource — anyone can
+      create a bucket matching `fraud-prod-*`, or a role `arn:aws:iam::*:role/admin`;
+    - vpc / vpce (`aws:SourceVpc`, `aws:SourceVpce`): a `vpc-…` / `vpce-…` id;
+    - user-id (`aws:userid`): a unique id or account id before the `:` (`AROA…:*`);
+    - service (`aws:PrincipalServiceName`): a service principal name such as `sns.amazonaws.com`.
+
+    `*`, `?` and `${…}` policy variables pin nothing: `ArnLike aws:SourceArn "arn:aws:*:*:*:*"`,
+    `StringLike aws:PrincipalOrgID "*"` or `aws:SourceAccount "*"` restrict nobody.
+    """
+    value = _condition_value(value)
+    if kind == "account":
+        return bool(_ACCOUNT_ID.fullmatch(value))
+    if kind == "org":
+        return bool(_ORG_ID.fullmatch(value))
+    if kind == "org-path":
+        return bool(_ORG_ID.fullmatch(value.split("/", 1)[0]))
+    if kind == "vpc":
+        return bool(_VPC_ID.fullmatch(value))
+    if kind == "vpce":
+        return bool(_VPCE_ID.fullmatch(value))
+    if kind == "user-id":
+        return bool(_UNIQUE_ID.fullmatch(value.split(":", 1)[0]))
+    if kind == "service":
+        return _concrete(value) and "." in value
+    if kind == "arn":
+        parts = value.split(":", 5)
+        if len(parts) != 6 or parts[0] != "arn":
+            return False
+        _, _, service, _, account, resource = parts
+        if _ACCOUNT_ID.fullmatch(account):
+            return True
+        return account == "" and _concrete(service) and _concrete(resource)
+    return False
 
 
 def condition_restricts_who(condition: Any) -> bool:
     """Whether a statement's Condition limits who it admits.
 
-    Only a positive operator (`StringEquals`, `ArnLike`, …) on a key of `WHO_CONDITION_KEYS` with
-    at least one value that is not a bare wildcard counts. Negated operators (`StringNotEquals`:
-    everyone but X), `…IfExists` (a request without the key matches) and `Null` admit callers the
+    Only a positive string or ARN operator (`StringEquals`, `StringLike`, `ArnEquals`,
+    `ArnLike`, …) on a key of `WHO_CONDITION_KEYS` counts, and only when every one of its
+    values pins a concrete caller (`value_pins_who`): the values of one key are ORed, so one
+    wildcard among them (`["o-a1b2c3d4e5", "*"]`) admits everyone. Negated operators
+    (`StringNotEquals`: everyone but X), `…IfExists` (a request without the key matches),
+    `ForAllValues:` (true for a request with no value for the key) and `Null` admit callers the
     owner never named, so they do not count; neither does any other key (`aws:SecureTransport`
-    restricts how, not who).
+    restricts how, not who). Separate keys and operators are ANDed, so one that counts is
+    enough.
     """
     if not isinstance(condition, Mapping):
         return False
@@ -198,14 +269,39 @@ def condition_restricts_who(condition: Any) -> bool:
         if op.startswith("forallvalues:"):
             continue  # true for a request that has no value for the key at all
         op = op.removeprefix("foranyvalue:")
-        if "not" in op or op.endswith("ifexists") or op == "null" or not isinstance(block, Mapping):
+        if not op.startswith(("string", "arn")) or "not" in op or op.endswith("ifexists"):
+            continue
+        if not isinstance(block, Mapping):
             continue
         for key, values in block.items():
-            if str(key).lower() not in WHO_CONDITION_KEYS:
+            kind = WHO_CONDITION_KEYS.get(str(key).lower())
+            if kind is None:
                 continue
-            if any(text(v).strip("*?") for v in as_list(values)):
+            listed = as_list(values)
+            if listed and all(value_pins_who(kind, v) for v in listed):
                 return True
     return False
+
+
+def public_statement_problems(
+    document: Mapping[str, Any] | None, noun: str = "statement"
+) -> list[str]:
+    """The Allow statements of a resource policy that admit anyone: `Principal: "*"` with no
+    condition restricting who (see `condition_restricts_who`), or `NotPrincipal` (everyone but
+    the few it names). `noun` names a statement in the messages ("policy statement" for S3)."""
+    problems = []
+    for statement in statements(document):
+        if text(statement.get("Effect")).lower() != "allow":
+            continue
+        sid = text(statement.get("Sid"))
+        which = f"{noun} {sid!r}" if sid else f"a {noun}"
+        if statement.get("NotPrincipal") is not None:
+            problems.append(f"{which} allows everyone but a NotPrincipal")
+        elif principal_is_everyone(statement.get("Principal")) and not condition_restricts_who(
+            statement.get("Condition")
+        ):
+            problems.append(f"{which} allows Principal '*' without a condition on who may call")
+    return problems
 
 
 def actions(statement: Mapping[str, Any]) -> list[str]:

@@ -20,7 +20,7 @@ The ECR encryption and SNS encryption rules the registry also needs already exis
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 from pulumi_policy import (
@@ -44,12 +44,10 @@ from .catalog import (
 from .linking import group_by_target, known_names, of_types
 from .properties import (
     as_int,
-    condition_restricts_who,
     get,
     is_true,
     json_document,
-    principal_is_everyone,
-    statements,
+    public_statement_problems,
     string_map,
     text,
 )
@@ -245,24 +243,6 @@ def validate_group_policy_present(
 # -- registry-policy-no-public-principal ----------------------------------------------------
 
 
-def public_statement_problems(document: Mapping[str, Any] | None) -> list[str]:
-    """The Allow statements of a resource policy that admit anyone: `Principal: "*"` with no
-    condition restricting who (see `condition_restricts_who`), or `NotPrincipal`."""
-    problems = []
-    for statement in statements(document):
-        if text(statement.get("Effect")).lower() != "allow":
-            continue
-        sid = text(statement.get("Sid"))
-        which = f"statement {sid!r}" if sid else "a statement"
-        if statement.get("NotPrincipal") is not None:
-            problems.append(f"{which} allows everyone but a NotPrincipal")
-        elif principal_is_everyone(statement.get("Principal")) and not condition_restricts_who(
-            statement.get("Condition")
-        ):
-            problems.append(f"{which} allows Principal '*' without a condition on who may call")
-    return problems
-
-
 def validate_no_public_principal(
     args: ResourceValidationArgs, report: ReportViolation, settings: Settings
 ) -> None:
@@ -380,7 +360,8 @@ RULES: tuple[Rule, ...] = (
         enforcement=BLOCK_EVERYWHERE,
         remediation=(
             "Name the principals (the BU's role ARNs, deploy accounts' roots) or hold the "
-            "statement to a condition such as aws:PrincipalOrgID or aws:PrincipalTag."
+            "statement to a condition with concrete values, such as aws:PrincipalOrgID o-... or "
+            "aws:PrincipalAccount <12-digit id>; a wildcard value restricts nobody."
         ),
         kind="resource",
         validate=validate_no_public_principal,

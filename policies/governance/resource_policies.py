@@ -9,7 +9,11 @@ queue policies (`aws.sqs.QueuePolicy`, or `policy` on the queue), SNS topic poli
 
 An Allow statement with `Principal: "*"` (or `{"AWS": "*"}`) is public unless its Condition
 restricts *who* (`properties.condition_restricts_who`: the principal, its account or
-organisation, the source ARN or account, the source VPC or VPC endpoint, `kms:CallerAccount`).
+organisation, the source ARN or account, the source VPC or VPC endpoint, `kms:CallerAccount`)
+with values that pin a concrete caller (`properties.value_pins_who`: a 12-digit account, an
+`o-…` organisation, an ARN naming its account, a `vpc-`/`vpce-` id); a wildcard value such as
+`ArnLike aws:SourceArn "arn:aws:*:*:*:*"` or `StringLike aws:PrincipalOrgID "*"` restricts
+nobody.
 `aws:SecureTransport`, `aws:CurrentTime` or `aws:SourceIp` alone restrict how or from where,
 not who: such a statement still admits every AWS account in the world. `NotPrincipal` with Allow
 admits everyone but a few. A service principal (`{"Service": "events.amazonaws.com"}`) is not
@@ -91,7 +95,9 @@ RULES: tuple[Rule, ...] = (
             "Name the principals (the BU's role ARNs, an account root, a service principal such "
             "as events.amazonaws.com) or hold the Principal '*' statement to a condition on "
             "who: aws:PrincipalOrgID, aws:PrincipalAccount, aws:SourceArn, aws:SourceAccount, "
-            "aws:SourceVpce or kms:CallerAccount. aws:SecureTransport alone restricts no one."
+            "aws:SourceVpce or kms:CallerAccount, with concrete values (an account id, o-..., "
+            "vpce-..., an ARN naming its account): aws:SecureTransport alone, or a wildcard "
+            "value such as aws:SourceArn 'arn:aws:*:*:*:*', restricts no one."
         ),
         kind="resource",
         validate=validate_no_public_resource_policy,

@@ -43,12 +43,12 @@ from .linking import group_by_target, known_names, linked, of_types
 from .properties import (
     actions,
     as_list,
-    condition_restricts_who,
     get,
     is_customer_managed_key,
     is_true,
     json_document,
     principal_is_everyone,
+    public_statement_problems,
     statements,
     text,
 )
@@ -373,20 +373,7 @@ def _public_acl_problems(acl: Any, grantee_uris: Iterable[Any]) -> list[str]:
 
 
 def _public_policy_problems(policy: Any) -> list[str]:
-    problems = []
-    for statement in statements(json_document(policy)):
-        if text(statement.get("Effect")).lower() != "allow":
-            continue
-        if principal_is_everyone(statement.get("Principal")) and not condition_restricts_who(
-            statement.get("Condition")
-        ):
-            sid = text(statement.get("Sid"))
-            problems.append(
-                f"policy statement {sid!r} allows Principal '*' without a condition on who may call"
-                if sid
-                else "a policy statement allows Principal '*' without a condition on who may call"
-            )
-    return problems
+    return public_statement_problems(json_document(policy), noun="policy statement")
 
 
 def validate_no_public_grants(
@@ -511,14 +498,17 @@ RULES: tuple[Rule, ...] = (
         title="S3 ACLs and bucket policies grant nothing to the public",
         description=(
             "No S3 bucket ACL grants access to AllUsers or AuthenticatedUsers, and no bucket "
-            "policy allows Principal '*' without a condition on who may call."
+            "policy allows Principal '*' (or uses NotPrincipal) without a condition on who may "
+            "call that names a concrete account, organisation, ARN, VPC or VPC endpoint."
         ),
         severity="critical",
         enforcement=BLOCK_EVERYWHERE,
         remediation=(
             "Remove public canned ACLs (public-read, public-read-write, authenticated-read) and "
-            "public grantees; scope Allow statements to named principals or add a condition "
-            "(aws:PrincipalOrgID, aws:SourceAccount, aws:SourceVpce)."
+            "public grantees; scope Allow statements to named principals (Principal, never "
+            "NotPrincipal) or add a condition with concrete values (aws:PrincipalOrgID "
+            "o-..., aws:SourceAccount <12-digit id>, aws:SourceVpce vpce-...): a wildcard value "
+            "such as aws:SourceArn 'arn:aws:*:*:*:*' restricts nobody."
         ),
         kind="resource",
         validate=validate_no_public_grants,

@@ -31,6 +31,7 @@ CLUSTER_ROLE_ARN = "arn:aws:iam::123456789012:role/platform-prod-cluster-role"
 SUBNETS = ["subnet-0aaa1111", "subnet-0bbb2222"]
 NODE_POOL_TYPE = "kubernetes:karpenter.sh/v1:NodePool"
 
+ROOT = POLICIES_DIR.parent
 SHIPPED_STACKS = ("platform-dev", "platform-prod", "fraud-prod", "marketing-dev")
 NEW_RULES = tuple(r.id for r in (*eks.RULES, *gpu.RULES, *kubernetes.RULES))
 
@@ -479,7 +480,7 @@ def test_imdsv2_rule_already_covers_launch_template_metadata_options():
             ),
         )
 
-    assert sorted(names(check("ec2-imdsv2-required", program))) == ["optional", "unset"]
+    assert set(names(check("ec2-imdsv2-required", program))) == {"optional", "unset"}
 
 
 def test_imds_hop_limit_above_one_is_refused_and_the_fix_says_one():
@@ -503,6 +504,123 @@ def test_imds_hop_limit_above_one_is_refused_and_the_fix_says_one():
     assert "two-hops" in violation.message and "HopLimit is 2; must be 1" in violation.message
     [rule] = [r for r in compute.RULES if r.id == "ec2-imdsv2-required"]
     assert "'http_put_response_hop_limit': 1" in rule.remediation
+
+
+def test_an_unset_hop_limit_on_ec2_is_refused_because_al2023_amis_default_to_two():
+    """AWS: an AMI with ImdsSupport v2.0 launches with hop limit 2 ("Configure instance metadata
+    options for new instances"); only an explicit 1 keeps the limit at one hop."""
+
+    def program():
+        aws.ec2.LaunchTemplate(
+            "tokens-only",
+            metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(http_tokens="required"),
+        )
+        aws.ec2.LaunchConfiguration(
+            "legacy-asg",
+            image_id="ami-0123456789abcdef0",
+            instance_type="m7i.large",
+            metadata_options=aws.ec2.LaunchConfigurationMetadataOptionsArgs(http_tokens="required"),
+        )
+        aws.ec2.SpotInstanceRequest(
+            "spot",
+            ami="ami-0123456789abcdef0",
+            instance_type="g5.xlarge",
+            metadata_options=aws.ec2.SpotInstanceRequestMetadataOptionsArgs(
+                http_tokens="required", http_put_response_hop_limit=1
+            ),
+        )
+
+    violations = check("ec2-imdsv2-required", program)
+    assert sorted(names(violations)) == ["legacy-asg", "tokens-only"]
+    assert all("ImdsSupport v2.0" in v.message and "must be 1" in v.message for v in violations)
+
+
+def karpenter_node_class(
+    name: str, metadata_options: dict[str, Any] | None, api_version: str = "karpenter.k8s.aws/v1"
+) -> None:
+    spec: dict[str, Any] = {"amiSelectorTerms": [{"alias": "al2023@v20251120"}], "role": "r"}
+    if metadata_options is not None:
+        spec["metadataOptions"] = metadata_options
+    k8s.apiextensions.CustomResource(
+        name,
+        api_version=api_version,
+        kind="EC2NodeClass",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=name),
+        spec=spec,
+    )
+
+
+@pytest.mark.parametrize(
+    ("api_version", "metadata_options", "problems"),
+    [
+        # Karpenter v1's CRD defaults: httpTokens required, hop limit 1 (as a whole, per field).
+        ("karpenter.k8s.aws/v1", None, []),
+        ("karpenter.k8s.aws/v1", {}, []),
+        ("karpenter.k8s.aws/v1", {"httpEndpoint": "enabled"}, []),
+        ("karpenter.k8s.aws/v1", {"httpTokens": "required", "httpPutResponseHopLimit": 1}, []),
+        ("karpenter.k8s.aws/v1", {"httpTokens": "optional"}, ["IMDSv1"]),
+        ("karpenter.k8s.aws/v1", {"httpPutResponseHopLimit": 2}, ["is 2;"]),
+        (
+            "karpenter.k8s.aws/v1",
+            {"httpTokens": "optional", "httpPutResponseHopLimit": 3},
+            ["IMDSv1", "is 3;"],
+        ),
+        ("karpenter.k8s.aws/v1", {"httpEndpoint": "disabled", "httpTokens": "optional"}, []),
+        # v1beta1 defaulted the hop limit to 2 (v0.37 pkg/apis/v1beta1/ec2nodeclass.go).
+        ("karpenter.k8s.aws/v1beta1", None, ["is 2 by default;"]),
+        ("karpenter.k8s.aws/v1beta1", {"httpTokens": "required"}, ["is 2 by default;"]),
+        ("karpenter.k8s.aws/v1beta1", {"httpPutResponseHopLimit": 1}, []),
+    ],
+)
+def test_karpenter_node_classes_are_judged_with_karpenters_defaults(
+    api_version, metadata_options, problems
+):
+    violations = check(
+        "ec2-imdsv2-required", lambda: karpenter_node_class("gpu", metadata_options, api_version)
+    )
+    assert len(violations) == len(problems)
+    for violation, problem in zip(violations, problems, strict=True):
+        assert violation.message.startswith("EC2NodeClass 'gpu'")
+        assert problem in violation.message
+
+
+def test_an_unknown_node_class_hop_limit_is_not_read_as_a_pass():
+    with pytest.raises(UnknownValueError):
+        check(
+            "ec2-imdsv2-required",
+            lambda: karpenter_node_class(
+                "gpu", {"httpTokens": "required", "httpPutResponseHopLimit": unknown()}
+            ),
+        )
+
+
+def test_the_imds_rule_watches_the_node_class_types_the_ami_rule_does():
+    [imds] = [r for r in compute.RULES if r.id == "ec2-imdsv2-required"]
+    assert imds.resource_types >= gpu.EC2_NODE_CLASSES
+    assert "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass" in gpu.EC2_NODE_CLASSES
+
+
+def test_the_v1_defaults_the_rule_assumes_are_the_vendored_crds():
+    """Karpenter 1.8.1's EC2NodeClass CRD (tests/vendor) defaults metadataOptions as a whole and
+    field by field; the rule assumes exactly those values for v1."""
+    import yaml
+
+    crd_file = (
+        ROOT / "tests" / "vendor" / "karpenter-1.8.1" / "karpenter.k8s.aws_ec2nodeclasses.yaml"
+    )
+    crd = yaml.safe_load(crd_file.read_text())
+    [v1] = [v for v in crd["spec"]["versions"] if v["name"] == "v1"]
+    options = v1["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["metadataOptions"]
+    fields = options["properties"]
+    tokens, hops = compute.KARPENTER_METADATA_DEFAULTS[
+        "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
+    ]
+    assert options["default"]["httpTokens"] == fields["httpTokens"]["default"] == tokens
+    assert (
+        options["default"]["httpPutResponseHopLimit"]
+        == fields["httpPutResponseHopLimit"]["default"]
+        == hops
+    )
 
 
 # -- the GPU catalog copy -----------------------------------------------------------------------

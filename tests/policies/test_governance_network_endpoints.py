@@ -81,6 +81,9 @@ def test_missing_and_full_access_policies_are_named():
         ({"StringNotEquals": {"aws:PrincipalAccount": [ACCOUNT]}}, True),  # everyone but one
         ({"StringEquals": {"aws:PrincipalAccount": [ACCOUNT]}}, False),
         ({"StringEquals": {"aws:PrincipalOrgID": "o-abc123"}}, False),
+        # Who-conditions whose values pin no one restrict nobody.
+        ({"StringLike": {"aws:PrincipalOrgID": "*"}}, True),
+        ({"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/*"}}, True),
     ],
 )
 def test_only_a_condition_on_who_makes_a_full_statement_acceptable(condition, caught):

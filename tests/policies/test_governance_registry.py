@@ -198,6 +198,23 @@ def bad_public_principal() -> None:
             }
         ),
     )
+    # Conditions on who whose values pin no one.
+    aws.sagemaker.ModelPackageGroupPolicy(
+        "any-org-reads-group",
+        model_package_group_name="fraud-prod-scoring",
+        resource_policy=_policy(_read("*", Condition={"StringLike": {"aws:PrincipalOrgID": "*"}})),
+    )
+    aws.ecr.RepositoryPolicy(
+        "any-account-pulls",
+        repository=repo.name,
+        policy=_policy(
+            {
+                **_read("*"),
+                "Action": "ecr:BatchGetImage",
+                "Condition": {"StringLike": {"aws:PrincipalAccount": "*"}},
+            }
+        ),
+    )
 
 
 def good_public_principal() -> None:
@@ -206,6 +223,16 @@ def good_public_principal() -> None:
         model_package_group_name="fraud-prod-churn",
         resource_policy=_policy(
             _read({"AWS": [f"arn:aws:iam::{ACCOUNT}:role/fraud-prod-approver"]})
+        ),
+    )
+    aws.sagemaker.ModelPackageGroupPolicy(
+        "account-roles-read",
+        model_package_group_name="fraud-prod-scoring",
+        resource_policy=_policy(
+            _read(
+                "*",
+                Condition={"ArnLike": {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/*"}},
+            )
         ),
     )
     repo = _repository("serving")
@@ -248,7 +275,13 @@ REGISTRY_CASES: dict[str, tuple[Program, set[str], Program]] = {
     ),
     "registry-policy-no-public-principal": (
         bad_public_principal,
-        {"anyone-reads-group", "anyone-pulls", "all-but-one"},
+        {
+            "anyone-reads-group",
+            "anyone-pulls",
+            "all-but-one",
+            "any-org-reads-group",
+            "any-account-pulls",
+        },
         good_public_principal,
     ),
 }
@@ -397,6 +430,11 @@ def test_public_statement_problems_name_the_statement():
         # A request without the key matches an IfExists operator.
         ({"StringEqualsIfExists": {"aws:SourceVpce": "vpce-0123"}}, False),
         ({"StringLike": {"aws:PrincipalArn": "*"}}, False),
+        ({"ArnLike": {"aws:SourceArn": "arn:aws:*:*:*:*"}}, False),
+        ({"StringLike": {"aws:PrincipalOrgID": "*"}}, False),
+        ({"StringEquals": {"aws:SourceAccount": "*"}}, False),
+        ({"StringEquals": {"aws:PrincipalOrgID": ["o-abc123", "*"]}}, False),
+        ({"ArnLike": {"aws:SourceArn": "arn:aws:sagemaker:*:111111111111:*"}}, True),
         ({"Null": {"aws:PrincipalOrgID": "false"}}, False),
         ({"Bool": {}}, False),
         ("not a condition", False),

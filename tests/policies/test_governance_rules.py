@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_kubernetes as k8s
 import pytest
 from governance import RULES
 from policy_harness import check, names
@@ -155,6 +156,43 @@ def bad_public_grants() -> None:
             }
         ),
     )
+    # Allow with NotPrincipal: everyone in the world but the one role it names.
+    aws.s3.BucketPolicy(
+        "all-but-one-policy",
+        bucket=private.id,
+        policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "AllButTheAuditor",
+                        "Effect": "Allow",
+                        "NotPrincipal": {"AWS": "arn:aws:iam::123456789012:role/auditor"},
+                        "Action": "s3:GetObject",
+                        "Resource": "arn:aws:s3:::private/*",
+                    }
+                ],
+            }
+        ),
+    )
+    # A who-condition whose value pins no one: any ARN in any account.
+    aws.s3.Bucket(
+        "inline-any-source",
+        policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": "*",
+                        "Action": "s3:PutObject",
+                        "Resource": "arn:aws:s3:::inline-any-source/*",
+                        "Condition": {"ArnLike": {"aws:SourceArn": "arn:aws:*:*:*:*"}},
+                    }
+                ],
+            }
+        ),
+    )
 
 
 def good_public_grants() -> None:
@@ -173,7 +211,24 @@ def good_public_grants() -> None:
                         "Action": "s3:GetObject",
                         "Resource": "*",
                         "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-abc123"}},
-                    }
+                    },
+                    # NotPrincipal in a Deny narrows who may act: everyone else is refused.
+                    {
+                        "Effect": "Deny",
+                        "NotPrincipal": {"AWS": "arn:aws:iam::123456789012:role/deployer"},
+                        "Action": "s3:DeleteObject",
+                        "Resource": "arn:aws:s3:::features/*",
+                    },
+                    # Any principal, as long as it acts for this account's event rules.
+                    {
+                        "Effect": "Allow",
+                        "Principal": "*",
+                        "Action": "s3:PutObject",
+                        "Resource": "arn:aws:s3:::features/events/*",
+                        "Condition": {
+                            "ArnLike": {"aws:SourceArn": "arn:aws:events:*:123456789012:rule/*"}
+                        },
+                    },
                 ],
             }
         ),
@@ -496,9 +551,33 @@ def good_ingress() -> None:
 # -- compute ----------------------------------------------------------------------------------
 
 
+def _node_class(name: str, api_version: str = "karpenter.k8s.aws/v1", **spec: object) -> None:
+    """A Karpenter EC2NodeClass as a real pulumi_kubernetes custom resource."""
+    k8s.apiextensions.CustomResource(
+        name,
+        api_version=api_version,
+        kind="EC2NodeClass",
+        metadata={"name": name},
+        spec={"amiSelectorTerms": [{"alias": "al2023@v20251120"}], "role": "node-role", **spec},
+    )
+
+
 def bad_imds() -> None:
     aws.ec2.Instance("default-imds", ami="ami-0123456789abcdef0", instance_type="g5.xlarge")
     aws.ec2.LaunchTemplate("gpu-nodes", metadata_options={"http_tokens": "optional"})
+    # Tokens required, hop limit left to AWS: 2 on an AMI with ImdsSupport v2.0 (AL2023).
+    aws.ec2.LaunchTemplate(
+        "al2023-nodes",
+        metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
+            http_endpoint="enabled", http_tokens="required"
+        ),
+    )
+    _node_class("imdsv1-nodes", metadataOptions={"httpTokens": "optional"})
+    _node_class(
+        "two-hop-nodes", metadataOptions={"httpTokens": "required", "httpPutResponseHopLimit": 2}
+    )
+    # v1beta1 defaults the hop limit to 2.
+    _node_class("beta-nodes", api_version="karpenter.k8s.aws/v1beta1")
 
 
 def good_imds() -> None:
@@ -513,10 +592,27 @@ def good_imds() -> None:
     aws.ec2.LaunchTemplate(
         "gpu-nodes",
         metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
-            http_endpoint="enabled", http_tokens="required"
+            http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=1
         ),
     )
     aws.ec2.LaunchTemplate("no-imds", metadata_options={"http_endpoint": "disabled"})
+    # Karpenter v1 fills in httpTokens required and hop limit 1, as a whole and field by field.
+    _node_class("default-nodes")
+    _node_class("tokens-only-nodes", metadataOptions={"httpTokens": "required"})
+    _node_class(
+        "explicit-nodes",
+        metadataOptions={
+            "httpEndpoint": "enabled",
+            "httpProtocolIPv6": "disabled",
+            "httpPutResponseHopLimit": 1,
+            "httpTokens": "required",
+        },
+    )
+    _node_class(
+        "beta-one-hop",
+        api_version="karpenter.k8s.aws/v1beta1",
+        metadataOptions={"httpPutResponseHopLimit": 1},
+    )
 
 
 def bad_ebs() -> None:
@@ -600,7 +696,15 @@ CASES: dict[str, Case] = {
     "s3-bucket-versioning": Case(bad_versioning, {"suspended", "unversioned"}, good_versioning),
     "s3-bucket-access-logging": Case(bad_access_logging, {"unlogged"}, good_access_logging),
     "s3-no-public-grants": Case(
-        bad_public_grants, {"inline-public", "world-grant", "anyone-policy"}, good_public_grants
+        bad_public_grants,
+        {
+            "inline-public",
+            "world-grant",
+            "anyone-policy",
+            "all-but-one-policy",
+            "inline-any-source",
+        },
+        good_public_grants,
     ),
     "dynamodb-table-encryption-cmk": Case(
         bad_table_encryption, {"default-key", "managed-key"}, good_table_encryption
@@ -630,7 +734,18 @@ CASES: dict[str, Case] = {
     "security-group-no-public-ingress": Case(
         bad_ingress, {"ssh-open", "all-v6", "rdp", "web-range"}, good_ingress
     ),
-    "ec2-imdsv2-required": Case(bad_imds, {"default-imds", "gpu-nodes"}, good_imds),
+    "ec2-imdsv2-required": Case(
+        bad_imds,
+        {
+            "default-imds",
+            "gpu-nodes",
+            "al2023-nodes",
+            "imdsv1-nodes",
+            "two-hop-nodes",
+            "beta-nodes",
+        },
+        good_imds,
+    ),
     "ec2-ebs-encryption": Case(bad_ebs, {"worker", "scratch", "gpu-nodes"}, good_ebs),
     "required-ownership-tags": Case(bad_tags, {"untagged", "partly-tagged"}, good_tags),
     "stateful-resource-protected": Case(bad_protect, {"bu-key", "features"}, good_protect),
