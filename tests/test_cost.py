@@ -404,9 +404,20 @@ def test_data_governance_types_are_priced_and_idle_stays_itemised(rendered):
         ("rate(30 minutes)", 1460),
         ("rate(7 days)", 730 / 24 / 7),
         ("at(2027-01-01T00:00:00)", 1),
+        ("cron(0 9 ? * MON-FRI *)", 730 / 24 / 7 * 5),
+        ("cron(0,30 8-17 * * ? *)", 730 / 24 * 2 * 10),
+        ("cron(0 3 1 * ? *)", 730 / 24 / 30.4),
+        ("cron(5/15 * * * ? *)", 730 * 4),
     ],
 )
 def test_runs_per_month_of_schedule_expressions(expression, runs):
     from estate.analysis.cost import runs_per_month
 
     assert runs_per_month(expression) == pytest.approx(runs, rel=0.01)
+
+
+def test_an_unreadable_schedule_expression_is_one_sentence():
+    from estate.analysis.cost import runs_per_month
+
+    with pytest.raises(CostError, match="cannot tell how often 'rate\\(2 fortnights\\)' runs"):
+        runs_per_month("rate(2 fortnights)")

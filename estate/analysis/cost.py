@@ -609,34 +609,54 @@ GUARDDUTY_FEATURES: dict[str, tuple[str, str, str]] = {
 DQ_RUN_TARGET = "arn:aws:scheduler:::aws-sdk:glue:startDataQualityRulesetEvaluationRun"
 
 
+_WEEKDAYS = {d: i for i, d in enumerate(("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"), 1)}
+
+
+def _cron_count(field: str, span: int) -> float:
+    """How many values one cron field takes: `*`/`?`, `*/n` or `a/n` steps, lists and
+    ranges (`MON-FRI`, `1-5`)."""
+    if field in ("*", "?"):
+        return float(span)
+    total = 0.0
+    for part in field.split(","):
+        base, _, step = part.partition("/")
+        if base in ("*", ""):
+            low, high = 0.0, float(span - 1)
+        elif "-" in base:
+            a, b = base.split("-", 1)
+            low = float(_WEEKDAYS.get(a.upper(), a) if not a.isdigit() else a)
+            high = float(_WEEKDAYS.get(b.upper(), b) if not b.isdigit() else b)
+        elif step:  # `5/15`: from 5 to the end of the span, every 15
+            low, high = float(base), float(span - 1)
+        else:
+            low = high = 0.0
+        total += (high - low) // float(step or 1) + 1
+    return total
+
+
 def runs_per_month(expression: str, hours: float = 730) -> float:
     """How often an EventBridge Scheduler / AWS Backup expression fires in a month:
-    `rate(n unit)`, `cron(min hour dom month dow year)` (lists, `*/n` steps and `*` counted;
-    a fixed day-of-week is weekly), `at(...)` once."""
+    `rate(n unit)`, `cron(min hour dom month dow year)` (lists, ranges, steps and `*`
+    counted; a day-of-week field counts days of the week), `at(...)` once."""
     text = expression.strip()
-    if text.startswith("at("):
-        return 1.0
-    if text.startswith("rate(") and text.endswith(")"):
-        value, _, unit = text[5:-1].strip().partition(" ")
-        per_hour = {"minute": 60.0, "hour": 1.0, "day": 1 / 24}[unit.rstrip("s")]
-        return hours * per_hour / max(float(value), 1.0)
-    if text.startswith("cron(") and text.endswith(")"):
-        fields = text[5:-1].split()
-        minute, hour, dom, _month, dow = (fields + ["*"] * 5)[:5]
-
-        def count(field: str, span: int) -> float:
-            if field in ("*", "?"):
-                return float(span)
-            if field.startswith("*/"):
-                return span / float(field[2:])
-            return float(len(field.split(",")))
-
-        days = hours / 24
-        if dow not in ("*", "?"):
-            days = days / 7 * count(dow, 7)
-        elif dom not in ("*", "?"):
-            days = count(dom, 31) * days / 30.4
-        return count(minute, 60) * count(hour, 24) * days
+    try:
+        if text.startswith("at("):
+            return 1.0
+        if text.startswith("rate(") and text.endswith(")"):
+            value, _, unit = text[5:-1].strip().partition(" ")
+            per_hour = {"minute": 60.0, "hour": 1.0, "day": 1 / 24}[unit.rstrip("s")]
+            return hours * per_hour / max(float(value), 1.0)
+        if text.startswith("cron(") and text.endswith(")"):
+            fields = text[5:-1].split()
+            minute, hour, dom, _month, dow = (fields + ["*"] * 5)[:5]
+            days = hours / 24
+            if dow not in ("*", "?"):
+                days = days / 7 * _cron_count(dow, 7)
+            elif dom not in ("*", "?"):
+                days = _cron_count(dom, 31) * days / 30.4
+            return _cron_count(minute, 60) * _cron_count(hour, 24) * days
+    except (KeyError, ValueError):
+        pass
     raise CostError(f"cannot tell how often {expression!r} runs (rate(...), cron(...) or at(...))")
 
 
