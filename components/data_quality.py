@@ -3,9 +3,12 @@
 - **Schema Registry** `<prefix>-features`: one AVRO schema per feature group, generated from the
   group's feature definitions (`avro_schema`). Compatibility is `BACKWARD` (Glue's default and
   the one that fits a feature store): readers on the newest schema must still read every record
-  already in the offline store, so adding an optional feature is fine, while removing a
-  required feature, changing its type or renaming the record identifier or event time is not.
-  `estate check --base` reports such changes (`estate.offline.schema_changes`).
+  already in the offline store, so adding an optional feature (nullable, `null` default) or
+  removing one is fine, while changing a feature's type (other than an Avro promotion such as
+  int -> long) or adding a required one is not. (Renaming the record identifier or event time
+  replaces the feature group itself: a `data-loss-replace` finding.)
+  `estate check --base` reports such changes as a blocking `feature-schema-incompatible` finding
+  (`estate.analysis.diff`, judged by `estate.analysis.schema_compat`), waivable after review.
 - **Data Quality**: a ruleset per offline feature group table (`dqdl_ruleset`): the record
   identifier complete, (record identifier, event time) a primary key (the offline store is
   append-only, so one record id legitimately has many versions; a duplicate *version* is the

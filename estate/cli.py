@@ -436,7 +436,7 @@ def check(
         from estate.offline.gate import attach_diffs
 
         assert prior is not None
-        results = attach_diffs(results, prior, base_unrenderable)
+        results = attach_diffs(results, prior, base_unrenderable, policy_pack.resolve())
     from estate.analysis.readiness import attach_readiness
 
     attach_readiness(results, prior)

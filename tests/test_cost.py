@@ -320,3 +320,104 @@ def test_worst_case_gpu_cost_is_on_demand_at_every_cap(rendered):
     expected = (4 * 1.212 + 16.288) * HOURS
     assert gpu_peak_monthly(rendered("fraud-prod")) == pytest.approx(expected, abs=0.01)
     assert gpu_peak_monthly(rendered("platform-prod")) == 0
+
+
+@pytest.mark.parametrize("stack", SHIPPED)
+def test_every_rendered_type_is_priced_or_an_explicit_zero(rendered, stack):
+    """Each type the shipped stacks render is priced, or listed under `zeroCost` with why."""
+    from estate.analysis.cost import uncosted_types
+
+    assert uncosted_types(rendered(stack)) == []
+
+
+def test_every_zero_cost_entry_gives_a_reason_and_matches_no_priced_type():
+
+    from estate.analysis.cost import PRICED_TYPES
+
+    zero = json.loads(DEFAULT_PRICES.read_text())["zeroCost"]
+    assert zero["source"]
+    for pattern, reason in zero["types"].items():
+        assert len(reason) > 10, pattern
+        assert not [t for t in PRICED_TYPES if t == pattern], pattern
+
+
+def test_a_type_neither_priced_nor_zero_is_reported():
+    from estate.analysis.cost import uncosted_types
+
+    inventory = Inventory(
+        stack="s",
+        project="p",
+        resources=[
+            Resource(
+                urn="urn:x::aws:neptune/cluster:Cluster::db",
+                type="aws:neptune/cluster:Cluster",
+                name="db",
+                inputs={},
+                custom=True,
+            ),
+            Resource(
+                urn="urn:x::aws:iam/role:Role::r",
+                type="aws:iam/role:Role",
+                name="r",
+                custom=True,
+                inputs={},
+            ),
+        ],
+    )
+    assert uncosted_types(inventory) == ["aws:neptune/cluster:Cluster"]
+
+
+def test_data_governance_types_are_priced_and_idle_stays_itemised(rendered):
+    """Issue 14's types: CloudTrail data events, Data Quality runs, restore tests, queues and
+    the event archive are their own lines in a BU's idle estimate; GuardDuty and Inspector in
+    the platform's."""
+    types = {i["type"] for i in cost_for(rendered("fraud-prod"))["items"] if i["idle"] > 0}
+    assert {
+        "aws:cloudtrail/trail:Trail",
+        "aws:scheduler/schedule:Schedule",
+        "aws:backup/restoreTestingPlan:RestoreTestingPlan",
+        "aws:sqs/queue:Queue",
+        "aws:backup/vault:Vault",
+    } <= types
+    platform = {i["type"] for i in cost_for(rendered("platform-prod"))["items"]}
+    assert {
+        "aws:guardduty/detector:Detector",
+        "aws:guardduty/detectorFeature:DetectorFeature",
+        "aws:inspector2/enabler:Enabler",
+    } <= platform
+    [run, *_] = [
+        i
+        for i in cost_for(rendered("fraud-prod"))["items"]
+        if i["type"] == "aws:scheduler/schedule:Schedule"
+    ]
+    # daily, 2 G.1X workers, an assumed quarter hour at USD 0.44 per DPU-hour
+    assert run["idle"] == pytest.approx(730 / 24 * 2 * 0.25 * 0.44, abs=0.01)
+
+
+@pytest.mark.parametrize(
+    ("expression", "runs"),
+    [
+        ("cron(0 6 * * ? *)", 730 / 24),
+        ("cron(0 6 ? * SUN *)", 730 / 24 / 7),
+        ("cron(0 */6 * * ? *)", 730 / 24 * 4),
+        ("rate(1 hour)", 730),
+        ("rate(30 minutes)", 1460),
+        ("rate(7 days)", 730 / 24 / 7),
+        ("at(2027-01-01T00:00:00)", 1),
+        ("cron(0 9 ? * MON-FRI *)", 730 / 24 / 7 * 5),
+        ("cron(0,30 8-17 * * ? *)", 730 / 24 * 2 * 10),
+        ("cron(0 3 1 * ? *)", 730 / 24 / 30.4),
+        ("cron(5/15 * * * ? *)", 730 * 4),
+    ],
+)
+def test_runs_per_month_of_schedule_expressions(expression, runs):
+    from estate.analysis.cost import runs_per_month
+
+    assert runs_per_month(expression) == pytest.approx(runs, rel=0.01)
+
+
+def test_an_unreadable_schedule_expression_is_one_sentence():
+    from estate.analysis.cost import runs_per_month
+
+    with pytest.raises(CostError, match="cannot tell how often 'rate\\(2 fortnights\\)' runs"):
+        runs_per_month("rate(2 fortnights)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 import subprocess
@@ -74,6 +75,79 @@ def test_losing_protect_is_a_finding():
 def test_whole_stack_removed():
     diff = diff_inventories("s", inv(res("orders"), res("k", "aws:kms/key:Key")), None)
     assert {f.resource_name for f in diff.findings} == {"orders", "k"}
+
+
+def _schema(definition: dict, **inputs) -> Resource:
+    return res(
+        "bu-data-quality-g-schema",
+        "aws:glue/schema:Schema",
+        inputs={
+            "schemaName": "bu-g",
+            "dataFormat": "AVRO",
+            "compatibility": "BACKWARD",
+            "schemaDefinition": json.dumps(definition),
+            **inputs,
+        },
+    )
+
+
+def _avro(*fields: dict) -> dict:
+    return {
+        "type": "record",
+        "name": "bu_g",
+        "namespace": "estate.features",
+        "fields": list(fields),
+    }
+
+
+def test_an_incompatible_schema_change_is_a_finding_and_a_compatible_one_is_not():
+    from estate.analysis.diff import SCHEMA_POLICY
+
+    key = {"name": "id", "type": "string"}
+    old = _avro(key, {"name": "n", "type": ["null", "long"], "default": None})
+    retyped = _avro(key, {"name": "n", "type": ["null", "string"], "default": None})
+    [finding] = diff_inventories("s", inv(_schema(old)), inv(_schema(retyped))).findings
+    assert finding.policy == SCHEMA_POLICY and finding.blocking
+    assert "'bu-g'" in finding.message and "field 'n' changed type" in finding.message
+    added = _avro(*old["fields"], {"name": "m", "type": ["null", "double"], "default": None})
+    diff = diff_inventories("s", inv(_schema(old)), inv(_schema(added)))
+    assert diff.findings == [] and [c.change for c in diff.changes] == ["changed"]
+    assert diff_inventories("s", inv(_schema(old)), inv(_schema(_avro(key)))).findings == []
+    # a schema whose compatibility is NONE: Glue checks nothing, and neither does the guard
+    relaxed = _schema(retyped, compatibility="NONE")
+    assert diff_inventories("s", inv(_schema(old)), inv(relaxed)).findings == []
+
+
+def test_a_live_waiver_in_the_stack_file_waives_a_schema_finding_only():
+    import datetime as dt
+
+    from estate.offline.gate import waive_base_findings
+
+    key = {"name": "id", "type": "string"}
+    old = _avro(key, {"name": "n", "type": ["null", "long"], "default": None})
+    new = _avro(key, {"name": "n", "type": ["null", "string"], "default": None})
+    findings = diff_inventories("s", inv(_schema(old)), inv(_schema(new))).findings
+    findings += diff_inventories("s", inv(res("t")), inv()).findings  # a data-loss delete
+    waiver = {
+        "resource": "*",
+        "reason": "reviewed and readers migrated",
+        "ticket": "DATA-1",
+        "expires": (dt.date.today() + dt.timedelta(days=5)).isoformat(),
+    }
+    config = {
+        "ai-estate:waivers": json.dumps(
+            [{**waiver, "policy": f.policy} for f in findings]  # both policies waived
+        )
+    }
+    out = waive_base_findings(findings, config)
+    assert [(f.policy, f.blocking) for f in out] == [
+        ("feature-schema-incompatible", False),
+        (DELETE_POLICY, True),  # a data-loss delete is not waivable
+    ]
+    assert out[0].waived_by and out[0].waived_by["ticket"] == "DATA-1"
+    expired = {**waiver, "policy": "feature-schema-incompatible", "expires": "2020-01-01"}
+    config = {"ai-estate:waivers": [expired]}
+    assert [f.blocking for f in waive_base_findings(findings, config)] == [True, True]
 
 
 def _git(repo: Path, *args: str) -> None:
@@ -338,3 +412,78 @@ def test_base_project_that_does_not_load_fails_every_stack_comparison(tmp_path):
     [finding] = [f for f in result.findings if f.policy == BASE_UNRENDERED]
     assert "name: is required" in finding.message and not finding.blocking
     assert result.diff is None
+
+
+def _fraud_features(repo: Path, edit) -> None:
+    """Edit the transactions feature group of the repo's fraud-prod stack file."""
+    stack_file = repo / "stacks" / "Pulumi.fraud-prod.yaml"
+    doc = yaml.safe_load(stack_file.read_text())
+    [group] = [
+        g
+        for g in doc["config"]["ai-estate:featureStore"]["featureGroups"]
+        if g["name"] == "transactions"
+    ]
+    edit(doc, group)
+    stack_file.write_text(yaml.safe_dump(doc))
+
+
+def test_check_base_blocks_a_backward_incompatible_feature_schema_change(tmp_path):
+    """Glue BACKWARD on the shipped fraud-prod stack: a feature's type changing from Integral to
+    String blocks (naming the group and the feature) until a reviewed waiver covers it; adding
+    a feature (nullable, with a default, as the generator makes it) and removing one pass."""
+    from estate.analysis.diff import SCHEMA_POLICY
+
+    repo = _project_repo(tmp_path / "repo", ("platform-prod", "fraud-prod"))
+    _git(repo, "init", "-q")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "base")
+    base_file = (repo / "stacks" / "Pulumi.fraud-prod.yaml").read_text()
+    report = tmp_path / "r.json"
+
+    def retype(_doc, group):
+        [feature] = [f for f in group["features"] if f["name"] == "card_present"]
+        feature.update(type="String")
+        feature.pop("min"), feature.pop("max")
+
+    _fraud_features(repo, retype)
+    done = _estate_check(repo, "--stack", "fraud-prod", "--base", "HEAD", "--json", str(report))
+    assert done.returncode == 1, done.stdout + done.stderr
+    [stack] = json.loads(report.read_text())["stacks"]
+    [finding] = [f for f in stack["findings"] if f["blocking"]]
+    assert finding["policy"] == SCHEMA_POLICY
+    assert finding["resource_type"] == "aws:glue/schema:Schema"
+    assert "'fraud-prod-transactions'" in finding["message"]
+    assert "field 'card_present' changed type" in finding["message"]
+    assert "ai-estate:waivers" in finding["message"]
+
+    def waive(doc, _group):
+        doc["config"]["ai-estate:waivers"] = [
+            {
+                "policy": SCHEMA_POLICY,
+                "resource": finding["resource_name"],
+                "reason": "card_present is re-ingested as text; readers migrated in DATA-77",
+                "ticket": "DATA-77",
+                "expires": (dt.date.today() + dt.timedelta(days=30)).isoformat(),
+            }
+        ]
+
+    _fraud_features(repo, waive)
+    done = _estate_check(repo, "--stack", "fraud-prod", "--base", "HEAD", "--json", str(report))
+    assert done.returncode == 0, done.stdout + done.stderr
+    [stack] = json.loads(report.read_text())["stacks"]
+    [waived] = [f for f in stack["findings"] if f["policy"] == SCHEMA_POLICY]
+    assert waived["waived_by"]["ticket"] == "DATA-77" and not waived["blocking"]
+
+    (repo / "stacks" / "Pulumi.fraud-prod.yaml").write_text(base_file)
+
+    def add_and_remove(_doc, group):
+        group["features"] = [f for f in group["features"] if f["name"] != "merchant_category"]
+        group["features"].append({"name": "device_risk", "type": "Fractional"})
+
+    _fraud_features(repo, add_and_remove)
+    done = _estate_check(repo, "--stack", "fraud-prod", "--base", "HEAD", "--json", str(report))
+    assert done.returncode == 0, done.stdout + done.stderr
+    [stack] = json.loads(report.read_text())["stacks"]
+    assert [f for f in stack["findings"] if f["blocking"]] == []
+    changed = [c for c in stack["diff"]["changes"] if c["type"] == "aws:glue/schema:Schema"]
+    assert [c["detail"] for c in changed] == ["schemaDefinition"]

@@ -25,6 +25,12 @@ alert manager notifications are request charges (query samples processed, SNS pu
 out like the others. ECR repository creation templates and VPC endpoint policies cost nothing;
 S3 and ECR replication are priced as transfer (and, for ECR, the replicas' storage) of an assumed
 volume.
+Data governance (issue 14): CloudTrail data events, GuardDuty (foundational analysis and each
+enabled feature), Inspector's ECR scans, Glue Data Quality runs (priced on the schedule that
+starts them: runs a month x workers x an assumed run time), AWS Backup restore tests, the
+retraining queues' requests, the model-package event archive and the MLflow tracking server.
+Every other type the stacks render is listed under `zeroCost` in the prices file with the
+reason it costs nothing here (`uncosted_types` finds any that is neither).
 The baselines for storage, logs and metric series are small documented constants
 (`assumptions` in the prices file), there to keep those lines visible, not to predict a bill.
 
@@ -577,6 +583,261 @@ def _price_resource(r: Resource, ctx: _Context) -> None:
             f"WAF web ACL with {rules} rule(s) + requests (assumed volume)",
             lambda s: fixed + per_million * book.assume("wafMillionRequests", s),
         )
+    else:
+        _price_data_resource(r, ctx)
+
+
+#: GuardDuty feature -> (price key, usage assumption, what is analysed).
+GUARDDUTY_FEATURES: dict[str, tuple[str, str, str]] = {
+    "S3_DATA_EVENTS": (
+        "s3DataEventsPerMillion",
+        "guarddutyS3DataEventsMillions",
+        "S3 data events (assumed millions)",
+    ),
+    "EKS_RUNTIME_MONITORING": (
+        "runtimeVcpuMonth",
+        "guarddutyRuntimeVcpus",
+        "EKS runtime monitoring (assumed node vCPUs)",
+    ),
+    "RUNTIME_MONITORING": (
+        "runtimeVcpuMonth",
+        "guarddutyRuntimeVcpus",
+        "runtime monitoring (assumed node vCPUs)",
+    ),
+}
+
+DQ_RUN_TARGET = "arn:aws:scheduler:::aws-sdk:glue:startDataQualityRulesetEvaluationRun"
+
+
+_WEEKDAYS = {d: i for i, d in enumerate(("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"), 1)}
+
+
+def _cron_count(field: str, span: int) -> float:
+    """How many values one cron field takes: `*`/`?`, `*/n` or `a/n` steps, lists and
+    ranges (`MON-FRI`, `1-5`)."""
+    if field in ("*", "?"):
+        return float(span)
+    total = 0.0
+    for part in field.split(","):
+        base, _, step = part.partition("/")
+        if base in ("*", ""):
+            low, high = 0.0, float(span - 1)
+        elif "-" in base:
+            a, b = base.split("-", 1)
+            low = float(_WEEKDAYS.get(a.upper(), a) if not a.isdigit() else a)
+            high = float(_WEEKDAYS.get(b.upper(), b) if not b.isdigit() else b)
+        elif step:  # `5/15`: from 5 to the end of the span, every 15
+            low, high = float(base), float(span - 1)
+        else:
+            low = high = 0.0
+        total += (high - low) // float(step or 1) + 1
+    return total
+
+
+def runs_per_month(expression: str, hours: float = 730) -> float:
+    """How often an EventBridge Scheduler / AWS Backup expression fires in a month:
+    `rate(n unit)`, `cron(min hour dom month dow year)` (lists, ranges, steps and `*`
+    counted; a day-of-week field counts days of the week), `at(...)` once."""
+    text = expression.strip()
+    try:
+        if text.startswith("at("):
+            return 1.0
+        if text.startswith("rate(") and text.endswith(")"):
+            value, _, unit = text[5:-1].strip().partition(" ")
+            per_hour = {"minute": 60.0, "hour": 1.0, "day": 1 / 24}[unit.rstrip("s")]
+            return hours * per_hour / max(float(value), 1.0)
+        if text.startswith("cron(") and text.endswith(")"):
+            fields = text[5:-1].split()
+            minute, hour, dom, _month, dow = (fields + ["*"] * 5)[:5]
+            days = hours / 24
+            if dow not in ("*", "?"):
+                days = days / 7 * _cron_count(dow, 7)
+            elif dom not in ("*", "?"):
+                days = _cron_count(dom, 31) * days / 30.4
+            return _cron_count(minute, 60) * _cron_count(hour, 24) * days
+    except (KeyError, ValueError):
+        pass
+    raise CostError(f"cannot tell how often {expression!r} runs (rate(...), cron(...) or at(...))")
+
+
+def _price_data_resource(r: Resource, ctx: _Context) -> None:
+    """Data governance, detection, quality, backup testing and the retraining loop (issue 14)."""
+    book, hours, t = ctx.book, ctx.book.hours, r.type
+    if t == "aws:cloudtrail/trail:Trail":
+        selectors = r.inputs.get("advancedEventSelectors") or []
+        data = [
+            s
+            for s in selectors
+            if isinstance(s, Mapping)
+            and any(
+                f.get("field") == "eventCategory" and "Data" in (f.get("equals") or [])
+                for f in s.get("fieldSelectors") or []
+                if isinstance(f, Mapping)
+            )
+        ]
+        if data:  # the first copy of management events is free
+            per_million = book.price("cloudtrail", "dataEventsPerMillion")
+            ctx.per_scenario(
+                r,
+                f"CloudTrail data events, {len(data)} selector(s) (assumed millions delivered)",
+                lambda s: per_million * book.assume("cloudtrailDataEventsMillions", s),
+            )
+    elif t == "aws:guardduty/detector:Detector":
+        if r.inputs.get("enable") is False:
+            return
+        events = book.price("guardduty", "managementEventsPerMillion")
+        logs = book.price("guardduty", "flowAndDnsLogsPerGb")
+        ctx.per_scenario(
+            r,
+            "GuardDuty foundational analysis: CloudTrail management events + VPC flow/DNS logs "
+            "(assumed volume)",
+            lambda s: (
+                events * book.assume("guarddutyManagementEventsMillions", s)
+                + logs * book.assume("guarddutyFlowAndDnsGb", s)
+            ),
+        )
+    elif t == "aws:guardduty/detectorFeature:DetectorFeature":
+        name = str(r.inputs.get("name") or "")
+        if str(r.inputs.get("status") or "ENABLED") != "ENABLED":
+            return
+        if name not in GUARDDUTY_FEATURES:
+            raise CostError(
+                f"{book.where}: regions.{book.region}.guardduty: no price for the GuardDuty "
+                f"feature {name} ({r.urn}); add it to estate.analysis.cost.GUARDDUTY_FEATURES"
+            )
+        key, usage, what = GUARDDUTY_FEATURES[name]
+        unit = book.price("guardduty", key)
+        ctx.per_scenario(r, f"GuardDuty {what}", lambda s: unit * book.assume(usage, s))
+    elif t == "aws:inspector2/enabler:Enabler":
+        if "ECR" in (r.inputs.get("resourceTypes") or []):
+            first = book.price("inspector", "ecrInitialScanPerImage")
+            again = book.price("inspector", "ecrRescanPerImage")
+            ctx.per_scenario(
+                r,
+                "Inspector ECR scans: images pushed + continuous rescans (assumed counts)",
+                lambda s: (
+                    first * book.assume("inspectorImagesPushed", s)
+                    + again * book.assume("inspectorImagesRescanned", s)
+                ),
+            )
+    elif t == "aws:scheduler/schedule:Schedule":
+        # Scheduler itself: 14 million invocations a month free; what the target does is billed.
+        target = r.inputs.get("target") or {}
+        if not isinstance(target, Mapping) or target.get("arn") != DQ_RUN_TARGET:
+            return
+        try:
+            run = json.loads(str(target.get("input") or "{}"))
+        except ValueError:
+            run = {}
+        workers = float(run.get("NumberOfWorkers") or 5)  # the API's default
+        runs = runs_per_month(str(r.inputs.get("scheduleExpression") or "rate(1 day)"), hours)
+        run_hours = book.assume("dataQualityRunHours")
+        ctx.same(
+            r,
+            f"Glue Data Quality runs: {runs:.0f} a month x {workers:g} DPU x {run_hours:g} h "
+            "(assumed run time)",
+            runs * workers * run_hours * book.price("glueDataQuality", "dpuHour"),
+        )
+    elif t == "aws:backup/restoreTestingPlan:RestoreTestingPlan":
+        selections = sum(
+            1
+            for other in ctx.inventory.resources
+            if other.type == "aws:backup/restoreTestingSelection:RestoreTestingSelection"
+            and other.inputs.get("restoreTestingPlanName") == r.inputs.get("name")
+        )
+        runs = runs_per_month(str(r.inputs.get("scheduleExpression") or "rate(7 days)"), hours)
+        per_job = book.price("backupRestoreTesting", "perRestoreJob")
+        ctx.same(
+            r,
+            f"AWS Backup restore tests: {runs:.1f} runs a month x {max(selections, 1)} "
+            "selection(s)",
+            runs * max(selections, 1) * per_job,
+        )
+    elif t == "aws:sqs/queue:Queue":
+        per_million = book.price("sqs", "perMillionRequests")
+        ctx.per_scenario(
+            r,
+            "SQS requests: sends, receives (KEDA and controller polling), deletes (assumed)",
+            lambda s: per_million * book.assume("sqsRequestsMillionsPerQueue", s),
+        )
+    elif t == "aws:cloudwatch/eventArchive:EventArchive":
+        processed = book.price("eventbridge", "archiveProcessedPerGb")
+        stored = book.price("eventbridge", "archiveStorageGbMonth")
+        ctx.per_scenario(
+            r,
+            "EventBridge archive: events archived + storage (assumed GB)",
+            lambda s: (processed + stored) * book.assume("eventArchiveGb", s),
+        )
+    elif t == "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer":
+        size = str(r.inputs.get("trackingServerSize") or "Small")
+        ctx.same(
+            r,
+            f"SageMaker MLflow tracking server ({size})",
+            book.price("sagemakerMlflow", size) * hours,
+        )
+    elif t == "aws:ecr/repository:Repository":
+        per_gb = book.price("ecr", "storageGbMonth")
+        ctx.per_scenario(
+            r,
+            "ECR image storage (assumed volume)",
+            lambda s: per_gb * book.assume("ecrGbStoredPerRepository", s),
+        )
+
+
+PRICED_TYPES: frozenset[str] = frozenset(
+    {
+        "aws:eks/cluster:Cluster",
+        "aws:ec2/natGateway:NatGateway",
+        "aws:ec2/eip:Eip",
+        "aws:ec2/vpcEndpoint:VpcEndpoint",
+        NODE_GROUP,
+        NODE_POOL,
+        "aws:amp/workspace:Workspace",
+        "aws:amp/scraper:Scraper",
+        "aws:cloudwatch/logGroup:LogGroup",
+        "aws:cloudwatch/metricAlarm:MetricAlarm",
+        "aws:cloudwatch/dashboard:Dashboard",
+        "aws:s3/bucketMetric:BucketMetric",
+        "aws:s3/bucketReplicationConfig:BucketReplicationConfig",
+        "aws:ecr/replicationConfiguration:ReplicationConfiguration",
+        "aws:s3/bucket:Bucket",
+        "aws:dynamodb/table:Table",
+        "aws:sagemaker/featureGroup:FeatureGroup",
+        "aws:kms/key:Key",
+        "aws:backup/vault:Vault",
+        GATEWAY,
+        "aws:wafv2/webAcl:WebAcl",
+        "aws:cloudtrail/trail:Trail",
+        "aws:guardduty/detector:Detector",
+        "aws:guardduty/detectorFeature:DetectorFeature",
+        "aws:inspector2/enabler:Enabler",
+        "aws:scheduler/schedule:Schedule",
+        "aws:backup/restoreTestingPlan:RestoreTestingPlan",
+        "aws:sqs/queue:Queue",
+        "aws:cloudwatch/eventArchive:EventArchive",
+        "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer",
+        "aws:ecr/repository:Repository",
+    }
+)
+"""The types `_price_resource` prices (some only in some configurations: a gateway VPC
+endpoint, a trail without data events and an idle schedule are free)."""
+
+
+def uncosted_types(inventory: Inventory, prices_path: Path | str | None = None) -> list[str]:
+    """The custom resource types of the stack that the model neither prices nor lists under
+    `zeroCost` in the prices file: each is a line missing from the estimate."""
+    import fnmatch
+
+    free = (load_prices(prices_path).get("zeroCost") or {}).get("types") or {}
+    return sorted(
+        {
+            r.type
+            for r in inventory.resources
+            if r.custom
+            and r.type not in PRICED_TYPES
+            and not any(fnmatch.fnmatchcase(r.type, pattern) for pattern in free)
+        }
+    )
 
 
 def _context(

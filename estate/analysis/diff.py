@@ -4,7 +4,10 @@
 the two inventories. Pulumi deletes a resource whose URN disappears (unless an alias carries it
 to its new URN) and replaces one whose create-only properties change; for anything that holds
 data, either means the data is gone. Those are mandatory findings, and so is a stateful resource
-losing `protect`. Everything else is reported as added / removed / changed for the reviewer.
+losing `protect`, and a Glue Schema Registry schema (a feature group's, `components/data_quality.py`)
+whose new definition breaks its compatibility mode (`estate.analysis.schema_compat`): readers of
+the offline store would fail on records already written. That one is a reviewed decision, so a
+stack file may waive it (`ai-estate:waivers`, policy `feature-schema-incompatible`). Everything else is reported as added / removed / changed for the reviewer.
 """
 
 from __future__ import annotations
@@ -62,6 +65,10 @@ REPLACE_ON_CHANGE: dict[str, tuple[str, ...]] = {
 DELETE_POLICY = "data-loss-delete"
 REPLACE_POLICY = "data-loss-replace"
 UNPROTECT_POLICY = "data-loss-unprotect"
+SCHEMA_POLICY = "feature-schema-incompatible"
+"""A schema change Glue's compatibility mode refuses; waivable (see `policies/governance/waiver_rules.py`)."""
+
+SCHEMA_TYPE = "aws:glue/schema:Schema"
 
 
 @dataclass
@@ -110,7 +117,14 @@ def _changed_keys(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     return sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
 
 
-def _finding(stack: str, policy: str, r: Resource, message: str, severity: str) -> Finding:
+def _finding(
+    stack: str,
+    policy: str,
+    r: Resource,
+    message: str,
+    severity: str,
+    description: str = "Changes must not delete, replace or unprotect resources that hold data.",
+) -> Finding:
     return Finding(
         stack=stack,
         policy=policy,
@@ -120,7 +134,7 @@ def _finding(stack: str, policy: str, r: Resource, message: str, severity: str) 
         urn=r.urn,
         resource_type=r.type,
         resource_name=r.name,
-        description="Changes must not delete, replace or unprotect resources that hold data.",
+        description=description,
         pack="estate-data-loss-guard",
     )
 
@@ -201,6 +215,8 @@ def diff_inventories(
             diff.changes.append(
                 ResourceChange(urn, r.type, r.name, "changed", ", ".join(keys) or "options")
             )
+            if r.type == SCHEMA_TYPE and "schemaDefinition" in keys:
+                diff.findings.extend(_schema_findings(stack, prior, r))
         if r.type in STATEFUL_TYPES and prior.protect and not r.protect:
             diff.findings.append(
                 _finding(
@@ -213,3 +229,42 @@ def diff_inventories(
                 )
             )
     return diff
+
+
+def _schema_findings(stack: str, prior: Resource, r: Resource) -> list[Finding]:
+    """A breaking change of a registry schema's definition, naming the schema and each field."""
+    from estate.analysis.schema_compat import incompatibilities
+
+    old, new = prior.inputs.get("schemaDefinition"), r.inputs.get("schemaDefinition")
+    mode = str(r.inputs.get("compatibility") or "BACKWARD")
+    if str(r.inputs.get("dataFormat") or "AVRO").upper() != "AVRO":
+        return []  # JSON and PROTOBUF schemas: Glue's own rules, not judged here
+    if not isinstance(old, str) or not isinstance(new, str):
+        return []  # unknown until deploy: nothing to compare
+    try:
+        problems = incompatibilities(old, new, mode)
+    except ValueError as exc:
+        problems = [str(exc)]
+    if not problems:
+        return []
+    schema = r.inputs.get("schemaName") or r.name
+    message = (
+        f"feature group schema '{schema}' ({mode}): {'; '.join(problems)}. Glue will not register "
+        "this as a new version and readers on it could not read the records already written. "
+        "Keep the field and add the new one under a new name (nullable, with a default), or "
+        "publish a new feature group (a new schema) and migrate readers; if the break is "
+        f"intended, waive `{SCHEMA_POLICY}` for '{r.name}' in ai-estate:waivers after review."
+    )
+    return [
+        _finding(
+            stack,
+            SCHEMA_POLICY,
+            r,
+            message,
+            "high",
+            description=(
+                "A feature schema change must keep the schema's Glue compatibility mode "
+                "(BACKWARD: the new schema reads every record written with the old one)."
+            ),
+        )
+    ]

@@ -9,6 +9,7 @@ stack that references it instead of being rendered again.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import multiprocessing
 import os
@@ -336,13 +337,74 @@ def cost_delta(before: Inventory | None, after: Inventory | None) -> dict[str, f
     return {k: round(new[k] - old[k], 2) for k in ("idle", "typical", "peak")}
 
 
+def _pack_waivers(pack_dir: Path) -> Any:
+    """The pack's own waiver module (`governance.waivers`), so a `--base` finding is waived by
+    exactly the rules that waive a pack finding; None for a pack laid out otherwise."""
+    import importlib
+
+    sys.path.insert(0, str(pack_dir))
+    try:
+        return importlib.import_module("governance.waivers")
+    except ImportError:
+        return None
+    finally:
+        sys.path.remove(str(pack_dir))
+
+
+def waive_base_findings(
+    findings: list[Finding], config: dict[str, Any], pack_dir: Path | None = None
+) -> list[Finding]:
+    """Mark the `--base` findings a live waiver in the stack file covers as waived (they stay in
+    the reports with the waiver, and no longer block). Only the policies the pack lists as
+    waivable `--base` policies qualify: a data-loss delete has other remedies (an alias,
+    `retain_on_delete`). Expired and malformed waivers are the pack's findings already."""
+    from estate.analysis.diff import SCHEMA_POLICY
+
+    waivable = {f.policy for f in findings} & {SCHEMA_POLICY}
+    module = _pack_waivers(pack_dir or DEFAULT_PACK) if waivable else None
+    if module is None:
+        return findings
+    waivers, _problems = module.parse_waivers(config, waivable)
+    today = dt.date.today()
+    out = []
+    for f in findings:
+        waiver = next(
+            (w for w in waivers if w.live(today) and w.matches(f.policy, f.urn)),
+            None,
+        )
+        if f.policy not in waivable or waiver is None:
+            out.append(f)
+            continue
+        out.append(
+            dataclasses.replace(
+                f,
+                waived_by={
+                    "policy": f.policy,
+                    "ticket": waiver.ticket,
+                    "expires": waiver.expires.isoformat(),
+                    "reason": waiver.reason,
+                },
+            )
+        )
+    return out
+
+
+DEFAULT_PACK = Path(__file__).resolve().parents[2] / "policies"
+"""The estate's own policy pack (`estate check --policy-pack` names another)."""
+
+
 def attach_diffs(
-    results: list[StackResult], base: list[StackResult], unrenderable: str = "auto"
+    results: list[StackResult],
+    base: list[StackResult],
+    unrenderable: str = "auto",
+    pack_dir: Path | None = None,
 ) -> list[StackResult]:
     """Diff every stack against its base render; stacks only in the base are deletions.
 
     A stack whose base did not render gets a `base-not-rendered` finding at the level
-    `unrenderable` names (`BASE_UNRENDERABLE_LEVELS`); a stack absent from `base` is new."""
+    `unrenderable` names (`BASE_UNRENDERABLE_LEVELS`); a stack absent from `base` is new.
+    Waivable `--base` findings are matched against the stack file's waivers (`pack_dir`'s
+    waiver rules)."""
     from estate.analysis.diff import diff_inventories
 
     base_by_stack = {r.stack: r for r in base}
@@ -357,7 +419,9 @@ def attach_diffs(
         before = prior.inventory if prior else None
         diff = diff_inventories(result.stack, before, result.inventory)
         result.diff = {**diff.to_json(), "costDelta": cost_delta(before, result.inventory)}
-        result.findings.extend(diff.findings)
+        result.findings.extend(
+            waive_base_findings(diff.findings, result.inventory.config, pack_dir)
+        )
     current = {r.stack for r in out}
     for prior in base:
         if prior.stack in current or prior.inventory is None:

@@ -161,7 +161,8 @@ def build_policies(profile: Profile, waiver_set: object = None) -> list[Policy]:
 
 
 def known_policy_ids() -> list[str]:
-    return [r.id for r in (*RULES, *waiver_rules.RULES)]
+    """The ids a waiver may name: the rules, the waiver policies and the `--base` policies."""
+    return [*(r.id for r in (*RULES, *waiver_rules.RULES)), *waiver_rules.BASE_POLICIES]
 
 
 def build_pack(environ: Mapping[str, str] | None = None) -> PolicyPack:

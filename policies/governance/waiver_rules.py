@@ -54,6 +54,11 @@ def _invalid(_args: Any, report: Any, _settings: Settings) -> None:
         report(problem)
 
 
+BASE_POLICIES: tuple[str, ...] = ("feature-schema-incompatible",)
+"""Policies that `estate check --base` reports from the comparison with the base ref, outside
+this pack (which sees one render, never two): a stack file may waive them like any rule, and
+`estate check` applies the waiver (`estate.offline.gate.waive_base_findings`)."""
+
 RULES: tuple[Rule, ...] = (
     Rule(
         id="waiver-applied",

@@ -17,6 +17,11 @@ How a waived violation stays auditable: the rule's violation is not reported und
 every rule for the same resource, reports it as an advisory that names the waiver, ticket and
 expiry. An expired waiver suppresses nothing and is itself a mandatory violation
 (`waiver-expired`); a malformed waiver or one naming an unknown policy is `waiver-invalid`.
+
+`estate check --base` reports a few findings from the comparison with the base ref, which no
+pack sees (`waiver_rules.BASE_POLICIES`, e.g. `feature-schema-incompatible`: a feature group's
+schema change that breaks its Glue compatibility mode). A stack waives them the same way, and
+the same matching and expiry apply; the waived finding is shown with its waiver, not blocking.
 """
 
 from __future__ import annotations
