@@ -1244,6 +1244,7 @@ class BuEstate(pulumi.ComponentResource):
                 "online_tables": {t["name"]: f"{scope.prefix}-{kept_name(t)}" for t in tables},
                 "buckets": watched_buckets,
                 "budget": args["budget"],
+                "family_owners": gate["owners"] if (gate := args.get("mlops_gate")) else {},
                 "tags": scope.tags,
             },
             child(self),

@@ -61,6 +61,7 @@ from .addons import (
 from .cost_governance import COST_ALERTS_SERVICE, BuCostAnomaly, CostAnomalySpec
 from .gpu_pools import gpu_units, slices_factor
 from .iam import account_region_partition, managed_policy_arn_output
+from .model_cards import OwnersSpec, family_tags
 from .options import child, stateful
 from .prometheus_rules import AlertRouting
 
@@ -281,6 +282,10 @@ class BuMonitoringSettings(TypedDict):
 
 class BuMonitoringArgs(BuMonitoringSettings):
     """Inputs of `BuMonitoring`."""
+
+    family_owners: NotRequired[dict[str, OwnersSpec] | None]
+    """Model family -> its owners (`mlops.families.<family>.owners`): the family's model-quality,
+    drift and KPI alarms also notify its owners' topic `<prefix>-<family>-owners`."""
 
     business_unit: str
     environment: str
@@ -925,6 +930,16 @@ def _is_percentile(stat: str) -> bool:
     return stat[:1] in ("p", "P") and stat[1:].replace(".", "", 1).isdigit()
 
 
+def family_owners_topic_name(business_unit: str, environment: str, family: str) -> str:
+    """`fraud-prod-card-fraud-owners`: where a model family's own alarms reach its owners."""
+    return f"{business_unit}-{environment}-{family}-owners"
+
+
+def _subscription_key(email: str) -> str:
+    """A logical-name-safe, stable key of an email address (`fraud-ml-oncall-at-example-com`)."""
+    return "".join(c if c.isalnum() else "-" for c in email.replace("@", "-at-")).lower()
+
+
 def alarm_topic_policy(topic_arn: str, account_id: str, partition: str) -> str:
     """Who may publish to a BU's alarm topic: CloudWatch alarms, AWS Budgets, Cost Anomaly
     Detection and the AMP alert manager of this account's workspaces, each acting for this
@@ -1455,6 +1470,8 @@ class BuMonitoring(pulumi.ComponentResource):
 
     topic_arn: pulumi.Output[str]
     alarm_arns: dict[str, pulumi.Output[str]]
+    family_topic_arns: dict[str, pulumi.Output[str]]
+    """Model family -> its owners' alarm topic."""
     dashboard_name: pulumi.Output[str]
     budget_name: pulumi.Output[str] | None
     cost_anomaly_monitor_arn: pulumi.Output[str] | None
@@ -1502,6 +1519,41 @@ class BuMonitoring(pulumi.ComponentResource):
                 opts=child(self),
             )
 
+        # -- the model families' owners ---------------------------------------------------
+        # A family's own alarms reach the people who answer for it (the technical owner fixes
+        # the model, the business owner decides on its use), besides the BU's on-call topic.
+        family_topics: dict[str, pulumi.Output[str]] = {}
+        owner_policies: list[pulumi.Resource] = []
+        for family, owners in sorted((args.get("family_owners") or {}).items()):
+            family_topic = aws.sns.Topic(
+                f"{name}-{family}-owners",
+                name=family_owners_topic_name(bu, env, family),
+                display_name=f"AI Estate alarms of {family} in {prefix}",
+                kms_master_key_id=args["kms_key_arn"],
+                tags={**tags, **family_tags(family, owners)},
+                opts=child(self),
+            )
+            owner_policies.append(
+                aws.sns.TopicPolicy(
+                    f"{name}-{family}-owners-policy",
+                    arn=family_topic.arn,
+                    policy=pulumi.Output.all(family_topic.arn, account, partition).apply(
+                        lambda p: alarm_topic_policy(p[0], p[1], p[2])
+                    ),
+                    opts=child(self),
+                )
+            )
+            for role in dict.fromkeys((owners["technical"], owners["business"])):
+                aws.sns.TopicSubscription(
+                    f"{name}-{family}-owners-{_subscription_key(role)}",
+                    topic=family_topic.arn,
+                    protocol="email",
+                    endpoint=role,
+                    opts=child(self),
+                )
+            family_topics[family] = family_topic.arn
+        self.family_topic_arns = family_topics
+
         # -- request metrics on the watched buckets ----------------------------------------
         for label, bucket in args["buckets"].items():
             aws.s3.BucketMetric(
@@ -1542,9 +1594,21 @@ class BuMonitoring(pulumi.ComponentResource):
         duplicates = sorted({k for k in keys if keys.count(k) > 1})
         if duplicates:
             raise ValueError(f"BuMonitoring {name}: two alarms would be named {duplicates[0]!r}")
+        family_of = {
+            **{
+                s.key: m["model"] for m in args["model_metrics"] for s in model_alarm_specs(bu, [m])
+            },
+            **{
+                s.key: k["model_family"]
+                for k in args.get("kpis") or []
+                for s in kpi_alarm_specs(bu, [k])
+            },
+        }
         self.alarm_arns = {}
         for spec in specs:
-            alarm = self._alarm(name, prefix, spec, topic.arn, tags, topic_policy)
+            of = family_of.get(spec.key)
+            topics = [topic.arn] + ([family_topics[of]] if of in family_topics else [])
+            alarm = self._alarm(name, prefix, spec, topics, tags, [topic_policy, *owner_policies])
             self.alarm_arns[spec.key] = alarm.arn
 
         # -- dashboard ---------------------------------------------------------------------
@@ -1644,9 +1708,9 @@ class BuMonitoring(pulumi.ComponentResource):
         name: str,
         prefix: str,
         spec: AlarmSpec,
-        topic_arn: pulumi.Output[str],
+        topic_arns: list[pulumi.Output[str]],
         tags: dict[str, str],
-        topic_policy: pulumi.Resource,
+        topic_policies: list[pulumi.Resource],
     ) -> aws.cloudwatch.MetricAlarm:
         alarm_tags = {**tags, **spec.extra_tags}
         if spec.pool:
@@ -1659,13 +1723,13 @@ class BuMonitoring(pulumi.ComponentResource):
             "evaluation_periods": spec.evaluation_periods,
             "datapoints_to_alarm": spec.datapoints_to_alarm,
             "treat_missing_data": spec.treat_missing_data,
-            "alarm_actions": [topic_arn],
-            "ok_actions": [topic_arn],
+            "alarm_actions": list(topic_arns),
+            "ok_actions": list(topic_arns),
             "tags": alarm_tags,
         }
         if spec.treat_missing_data == "missing":
             # The evaluation stopped reporting: say so, instead of staying silent.
-            common["insufficient_data_actions"] = [topic_arn]
+            common["insufficient_data_actions"] = list(topic_arns)
         if spec.expression is None and len(spec.metrics) == 1:
             m = spec.metrics[0]
             common.update(
@@ -1700,8 +1764,8 @@ class BuMonitoring(pulumi.ComponentResource):
         return aws.cloudwatch.MetricAlarm(
             f"{name}-{spec.key}",
             **common,
-            # Alarms notify only once the topic admits CloudWatch.
-            opts=child(self, depends_on=[topic_policy]),
+            # Alarms notify only once the topics admit CloudWatch.
+            opts=child(self, depends_on=topic_policies),
         )
 
 

@@ -587,3 +587,40 @@ def test_a_prod_endpoint_serves_only_a_family_with_an_approved_card():
     dev = shipped_config("marketing-dev")
     assert dev["ai-estate:mlops"]["families"]["propensity"]["modelCard"].get("status") is None
     validate_config(split_namespace(dev), "stacks/Pulumi.marketing-dev.yaml")
+
+
+# -- ownership: a family's alarms reach its owners -------------------------------------------
+
+
+def test_a_familys_alarms_reach_its_owners_and_the_bu_on_call(rendered):
+    inventory = rendered("fraud-prod")
+    config = inventory.config
+    account, region = config["ai-estate:accountId"], config["aws:region"]
+    families = config["ai-estate:mlops"]["families"]
+    key = inventory.outputs["kmsKeyArn"]
+    bu_topic = f"arn:aws:sns:{region}:{account}:fraud-prod-alarms"
+    topics = {t.inputs["name"]: t for t in _of(inventory, "aws:sns/topic:Topic")}
+    subscriptions = _of(inventory, "aws:sns/topicSubscription:TopicSubscription")
+    alarms = {a.inputs["name"]: a for a in _of(inventory, "aws:cloudwatch/metricAlarm:MetricAlarm")}
+    for family, spec in families.items():
+        name = f"fraud-prod-{family}-owners"
+        topic = topics[name]
+        assert topic.inputs["kmsMasterKeyId"] == key
+        assert topic.inputs["tags"][FAMILY_TAG] == family
+        arn = f"arn:aws:sns:{region}:{account}:{name}"
+        emails = {s.inputs["endpoint"] for s in subscriptions if s.inputs["topic"] == arn}
+        assert emails == {spec["owners"]["technical"], spec["owners"]["business"]}
+        # the family's model-quality, drift and KPI alarms: BU on-call and the owners
+        own = [
+            a
+            for n, a in alarms.items()
+            if n.startswith((f"fraud-prod-model-{family}-", f"fraud-prod-kpi-{family}-"))
+        ]
+        assert own, family
+        for alarm in own:
+            assert alarm.inputs["alarmActions"] == [bu_topic, arn], alarm.inputs["name"]
+    # everything else pages the BU's on-call only
+    others = [
+        a for n, a in alarms.items() if not n.startswith(("fraud-prod-model-", "fraud-prod-kpi-"))
+    ]
+    assert others and all(a.inputs["alarmActions"] == [bu_topic] for a in others)
