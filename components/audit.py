@@ -208,7 +208,11 @@ class BuAuditTrail(pulumi.ComponentResource):
             s3_key_prefix=TRAIL_S3_PREFIX,
             kms_key_id=key,
             enable_log_file_validation=True,
-            include_global_service_events=False,
+            # Management events (where global service events are) are the org trail's job and no
+            # selector here records any, but CloudTrail refuses a multi-region trail without
+            # them (InvalidParameterCombinationException: "Multi-Region trail must include
+            # global service events"), so the flag follows multi_region.
+            include_global_service_events=self.multi_region,
             is_multi_region_trail=self.multi_region,
             advanced_event_selectors=selectors,
             tags=tags,

@@ -21,6 +21,14 @@ Moto gaps that verify cannot work around (documented, tested where possible othe
   OnlineStoreConfig, so online-store encryption is tested with a botocore Stubber instead; there
   is no DeleteFeatureGroup/DeleteModelPackageGroup, so "deleted" means "never created".
 - DynamoDB UpdateTable ignores SSESpecification: "table on the default key" recreates the table.
+- Lake Formation: RegisterResource drops HybridAccessEnabled and DescribeResource answers without
+  it, so the hybrid access check reports "cannot verify" (advisory); GetLFTag answers a missing
+  key with no values (AWS: EntityNotFoundException), which verify treats alike; the default data
+  lake settings carry the IAMAllowedPrincipals grants, as AWS's do, so the platform build clears
+  them as the program does.
+- CloudTrail answers every property verify checks (GetTrail, GetTrailStatus IsLogging,
+  GetEventSelectors AdvancedEventSelectors); it refuses a multi-region trail without global
+  service events, as AWS does.
 """
 
 from __future__ import annotations
@@ -507,9 +515,8 @@ class Estate:
     def trail(self, name: str, *, kms_key: str) -> None:
         """The trail as BuAuditTrail builds it: log file validation, the BU key, one advanced
         event selector per kind of data store (the outputs' stores, as the program passes
-        them), logging. moto, like AWS ("Multi-Region trail must include global service
-        events"), refuses a multi-region trail without global service events, which the
-        component asks for: the trail here includes them when it is multi-region."""
+        them), logging; global service events exactly when multi-region (moto, like AWS,
+        refuses a multi-region trail without them)."""
         audit = self.outputs["audit"]
         cloudtrail = self.client("cloudtrail")
         multi_region = bool(audit["multiRegion"])
