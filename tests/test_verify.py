@@ -1458,6 +1458,15 @@ def _iam_allowed_principals_default(e: Estate) -> None:
     lf.put_data_lake_settings(CatalogId=ACCOUNT, DataLakeSettings=settings)
 
 
+def _extra_admin(e: Estate) -> None:
+    lf = e.client("lakeformation")
+    settings = lf.get_data_lake_settings(CatalogId=ACCOUNT)["DataLakeSettings"]
+    settings["DataLakeAdmins"].append(
+        {"DataLakePrincipalIdentifier": f"arn:aws:iam::{ACCOUNT}:role/someone-else"}
+    )
+    lf.put_data_lake_settings(CatalogId=ACCOUNT, DataLakeSettings=settings)
+
+
 PLATFORM_DRIFT: dict[
     str, tuple[dict[str, Any], Callable[[Estate], None] | None, str | tuple[str, str]]
 ] = {
@@ -1502,6 +1511,18 @@ PLATFORM_DRIFT: dict[
         {},
         _iam_allowed_principals_default,
         ("verify-lakeformation-no-default-grants", ACCOUNT),
+    ),
+    "an unconfigured data lake administrator": (
+        {},
+        _extra_admin,
+        ("verify-lakeformation-admins", ACCOUNT),
+    ),
+    "a DataClassification value removed": (
+        {},
+        lambda e: e.client("lakeformation").update_lf_tag(
+            CatalogId=ACCOUNT, TagKey="DataClassification", TagValuesToDelete=["restricted"]
+        ),
+        ("verify-lakeformation-lf-tags", ACCOUNT),
     ),
 }
 
