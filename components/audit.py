@@ -125,6 +125,10 @@ class BuAuditTrail(pulumi.ComponentResource):
 
     trail_arn: pulumi.Output[str]
     bucket_name: pulumi.Output[str] | None
+    multi_region: bool
+    """Whether the trail records every region (what `estate verify` expects of it)."""
+    log_archive: dict[str, str | None] | None
+    """`{bucket, kmsKeyArn}` of the central log archive it delivers to, else None."""
 
     def __init__(
         self, name: str, args: BuAuditTrailArgs, opts: pulumi.ResourceOptions | None = None
@@ -140,6 +144,12 @@ class BuAuditTrail(pulumi.ComponentResource):
         )
         archive = args["log_archive_bucket"]
         self.bucket_name = None
+        self.multi_region = bool(args.get("multi_region", False))
+        self.log_archive = (
+            None
+            if archive is None
+            else {"bucket": archive, "kmsKeyArn": args["log_archive_kms_key_arn"]}
+        )
         depends: list[pulumi.Resource] = []
         if archive is None:
             extra = args.get("extra_bucket_statements")
@@ -198,8 +208,12 @@ class BuAuditTrail(pulumi.ComponentResource):
             s3_key_prefix=TRAIL_S3_PREFIX,
             kms_key_id=key,
             enable_log_file_validation=True,
-            include_global_service_events=False,
-            is_multi_region_trail=args.get("multi_region", False),
+            # Management events (where global service events are) are the org trail's job and no
+            # selector here records any, but CloudTrail refuses a multi-region trail without
+            # them (InvalidParameterCombinationException: "Multi-Region trail must include
+            # global service events"), so the flag follows multi_region.
+            include_global_service_events=self.multi_region,
+            is_multi_region_trail=self.multi_region,
             advanced_event_selectors=selectors,
             tags=tags,
             opts=child(self, depends_on=depends),

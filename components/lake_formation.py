@@ -154,6 +154,12 @@ class PlatformDataGovernance(pulumi.ComponentResource):
     """The account's Lake Formation settings and LF-tags, catalog encryption, lineage readers."""
 
     lineage_reader_role_arn: pulumi.Output[str] | None
+    catalog_id: str
+    """The account whose catalog these settings and LF-tags govern."""
+    admins: list[str]
+    """The data lake administrators the settings name (empty: settings left as they are)."""
+    lf_tags: dict[str, list[str]]
+    """LF-tag key -> its values, as created."""
 
     def __init__(
         self,
@@ -179,6 +185,9 @@ class PlatformDataGovernance(pulumi.ComponentResource):
             DATA_CLASSIFICATION_TAG: list(CLASSIFICATIONS),
             BUSINESS_UNIT_TAG: sorted(args["business_units"]),
         }
+        self.catalog_id = account
+        self.admins = list(args["lake_formation_admins"])
+        self.lf_tags = {key: values for key, values in tag_values.items() if values}
         for key, values in tag_values.items():
             if values:  # an LF-tag needs at least one value
                 aws.lakeformation.LfTag(
@@ -345,6 +354,10 @@ class BuLakeFormation(pulumi.ComponentResource):
     """One BU's registration, LF-tags, grants and filters; see the module docstring."""
 
     role_arn: pulumi.Output[str]
+    location_arn: str
+    """The registered location (the offline store's prefix of the features bucket)."""
+    hybrid_access: bool
+    """Whether the location is registered in hybrid access mode."""
 
     def __init__(
         self, name: str, args: BuLakeFormationArgs, opts: pulumi.ResourceOptions | None = None
@@ -370,6 +383,8 @@ class BuLakeFormation(pulumi.ComponentResource):
             opts=child(self),
         )
         self.role_arn = role.arn
+        self.location_arn = offline_location_arn(args["offline_bucket_name"])
+        self.hybrid_access = bool(args["hybrid_access"])
         location = aws.lakeformation.Resource(
             f"{name}-offline-location",
             arn=offline_location_arn(args["offline_bucket_name"]),

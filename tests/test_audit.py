@@ -47,7 +47,15 @@ def test_trail_validates_encrypts_and_writes_to_the_locked_audit_bucket(rendered
     trail = one(inventory, TRAIL)
     assert trail.inputs["enableLogFileValidation"] is True
     assert trail.inputs["kmsKeyId"].startswith("arn:aws:kms:")
-    assert trail.inputs.get("includeGlobalServiceEvents") is False  # management: org trail
+    # fraud-prod replicates its artifacts to the DR region: a multi-region trail, which
+    # CloudTrail accepts only with global service events (its selectors still record data
+    # events only; management events are the org trail's)
+    assert trail.inputs["isMultiRegionTrail"] is True
+    assert trail.inputs["includeGlobalServiceEvents"] is True
+    assert all(
+        {"field": "eventCategory", "equals": ["Data"]} in s["fieldSelectors"]
+        for s in trail.inputs["advancedEventSelectors"]
+    )
     bucket = trail.inputs["s3BucketName"]
     assert "-audit-" in bucket
     [lock] = [

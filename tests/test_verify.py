@@ -21,6 +21,14 @@ Moto gaps that verify cannot work around (documented, tested where possible othe
   OnlineStoreConfig, so online-store encryption is tested with a botocore Stubber instead; there
   is no DeleteFeatureGroup/DeleteModelPackageGroup, so "deleted" means "never created".
 - DynamoDB UpdateTable ignores SSESpecification: "table on the default key" recreates the table.
+- Lake Formation: RegisterResource drops HybridAccessEnabled and DescribeResource answers without
+  it, so the hybrid access check reports "cannot verify" (advisory); GetLFTag answers a missing
+  key with no values (AWS: EntityNotFoundException), which verify treats alike; the default data
+  lake settings carry the IAMAllowedPrincipals grants, as AWS's do, so the platform build clears
+  them as the program does.
+- CloudTrail answers every property verify checks (GetTrail, GetTrailStatus IsLogging,
+  GetEventSelectors AdvancedEventSelectors); it refuses a multi-region trail without global
+  service events, as AWS does.
 """
 
 from __future__ import annotations
@@ -504,6 +512,86 @@ class Estate:
             ModelCardStatus=status,
         )
 
+    def trail(self, name: str, *, kms_key: str) -> None:
+        """The trail as BuAuditTrail builds it: log file validation, the BU key, one advanced
+        event selector per kind of data store (the outputs' stores, as the program passes
+        them), logging; global service events exactly when multi-region (moto, like AWS,
+        refuses a multi-region trail without them)."""
+        audit = self.outputs["audit"]
+        cloudtrail = self.client("cloudtrail")
+        multi_region = bool(audit["multiRegion"])
+        cloudtrail.create_trail(
+            Name=name,
+            S3BucketName=audit["bucketName"],
+            S3KeyPrefix="cloudtrail",
+            KmsKeyId=kms_key,
+            EnableLogFileValidation=True,
+            IncludeGlobalServiceEvents=multi_region,
+            IsMultiRegionTrail=multi_region,
+        )
+        store = self.outputs["featureStore"]
+        buckets = [store["offlineBucketName"], self.outputs["modelRegistry"]["artifactBucketName"]]
+
+        def selector(label: str, kind: str, op: str, values: list[str]) -> dict[str, Any]:
+            return {
+                "Name": label,
+                "FieldSelectors": [
+                    {"Field": "eventCategory", "Equals": ["Data"]},
+                    {"Field": "resources.type", "Equals": [kind]},
+                    {"Field": "resources.ARN", op: values},
+                ],
+            }
+
+        cloudtrail.put_event_selectors(
+            TrailName=name,
+            AdvancedEventSelectors=[
+                selector(
+                    "s3-objects",
+                    "AWS::S3::Object",
+                    "StartsWith",
+                    [f"arn:aws:s3:::{b}/" for b in buckets],
+                ),
+                selector(
+                    "dynamodb-items",
+                    "AWS::DynamoDB::Table",
+                    "Equals",
+                    sorted(store["onlineTableArns"].values()),
+                ),
+                selector(
+                    "feature-records",
+                    "AWS::SageMaker::FeatureGroup",
+                    "Equals",
+                    sorted(store["featureGroupArns"].values()),
+                ),
+            ],
+        )
+        cloudtrail.start_logging(Name=name)
+
+    def location(self, arn: str) -> None:
+        """The offline store registered with the BU's Lake Formation role (moto keeps no
+        HybridAccessEnabled: the parameter is accepted and dropped)."""
+        lf = self.outputs["lakeFormation"]
+        self.client("lakeformation").register_resource(
+            ResourceArn=arn, RoleArn=lf["roleArn"], HybridAccessEnabled=lf["hybridAccess"]
+        )
+
+    def lake_settings(self, catalog: str) -> None:
+        """PlatformDataGovernance's settings (no default grants, the admins) and LF-tags."""
+        governance = self.outputs["dataGovernance"]
+        lf = self.client("lakeformation")
+        lf.put_data_lake_settings(
+            CatalogId=catalog,
+            DataLakeSettings={
+                "DataLakeAdmins": [
+                    {"DataLakePrincipalIdentifier": a} for a in governance["lakeFormationAdmins"]
+                ],
+                "CreateDatabaseDefaultPermissions": [],
+                "CreateTableDefaultPermissions": [],
+            },
+        )
+        for key, values in governance["lfTags"].items():
+            lf.create_lf_tag(CatalogId=catalog, TagKey=key, TagValues=values)
+
     def budget(self, name: str) -> None:
         self.client("budgets").create_budget(
             AccountId=ACCOUNT,
@@ -524,6 +612,10 @@ FRAUD_VAULT = "fraud-prod-vault"
 FRAUD_QUEUE = "fraud-prod-card-fraud-retrain"
 FRAUD_ARCHIVE = "fraud-prod-model-packages"
 FRAUD_CARD = "fraud-prod-card-fraud"
+FRAUD_TRAIL = "fraud-prod-data-events"
+FRAUD_LOCATION = json.loads((FIXTURES / "fraud-prod.json").read_text())["lakeFormation"][
+    "offlineLocationArn"
+]
 PLATFORM_CLUSTER = "platform-prod-ai"
 
 # The stack exports its alarms (`alarmArns`); the drift cases break the first two of them.
@@ -556,6 +648,9 @@ _CREATE_ORDER = (
     "sqs-queue",
     "events-archive",
     "sagemaker-model-card",
+    "cloudtrail-trail",  # after the audit bucket it delivers to
+    "lakeformation-location",
+    "lakeformation-settings",
 )
 
 
@@ -620,6 +715,12 @@ def build(
             estate.archive(name)
         elif target.kind == "sagemaker-model-card":
             estate.model_card(name, kms_key=key)
+        elif target.kind == "cloudtrail-trail":
+            estate.trail(name, kms_key=key)
+        elif target.kind == "lakeformation-location":
+            estate.location(name)
+        elif target.kind == "lakeformation-settings":
+            estate.lake_settings(name)
         else:
             raise AssertionError(
                 f"the test cannot create a {target.kind} yet ({target.declared_by})"
@@ -785,6 +886,8 @@ def test_plan_of_each_fixture_names_what_the_stack_deploys():
         ("events-archive", "fraud-prod-model-packages", ""),
         ("sagemaker-model-card", "fraud-prod-card-fraud", ""),
         ("sagemaker-model-card", "fraud-prod-merchant-risk", ""),
+        ("cloudtrail-trail", "fraud-prod-data-events", ""),
+        ("lakeformation-location", "arn:aws:s3:::fraud-prod-features-76eb17a8/offline", ""),
     }
     assert [t.kind for t in bu.targets].count("kms-key") == 1
     assert not any(t.kind == "eks-nodegroup" and t.name == "train-a10g" for t in bu.targets)
@@ -793,6 +896,7 @@ def test_plan_of_each_fixture_names_what_the_stack_deploys():
     assert {(t.kind, t.name) for t in platform.targets} >= {
         ("kms-key", fixture_outputs("platform-prod")["platformKeyArn"]),
         ("eks-cluster", "platform-prod-ai"),
+        ("lakeformation-settings", ACCOUNT),
     }
     # the CUR 2.0 export bucket (telemetry) is the platform's one bucket verify checks
     export_bucket = fixture_outputs("platform-prod")["costGovernance"]["exportBucketName"]
@@ -819,6 +923,19 @@ def test_plan_finds_later_outputs_by_arn_or_key_name():
             "logGroupName": "/ai-estate/fraud-prod/app",
         },
         "glueDatabaseName": "fraud_prod_features",
+        "audit": {
+            "trailArn": f"arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/fraud-prod-data-events",
+            # another account's bucket and key: never targets of this stack's verify
+            "logArchive": {
+                "bucket": "org-log-archive",
+                "kmsKeyArn": f"arn:aws:kms:{REGION}:999999999999:key/archive",
+            },
+        },
+        "lakeFormation": {
+            "offlineLocationArn": "arn:aws:s3:::fraud-prod-features-1/offline",
+            "roleArn": f"arn:aws:iam::{ACCOUNT}:role/fraud-prod-lake-formation",
+        },
+        "dataGovernance": {"catalogId": ACCOUNT, "lfTags": {"BusinessUnit": ["fraud"]}},
     }
     found = {(t.kind, t.name) for t in verify.plan_targets(outputs).targets}
     assert found == {
@@ -828,6 +945,9 @@ def test_plan_finds_later_outputs_by_arn_or_key_name():
         ("sns-topic", "fraud-prod-alarms"),
         ("cloudwatch-alarm", "gpu-idle"),
         ("budget", "fraud-prod-monthly"),
+        ("cloudtrail-trail", "fraud-prod-data-events"),
+        ("lakeformation-location", "arn:aws:s3:::fraud-prod-features-1/offline"),
+        ("lakeformation-settings", ACCOUNT),
     }
 
 
@@ -850,19 +970,27 @@ def test_bu_stack_that_holds_passes_with_exit_0(endpoint, tmp_path):
     )
     assert result.code == 0, result.stdout + result.stderr
     assert result.blocking() == set()
-    # moto does not implement GetModelPackageGroupPolicy: reported, not pretended, not blocking.
+    # moto does not implement GetModelPackageGroupPolicy, and its DescribeResource answers
+    # without HybridAccessEnabled: reported, not pretended, not blocking.
     assert result.advisories() == {
         ("verify-sagemaker-model-package-group-policy", group) for group in FRAUD_MODEL_GROUPS
-    }
+    } | {("verify-lakeformation-location-hybrid-access", FRAUD_LOCATION)}
     for advisory in result.findings:
         assert advisory["enforcement"] == "advisory"
-        assert "does not implement sagemaker:GetModelPackageGroupPolicy" in advisory["message"]
+        assert (
+            "does not implement sagemaker:GetModelPackageGroupPolicy" in advisory["message"]
+            or "does not report HybridAccessEnabled (lakeformation:DescribeResource)"
+            in advisory["message"]
+        )
     assert "fraud-prod: " in result.stdout and "0 failed" in result.stdout
     stack = result.report["stacks"][0]
     assert stack["source"] == "stacks/Pulumi.fraud-prod.yaml"
     # 18 declared resources besides the alarms (the shared cluster, the backup vault and the
-    # audit bucket included), the loop's 2 queues, archive and 2 model cards, and every alarm
-    assert stack["resources"] == 18 + 5 + len(FRAUD_ALARM_ARNS) + len(FRAUD_ENDPOINT_ALARM_ARNS)
+    # audit bucket included), the loop's 2 queues, archive and 2 model cards, the audit trail
+    # and the registered offline store location, and every alarm
+    assert stack["resources"] == (
+        18 + 5 + 2 + len(FRAUD_ALARM_ARNS) + len(FRAUD_ENDPOINT_ALARM_ARNS)
+    )
     sarif_doc = json.loads(sarif.read_text())
     rules = {r["id"] for r in sarif_doc["runs"][0]["tool"]["driver"]["rules"]}
     assert {
@@ -880,6 +1008,10 @@ def test_platform_stack_that_holds_passes_with_exit_0(endpoint, tmp_path):
     assert result.code == 0, result.stdout + result.stderr
     assert result.findings == []
     assert "verify-eks-secrets-encryption" in result.stdout
+    assert "verify-lakeformation-no-default-grants" in result.stdout
+    stack = result.report["stacks"][0]
+    # the key, the cluster, the cost export bucket and the account's Lake Formation settings
+    assert stack["resources"] == 4
 
 
 # ---------------------------------------------------------------------------------------------
@@ -925,6 +1057,14 @@ def _recreate_node_group(e: Estate, **overrides: Any) -> None:
 
 def _key_id(e: Estate) -> str:
     return e.outputs["kmsKeyArn"].rsplit("/", 1)[-1]
+
+
+def _drop_selector(e: Estate, name: str) -> None:
+    cloudtrail = e.client("cloudtrail")
+    selectors = cloudtrail.get_event_selectors(TrailName=FRAUD_TRAIL)["AdvancedEventSelectors"]
+    kept = [s for s in selectors if s.get("Name") != name]
+    assert len(kept) == len(selectors) - 1
+    cloudtrail.put_event_selectors(TrailName=FRAUD_TRAIL, AdvancedEventSelectors=kept)
 
 
 def _recreate_repository(e: Estate, **kwargs: Any) -> None:
@@ -1243,6 +1383,39 @@ BU_DRIFT: dict[str, tuple[frozenset[str], Callable[[Estate], None], set[tuple[st
         ),
         {("verify-sagemaker-model-card-approved", FRAUD_CARD)},
     ),
+    # the audit trail and Lake Formation (issue 14)
+    "audit trail stopped logging": (
+        frozenset(),
+        lambda e: e.client("cloudtrail").stop_logging(Name=FRAUD_TRAIL),
+        {("verify-cloudtrail-trail-logging", FRAUD_TRAIL)},
+    ),
+    "audit trail log file validation off": (
+        frozenset(),
+        lambda e: e.client("cloudtrail").update_trail(
+            Name=FRAUD_TRAIL, EnableLogFileValidation=False
+        ),
+        {("verify-cloudtrail-trail-log-validation", FRAUD_TRAIL)},
+    ),
+    "audit trail's feature group records selector removed": (
+        frozenset(),
+        lambda e: _drop_selector(e, "feature-records"),
+        {("verify-cloudtrail-trail-data-events", FRAUD_TRAIL)},
+    ),
+    "audit trail on another key": (
+        frozenset(),
+        lambda e: e.client("cloudtrail").update_trail(Name=FRAUD_TRAIL, KmsKeyId=e.other_key()),
+        {("verify-cloudtrail-trail-encryption", FRAUD_TRAIL)},
+    ),
+    "audit trail single-region while data is replicated": (
+        frozenset(),
+        lambda e: e.client("cloudtrail").update_trail(Name=FRAUD_TRAIL, IsMultiRegionTrail=False),
+        {("verify-cloudtrail-trail-multi-region", FRAUD_TRAIL)},
+    ),
+    "offline store location deregistered": (
+        frozenset(),
+        lambda e: e.client("lakeformation").deregister_resource(ResourceArn=FRAUD_LOCATION),
+        {("verify-lakeformation-location-registered", FRAUD_LOCATION)},
+    ),
 }
 
 
@@ -1273,7 +1446,32 @@ def test_bu_drift_is_named_and_exits_1(endpoint, session, tmp_path, case):
     assert policy in result.stdout  # the table names it too
 
 
-PLATFORM_DRIFT: dict[str, tuple[dict[str, Any], Callable[[Estate], None] | None, str]] = {
+def _iam_allowed_principals_default(e: Estate) -> None:
+    lf = e.client("lakeformation")
+    settings = lf.get_data_lake_settings(CatalogId=ACCOUNT)["DataLakeSettings"]
+    settings["CreateTableDefaultPermissions"] = [
+        {
+            "Principal": {"DataLakePrincipalIdentifier": "IAM_ALLOWED_PRINCIPALS"},
+            "Permissions": ["ALL"],
+        }
+    ]
+    lf.put_data_lake_settings(CatalogId=ACCOUNT, DataLakeSettings=settings)
+
+
+def _extra_admin(e: Estate) -> None:
+    lf = e.client("lakeformation")
+    settings = lf.get_data_lake_settings(CatalogId=ACCOUNT)["DataLakeSettings"]
+    settings["DataLakeAdmins"].append(
+        {"DataLakePrincipalIdentifier": f"arn:aws:iam::{ACCOUNT}:role/someone-else"}
+    )
+    lf.put_data_lake_settings(CatalogId=ACCOUNT, DataLakeSettings=settings)
+
+
+PLATFORM_DRIFT: dict[
+    str, tuple[dict[str, Any], Callable[[Estate], None] | None, str | tuple[str, str]]
+] = {
+    # case: (cluster overrides, the break, the policy expected on the cluster, or
+    # (policy, resource) for another resource)
     "public endpoint open to 0.0.0.0/0": (
         {},
         lambda e: e.client("eks").update_cluster_config(
@@ -1309,6 +1507,23 @@ PLATFORM_DRIFT: dict[str, tuple[dict[str, Any], Callable[[Estate], None] | None,
         lambda e: e.client("eks").delete_cluster(name=PLATFORM_CLUSTER),
         "verify-eks-cluster-exists",
     ),
+    "IAMAllowedPrincipals default permission on new tables": (
+        {},
+        _iam_allowed_principals_default,
+        ("verify-lakeformation-no-default-grants", ACCOUNT),
+    ),
+    "an unconfigured data lake administrator": (
+        {},
+        _extra_admin,
+        ("verify-lakeformation-admins", ACCOUNT),
+    ),
+    "a DataClassification value removed": (
+        {},
+        lambda e: e.client("lakeformation").update_lf_tag(
+            CatalogId=ACCOUNT, TagKey="DataClassification", TagValuesToDelete=["restricted"]
+        ),
+        ("verify-lakeformation-lf-tags", ACCOUNT),
+    ),
 }
 
 
@@ -1320,7 +1535,28 @@ def test_platform_drift_is_named_and_exits_1(endpoint, session, tmp_path, case):
         drift(estate)
     result = run_verify_in_process(tmp_path, "platform-prod", estate.outputs, endpoint, session)
     assert result.code == 1, result.stdout + result.stderr
-    assert result.blocking() == {(policy, PLATFORM_CLUSTER)}
+    expected = policy if isinstance(policy, tuple) else (policy, PLATFORM_CLUSTER)
+    assert result.blocking() == {expected}
+    assert expected[0] in result.stdout
+
+
+def test_a_trail_delivering_to_a_log_archive_is_held_to_the_archive_key(
+    endpoint, session, tmp_path
+):
+    """With `audit.logArchive`, the trail's key is the archive's (components/audit.py), and
+    nothing under `logArchive` (another account's bucket and key) becomes a target."""
+    estate = build_fraud_prod(endpoint)
+    archive_key = estate.other_key()
+    estate.client("cloudtrail").update_trail(Name=FRAUD_TRAIL, KmsKeyId=archive_key)
+    outputs = json.loads(json.dumps(estate.outputs))
+    outputs["audit"]["logArchive"] = {"bucket": "org-log-archive", "kmsKeyArn": archive_key}
+    result = run_verify_in_process(tmp_path, "fraud-prod", outputs, endpoint, session)
+    assert result.code == 0, result.stdout
+    assert "org-log-archive" not in {t.name for t in verify.plan_targets(outputs).targets}
+    outputs["audit"]["logArchive"]["kmsKeyArn"] = outputs["kmsKeyArn"]
+    result = run_verify_in_process(tmp_path, "fraud-prod", outputs, endpoint, session)
+    assert result.blocking() == {("verify-cloudtrail-trail-encryption", FRAUD_TRAIL)}
+    assert "not the log archive's key" in result.stdout
 
 
 def test_pools_are_missing_when_the_cluster_they_join_is_gone(endpoint, session, tmp_path):
@@ -1692,8 +1928,11 @@ _IAM_ACTION_OF = {
 }
 
 
-def test_verify_only_reads_and_needs_only_the_documented_actions(endpoint, session, tmp_path):
-    estate = build_fraud_prod(endpoint)
+@pytest.mark.parametrize("stack", ["fraud-prod", "platform-prod"])
+def test_verify_only_reads_and_needs_only_the_documented_actions(
+    endpoint, session, tmp_path, stack
+):
+    estate = build(endpoint, stack)
     called: set[str] = set()
 
     def record(model: Any, **kwargs: Any) -> None:
@@ -1703,7 +1942,7 @@ def test_verify_only_reads_and_needs_only_the_documented_actions(endpoint, sessi
 
     session.events.register("before-call", record)
     try:
-        result = run_verify_in_process(tmp_path, "fraud-prod", estate.outputs, endpoint, session)
+        result = run_verify_in_process(tmp_path, stack, estate.outputs, endpoint, session)
     finally:
         session.events.unregister("before-call", record)
     assert result.code == 0

@@ -292,11 +292,17 @@ def platform_stack(
             "costCategoryArn": estate.cost.cost_category_arn if estate.cost else None,
         },
         **cluster_outputs(estate.cluster, config),
-        "dataGovernance": {
-            "lineageReaderRoleArn": estate.data_governance.lineage_reader_role_arn
+        "dataGovernance": (
+            {
+                "lineageReaderRoleArn": estate.data_governance.lineage_reader_role_arn,
+                # what `estate verify` checks the account's Lake Formation settings against
+                "catalogId": estate.data_governance.catalog_id,
+                "lakeFormationAdmins": estate.data_governance.admins,
+                "lfTags": estate.data_governance.lf_tags,
+            }
             if estate.data_governance
-            else None,
-        },
+            else {"lineageReaderRoleArn": None}
+        ),
     }
 
 
@@ -377,9 +383,18 @@ def bu_outputs(bu: BuEstate, args: BuEstateArgs) -> dict[str, Any]:
             "restoreTestingPlanName": bu.backup.restore_testing_plan_name,
         }
     if bu.audit is not None:
-        outputs["audit"] = {"trailArn": bu.audit.trail_arn, "bucketName": bu.audit.bucket_name}
+        outputs["audit"] = {
+            "trailArn": bu.audit.trail_arn,
+            "bucketName": bu.audit.bucket_name,
+            "multiRegion": bu.audit.multi_region,
+            "logArchive": bu.audit.log_archive,
+        }
     if bu.lake_formation is not None:
-        outputs["lakeFormation"] = {"roleArn": bu.lake_formation.role_arn}
+        outputs["lakeFormation"] = {
+            "roleArn": bu.lake_formation.role_arn,
+            "offlineLocationArn": bu.lake_formation.location_arn,
+            "hybridAccess": bu.lake_formation.hybrid_access,
+        }
     if bu.feature_store is not None:
         outputs["featureStore"] = {
             "offlineBucketName": bu.feature_store.offline_bucket_name,

@@ -10,13 +10,16 @@ add later are picked up without a change here):
 
 - any string that is an ARN of a kind verify knows (S3 bucket, DynamoDB table, KMS key, ECR
   repository, EKS cluster, SageMaker feature group or model package group, CloudWatch alarm,
-  SNS topic, budget), wherever it sits in the outputs;
+  SNS topic, budget, EventBridge archive, SageMaker model card, CloudTrail trail), wherever it
+  sits in the outputs;
 - any other string under a key that names the kind: `...BucketName`/`...Bucket` (the access-log
   bucket is `accessLogBucketName`), `...TableName`, `...RepositoryName`/`...RepositoryUrl`,
   `...ModelPackageGroupName`, `...FeatureGroupName`, `...AlarmName`, `...TopicArn`/`...TopicName`,
-  `...BudgetName`, `clusterName`, `...KeyArn`/`...KeyId` (a dict or list under such a key holds
-  several, e.g. `featureStore.onlineTableArns: {card-velocity: arn}`); `glue...` and
-  `...LogGroup...` keys are not buckets or tables;
+  `...BudgetName`, `clusterName`, `...KeyArn`/`...KeyId`, `...LocationArn` (a Lake Formation
+  registered location), `...CatalogId` (the account's Lake Formation settings and LF-tags) (a
+  dict or list under such a key holds several, e.g. `featureStore.onlineTableArns:
+  {card-velocity: arn}`); `glue...` and `...LogGroup...` keys are not buckets or tables, and
+  nothing under `...logArchive...` (another account's bucket and key) is checked;
 - `gpuPools`: each `provisioner: managed` pool is an EKS managed node group in `clusterName`
   (a stack with its own cluster) or else the platform cluster of the environment
   (`platform-<env>-ai`). Karpenter pools have no node group; the node conformance suite
@@ -131,6 +134,12 @@ READ_ONLY_ACTIONS = (
     "events:DescribeArchive",
     "scheduler:ListSchedules",
     "sagemaker:DescribeModelCard",
+    "cloudtrail:GetTrail",
+    "cloudtrail:GetTrailStatus",
+    "cloudtrail:GetEventSelectors",
+    "lakeformation:DescribeResource",
+    "lakeformation:GetDataLakeSettings",
+    "lakeformation:GetLFTag",
 )
 """Every IAM action verify needs (all read-only): the verifier role's policy, nothing more."""
 
@@ -259,6 +268,9 @@ _ARN = re.compile(
 
 _KEY_RULES: tuple[tuple[str, str | None, str], ...] = (
     # (lower-cased key fragment, kind or None to ignore, role). The first match wins.
+    # An ignored key hides everything under it, ARNs included: the central log archive's bucket
+    # and key belong to another account, which this stack's credentials do not read.
+    ("logarchive", None, ""),
     ("accesslogbucket", "s3-bucket", "access-logs"),
     ("glue", None, ""),
     ("loggroup", None, ""),
@@ -274,9 +286,16 @@ _KEY_RULES: tuple[tuple[str, str | None, str], ...] = (
     ("budget", "budget", ""),
     ("vaultname", "backup-vault", ""),
     ("clustername", "eks-cluster", ""),
+    ("locationarn", "lakeformation-location", ""),
+    ("catalogid", "lakeformation-settings", ""),
     ("keyarn", "kms-key", ""),
     ("keyid", "kms-key", ""),
 )
+
+
+_ARN_NAMED = frozenset({"lakeformation-location"})
+"""Kinds named by an ARN that `kind_of_arn` cannot tell apart (a registered location is an S3
+ARN with a path): found by their key only."""
 
 
 def _key_rule(key: str) -> tuple[str | None, str] | None:
@@ -303,6 +322,7 @@ def kind_of_arn(arn: str) -> tuple[str, str] | None:
         ("budgets", "budget/"): "budget",
         ("events", "archive/"): "events-archive",
         ("sagemaker", "model-card/"): "sagemaker-model-card",
+        ("cloudtrail", "trail/"): "cloudtrail-trail",
     }
     for (svc, lead), kind in prefixed.items():
         if service == svc and resource.startswith(lead):
@@ -348,7 +368,10 @@ def _walk(
             if not path and key == "gpuPools":
                 continue  # pools are node groups, handled from their config below
             own = _key_rule(str(key))
-            yield from _walk(child, f"{path}.{key}" if path else str(key), own or rule)
+            ignored = rule is not None and rule[0] is None
+            yield from _walk(
+                child, f"{path}.{key}" if path else str(key), rule if ignored else own or rule
+            )
     elif isinstance(value, list):
         for index, child in enumerate(value):
             yield from _walk(child, f"{path}[{index}]", rule)
@@ -370,6 +393,11 @@ def plan_targets(outputs: dict[str, Any], *, where: str = "outputs") -> Plan:
     for path, value, rule in _walk(outputs, "", None):
         if value == "<computed>":
             continue  # an unknown of an offline render; deployed outputs are always known
+        if rule and rule[0] is None:
+            continue
+        if rule and rule[0] in _ARN_NAMED and value.startswith("arn:"):
+            add(Target(str(rule[0]), value, path, arn=value))
+            continue
         from_arn = kind_of_arn(value) if value.startswith("arn:") else None
         if from_arn:
             kind, name = from_arn
@@ -578,6 +606,7 @@ def run_verify(
             gpu_pools=outputs.get("gpuPools") or {},
             client=clients,
             alarm_names=tuple(t.name for t in plan.targets if t.kind == "cloudwatch-alarm"),
+            outputs=outputs,
         )
         outcomes.append(
             Outcome(ACCOUNT, "aws-account", account, PASS, f"AWS account {account}: as declared")

@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from estate.verify.checks import (
+    audit,
     backup,
     dynamodb,
     ecr,
     eks,
     kms,
+    lake_formation,
     mlops,
     monitoring,
     s3,
@@ -40,6 +42,9 @@ CHECKS: dict[str, CheckFn] = {
     "sqs-queue": mlops.check_queue,
     "events-archive": mlops.check_archive,
     "sagemaker-model-card": mlops.check_model_card,
+    "cloudtrail-trail": audit.check_trail,
+    "lakeformation-location": lake_formation.check_location,
+    "lakeformation-settings": lake_formation.check_settings,
 }
 """Target kind -> its check, in the order results are shown."""
 
@@ -59,6 +64,9 @@ SERVICES: dict[str, str] = {
     "sqs-queue": "sqs",
     "events-archive": "events",
     "sagemaker-model-card": "sagemaker",
+    "cloudtrail-trail": "cloudtrail",
+    "lakeformation-location": "lakeformation",
+    "lakeformation-settings": "lakeformation",
 }
 """The boto3 service each kind's check calls (KMS is also used to resolve key aliases)."""
 
@@ -99,6 +107,24 @@ KIND_POLICIES: dict[str, tuple[str, ...]] = {
     ),
     "events-archive": (mlops.ARCHIVE_EXISTS,),
     "sagemaker-model-card": (mlops.CARD_EXISTS, mlops.CARD_ENCRYPTION, mlops.CARD_APPROVED),
+    "cloudtrail-trail": (
+        audit.TRAIL_EXISTS,
+        audit.TRAIL_LOGGING,
+        audit.TRAIL_VALIDATION,
+        audit.TRAIL_ENCRYPTION,
+        audit.TRAIL_MULTI_REGION,
+        audit.TRAIL_DATA_EVENTS,
+    ),
+    "lakeformation-location": (
+        lake_formation.LOCATION_REGISTERED,
+        lake_formation.LOCATION_ROLE,
+        lake_formation.LOCATION_HYBRID,
+    ),
+    "lakeformation-settings": (
+        lake_formation.SETTINGS_DEFAULTS,
+        lake_formation.SETTINGS_ADMINS,
+        lake_formation.LF_TAGS,
+    ),
 }
 """The policies each kind's check can report (what is not applicable when none is declared)."""
 

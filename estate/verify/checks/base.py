@@ -83,6 +83,24 @@ KINDS: dict[str, Kind] = {
             "SageMaker model cards",
             "aws:sagemaker/modelCard:ModelCard",
         ),
+        Kind(
+            "cloudtrail-trail",
+            "CloudTrail trail",
+            "CloudTrail trails",
+            "aws:cloudtrail/trail:Trail",
+        ),
+        Kind(
+            "lakeformation-location",
+            "Lake Formation location",
+            "Lake Formation locations",
+            "aws:lakeformation/resource:Resource",
+        ),
+        Kind(
+            "lakeformation-settings",
+            "Lake Formation settings of catalog",
+            "Lake Formation settings",
+            "aws:lakeformation/dataLakeSettings:DataLakeSettings",
+        ),
     )
 }
 
@@ -163,6 +181,8 @@ NOT_FOUND_CODES = frozenset(
         "RepositoryNotFoundException",
         "TableNotFoundException",
         "NoSuchEntity",
+        "TrailNotFoundException",
+        "EntityNotFoundException",
     }
 )
 DENIED_CODES = frozenset(
@@ -259,6 +279,16 @@ def aws_call(client: Any, operation: str, *, absent: Iterable[str] = (), **kwarg
         ) from None
 
 
+def reported(found: dict[str, Any] | None, field: str, api: str) -> Any:
+    """`found[field]`, or an advisory "cannot verify" when the endpoint's answer lacks the
+    field (an emulator that does not model the property): reported, never assumed."""
+    if not isinstance(found, dict) or field not in found:
+        raise CannotVerifyError(
+            ADVISORY, f"cannot verify: the endpoint does not report {field} ({api})"
+        )
+    return found[field]
+
+
 # ---------------------------------------------------------------------------------------------
 # What checks run with
 
@@ -282,6 +312,9 @@ class Context:
     """`client("s3")`: a boto3 client for the stack's region with the verify retry config."""
     alarm_names: tuple[str, ...] = ()
     """Every alarm the outputs declare, so one DescribeAlarms call can answer for them all."""
+    outputs: dict[str, Any] = field(default_factory=dict)
+    """The whole outputs document, for checks whose expectations sit beside the resource (a
+    trail's settings and the data stores it records; a registered location's role)."""
     _cache: dict[Any, Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -315,6 +348,15 @@ class Context:
         except (MissingResourceError, CannotVerifyError):
             return None
         return meta["KeyMetadata"]["Arn"]
+
+
+def section_of(ctx: Context, target: Target) -> dict[str, Any]:
+    """The outputs object that holds the key which declared `target` (`audit` for
+    `audit.trailArn`): where its sibling settings are. Empty when it is not an object."""
+    value: Any = ctx.outputs
+    for part in target.declared_by.split(".")[:-1]:
+        value = value.get(part) if isinstance(value, dict) else None
+    return value if isinstance(value, dict) else {}
 
 
 class _Once:
