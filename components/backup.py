@@ -1,8 +1,10 @@
 """AWS Backup for one BU: a vault under the BU key, a plan, a selection and restore tests.
 
 What is backed up: the BU's online feature tables (DynamoDB) and its data buckets (the offline
-feature store and the model artifacts), named explicitly in the selection and further filtered
-by the `BusinessUnit` tag (AWS Backup filters the listed resources by the conditions: a resource
+feature store and the model artifacts), and the EKS cluster an estate builds (the platform's
+shared cluster, backed up by the platform stack under the platform key with `CLUSTER_BACKUP`, or
+a regulated BU's dedicated cluster, in the BU's own selection), named explicitly in the selection
+and further filtered by the `BusinessUnit` tag (AWS Backup filters the listed resources by the conditions: a resource
 must match one ARN pattern *and* every condition). Access-log buckets are not data and are left
 out. DynamoDB PITR and S3 versioning stay on: they cover mistakes within 35 days; AWS Backup
 covers the rest (a deleted table, a compromised account, a lost region).
@@ -15,6 +17,13 @@ covers the rest (a deleted table, a compromised account, a lost region).
 - **Plan**: one rule on `rpo_hours` (a backup at least that often), kept `retention_days`, and,
   with `dr_region`, a copy of every recovery point to a vault in that region, encrypted with a
   key of its own there (a KMS key never leaves its region).
+- **EKS** (AWS Backup developer guide, "Amazon EKS backups"): a cluster's recovery point is a
+  composite of its state (the Kubernetes objects: secrets, config maps, stateful sets, CRDs,
+  RBAC, PVCs, ...) and the EBS/EFS/S3 persistent volumes its PVCs use. AWS Backup reaches the
+  cluster through an access entry it creates, which needs the cluster's authentication mode to be
+  `API` or `API_AND_CONFIG_MAP` (EksCluster sets `API`); the permissions are in
+  `AWSBackupServiceRolePolicyForBackup`/`...ForRestores`. The selection names the cluster's ARN,
+  so the resource type is explicitly assigned and the account's service opt-in does not apply.
 - **Restore testing**: a weekly restore-testing plan per resource type that restores the latest
   recovery point of the BU's tagged tables and buckets and deletes the copy after the validation
   window, so a restore is proven, not assumed.
@@ -91,6 +100,20 @@ class BackupSettings(TypedDict):
     """When restore tests run (an EventBridge Scheduler cron, UTC)."""
 
 
+CLUSTER_BACKUP: BackupSettings = {
+    "rpo_hours": 24,
+    "retention_days": 35,
+    "dr_region": None,
+    "dr_retention_days": None,
+    "lock_grace_days": LOCK_GRACE_DAYS_MIN,
+    "restore_test_schedule": "cron(0 6 ? * SUN *)",
+}
+"""The platform's backup of its shared cluster: the BU defaults (`ai-estate:backup`), daily,
+kept 35 days; the platform sets `dr_region` from `dataGovernance.drRegion`. No restore tests are
+scheduled for it (BuBackup schedules them for DynamoDB and S3 only); restoring a cluster is a
+documented runbook step (README, "Backup and restore")."""
+
+
 class BuBackupArgs(BackupSettings):
     """Inputs of `BuBackup`."""
 
@@ -106,6 +129,8 @@ class BuBackupArgs(BackupSettings):
     """The BU's tables, as ARNs or ARN patterns (`*` matches any characters)."""
     bucket_names: list[pulumi.Input[str]]
     """The BU's data buckets (versioned, as AWS Backup for S3 requires)."""
+    cluster_arns: NotRequired[list[pulumi.Input[str]]]
+    """EKS clusters to back up (state and persistent volumes): the one this estate builds."""
     protect: bool
     """Protect and retain the vaults and the DR key (prod)."""
     tags: dict[str, str]
@@ -123,7 +148,8 @@ class BuBackup(pulumi.ComponentResource):
     role_name: str
     role_arn: pulumi.Output[str]
     dr_vault_arn: pulumi.Output[str] | None
-    restore_testing_plan_name: str
+    restore_testing_plan_name: str | None
+    """None when nothing in the selection has restore tests (a cluster-only backup)."""
 
     def __init__(
         self, name: str, args: BuBackupArgs, opts: pulumi.ResourceOptions | None = None
@@ -265,11 +291,37 @@ class BuBackup(pulumi.ComponentResource):
             name=f"{prefix}-data",
             plan_id=plan.id,
             iam_role_arn=role.arn,
-            resources=[*args["table_arn_patterns"], *bucket_arns],
+            resources=[
+                *args["table_arn_patterns"],
+                *bucket_arns,
+                *(args.get("cluster_arns") or []),
+            ],
             conditions=[aws.backup.SelectionConditionArgs(string_equals=[bu_tag])],
             opts=child(self),
         )
 
+        restore_types = (["DynamoDB"] if args["table_arn_patterns"] else []) + (
+            ["S3"] if args["bucket_names"] else []
+        )
+        self.restore_testing_plan_name = None
+        if restore_types:
+            self._restore_tests(name, prefix, args, vault, role, restore_types)
+
+        self.vault_name, self.vault_arn, self.plan_id = vault.name, vault.arn, plan.id
+        self.register_outputs(
+            {"vaultArn": vault.arn, "planId": plan.id, "drVaultArn": self.dr_vault_arn}
+        )
+
+    def _restore_tests(
+        self,
+        name: str,
+        prefix: str,
+        args: BuBackupArgs,
+        vault: aws.backup.Vault,
+        role: aws.iam.Role,
+        restore_types: list[str],
+    ) -> None:
+        """A restore-testing plan restoring the latest recovery point of each resource type."""
         self.restore_testing_plan_name = restore_testing_plan_name(prefix)
         testing = aws.backup.RestoreTestingPlan(
             f"{name}-restore-tests",
@@ -281,11 +333,8 @@ class BuBackup(pulumi.ComponentResource):
                 recovery_point_types=["SNAPSHOT"],
                 selection_window_days=7,
             ),
-            tags=tags,
+            tags=args["tags"],
             opts=child(self),
-        )
-        restore_types = (["DynamoDB"] if args["table_arn_patterns"] else []) + (
-            ["S3"] if args["bucket_names"] else []
         )
         for resource_type in restore_types:
             aws.backup.RestoreTestingSelection(
@@ -305,11 +354,6 @@ class BuBackup(pulumi.ComponentResource):
                 validation_window_hours=RESTORE_VALIDATION_HOURS,
                 opts=child(self),
             )
-
-        self.vault_name, self.vault_arn, self.plan_id = vault.name, vault.arn, plan.id
-        self.register_outputs(
-            {"vaultArn": vault.arn, "planId": plan.id, "drVaultArn": self.dr_vault_arn}
-        )
 
     def _lock(
         self,

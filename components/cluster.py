@@ -596,6 +596,9 @@ class EksCluster(pulumi.ComponentResource):
     """An EKS cluster with its system pool, managed add-ons and GPU machinery; see the module
     docstring for the defaults it enforces."""
 
+    cluster_arn: pulumi.Output[str]
+    """The cluster's ARN (`arn:<partition>:eks:<region>:<account>:cluster/<name>`): what an
+    AWS Backup selection names to back up its state and persistent volumes."""
     cluster_name: pulumi.Output[str]
     """The physical cluster name."""
     endpoint: pulumi.Output[str]
@@ -713,6 +716,7 @@ class EksCluster(pulumi.ComponentResource):
 
         # -- outputs ----------------------------------------------------------------------
         self.cluster_name = cluster.name
+        self.cluster_arn = cluster.arn
         self.endpoint = cluster.endpoint
         self.certificate_authority = ca_data
         self.oidc_provider_arn = plane.oidc.arn

@@ -18,6 +18,12 @@
   `glue:startDataQualityRulesetEvaluationRun` with CloudWatch metrics on; the scheduler's role
   may only start runs of these rulesets and pass the evaluation role, which reads the offline
   table (Glue catalog, bucket objects, the BU key) and nothing else.
+- **Results**: every finished evaluation emits the EventBridge event `Data Quality Evaluation
+  Results Available` (source `aws.glue-dataquality`, detail `state`, `score`, `rulesetNames`,
+  `context`, `resultID`, `rulesFailed`). `dq_failure_pattern` matches the FAILED results of this
+  BU's rulesets only; `BuMonitoring` routes them to the BU's alarm topic and graphs them. The
+  runs also publish `glue.data.quality.rules.passed`/`failed` in the CloudWatch namespace
+  `Glue Data Quality` (`CloudWatchMetricsEnabled` above), which the dashboard searches.
 
 DQDL reference: https://docs.aws.amazon.com/glue/latest/dg/dqdl.html
 """
@@ -41,6 +47,17 @@ SCHEMA_COMPATIBILITY = "BACKWARD"
 START_RUN_TARGET = "arn:aws:scheduler:::aws-sdk:glue:startDataQualityRulesetEvaluationRun"
 """EventBridge Scheduler's universal target for Glue's StartDataQualityRulesetEvaluationRun."""
 
+DQ_EVENT_SOURCE = "aws.glue-dataquality"
+"""EventBridge source of Glue Data Quality's events (EventBridge events reference)."""
+
+DQ_RESULTS_DETAIL_TYPE = "Data Quality Evaluation Results Available"
+"""Detail type of the event Glue emits when a ruleset evaluation finishes."""
+
+DQ_METRIC_NAMESPACE = "Glue Data Quality"
+DQ_RULES_FAILED_METRIC = "glue.data.quality.rules.failed"
+DQ_RULES_PASSED_METRIC = "glue.data.quality.rules.passed"
+"""Per-run CloudWatch metrics of an evaluation with CloudWatch metrics on."""
+
 AVRO_TYPES = {"Integral": "long", "Fractional": "double", "String": "string"}
 """SageMaker feature type -> AVRO primitive type."""
 
@@ -53,6 +70,48 @@ def registry_name(prefix: str) -> str:
 def ruleset_name(prefix: str, group: str) -> str:
     """`fraud-prod-transactions-dq`: a feature group's Data Quality ruleset."""
     return f"{prefix}-{group}-dq"
+
+
+def evaluated_rulesets(prefix: str, groups: list[FeatureGroupSpec], evaluate: bool) -> list[str]:
+    """The names of the rulesets `FeatureDataQuality` evaluates on its schedules: one per offline
+    group when evaluation is on, none otherwise."""
+    if not evaluate:
+        return []
+    return [ruleset_name(prefix, kept_name(g)) for g in groups if g["offline"]]
+
+
+def dq_failure_pattern(rulesets: list[str]) -> dict[str, Any]:
+    """EventBridge pattern of the FAILED evaluation results of `rulesets` (and of no other BU's:
+    ruleset names carry the `<bu>-<env>` prefix). `rulesetNames` is an array in the event, which
+    EventBridge matches when any element is listed. A result counts as failed when its `state`
+    is FAILED or any rule failed (`rulesFailed` > 0, EventBridge numeric and `$or` matching):
+    the documented samples show the counts, so the pattern does not rest on `state` alone."""
+    return {
+        "source": [DQ_EVENT_SOURCE],
+        "detail-type": [DQ_RESULTS_DETAIL_TYPE],
+        "detail": {
+            "rulesetNames": sorted(rulesets),
+            "$or": [{"state": ["FAILED"]}, {"rulesFailed": [{"numeric": [">", 0]}]}],
+        },
+    }
+
+
+DQ_FAILURE_INPUT_PATHS = {
+    "ruleset": "$.detail.rulesetNames[0]",
+    "score": "$.detail.score",
+    "failed": "$.detail.rulesFailed",
+    "database": "$.detail.context.databaseName",
+    "table": "$.detail.context.tableName",
+    "result": "$.detail.resultID",
+}
+"""What the alarm topic's message names of a FAILED result (EventBridge input transformer paths;
+array indices are supported syntax)."""
+
+DQ_FAILURE_INPUT_TEMPLATE = (
+    '"Data quality FAILED: ruleset <ruleset> on <database>.<table> scored <score> '
+    '(<failed> rules failed). Details: aws glue get-data-quality-result --result-id <result>"'
+)
+"""The message (a JSON string, as EventBridge requires of a template that is not an object)."""
 
 
 def offline_table_name(prefix: str, group: str) -> str:
@@ -196,7 +255,8 @@ class FeatureDataQuality(pulumi.ComponentResource):
             )
             self.schema_arns[group["name"]] = schema.arn
 
-        offline = [g for g in args["feature_groups"] if g["offline"]] if args["evaluate"] else []
+        names = evaluated_rulesets(prefix, args["feature_groups"], args["evaluate"])
+        offline = [g for g in args["feature_groups"] if ruleset_name(prefix, kept_name(g)) in names]
         self.ruleset_names = {}
         if not offline:
             self.register_outputs({"registryArn": self.registry_arn})

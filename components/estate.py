@@ -19,14 +19,19 @@ import pulumi_kubernetes as k8s
 from . import labels, naming
 from .access import ROLE_PATH_ROOT, WORKLOADS, BuAccess, PersonaTrust, bu_only_bucket_policy
 from .audit import AuditSettings, BuAuditTrail, trail_name
-from .backup import BackupSettings, BuBackup, backup_role_name
+from .backup import CLUSTER_BACKUP, BackupSettings, BuBackup, backup_role_name
 from .cluster import SYSTEM_POOL_LABELS, ClusterRolesBoundary, EksCluster, EksClusterSettings
 from .cost_governance import (
     DATA_EXPORT_SERVICES,
     PlatformCostGovernance,
     PlatformCostGovernanceSettings,
 )
-from .data_quality import DataQualitySettings, FeatureDataQuality, data_quality_role_name
+from .data_quality import (
+    DataQualitySettings,
+    FeatureDataQuality,
+    data_quality_role_name,
+    evaluated_rulesets,
+)
 from .deploy_dispatch import DeployDispatch, DeployDispatchSettings
 from .detection import PlatformDetection
 from .feature_store import FeatureStore, FeatureStoreSettings, kept_name, offline_table_name
@@ -260,6 +265,7 @@ class PlatformEstate(pulumi.ComponentResource):
         self.cost = self._cost_governance(name, args, cost)
         self.data_governance = self._data_governance(name, prefix, args)
         self.image_replication = self._image_replication(name, prefix, args)
+        self.backup = self._cluster_backup(name, prefix, args)
         # GuardDuty and Inspector are account-wide: the platform account's (issue 14).
         self.detection = PlatformDetection(
             f"{name}-detection",
@@ -272,6 +278,30 @@ class PlatformEstate(pulumi.ComponentResource):
                 "keyArn": self.key.arn,
                 "clusterName": self.cluster.cluster_name,
             }
+        )
+
+    def _cluster_backup(self, name: str, prefix: str, args: PlatformEstateArgs) -> BuBackup:
+        """AWS Backup of the shared cluster (its state and persistent volumes) into a vault
+        under the platform key, locked in compliance mode in prod and copied to the DR region of
+        `data_governance` when one is set. The BU stacks cannot do it: the cluster is the
+        platform's, and each BU's vault is under a BU key."""
+        governance = args.get("data_governance")
+        return BuBackup(
+            f"{name}-backup",
+            {
+                **CLUSTER_BACKUP,
+                "dr_region": governance.get("dr_region") if governance is not None else None,
+                "name_prefix": prefix,
+                "business_unit": args["tags"].get("BusinessUnit", "platform"),
+                "environment": args["environment"],
+                "kms_key_arn": self.key.arn,
+                "table_arn_patterns": [],
+                "bucket_names": [],
+                "cluster_arns": [self.cluster.cluster_arn],
+                "protect": args["protect"],
+                "tags": args["tags"],
+            },
+            child(self),
         )
 
     def _data_governance(
@@ -626,13 +656,16 @@ class BuEstate(pulumi.ComponentResource):
                 "description": f"AI Estate key of BU {scope.business_unit} in {scope.environment}",
                 "log_group_prefixes": key_log_prefixes(scope.prefix, with_cluster=dedicated),
                 "ebs_for_autoscaling": True,
-                # EventBridge publishes model approvals to the encrypted topic and, on a
-                # dedicated cluster, spot interruptions to Karpenter's encrypted queue.
-                # CloudWatch and Budgets publish to the BU's encrypted alarm topic.
+                # EventBridge publishes model approvals to the encrypted topic, FAILED data
+                # quality results to the encrypted alarm topic and, on a dedicated cluster,
+                # spot interruptions to Karpenter's encrypted queue. CloudWatch and Budgets
+                # publish to the BU's encrypted alarm topic.
                 "service_principals": [
                     *(
                         ["events.amazonaws.com"]
-                        if dedicated or args["model_registry"] is not None
+                        if dedicated
+                        or args["model_registry"] is not None
+                        or _data_quality_rulesets(scope.prefix, args)
                         else []
                     ),
                     *ALARM_PUBLISHERS,
@@ -1023,6 +1056,8 @@ class BuEstate(pulumi.ComponentResource):
                 "kms_key_arn": self.key.arn,
                 "table_arn_patterns": list(stores.table_arns),
                 "bucket_names": list(stores.bucket_names),
+                # A dedicated cluster is the BU's own: its state and volumes are BU data.
+                "cluster_arns": [self.cluster.cluster_arn] if self.cluster is not None else [],
                 "dr_key_admin_principals": list(access["key_admin_role_arns"]) if access else [],
                 "protect": scope.protect,
                 "tags": scope.tags,
@@ -1241,6 +1276,7 @@ class BuEstate(pulumi.ComponentResource):
                     for p in args["gpu_pools"]
                 ],
                 "gpu_slices_per_gpu": target.get("time_slicing_replicas"),
+                "data_quality_rulesets": _data_quality_rulesets(scope.prefix, args),
                 "online_tables": {t["name"]: f"{scope.prefix}-{kept_name(t)}" for t in tables},
                 "buckets": watched_buckets,
                 "budget": args["budget"],
@@ -1249,6 +1285,16 @@ class BuEstate(pulumi.ComponentResource):
             },
             child(self),
         )
+
+
+def _data_quality_rulesets(prefix: str, args: BuEstateArgs) -> list[str]:
+    """The rulesets `FeatureDataQuality` schedules for this BU (as `_data_quality` builds it)."""
+    store = args["feature_store"]
+    if store is None or not store["feature_groups"]:
+        return []
+    return evaluated_rulesets(
+        prefix, list(store["feature_groups"]), args.get("data_quality") is not None
+    )
 
 
 def _image_of(image: str, repository_url: str) -> str:

@@ -11,8 +11,10 @@ Two components:
   turns the DCGM exporter's GPU utilisation into the CloudWatch metric BU alarms are built on.
 - `BuMonitoring` (BU stacks): an SNS alarm topic encrypted with the BU key; CloudWatch alarms on
   GPU idle waste and saturation, GPU pools at their cap, DynamoDB throttling and errors, S3
-  errors, model quality and drift, and SageMaker endpoints, every one notifying the topic; a
-  dashboard; and an AWS Budget on the BU's tagged cost.
+  errors, model quality and drift, and SageMaker endpoints, every one notifying the topic; the
+  FAILED results of the BU's Glue Data Quality rulesets, routed to the topic by an EventBridge
+  rule (with an alarm on that rule's failed deliveries); a dashboard; and an AWS Budget on the
+  BU's tagged cost.
 
 Where the GPU metrics come from (the contract between the two components):
 
@@ -59,6 +61,14 @@ from .addons import (
     pod_identity_role,
 )
 from .cost_governance import COST_ALERTS_SERVICE, BuCostAnomaly, CostAnomalySpec
+from .data_quality import (
+    DQ_FAILURE_INPUT_PATHS,
+    DQ_FAILURE_INPUT_TEMPLATE,
+    DQ_METRIC_NAMESPACE,
+    DQ_RULES_FAILED_METRIC,
+    DQ_RULES_PASSED_METRIC,
+    dq_failure_pattern,
+)
 from .gpu_pools import gpu_units, slices_factor
 from .iam import account_region_partition, managed_policy_arn_output
 from .model_cards import OwnersSpec, family_tags
@@ -306,6 +316,9 @@ class BuMonitoringArgs(BuMonitoringSettings):
     gpu_slices_per_gpu: NotRequired[pulumi.Input[int | None]]
     """The platform's time-slicing replicas: at-max alarms count GPUs in `nvidia.com/gpu`
     (slices), the unit of the NodePool limits and the namespace quota."""
+    data_quality_rulesets: NotRequired[list[str]]
+    """The BU's scheduled Glue Data Quality rulesets: their FAILED results notify the topic
+    (none or empty: no data quality rule). The BU key must admit `events.amazonaws.com`."""
     tags: dict[str, str]
 
 
@@ -940,14 +953,93 @@ def _subscription_key(email: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in email.replace("@", "-at-")).lower()
 
 
-def alarm_topic_policy(topic_arn: str, account_id: str, partition: str) -> str:
+DQ_FAILURE_RULE_SUFFIX = "dq-failed"
+"""`<bu>-<env>-dq-failed`: the EventBridge rule of a BU's FAILED data quality results."""
+
+
+def data_quality_alarm_specs(rule_name: str) -> list[AlarmSpec]:
+    """An alarm on the data quality rule's permanently failed deliveries to the topic (a topic
+    policy or key policy that stopped admitting EventBridge would otherwise silence every DQ
+    notification). CloudWatch, not EventBridge, publishes this alarm, so it still arrives.
+    `FailedInvocations` is only sent when non-zero: missing data is not breaching."""
+    return [
+        AlarmSpec(
+            key="dq-notify-failed",
+            description=(
+                f"EventBridge could not deliver data quality results of rule {rule_name} to the "
+                "alarm topic"
+            ),
+            comparison="GreaterThanOrEqualToThreshold",
+            threshold=1,
+            evaluation_periods=1,
+            datapoints_to_alarm=1,
+            treat_missing_data="notBreaching",
+            metrics=(
+                MetricRef(
+                    id="m1",
+                    namespace="AWS/Events",
+                    metric_name="FailedInvocations",
+                    dimensions={"RuleName": rule_name},
+                    stat="Sum",
+                ),
+            ),
+        )
+    ]
+
+
+def data_quality_widget(
+    *, x: int, y: int, region: str, rule_name: str, rulesets: Sequence[str]
+) -> dict[str, Any]:
+    """The dashboard's data quality graph: FAILED evaluations of the BU's rulesets (the DQ
+    rule's `MatchedEvents`, `AWS/Events`) and the rules passed/failed per run that Glue publishes
+    in `Glue Data Quality`. That namespace's dimension names are not documented for Data Catalog
+    runs, so those two are `SEARCH` expressions on the ruleset names as free-text terms (which
+    match any dimension value) instead of fixed dimensions."""
+    terms = " OR ".join(f'"{r}"' for r in sorted(rulesets))
+
+    def search(metric: str, label: str, id_: str) -> list[Any]:
+        query = f'{{"{DQ_METRIC_NAMESPACE}"}} MetricName="{metric}" ({terms})'
+        return [{"expression": f"SEARCH('{query}', 'Sum', 3600)", "label": label, "id": id_}]
+
+    return metric_widget(
+        x=x,
+        y=y,
+        title="data quality",
+        region=region,
+        metrics=[
+            ["AWS/Events", "MatchedEvents", "RuleName", rule_name, {"stat": "Sum", "id": "m1"}],
+            search(DQ_RULES_FAILED_METRIC, "rules failed", "e1"),
+            search(DQ_RULES_PASSED_METRIC, "rules passed", "e2"),
+        ],
+        view="timeSeries",
+        period=3600,
+    )
+
+
+def alarm_topic_policy(
+    topic_arn: str, account_id: str, partition: str, event_rule_arns: Sequence[str] = ()
+) -> str:
     """Who may publish to a BU's alarm topic: CloudWatch alarms, AWS Budgets, Cost Anomaly
     Detection and the AMP alert manager of this account's workspaces, each acting for this
-    account (the confused-deputy guard AWS recommends), and nobody over plain HTTP."""
+    account (the confused-deputy guard AWS recommends), EventBridge for `event_rule_arns` only
+    (the data quality rule), and nobody over plain HTTP."""
+    events: list[dict[str, Any]] = []
+    if event_rule_arns:
+        events.append(
+            {
+                "Sid": "DataQualityResultsPublish",
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": "sns:Publish",
+                "Resource": topic_arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": sorted(event_rule_arns)}},
+            }
+        )
     return json.dumps(
         {
             "Version": "2012-10-17",
             "Statement": [
+                *events,
                 {
                     "Sid": "CloudWatchAlarmsPublish",
                     "Effect": "Allow",
@@ -1029,10 +1121,15 @@ def metric_widget(
 
 
 def dashboard_body(
-    title: str, region: str, specs: Sequence[AlarmSpec], alarm_arns: Sequence[str]
+    title: str,
+    region: str,
+    specs: Sequence[AlarmSpec],
+    alarm_arns: Sequence[str],
+    data_quality: tuple[str, Sequence[str]] | None = None,
 ) -> dict[str, Any]:
     """The BU dashboard: an alarm-status panel, then one graph per alarm (its metric or metric
-    math), laid out two to a row. Dimension values must already be resolved strings."""
+    math), laid out two to a row, then (given `data_quality` = (rule name, rulesets)) the data
+    quality graph. Dimension values must already be resolved strings."""
     widgets: list[dict[str, Any]] = [
         {
             "type": "text",
@@ -1074,6 +1171,17 @@ def dashboard_body(
                 view="timeSeries",
                 period=spec.period,
                 annotations={"horizontal": [{"label": "alarm threshold", "value": spec.threshold}]},
+            )
+        )
+    if data_quality is not None:
+        i = len(specs)
+        widgets.append(
+            data_quality_widget(
+                x=12 * (i % 2),
+                y=6 + 6 * (i // 2),
+                region=region,
+                rule_name=data_quality[0],
+                rulesets=data_quality[1],
             )
         )
     return {"widgets": widgets}
@@ -1497,14 +1605,40 @@ class BuMonitoring(pulumi.ComponentResource):
             tags=tags,
             opts=child(self),
         )
+        # -- data quality results: FAILED evaluations of the BU's rulesets to the topic -------
+        rulesets = sorted(args.get("data_quality_rulesets") or [])
+        dq_rule_name = f"{prefix}-{DQ_FAILURE_RULE_SUFFIX}"
+        dq_rule = None
+        if rulesets:
+            dq_rule = aws.cloudwatch.EventRule(
+                f"{name}-{DQ_FAILURE_RULE_SUFFIX}",
+                name=dq_rule_name,
+                description=f"FAILED Glue Data Quality results of {prefix} to the alarm topic",
+                event_pattern=json.dumps(dq_failure_pattern(rulesets), sort_keys=True),
+                tags=tags,
+                opts=child(self),
+            )
+        rule_arns = [dq_rule.arn] if dq_rule is not None else []
         topic_policy = aws.sns.TopicPolicy(
             f"{name}-alarms-policy",
             arn=topic.arn,
-            policy=pulumi.Output.all(topic.arn, account, partition).apply(
-                lambda p: alarm_topic_policy(p[0], p[1], p[2])
+            policy=pulumi.Output.all(topic.arn, account, partition, *rule_arns).apply(
+                lambda p: alarm_topic_policy(p[0], p[1], p[2], p[3:])
             ),
             opts=child(self),
         )
+        if dq_rule is not None:
+            aws.cloudwatch.EventTarget(
+                f"{name}-{DQ_FAILURE_RULE_SUFFIX}-target",
+                rule=dq_rule.name,
+                arn=topic.arn,
+                input_transformer=aws.cloudwatch.EventTargetInputTransformerArgs(
+                    input_paths=DQ_FAILURE_INPUT_PATHS,
+                    input_template=DQ_FAILURE_INPUT_TEMPLATE,
+                ),
+                # EventBridge delivers only once the topic admits this rule.
+                opts=child(self, depends_on=[topic_policy]),
+            )
         for i, sub in enumerate(args["subscriptions"]):
             if sub["protocol"] not in ("email", "https", "sqs", "lambda"):
                 raise ValueError(
@@ -1589,6 +1723,7 @@ class BuMonitoring(pulumi.ComponentResource):
             # KPIs right after model quality, so the dashboard graphs them side by side
             *kpi_alarm_specs(bu, args.get("kpis") or []),
             *endpoint_alarm_specs(args["sagemaker_endpoints"]),
+            *(data_quality_alarm_specs(dq_rule_name) if rulesets else []),
         ]
         keys = [s.key for s in specs]
         duplicates = sorted({k for k in keys if keys.count(k) > 1})
@@ -1630,6 +1765,7 @@ class BuMonitoring(pulumi.ComponentResource):
                             resolved[1 + len(arns) : 1 + len(arns) + len(scalars)],
                         ),
                         resolved[1 : 1 + len(arns)],
+                        (dq_rule_name, rulesets) if rulesets else None,
                     ),
                     sort_keys=True,
                 )

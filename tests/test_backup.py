@@ -281,3 +281,65 @@ def test_prod_without_a_dr_region_is_refused_by_the_pack_not_the_schema():
     }
     [finding] = [f for f in run.findings if f.policy == "backup-copies-out-of-region"]
     assert finding.enforcement == "mandatory"
+
+
+# -- the shared EKS cluster: backed up by the platform stack ----------------------------------
+
+
+@pytest.mark.parametrize("stack", ["platform-dev", "platform-prod"])
+def test_platform_stacks_back_up_the_shared_cluster_under_the_platform_key(rendered, stack):
+    inventory = rendered(stack)
+    cluster = one(inventory, "aws:eks/cluster:Cluster")
+    selection = one(inventory, "aws:backup/selection:Selection")
+    [arn] = selection.inputs["resources"]
+    assert arn.endswith(f":cluster/{cluster.inputs['name']}") and arn.startswith("arn:aws:eks:")
+    assert cluster.inputs["accessConfig"]["authenticationMode"] in ("API", "API_AND_CONFIG_MAP")
+    assert cluster.inputs["tags"]["BusinessUnit"] == "platform"
+    [key] = [k for k in of(inventory, "aws:kms/key:Key") if k.name == f"{stack}-key-key"]
+    [vault] = [
+        v for v in of(inventory, "aws:backup/vault:Vault") if v.name == f"{stack}-backup-vault"
+    ]
+    assert vault.inputs["kmsKeyArn"].startswith("arn:aws:kms:")
+    assert key.urn in vault.property_dependencies["kmsKeyArn"]  # the platform key, not a BU's
+    [lock] = [
+        lock
+        for lock in of(inventory, "aws:backup/vaultLockConfiguration:VaultLockConfiguration")
+        if lock.name == f"{stack}-backup-vault-lock"
+    ]
+    assert ("changeableForDays" in lock.inputs) is (stack == "platform-prod")
+    [role] = [r for r in of(inventory, "aws:iam/role:Role") if r.name == f"{stack}-backup-role"]
+    attached = {
+        a.inputs["policyArn"].rsplit("/", 1)[-1]
+        for a in of(inventory, "aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+        if a.name.startswith(f"{stack}-backup-role-")
+    }
+    assert {"AWSBackupServiceRolePolicyForBackup", "AWSBackupServiceRolePolicyForRestores"} <= (
+        attached
+    )
+    assert role.inputs["name"] == f"{stack}-backup"
+    # nothing of a cluster-only backup has restore tests
+    assert of(inventory, "aws:backup/restoreTestingPlan:RestoreTestingPlan") == []
+
+
+def test_the_prod_platform_copies_cluster_backups_to_the_dr_region(rendered):
+    plan = one(rendered("platform-prod"), "aws:backup/plan:Plan")
+    [rule] = plan.inputs["rules"]
+    assert rule["copyActions"][0]["destinationVaultArn"]
+
+
+@pytest.mark.parametrize("stack", ["platform-dev", "platform-prod"])
+def test_shipped_platform_stacks_pass_the_backup_rules(rendered, stack):
+    import sys
+
+    from tests.conftest import ROOT
+
+    sys.path.insert(0, str(ROOT / "policies"))
+    sys.path.insert(0, str(ROOT / "tests" / "policies"))
+    from policy_harness import check
+
+    environment = stack.split("-", 1)[1]
+    rules = ["backup-covers-data-stores", "backup-vault-cmk"]
+    if environment == "prod":  # dev vaults stay in governance mode and in-region, by design
+        rules += ["backup-vault-compliance-lock", "backup-copies-out-of-region"]
+    for rule_id in rules:
+        assert check(rule_id, rendered(stack), environment=environment) == [], rule_id

@@ -305,3 +305,222 @@ def test_readiness_data_quality_flips_with_the_config(rendered):
     item = scorecard(off, platform=platform).item("data-quality")
     assert item.status == "missing"
     assert "marketing-dev-features-customer-propensity" in item.missing
+
+
+# -- results: FAILED evaluations notify the BU's alarm topic and reach the dashboard -------
+
+EVENT_RULE = "aws:cloudwatch/eventRule:EventRule"
+EVENT_TARGET = "aws:cloudwatch/eventTarget:EventTarget"
+
+
+def _dq_result(
+    ruleset: str,
+    state: str,
+    *,
+    source: str = "aws.glue-dataquality",
+    rules_failed: int | None = None,
+) -> dict:
+    """A `Data Quality Evaluation Results Available` event as the Glue developer guide shows it
+    ("Setting up alerts, deployments, and scheduling"), for a Data Catalog ruleset run."""
+    return {
+        "version": "0",
+        "id": "abcdef00-1234-5678-9abc-def012345678",
+        "detail-type": "Data Quality Evaluation Results Available",
+        "source": source,
+        "account": ACCOUNT,
+        "time": "2026-12-04T02:00:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {
+            "context": {
+                "contextType": "GLUE_DATA_CATALOG",
+                "runId": "dqrun-12334567890",
+                "databaseName": "fraud_prod_features",
+                "tableName": "fraud_prod_transactions",
+                "catalogId": ACCOUNT,
+            },
+            "resultID": "dqresult-12334567890",
+            "rulesetNames": [ruleset],
+            "state": state,
+            "score": 0.5 if state == "FAILED" else 1.0,
+            "rulesSucceeded": 4,
+            "rulesFailed": (4 if state == "FAILED" else 0)
+            if rules_failed is None
+            else rules_failed,
+            "rulesSkipped": 0,
+        },
+    }
+
+
+def _dq_rule(inventory: Inventory) -> Resource:
+    [rule] = [r for r in of(inventory, EVENT_RULE) if r.name.endswith("-dq-failed")]
+    return rule
+
+
+@pytest.mark.parametrize(
+    ("ruleset", "state", "source", "routed"),
+    [
+        ("fraud-prod-transactions-dq", "FAILED", "aws.glue-dataquality", True),
+        ("fraud-prod-merchants-dq", "FAILED", "aws.glue-dataquality", True),
+        ("fraud-prod-transactions-dq", "PASSED", "aws.glue-dataquality", False),
+        ("fraud-prod-transactions-dq", "SUCCEEDED", "aws.glue-dataquality", False),
+        # another BU's ruleset, and the same names from another source
+        ("marketing-dev-customer-propensity-dq", "FAILED", "aws.glue-dataquality", False),
+        ("fraud-dev-transactions-dq", "FAILED", "aws.glue-dataquality", False),
+        ("fraud-prod-transactions-dq", "FAILED", "aws.glue", False),
+    ],
+)
+def test_failed_results_of_own_rulesets_only_match_the_dq_rule(
+    rendered, ruleset, state, source, routed
+):
+    from moto.events.models import EventPattern
+
+    rule = _dq_rule(rendered("fraud-prod"))
+    pattern = EventPattern.load(rule.inputs["eventPattern"])
+    assert pattern.matches_event(_dq_result(ruleset, state, source=source)) is routed
+
+
+def test_a_finished_run_with_failed_rules_is_a_failed_result(rendered):
+    """Whatever `state` says of the run, a result with failed rules notifies."""
+    from moto.events.models import EventPattern
+
+    pattern = EventPattern.load(_dq_rule(rendered("fraud-prod")).inputs["eventPattern"])
+    ruleset = "fraud-prod-transactions-dq"
+    assert pattern.matches_event(_dq_result(ruleset, "SUCCEEDED", rules_failed=2))
+    assert not pattern.matches_event(_dq_result(ruleset, "SUCCEEDED", rules_failed=0))
+
+
+def test_every_scheduled_ruleset_is_in_the_dq_rule(rendered):
+    for stack in ("fraud-prod", "marketing-dev"):
+        inventory = rendered(stack)
+        pattern = json.loads(_dq_rule(inventory).inputs["eventPattern"])
+        names = {r.inputs["name"] for r in of(inventory, RULESET)}
+        assert set(pattern["detail"]["rulesetNames"]) == names
+        assert pattern["detail"]["$or"] == [
+            {"state": ["FAILED"]},
+            {"rulesFailed": [{"numeric": [">", 0]}]},
+        ]
+
+
+def _resolve(event: dict, path: str):
+    """An EventBridge input path (`$.a.b[0]`) on an event: dot notation and array indices."""
+    value: object = event
+    for part in re.findall(r"[^.\[\]$]+|\[\d+\]", path):
+        value = value[int(part[1:-1])] if part.startswith("[") else value[part]  # type: ignore[index]
+    return value
+
+
+def test_the_dq_rule_notifies_the_alarm_topic_naming_ruleset_and_score(rendered):
+    inventory = rendered("fraud-prod")
+    rule = _dq_rule(inventory)
+    [target] = [t for t in of(inventory, EVENT_TARGET) if t.inputs["rule"] == rule.inputs["name"]]
+    [topic] = [t for t in of(inventory, "aws:sns/topic:Topic") if t.name.endswith("-alarms")]
+    assert target.inputs["arn"] == f"arn:aws:sns:us-east-1:{ACCOUNT}:{topic.inputs['name']}"
+    transformer = target.inputs["inputTransformer"]
+    event = _dq_result("fraud-prod-transactions-dq", "FAILED")
+    values = {k: _resolve(event, p) for k, p in transformer["inputPaths"].items()}
+    assert values["ruleset"] == "fraud-prod-transactions-dq"
+    assert values["score"] == 0.5
+    message = transformer["inputTemplate"]
+    for key, value in values.items():
+        message = message.replace(f"<{key}>", str(value))
+    text = json.loads(message)  # a template that is not an object must be a JSON string
+    assert "fraud-prod-transactions-dq" in text and "0.5" in text and "<" not in text
+
+
+def test_the_alarm_topic_admits_eventbridge_only_from_the_dq_rule(rendered):
+    inventory = rendered("fraud-prod")
+    rule = _dq_rule(inventory)
+    [policy_res] = [
+        p
+        for p in of(inventory, "aws:sns/topicPolicy:TopicPolicy")
+        if p.name.endswith("-alarms-policy")
+    ]
+    policy = json.loads(policy_res.inputs["policy"])
+    topic_arn = policy_res.inputs["arn"]
+    rule_arn = f"arn:aws:events:us-east-1:{ACCOUNT}:rule/{rule.inputs['name']}"
+    events = Principal(arn="events.amazonaws.com", kind="service")
+
+    def publish(source_arn: str) -> bool:
+        context = {"aws:SourceArn": source_arn, "aws:SecureTransport": "true"}
+        return evaluate(Request(events, "sns:Publish", topic_arn, context, policy)).allowed
+
+    assert publish(rule_arn)
+    assert not publish(rule_arn + "-other")
+    assert not publish(f"arn:aws:events:us-east-1:{ACCOUNT}:rule/marketing-dev-dq-failed")
+
+
+def test_the_bu_key_lets_eventbridge_encrypt_for_the_alarm_topic(rendered):
+    inventory = rendered("fraud-prod")
+    [key] = [k for k in of(inventory, "aws:kms/key:Key") if k.name == "fraud-prod-key-key"]
+    statements = json.loads(key.inputs["policy"])["Statement"]
+    [events] = [s for s in statements if s.get("Sid") == "EventsUseKey"]
+    assert events["Principal"] == {"Service": "events.amazonaws.com"}
+    assert "kms:GenerateDataKey*" in events["Action"] and "kms:Decrypt" in events["Action"]
+    assert events["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+
+
+def test_dq_delivery_alarm_and_dashboard_widget(rendered):
+    inventory = rendered("fraud-prod")
+    [alarm] = [
+        a
+        for a in of(inventory, "aws:cloudwatch/metricAlarm:MetricAlarm")
+        if a.inputs["name"] == "fraud-prod-dq-notify-failed"
+    ]
+    assert (alarm.inputs["namespace"], alarm.inputs["metricName"]) == (
+        "AWS/Events",
+        "FailedInvocations",
+    )
+    assert alarm.inputs["dimensions"] == {"RuleName": "fraud-prod-dq-failed"}
+    [dashboard] = [
+        d
+        for d in of(inventory, "aws:cloudwatch/dashboard:Dashboard")
+        if d.inputs["dashboardName"] == "ai-estate-fraud-prod"
+    ]
+    body = json.loads(dashboard.inputs["dashboardBody"])
+    [widget] = [w for w in body["widgets"] if w["properties"].get("title") == "data quality"]
+    metrics = widget["properties"]["metrics"]
+    assert metrics[0][:4] == ["AWS/Events", "MatchedEvents", "RuleName", "fraud-prod-dq-failed"]
+    searches = [m[0]["expression"] for m in metrics[1:]]
+    assert all(s.startswith('SEARCH(\'{"Glue Data Quality"} MetricName=') for s in searches)
+    assert all('"fraud-prod-transactions-dq"' in s for s in searches)
+    # widgets never overlap on the 24-column grid
+    cells = set()
+    for w in body["widgets"]:
+        for x in range(w["x"], w["x"] + w["width"]):
+            for y in range(w["y"], w["y"] + w["height"]):
+                assert (x, y) not in cells
+                cells.add((x, y))
+
+
+def test_disabling_data_quality_drops_the_dq_rule_and_its_topic_grant():
+    inventory = render_changed(
+        "marketing-dev", lambda c: c.__setitem__("ai-estate:dataQuality", {"enabled": False})
+    )
+    assert [r for r in of(inventory, EVENT_RULE) if r.name.endswith("-dq-failed")] == []
+    [policy] = [
+        p
+        for p in of(inventory, "aws:sns/topicPolicy:TopicPolicy")
+        if p.name.endswith("-alarms-policy")
+    ]
+    sids = {s["Sid"] for s in json.loads(policy.inputs["policy"])["Statement"]}
+    assert "DataQualityResultsPublish" not in sids
+
+
+def test_readiness_data_quality_is_partial_while_failed_results_notify_nobody(rendered):
+    import dataclasses
+
+    from estate.analysis.readiness import scorecard
+
+    platform = rendered("platform-dev")
+    inventory = rendered("marketing-dev")
+    item = scorecard(inventory, platform=platform).item("data-quality")
+    assert item.status == "met"
+    assert any("FAILED DQ results" in str(e) for e in item.evidence)
+    silent = dataclasses.replace(
+        inventory,
+        resources=[r for r in inventory.resources if not r.name.endswith("-dq-failed-target")],
+    )
+    item = scorecard(silent, platform=platform).item("data-quality")
+    assert item.status == "partial"
+    assert "marketing-dev-customer-propensity-dq" in item.missing

@@ -184,3 +184,21 @@ def test_the_dedicated_add_on_boundary_still_lets_the_add_ons_work(tmp_path):
         ("iam:DeletePolicy", boundary.inputs.get("arn", f"arn:aws:iam::{account}:policy/x")),
     ):
         assert not allowed(greedy, action, resource), action
+
+
+def test_a_dedicated_cluster_is_in_its_bus_backup_selection(tmp_path):
+    """A dedicated cluster is the BU's: its state and volumes go to the BU's vault, and the
+    shipped gate's `backup-covers-data-stores` finds it selected."""
+    import sys
+
+    inventory = render_stack(load_project(dedicated_project(tmp_path)), "payments-prod")
+    [cluster] = by_type(inventory, "aws:eks/cluster:Cluster")
+    [selection] = by_type(inventory, "aws:backup/selection:Selection")
+    cluster_arns = [a for a in selection.inputs["resources"] if ":eks:" in a]
+    assert cluster_arns == [f"arn:aws:eks:us-east-1:222222222222:cluster/{cluster.inputs['name']}"]
+    assert cluster.inputs["tags"]["BusinessUnit"] == "payments"
+    sys.path.insert(0, str(ROOT / "policies"))
+    sys.path.insert(0, str(ROOT / "tests" / "policies"))
+    from policy_harness import check
+
+    assert check("backup-covers-data-stores", inventory, environment="prod") == []

@@ -59,6 +59,8 @@ WAIVER_WARNING_DAYS = 30
 # Resource types the checks look for (the pulumi-aws and pulumi-kubernetes type tokens).
 FEATURE_GROUP = "aws:sagemaker/featureGroup:FeatureGroup"
 DQ_RULESET = "aws:glue/dataQualityRuleset:DataQualityRuleset"
+DQ_RESULTS_EVENT = "Data Quality Evaluation Results Available"
+"""Glue Data Quality's EventBridge detail type of a finished evaluation."""
 LF_PERMISSIONS = "aws:lakeformation/permissions:Permissions"
 LF_TYPES = frozenset(
     {
@@ -370,6 +372,22 @@ def _data_quality(ctx: Context) -> Verdict:
         f"feature groups without a Glue Data Quality ruleset on their offline table: "
         f"{', '.join(unchecked)}",
     )
+    routed: set[str] = set()
+    for rule in ctx.own(EVENT_RULE):
+        pattern = _json(rule.inputs.get("eventPattern")) or {}
+        detail = pattern.get("detail") if isinstance(pattern.get("detail"), dict) else {}
+        branches = [detail, *(b for b in detail.get("$or") or [] if isinstance(b, dict))]
+        failed = any("FAILED" in (b.get("state") or []) for b in branches)
+        results = DQ_RESULTS_EVENT in (pattern.get("detail-type") or [])
+        if results and failed and _targets_of(ctx, rule):
+            routed.update(_get(pattern, "detail.rulesetNames") or [])
+            evidence.append(ctx.evidence(rule, "eventPattern", "FAILED DQ results notified"))
+    silent = sorted(
+        str(r.inputs.get("name")) for r in rulesets if r.inputs.get("name") not in routed
+    )
+    if status == "met" and silent:
+        status = "partial"
+        missing = f"rulesets whose FAILED results notify nobody: {', '.join(silent)}"
     return Verdict(status, evidence, missing)
 
 

@@ -50,21 +50,27 @@ TABLE = "aws:dynamodb/table:Table"
 EFS = "aws:efs/fileSystem:FileSystem"
 RDS_INSTANCE = "aws:rds/instance:Instance"
 RDS_CLUSTER = "aws:rds/cluster:Cluster"
+EKS_CLUSTER = "aws:eks/cluster:Cluster"
 
 STATEFUL_TYPES: Mapping[str, tuple[str, str]] = {
     TABLE: ("dynamodb", "table/{}"),
     EFS: ("elasticfilesystem", "file-system/{}"),
     RDS_INSTANCE: ("rds", "db:{}"),
     RDS_CLUSTER: ("rds", "cluster:{}"),
+    EKS_CLUSTER: ("eks", "cluster/{}"),
 }
 """Type -> (service, resource part) of each AWS Backup-supported data store besides S3, for the
-ARN built from the store's physical name (EFS has no name: its id)."""
+ARN built from the store's physical name (EFS has no name: its id). An EKS cluster counts: AWS
+Backup backs up its state (the Kubernetes objects, secrets included) and the persistent volumes
+of its PVCs as one composite recovery point (AWS Backup developer guide, "Amazon EKS
+backups")."""
 
 _NAME_PROPS: Mapping[str, tuple[str, ...]] = {
     TABLE: ("name",),
     EFS: ("id",),
     RDS_INSTANCE: ("identifier",),
     RDS_CLUSTER: ("clusterIdentifier",),
+    EKS_CLUSTER: ("name",),
 }
 
 
@@ -288,6 +294,7 @@ def _store_label(resource: PolicyResource) -> str:
         EFS: "EFS file system",
         RDS_INSTANCE: "RDS instance",
         RDS_CLUSTER: "RDS cluster",
+        EKS_CLUSTER: "EKS cluster",
     }.get(resource.resource_type, "S3 bucket")
     return f"{kind} '{resource.name}'"
 
@@ -412,8 +419,8 @@ RULES: tuple[Rule, ...] = (
     Rule(
         id="backup-covers-data-stores",
         title="Data stores are in an AWS Backup selection",
-        description="Every table, data bucket, file system and database is selected by an AWS "
-        "Backup plan of its stack.",
+        description="Every table, data bucket, file system, database and EKS cluster is selected "
+        "by an AWS Backup plan of its stack.",
         severity="high",
         enforcement=BLOCK_IN_PROD,
         remediation="Keep `ai-estate:backup.enabled: true` (the default); a hand-written program "
@@ -427,7 +434,11 @@ RULES: tuple[Rule, ...] = (
         "bucket itself, a compromised deployer or a regional outage; recovery points in a "
         "locked vault do. Access-log buckets are logs of other buckets, not data, and are left "
         "out. Security Hub asks the same of tables (DynamoDB.4), file systems (EFS.2) and "
-        "databases (RDS.26); it has no such control for S3.",
+        "databases (RDS.26); it has no such control for S3. An EKS cluster holds state no "
+        "other backup has (secrets, config maps, CRDs, RBAC, PVC bindings, the volumes behind "
+        "them); AWS Backup backs it up as one composite recovery point once its ARN is in a "
+        "selection (the shared cluster in the platform stack, under the platform key; a "
+        "dedicated one in its BU's selection).",
     ),
     Rule(
         id="backup-copies-out-of-region",

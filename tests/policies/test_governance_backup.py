@@ -372,3 +372,49 @@ def test_backup_cases(rule_id):
     case = BACKUP_CASES[rule_id]
     assert set(names(check(rule_id, case.bad))) == case.flagged
     assert check(rule_id, case.good) == []
+
+
+# -- EKS clusters (AWS Backup for Amazon EKS: cluster state and persistent volumes) ---------
+
+
+def _cluster(name: str = "platform-prod-ai"):
+    return aws.eks.Cluster(
+        name,
+        name=name,
+        role_arn="arn:aws:iam::123456789012:role/cluster",
+        vpc_config=aws.eks.ClusterVpcConfigArgs(subnet_ids=["subnet-1", "subnet-2"]),
+        access_config=aws.eks.ClusterAccessConfigArgs(authentication_mode="API"),
+        tags={**OWNERSHIP_TAGS, "BusinessUnit": "platform"},
+    )
+
+
+@pytest.mark.parametrize(
+    ("resources", "caught"),
+    [
+        (None, True),  # a plan, no selection
+        (["arn:aws:eks:us-east-1:123456789012:cluster/platform-prod-ai"], False),
+        (["arn:aws:eks:*:*:cluster/platform-*"], False),
+        (["arn:aws:eks:us-east-1:123456789012:cluster/other-ai"], True),
+        (["arn:aws:dynamodb:*:*:table/*"], True),  # another resource type
+    ],
+)
+def test_prod_eks_clusters_must_be_in_a_backup_selection(resources, caught):
+    def program():
+        _cluster()
+        if resources is None:
+            plan()
+        else:
+            selection(resources, bu_condition("platform"))
+
+    found = check("backup-covers-data-stores", program)
+    assert names(found) == (["platform-prod-ai"] if caught else [])
+    if caught:
+        assert "EKS cluster 'platform-prod-ai'" in found[0].message
+
+
+def test_a_cluster_selected_by_arn_is_still_filtered_by_the_tag_conditions():
+    def program():
+        _cluster()
+        selection(["arn:aws:eks:*:*:cluster/platform-prod-ai"], bu_condition("fraud"))
+
+    assert names(check("backup-covers-data-stores", program)) == ["platform-prod-ai"]
