@@ -375,7 +375,8 @@ def _data_quality(ctx: Context) -> Verdict:
     routed: set[str] = set()
     for rule in ctx.own(EVENT_RULE):
         pattern = _json(rule.inputs.get("eventPattern")) or {}
-        detail = pattern.get("detail") if isinstance(pattern.get("detail"), dict) else {}
+        raw = pattern.get("detail")
+        detail: dict[str, Any] = raw if isinstance(raw, dict) else {}
         branches = [detail, *(b for b in detail.get("$or") or [] if isinstance(b, dict))]
         failed = any("FAILED" in (b.get("state") or []) for b in branches)
         results = DQ_RESULTS_EVENT in (pattern.get("detail-type") or [])
