@@ -189,7 +189,11 @@ PLANS: dict[str, Plan] = {
     # the card names another of the family's declared KPIs
     "mlops.families.*.modelCard.kpi": Plan(value="false_positive_rate"),
     # card-fraud trains on the other pool of fraud-prod, on another schedule and size
-    "mlops.families.*.retraining.pool": Plan(value="serve-a10g"),
+    "mlops.families.*.retraining.pool": Plan(
+        value="serve-a10g", companions={"mlops.families.card-fraud.retraining.gpus": 1}
+    ),
+    # a prod endpoint serves approved cards only: the status changes with no endpoint on it
+    "mlops.families.*.modelCard.status": Plan(base={"serving.endpoints": []}, value="Draft"),
     "mlops.families.*.retraining.schedule": Plan(value="rate(14 days)"),
     "mlops.families.*.retraining.cpu": Plan(value="8"),
     "mlops.families.*.retraining.memory": Plan(value="64Gi"),

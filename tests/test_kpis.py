@@ -64,8 +64,10 @@ def test_every_declared_kpi_is_an_alarm_on_the_bu_topic(rendered, stack):
             "LessThanThreshold" if floor else "GreaterThanThreshold"
         )
         assert alarm.inputs["threshold"] == kpi["target"]
-        assert alarm.inputs["alarmActions"] == [topic]
-        assert alarm.inputs["insufficientDataActions"] == [topic]  # the publisher stopped
+        # the BU's on-call first, then the family's owners (tests/test_mlops.py)
+        owners = f"{topic.removesuffix('-alarms')}-{kpi['modelFamily']}-owners"
+        assert alarm.inputs["alarmActions"] == [topic, owners]
+        assert alarm.inputs["insufficientDataActions"] == [topic, owners]  # the publisher stopped
         assert alarm.inputs["period"] == 86400
         assert f"({kpi['unit']})" in alarm.inputs["alarmDescription"]
         assert alarm.inputs["tags"]["ai-estate/model-family"] == kpi["modelFamily"]

@@ -639,6 +639,7 @@ ENFORCED = [
         "backup-covers-data-stores",
         "cloudtrail-covers-data-stores",
         "artifact-bucket-replicated",
+        "mlops-prod-family-loop",  # the loop and the cards: tests/test_mlops.py
     )
 ]
 
