@@ -36,6 +36,20 @@ def generate_bu_stack(index: int) -> tuple[str, str]:
     account = "222222222222" if env == "prod" else "111111111111"
     # prod pins the node AMI release (the schema refuses `latest` there)
     ami = "\n      amiVersion: v20251120" if env == "prod" else ""
+    # prod model families are owned, retrained and carded, and prod backups leave the region
+    prod = (
+        f"""
+  ai-estate:mlops:
+    families:
+      scoring:
+        owners: {{business: {bu}-lead@example.com, technical: {bu}@example.com, risk: risk@example.com}}
+        retraining: {{schedule: rate(7 days), image: "scoring:trainer-1.0.0"}}
+        modelCard: {{intendedUse: Score entities for review., riskRating: low, status: Approved}}
+  ai-estate:backup:
+    drRegion: us-west-2"""
+        if env == "prod"
+        else ""
+    )
     text = f"""config:
   aws:region: us-east-1
   ai-estate:kind: bu
@@ -75,7 +89,7 @@ def generate_bu_stack(index: int) -> tuple[str, str]:
         features:
           - {{name: entity_id, type: String}}
           - {{name: event_time, type: String}}
-          - {{name: score, type: Fractional}}
+          - {{name: score, type: Fractional}}{prod}
 """
     return f"{bu}-{env}", text
 
