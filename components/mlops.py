@@ -300,7 +300,8 @@ def scaled_job_spec(
         "maxReplicaCount": retraining["max_parallel_jobs"],
         "successfulJobsHistoryLimit": JOBS_HISTORY,
         "failedJobsHistoryLimit": JOBS_HISTORY,
-        # One Job per visible message; messages a running Job holds are in flight, not counted.
+        # One Job per waiting message: the scaler counts visible and in-flight messages
+        # (`scaleOnInFlight`, true by default) and the default strategy subtracts running Jobs.
         "scalingStrategy": {"strategy": "default"},
         "triggers": [
             {
