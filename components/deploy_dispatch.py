@@ -47,7 +47,7 @@ import pulumi_aws as aws
 from . import naming
 from .iam import POLICY_VERSION, allow, policy_json, service_trust_policy
 from .model_registry import MODEL_PACKAGE_EVENT, approval_event_pattern
-from .options import child
+from .options import child, stateful
 from .tags import merge_tags
 
 GITHUB_API_VERSION = "2022-11-28"
@@ -106,6 +106,8 @@ class DeployDispatchArgs(TypedDict):
     """Days the archive keeps events (default `ARCHIVE_RETENTION_DAYS`)."""
     tags: dict[str, str]
     """Ownership tags."""
+    protect: NotRequired[bool]
+    """Protect and retain the archive (prod): deleting it deletes the archived events."""
 
 
 # -- pure parts -----------------------------------------------------------------------------
@@ -248,7 +250,7 @@ class DeployDispatch(pulumi.ComponentResource):
             event_pattern=approval_event_pattern(prefix),
             retention_days=args.get("archive_retention_days", ARCHIVE_RETENTION_DAYS),
             kms_key_identifier=args["kms_key_arn"],
-            opts=child(self),
+            opts=stateful(self, args.get("protect", False)),
         )
         self.archive_name, self.archive_arn = archive.name, archive.arn
 

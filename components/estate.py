@@ -811,6 +811,7 @@ class BuEstate(pulumi.ComponentResource):
                 "dispatch": args.get("deploy_dispatch"),
                 "kms_key_arn": self.key.arn,
                 "boundary_arn": self.access.boundary_arn if self.access else None,
+                "protect": scope.protect,
                 "tags": scope.tags,
             },
             child(self),
@@ -1173,6 +1174,7 @@ class BuEstate(pulumi.ComponentResource):
                         for family, card in settings["cards"].items()
                     },
                     "kms_key_arn": self.key.arn,
+                    "protect": scope.protect,
                     "tags": scope.tags,
                 },
                 child(self),

@@ -57,7 +57,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from . import labels
-from .iam import service_trust_policy
+from .iam import allow, policy_json, service_trust_policy
 from .model_cards import OwnersSpec, family_tags
 from .options import child
 from .serving import container_security_context, pod_tolerations
@@ -178,33 +178,26 @@ def retraining_queue_policy(
             "Condition": {"Bool": {"aws:SecureTransport": "false"}},
         }
     )
-    return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
+    return policy_json(statements)
 
 
 def scheduler_role_policy(queue_arn: str, kms_key_arn: str, region: str) -> str:
     """The scheduler role sends to its queue only, using the BU key only through SQS."""
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "SendToItsQueue",
-                    "Effect": "Allow",
-                    "Action": "sqs:SendMessage",
-                    "Resource": queue_arn,
-                },
-                {
-                    "Sid": "UseKeyViaSqs",
-                    "Effect": "Allow",
-                    "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
-                    "Resource": kms_key_arn,
-                    "Condition": {
-                        "StringEquals": {"kms:ViaService": f"sqs.{region}.amazonaws.com"}
-                    },
-                },
-            ],
-        },
-        sort_keys=True,
+    return policy_json(
+        [
+            {
+                "Sid": "SendToItsQueue",
+                "Effect": "Allow",
+                "Action": "sqs:SendMessage",
+                "Resource": queue_arn,
+            },
+            allow(
+                "UseKeyViaSqs",
+                ["kms:GenerateDataKey", "kms:Decrypt"],
+                kms_key_arn,
+                {"StringEquals": {"kms:ViaService": f"sqs.{region}.amazonaws.com"}},
+            ),
+        ]
     )
 
 

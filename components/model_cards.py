@@ -18,12 +18,12 @@ not.
 from __future__ import annotations
 
 import json
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 
-from .options import child
+from .options import stateful
 
 MODEL_CARD_STATUSES = ("Draft", "PendingReview", "Approved", "Archived")
 RISK_RATINGS = {"low": "Low", "medium": "Medium", "high": "High", "unknown": "Unknown"}
@@ -127,6 +127,8 @@ class ModelCardsArgs(TypedDict):
     kms_key_arn: pulumi.Input[str]
     """The BU key: encrypts the cards' content."""
     tags: dict[str, str]
+    protect: NotRequired[bool]
+    """Protect and retain the cards (prod): a card's versions are the record of its reviews."""
 
 
 class ModelCards(pulumi.ComponentResource):
@@ -160,7 +162,7 @@ class ModelCards(pulumi.ComponentResource):
                     kms_key_id=args["kms_key_arn"]
                 ),
                 tags={**args["tags"], **spec["tags"]},
-                opts=child(self),
+                opts=stateful(self, args.get("protect", False)),
             )
             self.card_arns[family] = card.model_card_arn
             self.statuses[family] = spec["card"]["status"]

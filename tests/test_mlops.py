@@ -624,3 +624,13 @@ def test_a_familys_alarms_reach_its_owners_and_the_bu_on_call(rendered):
         a for n, a in alarms.items() if not n.startswith(("fraud-prod-model-", "fraud-prod-kpi-"))
     ]
     assert others and all(a.inputs["alarmActions"] == [bu_topic] for a in others)
+
+
+def test_prod_keeps_its_model_cards_and_event_archive_through_a_destroy(rendered):
+    """A card's versions record its reviews and the archive every model-package event: prod
+    protects and retains both; dev may tear them down."""
+    kept = ("aws:sagemaker/modelCard:ModelCard", "aws:cloudwatch/eventArchive:EventArchive")
+    for stack, protect in (("fraud-prod", True), ("marketing-dev", False)):
+        records = [r for r in rendered(stack).resources if r.type in kept]
+        assert {r.type for r in records} == set(kept), stack
+        assert all(r.protect is protect and r.retain_on_delete is protect for r in records), stack
