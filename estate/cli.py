@@ -94,7 +94,7 @@ ConfigFileOpt = Annotated[
     Path | None,
     typer.Option(
         "--config-file",
-        help="Read the stack's config from this Pulumi.<stack>.yaml-shaped file instead of the "
+        help="Read the stack's config from this file, shaped like a Pulumi.STACK.yaml, instead of the "
         "stack file (the project's defaults still apply, --config still wins).",
         dir_okay=False,
     ),
@@ -422,11 +422,15 @@ def check(
         # Platform stacks the head stacks read but that are not checked themselves: rendered
         # once here when base jobs share them (instead of once per reader, in a subprocess).
         shared = {p for j in base_jobs for p in j.shared_outputs}
-        dep_jobs = [
-            Job(project_path=proj.path, stack=p, render_only=True)
-            for p in _platforms_of(proj, names)
-            if p in shared and p not in names
-        ]
+        dep_jobs = (
+            [
+                Job(project_path=proj.path, stack=p, render_only=True)
+                for p in _platforms_of(proj, names)
+                if p in shared and p not in names
+            ]
+            if shared
+            else []
+        )
         every = [*job_list, *dep_jobs, *base_jobs]
         results = _run_with_progress(every, workers, quiet) if every else []
     done_base = results[len(job_list) + len(dep_jobs) :]

@@ -760,3 +760,18 @@ def _call(token: str, args: dict[str, Any]):
 
 def _resource(type_token: str, name: str, inputs: dict[str, Any]):
     return pulumi.runtime.MockResourceArgs(typ=type_token, name=name, inputs=inputs, custom=True)
+
+
+def test_a_record_named_by_an_unknown_output_renders_with_a_string_id():
+    """A DNS validation record takes its name from the certificate's validation options, unknown
+    at preview. The engine answers its registration with a string ID (the SDK's response needs
+    one) and keeps the name unknown, instead of failing as an internal error."""
+    inventory, _ = render_program(
+        "dns-validated-certificate", config={"dns-validated-certificate:domain": "www.example.com"}
+    )
+    record = one(inventory, "aws:route53/record:Record", "www.example.com-validation")
+    assert record.inputs["name"] == UNKNOWN and record.inputs["ttl"] == 60
+    assert inventory.outputs["recordName"] == UNKNOWN  # the state keeps the name unknown
+    assert "<pulumi" not in json.dumps(inventory.to_json())  # no object text in any value
+    validation = one(inventory, "aws:acm/certificateValidation:CertificateValidation")
+    assert record.urn in validation.dependencies

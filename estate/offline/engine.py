@@ -13,8 +13,10 @@ state leaking from one into the next (pulumi/pulumi#7746).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import contextvars
+import functools
 import gc
 import json
 import logging
@@ -463,6 +465,72 @@ def _describe_exception(exc: BaseException) -> str:
     return f"{type(root).__name__}: {root}{_where(root)}"
 
 
+@functools.lru_cache(maxsize=4096)
+def _source_uri(filename: str) -> str | None:
+    try:
+        return Path(filename).as_uri()
+    except BaseException:  # as the SDK: a frame with no URI has no position
+        return None
+
+
+def _sdk_stack_trace() -> Any:
+    """`pulumi.runtime.resource._get_stack_trace`, giving the same `StackTrace` (the frames
+    below the third `__init__`, each a file URI and line) without what makes the SDK's cost a
+    fifth of a render: `traceback.extract_stack` stats every file on the stack and reads each
+    frame's source line, which the SDK never uses. Pinned against the SDK's by
+    tests/test_engine_stack_trace.py."""
+    from pulumi.runtime.proto import source_pb2
+
+    frames: list[tuple[str, str, int | None]] = []
+    frame = sys._getframe()
+    while frame is not None:
+        code = frame.f_code
+        frames.append((code.co_name, code.co_filename, frame.f_lineno))
+        frame = frame.f_back  # type: ignore[assignment]
+    frames.reverse()  # oldest first, as `traceback.extract_stack` lists them
+    seen, i = 0, len(frames) - 1
+    for i in range(len(frames) - 1, -1, -1):
+        if frames[i][0] == "__init__":
+            seen += 1
+            if seen == 3:
+                break
+    if i < 1:
+        return source_pb2.StackTrace()
+    key = tuple((filename, lineno) for _name, filename, lineno in frames[:i])
+    wire = _STACK_TRACES.get(key)
+    if wire is None:
+        out = []
+        for filename, lineno in reversed(key):
+            uri = _source_uri(filename) if filename and lineno is not None else None
+            pc = source_pb2.SourcePosition(uri=uri, line=lineno) if uri is not None else None
+            out.append(source_pb2.StackFrame(pc=pc))
+        wire = source_pb2.StackTrace(frames=out).SerializeToString()
+        if len(_STACK_TRACES) >= 65536:
+            _STACK_TRACES.clear()
+        _STACK_TRACES[key] = wire
+    return source_pb2.StackTrace.FromString(wire)
+
+
+_STACK_TRACES: dict[tuple[tuple[str, int | None], ...], bytes] = {}
+"""Stack traces already built, by their frames: every render of a program registers its
+resources from the same lines, so a worker builds each trace once (a fresh message is parsed
+from the bytes for each caller)."""
+
+
+_SDK_STACK_TRACE: list[Callable[[], Any]] = []
+"""The SDK's own `_get_stack_trace`, kept when ours is installed (tests compare the two)."""
+
+
+def _install_sdk_stack_trace() -> None:
+    from pulumi.runtime import resource as sdk_resource
+
+    current = getattr(sdk_resource, "_get_stack_trace", None)
+    if current is None or current is _sdk_stack_trace:
+        return
+    _SDK_STACK_TRACE[:] = [current]
+    sdk_resource._get_stack_trace = _sdk_stack_trace
+
+
 def render(
     program: Callable[[], Any] | Path | str,
     *,
@@ -482,6 +550,7 @@ def render(
     the config keys the program reads as secrets (`secure:` values, `--config-secret`).
     """
     config = dict(config or {})
+    _install_sdk_stack_trace()
     region = str(config.get("aws:region") or DEFAULT_REGION)
     mocks = EstateMocks(
         region=region,
@@ -519,6 +588,7 @@ def _warning_recorder(stack: str) -> tuple[logging.Logger, list[str]]:
     messages are dropped, as the CLI hides them by default."""
     logged: list[str] = []
     logger = logging.Logger(f"estate.render.{stack}")  # not registered: one per render
+    logger.setLevel(logging.WARNING)  # debug and info records are not even made
     logger.propagate = False
     logger.addHandler(_Recorder(logged))
     return logger, logged
@@ -535,6 +605,20 @@ def _render_in_context(
     secret_keys: frozenset[str] = frozenset(),
 ) -> Inventory:
     loop = asyncio.new_event_loop()
+    # The SDK runs its RPCs in the loop's executor threads, and each thread makes an event loop
+    # of its own (`_sync_await`) that nothing closes; left to the collector, such a loop can
+    # fail to close ("Exception ignored ... Invalid file descriptor"). Give each thread its
+    # loop up front instead, and close them all once the threads have been joined.
+    thread_loops: list[asyncio.AbstractEventLoop] = []
+
+    def thread_loop() -> None:
+        own = asyncio.new_event_loop()
+        asyncio.set_event_loop(own)
+        thread_loops.append(own)
+
+    loop.set_default_executor(
+        concurrent.futures.ThreadPoolExecutor(thread_name_prefix="asyncio", initializer=thread_loop)
+    )
     asyncio.set_event_loop(loop)
     monitor = RecordingMonitor(mocks)
     logger, logged = _warning_recorder(stack)
@@ -592,7 +676,11 @@ def _render_in_context(
             loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         with contextlib.suppress(Exception):
             loop.run_until_complete(loop.shutdown_asyncgens())
+        with contextlib.suppress(Exception):
+            loop.run_until_complete(loop.shutdown_default_executor())  # joins the threads
         loop.close()
+        for own in thread_loops:
+            own.close()
         if sys.exc_info()[0] is not None:
             # A failed program also leaves SDK coroutine objects that were never scheduled;
             # collect them now, quietly, instead of in the middle of the next render.

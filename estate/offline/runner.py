@@ -235,6 +235,10 @@ class AnalyzerClient:
     channel: grpc.Channel | None = None
     stderr_lines: list[str] = field(default_factory=list)
     config_file: Path | None = None
+    provider_messages: dict[str, analyzer_pb2.AnalyzerProviderResource] = field(
+        default_factory=dict
+    )
+    """Each provider's message, built once per stack (every resource of a package names it)."""
 
     def start(self) -> None:
         env = dict(os.environ)
@@ -398,11 +402,16 @@ class AnalyzerClient:
             return None
         ref = resource.provider
         prov = providers.get(ref.rsplit("::", 1)[0]) if ref else None
-        if prov is None:
-            prov = default_provider(inventory, resource.type.split(":", 1)[0])
-        return analyzer_pb2.AnalyzerProviderResource(
-            type=prov.type, properties=_struct(prov.inputs), urn=prov.urn, name=prov.name
-        )
+        key = prov.urn if prov is not None else "default:" + resource.type.split(":", 1)[0]
+        message = self.provider_messages.get(key)
+        if message is None:
+            if prov is None:
+                prov = default_provider(inventory, resource.type.split(":", 1)[0])
+            message = analyzer_pb2.AnalyzerProviderResource(
+                type=prov.type, properties=_struct(prov.inputs), urn=prov.urn, name=prov.name
+            )
+            self.provider_messages[key] = message
+        return message
 
     def analyze(
         self, resource: Resource, providers: dict[str, Resource], inventory: Inventory

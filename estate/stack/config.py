@@ -8,6 +8,7 @@ of them at once, so a platform team fixes a stack file in one round trip.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import difflib
 import ipaddress
@@ -2687,6 +2688,29 @@ def read_stack_file(
         raise ConfigError([f"{shown_path}: cannot read the stack file ({exc.strerror})"]) from None
     except UnicodeDecodeError:
         raise ConfigError([f"{shown_path}: the stack file is not UTF-8 text"]) from None
+    key = (text, shown_path, require_config)
+    known = _READ.get(key)
+    if known is None:
+        try:
+            known = (True, _stack_config_of_text(text, shown_path, require_config))
+        except ConfigError as exc:
+            known = (False, list(exc.lines))
+        _READ[key] = known
+        while len(_READ) > _READ_SIZE:
+            _READ.pop(next(iter(_READ)))
+    ok, value = known
+    if not ok or not isinstance(value, dict):
+        raise ConfigError(list(value))
+    return copy.deepcopy(value)
+
+
+_READ: dict[tuple[str, str, bool], tuple[bool, dict[str, Any] | list[str]]] = {}
+_READ_SIZE = 1024
+"""Stack files already parsed in this process, by their text: a check of many BU stacks reads
+each platform stack once per BU that references it, and every file again in its worker."""
+
+
+def _stack_config_of_text(text: str, shown_path: str, require_config: bool) -> dict[str, Any]:
     if not text.strip() or all(
         not line.strip() or line.lstrip().startswith("#") for line in text.splitlines()
     ):

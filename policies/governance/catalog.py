@@ -160,13 +160,13 @@ def bind(
     """
 
     def validate(args: ResourceValidationArgs | StackValidationArgs, report: ReportViolation):
-        settings = {**defaults, **dict(args.get_config() or {})}
         if (
             rule.kind == "resource"
             and rule.resource_types
             and args.resource_type not in rule.resource_types  # type: ignore[union-attr]
         ):
             return
+        settings = {**defaults, **dict(args.get_config() or {})}
         if waivers is not None and rule.domain != "waivers":
             report = waivers.guard(rule.id, report, getattr(args, "urn", None))
         rule.validate(args, report, settings)

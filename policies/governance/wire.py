@@ -17,6 +17,7 @@ list it wraps). Only the `Struct`-to-dict path of `pulumi_policy.policy` is rout
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
 from types import ModuleType
 from typing import Any
@@ -29,16 +30,35 @@ class _Memo:
     def __init__(self, size: int = _MEMO_SIZE) -> None:
         self.size = size
         self.entries: OrderedDict[int, tuple[Any, Any]] = OrderedDict()
+        self.last: Any = None
+        """The value most recently put or found (what `pulumi_policy` converted just now)."""
+        self.last_key: Any = None
+        self.previous: tuple[Any, Any] = (None, None)
+        """The key and value before the last: a request's resource and provider properties
+        alternate for every policy, so both are answered without a lookup."""
+
+    def _touch(self, key_object: Any, value: Any) -> None:
+        if key_object is not self.last_key:
+            self.previous = (self.last_key, self.last)
+            self.last, self.last_key = value, key_object
 
     def get(self, key_object: Any) -> tuple[bool, Any]:
+        if key_object is self.last_key:  # the same message, asked again by the next policy
+            return True, self.last
+        if key_object is self.previous[0] and key_object is not None:
+            value = self.previous[1]
+            self._touch(key_object, value)
+            return True, value
         entry = self.entries.get(id(key_object))
         if entry is not None and entry[0] is key_object:
             self.entries.move_to_end(id(key_object))
+            self._touch(key_object, entry[1])
             return True, entry[1]
         return False, None
 
     def put(self, key_object: Any, value: Any) -> None:
         self.entries[id(key_object)] = (key_object, value)
+        self._touch(key_object, value)
         while len(self.entries) > self.size:
             self.entries.popitem(last=False)
 
@@ -81,7 +101,7 @@ def install() -> bool:
     def deserialize_properties(props: Any, proxy_secrets: bool = False) -> Any:
         # Only dicts MessageToDict handed out (memoised, so the same object for the same
         # message) are memoised here; anything else is converted as before.
-        if proxy_secrets or not any(entry[1] is props for entry in _recent(dicts, props)):
+        if proxy_secrets or dicts.last is not props:
             return real_deserialize(props, proxy_secrets)
         hit, value = deserialised.get(props)
         if not hit:
@@ -96,6 +116,7 @@ def install() -> bool:
     return True
 
 
+@functools.cache
 def _proxy_classes() -> tuple[type, type] | None:
     from pulumi_policy import proxy
 
@@ -105,11 +126,25 @@ def _proxy_classes() -> tuple[type, type] | None:
 
 def unknown_checking_proxy(props: Any) -> Any:
     """`pulumi_policy.proxy.unknown_checking_proxy`, building the same objects (the same proxy
-    classes over the same copies, each with the same property path) without making a path for
-    every scalar, which the original builds and throws away. Pinned against the original by
-    tests/policies/test_governance_wire.py."""
+    classes over the same copies, each with the same property path), with two savings:
+
+    - no path is made for every scalar (the original builds one and throws it away);
+    - a resource's top-level proxy is built on first use. `pulumi_policy` builds a proxy for
+      every policy and every resource before it calls the policy, and most policies look at
+      the resource type and return without reading `props`. Until then the object is a
+      `_DictProxy` subclass holding the converted dict; the first read, write, `len` or
+      iteration builds the original's proxy in place (the object becomes a plain `_DictProxy`,
+      with the same copies and paths), so every validator that reads it sees what it saw.
+
+    Pinned against the original by tests/policies/test_governance_wire.py."""
     classes = _proxy_classes()
     assert classes is not None
+    if isinstance(props, dict):
+        return _lazy_dict_proxy(classes[1])(props)
+    return _build_proxy(props, classes)
+
+
+def _build_proxy(props: Any, classes: tuple[type, type]) -> Any:
     list_proxy, dict_proxy = classes
 
     def helper(value: Any, path: list[str]) -> Any:
@@ -134,11 +169,41 @@ def unknown_checking_proxy(props: Any) -> Any:
     return helper(props, [])
 
 
-def _recent(memo: _Memo, props: Any) -> list[tuple[Any, Any]]:
-    """The memo's entry whose value is `props`, if it is the most recent one (the conversion
-    `pulumi_policy` just made or just reused); an O(1) check, since it deserialises right after
-    converting."""
-    if not memo.entries:
-        return []
-    last = next(reversed(memo.entries.values()))
-    return [last] if last[1] is props else []
+_LAZY: dict[type, type] = {}
+
+
+def _lazy_dict_proxy(dict_proxy: type) -> type:
+    """The lazy subclass of `dict_proxy` (made once per class)."""
+    lazy = _LAZY.get(dict_proxy)
+    if lazy is not None:
+        return lazy
+
+    def build(self: Any) -> None:
+        source = self.__dict__.pop("_estate_source")
+        built = _build_proxy(source, _proxy_classes())  # type: ignore[arg-type]
+        self.__dict__.update(built.__dict__)
+        self.__class__ = dict_proxy
+
+    def init(self: Any, source: dict[str, Any]) -> None:
+        self.__dict__["_estate_source"] = source
+
+    def forward(name: str) -> Any:
+        def method(self: Any, *args: Any) -> Any:
+            build(self)
+            return getattr(self, name)(*args)
+
+        method.__name__ = name
+        return method
+
+    def missing(self: Any, name: str) -> Any:
+        # Only for attributes the lazy object lacks (e.g. `_DictProxy__target`).
+        if name.startswith("__") or "_estate_source" not in self.__dict__:
+            raise AttributeError(name)
+        build(self)
+        return getattr(self, name)
+
+    namespace: dict[str, Any] = {"__init__": init, "__getattr__": missing, "__module__": __name__}
+    for name in ("__getitem__", "__setitem__", "__len__", "__iter__", "__contains__", "__repr__"):
+        namespace[name] = forward(name)
+    lazy = _LAZY[dict_proxy] = type("_LazyDictProxy", (dict_proxy,), namespace)
+    return lazy

@@ -138,3 +138,29 @@ def test_fast_proxy_builds_what_pulumi_policy_builds(rendered):
     with pytest.raises(proxy.UnknownValueError) as caught:
         _ = fast["list"][0]
     assert caught.value.props == ["list", "0"]
+
+
+def test_a_proxy_is_built_when_a_policy_first_reads_it():
+    """Most policies return on the resource type without reading `props`: their proxy is never
+    built. The first read builds the original's proxy in place, so the object a validator holds
+    is then a plain `_DictProxy`, indistinguishable from what `pulumi_policy` hands out."""
+    from pulumi_policy import proxy
+
+    props = {"tags": {"Owner": "a"}, "unknown": proxy.UNKNOWN_STRING_VALUE, "n": 1}
+    lazy = wire.unknown_checking_proxy(props)
+    assert isinstance(lazy, proxy._DictProxy) and type(lazy) is not proxy._DictProxy
+    assert "_DictProxy__target" not in vars(lazy)  # nothing built yet
+    assert lazy["tags"]["Owner"] == "a"  # the first read builds it
+    assert type(lazy) is proxy._DictProxy
+    assert _shape(lazy) == _shape(proxy.unknown_checking_proxy(props))
+    for read in (len, list, lambda p: "n" in p, lambda p: p.get("n"), dict.fromkeys):
+        fresh = wire.unknown_checking_proxy(props)
+        assert read(fresh) == read(proxy.unknown_checking_proxy(props))
+        assert type(fresh) is proxy._DictProxy
+    shown = wire.unknown_checking_proxy(props)
+    assert repr(shown).startswith("<pulumi_policy.proxy._DictProxy object")
+    with pytest.raises(proxy.UnknownValueError):
+        _ = wire.unknown_checking_proxy(props)["unknown"]
+    written = wire.unknown_checking_proxy(props)
+    written["tags"] = {}  # a validator writing into its own proxy: the source stays as it was
+    assert props["tags"] == {"Owner": "a"}

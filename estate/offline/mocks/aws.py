@@ -80,6 +80,12 @@ def new_resource(
 
     namer = NAMERS.get(typ, physical_name)
     physical, state = namer(m, typ, args.name, inputs)
+    unknown_name = not isinstance(physical, str)
+    if unknown_name:
+        # The name is another resource's output, unknown at preview (e.g. a DNS validation
+        # record named by its certificate): so are the ID and ARN, which the engine must
+        # still answer with a string; the state keeps the unknown name.
+        physical = autoname(args.name, typ, m.salt)
     rid = existing or resource_id(m, typ, args.name, inputs, physical)
 
     service = typ.split(":")[1].split("/")[0]
@@ -112,6 +118,8 @@ def new_resource(
         if existing.startswith("arn:"):
             state["arn"] = existing
         rid = state["arn"]
+    if unknown_name and "arn" in state and not existing:
+        state["arn"] = state[facts.name_property]  # unknown, as the name it is made from
     if service not in GLOBAL_SERVICES:
         state.setdefault("region", region)
     handler = RESOURCES.get(typ)

@@ -153,8 +153,10 @@ class EstateMocks(pulumi.runtime.Mocks):
         if package is not None:
             return package(self, args.name, inputs)
 
-        physical = inputs.get("name") or autoname(args.name, typ, self.salt)
-        return physical, {**inputs, "name": physical}
+        name = inputs.get("name")
+        physical = name if isinstance(name, str) and name else autoname(args.name, typ, self.salt)
+        unknown = name is not None and not isinstance(name, str)  # another resource's output
+        return physical, {**inputs, "name": name if unknown else physical}
 
     # -- invokes ---------------------------------------------------------------------------
 
