@@ -94,8 +94,8 @@ ConfigFileOpt = Annotated[
     Path | None,
     typer.Option(
         "--config-file",
-        help="Read the stack's config from this file, shaped like a Pulumi.STACK.yaml, instead of the "
-        "stack file (the project's defaults still apply, --config still wins).",
+        help="Read the stack's config from this file, shaped like a Pulumi.STACK.yaml, instead "
+        "of the stack file (the project's defaults still apply, --config still wins).",
         dir_okay=False,
     ),
 ]

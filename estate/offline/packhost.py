@@ -99,8 +99,8 @@ def main() -> None:
         sys.path.insert(0, path)
     for name in (*_PRELOAD, *args.preload):
         importlib.import_module(name)
-    # What the children inherit is never garbage: keep the collector off it (and off the pages
-    # copy-on-write shares), and collect a child's young objects less often.
+    # What the children inherit is the host's imports: keep the collector off them (and off the
+    # pages copy-on-write shares), and collect a child's young objects less often.
     gc.collect()
     gc.freeze()
     gc.set_threshold(10_000, *gc.get_threshold()[1:])

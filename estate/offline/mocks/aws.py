@@ -80,8 +80,8 @@ def new_resource(
 
     namer = NAMERS.get(typ, physical_name)
     physical, state = namer(m, typ, args.name, inputs)
-    unknown_name = not isinstance(physical, str)
-    if unknown_name:
+    unknown_name = physical if not isinstance(physical, str) else None
+    if unknown_name is not None:
         # The name is another resource's output, unknown at preview (e.g. a DNS validation
         # record named by its certificate): so are the ID and ARN, which the engine must
         # still answer with a string; the state keeps the unknown name.
@@ -118,8 +118,8 @@ def new_resource(
         if existing.startswith("arn:"):
             state["arn"] = existing
         rid = state["arn"]
-    if unknown_name and "arn" in state and not existing:
-        state["arn"] = state[facts.name_property]  # unknown, as the name it is made from
+    if unknown_name is not None and "arn" in state and not existing:
+        state["arn"] = unknown_name  # unknown, as the name it is made from
     if service not in GLOBAL_SERVICES:
         state.setdefault("region", region)
     handler = RESOURCES.get(typ)
