@@ -775,3 +775,31 @@ def test_a_record_named_by_an_unknown_output_renders_with_a_string_id():
     assert "<pulumi" not in json.dumps(inventory.to_json())  # no object text in any value
     validation = one(inventory, "aws:acm/certificateValidation:CertificateValidation")
     assert record.urn in validation.dependencies
+
+
+def test_a_kubernetes_object_named_by_an_unknown_output_gets_a_stable_string_id():
+    """The same for the Kubernetes mocks: a ConfigMap named after a value unknown at preview
+    keeps the name unknown, and its ID and uid are stable strings, not an object's text."""
+    import pulumi_aws as aws
+    import pulumi_kubernetes as k8s
+
+    def program() -> None:
+        cert = aws.acm.Certificate("cert", domain_name="www.example.com", validation_method="DNS")
+        name = cert.domain_validation_options.apply(lambda o: o[0].resource_record_name)
+        config_map = k8s.core.v1.ConfigMap(
+            "validation", metadata={"name": name, "namespace": "web"}, data={"a": "b"}
+        )
+        pulumi.export("configMapName", name)
+        pulumi.export("configMapId", config_map.id)
+        pulumi.export("configMapUid", config_map.metadata.uid)
+
+    renders = [
+        render_clean(program, stack="dev", project="unknown-names", config={}) for _ in range(2)
+    ]
+    texts = [json.dumps(r.to_json(), sort_keys=True) for r in renders]
+    assert texts[0] == texts[1]  # stable: no object address in any ID or uid
+    assert "<pulumi" not in texts[0]
+    config_map = one(renders[0], "kubernetes:core/v1:ConfigMap")
+    assert config_map.inputs["metadata"]["name"] == UNKNOWN
+    assert renders[0].outputs["configMapName"] == UNKNOWN
+    assert isinstance(renders[0].outputs["configMapUid"], str)

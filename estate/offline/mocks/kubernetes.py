@@ -70,8 +70,11 @@ def new_resource(
         metadata["namespace"] = metadata.get("namespace") or "default"
     else:
         metadata.pop("namespace", None)
-    name = metadata["name"]
-    ident = f"{metadata['namespace']}/{name}" if namespaced else name
+    # A name or namespace that is another resource's output is unknown at preview: the state
+    # keeps it unknown, and the ID (which must be a stable string) uses the logical name.
+    name = metadata["name"] if isinstance(metadata["name"], str) else args.name
+    namespace = metadata.get("namespace")
+    ident = f"{namespace if isinstance(namespace, str) else '-'}/{name}" if namespaced else name
     metadata.setdefault("uid", stable_uuid(typ, ident, m.salt))
     metadata.setdefault("resourceVersion", str(stable_int(typ, ident, modulo=900000) + 1000))
     metadata.setdefault("generation", 1)
